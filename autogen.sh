@@ -1,0 +1,3 @@
+#!/bin/sh
+# Regenerate the build system: ./autogen.sh && ./configure && make
+exec autoreconf --install --force

@@ -1,0 +1,81 @@
+/*
+ * The rule language (SPEC §6): expressions are parsed and type-checked once,
+ * at load time, and compiled to SQL fragments that SQLite evaluates for every
+ * candidate subject at once.
+ *
+ * Compiled SQL refers to these names, which the caller's query provides:
+ *   s        a row of subjects (s.sid, s.kind, s.traits, s.account)
+ *   m        the subject's row of members for the journey being evaluated
+ *            (m.stage, m.stage_since, m.entered, m.status), LEFT JOINed: its
+ *            columns are NULL for a subject not in the journey
+ *   :now     the run's clock, Unix seconds (bound by the caller)
+ * Every value from the config (event names, trait keys, windows, strings)
+ * is a bound parameter, collected in struct sql.
+ */
+#ifndef JOURNEYD_EXPR_H
+#define JOURNEYD_EXPR_H
+
+#include "journeyd.h"
+
+/* The FROM clause that compiled expressions expect; bind :journey. */
+#define EXPR_FROM \
+	"subjects s LEFT JOIN members m " \
+	"ON m.journey = :journey AND m.subject = s.sid"
+
+enum expr_type {
+	EXPR_BOOL,
+	EXPR_NUM,
+	EXPR_STR,
+	EXPR_ANY	/* a trait: string, number or boolean, known at run */
+};
+
+/* What an expression may refer to. */
+struct expr_scope {
+	enum subject_kind	 subject;	/* the journey's subject */
+	const struct config	*conf;		/* journeys by name, or NULL */
+	const struct journey	*journey;	/* stages' expect, or NULL */
+};
+
+/* A parameter of a compiled query. */
+struct sql_param {
+	int	 type;		/* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT */
+	int64_t	 i;
+	double	 d;
+	char	*s;
+};
+
+/* A query being built: its text and its parameters ?1 .. ?n. */
+struct sql {
+	struct buf	 text;
+	struct sql_param *params;
+	int		 nparams;
+};
+void		 sql_init(struct sql *);
+void		 sql_free(struct sql *);
+/* Add a parameter and append its placeholder ("?N") to the text. */
+void		 sql_add_text(struct sql *, const char *);
+void		 sql_add_int(struct sql *, int64_t);
+void		 sql_add_double(struct sql *, double);
+/* Bind every parameter, and :now and :journey where the text names them. */
+int		 sql_bind(const struct sql *, sqlite3_stmt *, int64_t now,
+		    const char *journey);
+
+/* Parse and type-check src, which must be boolean. NULL on error with the
+ * message in err ("expected ')' at column 18"); the caller adds the place. */
+struct expr	*expr_compile(const char *src, const struct expr_scope *,
+		    char *err, size_t errlen);
+void		 expr_free(struct expr *);
+enum expr_type	 expr_type(const struct expr *);
+
+/* Append the expression's SQL to q: a boolean is 0 or 1, never NULL (absent
+ * values compare false, SPEC §6); a number or string may be NULL. */
+void		 expr_sql(const struct expr *, struct sql *q);
+
+/* Evaluate e for one subject and write why, one line per comparison, each
+ * like "count('ride', 30d) = 7 (needs >= 8): no", indented by indent.
+ * Sets *holds. Returns 0, or -1 on a database error. */
+int		 expr_explain(const struct expr *, sqlite3 *, int64_t sid,
+		    int64_t now, const char *journey, int indent,
+		    struct buf *out, int *holds);
+
+#endif /* JOURNEYD_EXPR_H */

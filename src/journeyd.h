@@ -1,0 +1,253 @@
+/*
+ * journeyd: internal interfaces shared by the daemon and journeyctl.
+ *
+ * One header for the core, as tmux has: each section names the file that
+ * implements it. Functions return 0 on success and -1 on failure with the
+ * message put where the caller can show it.
+ */
+#ifndef JOURNEYD_H
+#define JOURNEYD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "journeyd/plugin.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define JD_DEFAULT_CONFIG SYSCONFDIR "/journeyd/journeyd.conf"
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xrealloc(void *, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
+int		 xasprintf(char **, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+char		*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growing string buffer. */
+struct buf {
+	char	*s;
+	size_t	 len;
+	size_t	 cap;
+};
+void		 buf_init(struct buf *);
+void		 buf_free(struct buf *);
+void		 buf_add(struct buf *, const char *, size_t);
+void		 buf_puts(struct buf *, const char *);
+void		 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+char		*buf_steal(struct buf *);
+
+/* log.c */
+enum log_dest { LOG_DEST_STDERR, LOG_DEST_JOURNAL };
+void		 log_open(const char *progname, int verbose);
+void		 log_set_prefix_mode(int);	/* "<N>" syslog prefixes */
+void		 log_msg(int prio, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 log_vmsg(int prio, const char *fmt, va_list);
+#define log_err(...)	log_msg(JD_LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(JD_LOG_WARNING, __VA_ARGS__)
+#define log_notice(...)	log_msg(JD_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)	log_msg(JD_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(JD_LOG_DEBUG, __VA_ARGS__)
+__attribute__((noreturn, format(printf, 1, 2)))
+void		 fatalx(const char *, ...);
+
+/* timeutil.c: durations and timestamps. */
+int		 duration_parse(const char *, int64_t *);
+char		*duration_format(int64_t, char *, size_t);
+int		 time_parse(const char *, int64_t *);	/* ISO 8601 or @N */
+char		*time_format(int64_t, char *, size_t);	/* ISO 8601, UTC */
+int64_t		 time_now(void);	/* the run's clock: --now or real */
+void		 time_set_now(int64_t);	/* pin the clock at --now */
+void		 time_set_advancing(int);	/* let it move on */
+
+/* Problems found while loading a config: "FILE:LINE: message" lines. */
+struct problems {
+	char	**msgs;
+	int	   n;
+};
+void		 problems_add(struct problems *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void		 problems_free(struct problems *);
+void		 problems_print(const struct problems *, FILE *);
+
+/* conf.c: the config model. */
+enum subject_kind { SUBJECT_USER = 0, SUBJECT_ACCOUNT = 1 };
+
+struct expr;
+
+struct stage {
+	char	*name;
+	int64_t	 expect;	/* seconds, 0 = none */
+};
+
+struct rule {
+	char		*name;
+	int		 line;
+	char		**stages;	/* NULL: any stage */
+	int		 nstages;
+	char		*when_src;
+	struct expr	*when;
+	int		 go;		/* index of goto stage, -1 none */
+	char		*instance;	/* action's plugin instance, or NULL */
+	char		*params;	/* action params, a JSON object */
+	int64_t		 repeat;	/* 0 = once, else seconds */
+	int		 holdout;	/* percent, 0 = none */
+	int		 ignore_limits;
+	char		*quiet_hours;	/* overrides the instance's, or NULL */
+};
+
+struct journey {
+	char		*name;
+	int		 line;
+	enum subject_kind subject;
+	char		*entry_src;
+	struct expr	*entry;		/* NULL: only by hand-off */
+	char		*exit_src;
+	struct expr	*exit;
+	int		 reenter;
+	struct stage	*stages;
+	int		 nstages;
+	struct rule	*rules;
+	int		 nrules;
+};
+
+struct instance;	/* plugin.c */
+
+struct config {
+	char		*path;
+	char		*database;
+	char		*plugin_dir;
+	char		*spool_dir;
+	int64_t		 interval;
+	int		 workers;
+	int64_t		 retry_min;
+	int64_t		 retry_max;
+	int64_t		 retry_for;
+	char		*default_timezone;
+	char		*metrics_file;
+	struct instance	**instances;
+	int		 ninstances;
+	struct journey	*journeys;
+	int		 njourneys;
+};
+
+/* Load and validate path. With load_plugins, plugins are loaded and started
+ * (init) too. Returns the config, or NULL with every problem in probs. */
+struct config	*config_load(const char *path, int load_plugins,
+		    struct problems *probs);
+void		 config_free(struct config *);
+struct journey	*config_journey(const struct config *, const char *);
+int		 journey_stage(const struct journey *, const char *);
+struct instance	*config_instance(const struct config *, const char *);
+
+/* plugin.c: loading plugins and the host interface. */
+struct instance {
+	char			*name;
+	char			*module;
+	char			*file;		/* config file and line */
+	int			 line;
+	const struct jd_plugin	*plugin;
+	void			*dl;
+	void			*state;		/* the plugin's, after init */
+	struct jd_settings	*settings;
+	struct jd_host		 host;
+	int			 started;
+	/* host settings (§11) */
+	int			 limit_max;
+	int64_t			 limit_per;
+	char			*quiet_hours;
+	int64_t			 timeout;
+};
+/* Load module for inst from dir and validate its settings from the
+ * libconfig group (a config_setting_t *). Problems go to probs. */
+int		 plugin_load(struct instance *, const char *dir, void *group,
+		    struct problems *);
+int		 plugin_check_params(struct instance *, const char *file,
+		    int line, void *group, char **params_json,
+		    struct problems *);
+int		 plugin_start(struct instance *, const struct config *,
+		    struct problems *);
+void		 plugin_stop(struct instance *);
+void		 instance_free(struct instance *);
+void		 plugin_set_store(const char *database);
+
+/* store.c: the SQLite database. */
+#define STORE_SCHEMA_VERSION 1
+sqlite3		*store_open(const char *path, char *err, size_t errlen);
+void		 store_close(sqlite3 *);
+int		 store_exec(sqlite3 *, const char *sql);
+int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
+int		 store_commit(sqlite3 *);
+void		 store_rollback(sqlite3 *);
+sqlite3_stmt	*store_prepare(sqlite3 *, const char *sql);
+int64_t		 store_subject(sqlite3 *, const char *ref, int *kind);
+int		 store_meta_set(sqlite3 *, const char *key, const char *value);
+char		*store_meta_get(sqlite3 *, const char *key);
+
+/* Subject kinds and statuses as stored. */
+#define MEMBER_ACTIVE		0
+#define MEMBER_COMPLETED	1
+#define MEMBER_EXITED		2
+
+#define OUTBOX_PENDING		0
+#define OUTBOX_INFLIGHT		1
+#define OUTBOX_DONE		2
+#define OUTBOX_RETRYING		3
+#define OUTBOX_DEAD		4
+#define OUTBOX_HELD		5
+const char	*outbox_status_name(int);
+const char	*member_status_name(int);
+
+/* import.c: Segment-style JSON lines. */
+struct import_stats {
+	long	imported;
+	long	duplicates;
+	long	rejected;
+};
+struct importer;
+struct importer	*importer_new(sqlite3 *, int64_t now);
+/* Import one line; on rejection put the reason in err and return -1. */
+int		 importer_line(struct importer *, const char *line, size_t len,
+		    char *err, size_t errlen);
+int		 importer_commit(struct importer *);
+void		 importer_free(struct importer *);
+/* Import a whole stream, reporting rejected lines as NAME:LINE: reason to
+ * errf. Returns 0 when every line was good, 1 when any was rejected, -1 on
+ * a fault (the stream was not imported). */
+int		 import_stream(sqlite3 *, FILE *, const char *name, int64_t now,
+		    FILE *errf, struct import_stats *);
+/* Import every complete file of a spool folder into done/ or failed/. */
+int		 spool_scan(sqlite3 *, const char *dir, int64_t now);
+
+/* render.c: templates with {{trait}}, {{account.trait}}, {{journey}},
+ * {{stage}}, {{rule}}, {{id}}. traits and account_traits are JSON objects
+ * (account_traits may be NULL). An unknown placeholder renders empty.
+ * Returns a new string (caller frees). */
+struct render_vars {
+	const char	*traits;
+	const char	*account_traits;
+	const char	*journey;
+	const char	*stage;
+	const char	*rule;
+	const char	*id;
+};
+char		*render_template(const char *tmpl, const struct render_vars *);
+/* A trait by key ("x" or "account.x") as text, or NULL; caller frees. */
+char		*render_trait(const struct render_vars *, const char *key);
+
+/* notify.c: the systemd notify protocol. */
+int		 notify_send(const char *state);
+int64_t		 notify_watchdog_usec(void);
+
+#endif /* JOURNEYD_H */

@@ -1,0 +1,319 @@
+/*
+ * The SQLite store: opening in WAL mode with a busy timeout, the schema and
+ * its migrations by PRAGMA user_version, and small helpers.
+ *
+ * Layout (version 1):
+ *   subjects  users (kind 0) and accounts (kind 1); a user's account
+ *   events    tracked events, indexed by (subject, name, ts) for counting
+ *   messages  identities of imported identify/group lines (idempotency)
+ *   members   who is in which journey, at which stage, since when
+ *   history   entries, moves, completions, exits and actions, with times
+ *   firings   when an action rule last fired for a subject (repeat)
+ *   outbox    queued actions and their delivery state
+ *   meta      key/value: last tick and the like
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journeyd.h"
+
+/* Each entry upgrades from version i to i + 1. */
+static const char *store_migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE subjects ("
+	"  sid INTEGER PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  traits TEXT NOT NULL DEFAULT '{}',"
+	"  account INTEGER,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (kind, id));"
+	"CREATE INDEX subjects_account ON subjects(account)"
+	"  WHERE account IS NOT NULL;"
+	"CREATE TABLE events ("
+	"  eid INTEGER PRIMARY KEY,"
+	"  subject INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  props TEXT,"
+	"  msg TEXT NOT NULL UNIQUE);"
+	"CREATE INDEX events_subject_name_ts ON events(subject, name, ts);"
+	"CREATE TABLE messages (msg TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE members ("
+	"  journey TEXT NOT NULL,"
+	"  subject INTEGER NOT NULL,"
+	"  stage TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  entered INTEGER NOT NULL,"
+	"  stage_since INTEGER NOT NULL,"
+	"  PRIMARY KEY (journey, subject)) WITHOUT ROWID;"
+	"CREATE INDEX members_stage ON members(journey, status, stage);"
+	"CREATE INDEX members_subject ON members(subject);"
+	"CREATE TABLE history ("
+	"  hid INTEGER PRIMARY KEY,"
+	"  subject INTEGER NOT NULL,"
+	"  journey TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  what TEXT NOT NULL,"
+	"  stage TEXT,"
+	"  from_stage TEXT,"
+	"  rule TEXT,"
+	"  action INTEGER,"
+	"  note TEXT);"
+	"CREATE INDEX history_subject ON history(subject, hid);"
+	"CREATE INDEX history_journey ON history(journey, what, stage);"
+	"CREATE TABLE firings ("
+	"  journey TEXT NOT NULL,"
+	"  rule TEXT NOT NULL,"
+	"  subject INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL,"
+	"  PRIMARY KEY (journey, rule, subject)) WITHOUT ROWID;"
+	"CREATE TABLE outbox ("
+	"  aid INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  subject INTEGER NOT NULL,"
+	"  journey TEXT NOT NULL,"
+	"  rule TEXT NOT NULL,"
+	"  stage TEXT,"
+	"  instance TEXT NOT NULL,"
+	"  params TEXT NOT NULL DEFAULT '{}',"
+	"  created INTEGER NOT NULL,"
+	"  due INTEGER NOT NULL,"
+	"  first_try INTEGER,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  crashes INTEGER NOT NULL DEFAULT 0,"
+	"  status INTEGER NOT NULL,"
+	"  reason TEXT,"
+	"  note TEXT,"
+	"  updated INTEGER);"
+	"CREATE INDEX outbox_due ON outbox(status, due);"
+	"CREATE INDEX outbox_subject ON outbox(subject, instance, created);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
+};
+#define STORE_NMIGRATIONS \
+	(int)(sizeof store_migrations / sizeof store_migrations[0])
+
+/* Bring the schema up to date, one version at a time. */
+static int
+store_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	int		 version = 0;
+	char		*msg = NULL;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > STORE_NMIGRATIONS) {
+		snprintf(err, errlen, "database schema version %d is newer "
+		    "than this journeyd (%d)", version, STORE_NMIGRATIONS);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	for (; version < STORE_NMIGRATIONS; version++) {
+		char pragma[64];
+
+		if (sqlite3_exec(db, store_migrations[version], NULL, NULL,
+		    &msg) != SQLITE_OK)
+			goto fail;
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d",
+		    version + 1);
+		if (sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "database schema: %s",
+	    msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Open (creating when needed, mode 0600) and migrate the database. */
+sqlite3 *
+store_open(const char *path, char *err, size_t errlen)
+{
+	sqlite3	*db = NULL;
+	char	*msg = NULL;
+	int	 fd;
+
+	/* Create it ourselves so that it is never world-readable. */
+	if (strcmp(path, ":memory:") != 0 &&
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1)
+		close(fd);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		    db ? sqlite3_errmsg(db) : strerror(ENOMEM));
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_extended_result_codes(db, 1);
+	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA foreign_keys = OFF;"
+	    "PRAGMA cache_size = -16384;"
+	    "PRAGMA temp_store = MEMORY;", NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		return NULL;
+	}
+	if (store_migrate(db, err, errlen) != 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+/* Close the database. */
+void
+store_close(sqlite3 *db)
+{
+	if (db != NULL)
+		sqlite3_close_v2(db);
+}
+
+/* Run SQL with no result; log what failed. */
+int
+store_exec(sqlite3 *db, const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start a write transaction now (waiting for the busy timeout). */
+int
+store_begin(sqlite3 *db)
+{
+	return store_exec(db, "BEGIN IMMEDIATE");
+}
+
+/* Commit the transaction. */
+int
+store_commit(sqlite3 *db)
+{
+	return store_exec(db, "COMMIT");
+}
+
+/* Roll back the transaction, if one is open. */
+void
+store_rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Prepare a statement; a failure here is a bug, so it is fatal. */
+sqlite3_stmt *
+store_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fatalx("sqlite: %s in: %.200s", sqlite3_errmsg(db), sql);
+	return st;
+}
+
+/* Find a subject by "ID" (a user) or "account:ID"; -1 when unknown. */
+int64_t
+store_subject(sqlite3 *db, const char *ref, int *kind)
+{
+	sqlite3_stmt	*st;
+	int64_t		 sid = -1;
+	int		 k = SUBJECT_USER;
+
+	if (strncmp(ref, "account:", 8) == 0) {
+		k = SUBJECT_ACCOUNT;
+		ref += 8;
+	}
+	st = store_prepare(db, "SELECT sid FROM subjects "
+	    "WHERE kind = ?1 AND id = ?2");
+	sqlite3_bind_int(st, 1, k);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		sid = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (kind != NULL)
+		*kind = k;
+	return sid;
+}
+
+/* Set a meta key. */
+int
+store_meta_set(sqlite3 *db, const char *key, const char *value)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	st = store_prepare(db, "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Get a meta key (caller frees), or NULL. */
+char *
+store_meta_get(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt	*st;
+	char		*v = NULL;
+
+	st = store_prepare(db, "SELECT value FROM meta WHERE key = ?1");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The name of an outbox status, as show and outbox print it. */
+const char *
+outbox_status_name(int status)
+{
+	switch (status) {
+	case OUTBOX_PENDING:	return "pending";
+	case OUTBOX_INFLIGHT:	return "pending";
+	case OUTBOX_DONE:	return "done";
+	case OUTBOX_RETRYING:	return "retrying";
+	case OUTBOX_DEAD:	return "dead";
+	case OUTBOX_HELD:	return "held";
+	}
+	return "unknown";
+}
+
+/* The name of a journey membership status. */
+const char *
+member_status_name(int status)
+{
+	switch (status) {
+	case MEMBER_ACTIVE:	return "active";
+	case MEMBER_COMPLETED:	return "completed";
+	case MEMBER_EXITED:	return "exited";
+	}
+	return "unknown";
+}
