@@ -142,14 +142,17 @@ struct config {
 	int		 njourneys;
 };
 
-/* Load and validate path. With load_plugins, plugins are loaded and started
- * (init) too. Returns the config, or NULL with every problem in probs. */
-struct config	*config_load(const char *path, int load_plugins,
+/* Load and validate path. With CONFIG_PLUGINS, plugins are loaded, started
+ * (init) and every action checked against them. Returns the config, or NULL
+ * with every problem in probs. */
+#define CONFIG_PLUGINS	0x1
+struct config	*config_load(const char *path, int flags,
 		    struct problems *probs);
 void		 config_free(struct config *);
 struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);
+int		 quiet_hours_parse(const char *, int *from, int *to);
 
 /* plugin.c: loading plugins and the host interface. */
 struct instance {
@@ -163,6 +166,7 @@ struct instance {
 	struct jd_settings	*settings;
 	struct jd_host		 host;
 	int			 started;
+	const struct config	*conf;		/* the config it belongs to */
 	/* host settings (§11) */
 	int			 limit_max;
 	int64_t			 limit_per;
@@ -173,14 +177,16 @@ struct instance {
  * libconfig group (a config_setting_t *). Problems go to probs. */
 int		 plugin_load(struct instance *, const char *dir, void *group,
 		    struct problems *);
-int		 plugin_check_params(struct instance *, const char *file,
-		    int line, void *group, char **params_json,
-		    struct problems *);
 int		 plugin_start(struct instance *, const struct config *,
 		    struct problems *);
+/* Check an action's parameters (a JSON object) against the plugin's table
+ * and its check() callback; problems name file:line. */
+int		 plugin_check_params(struct instance *, const char *file,
+		    int line, const char *journey, const char *rule,
+		    void *group, const char *params, struct problems *);
 void		 plugin_stop(struct instance *);
 void		 instance_free(struct instance *);
-void		 plugin_set_store(const char *database);
+
 
 /* store.c: the SQLite database. */
 #define STORE_SCHEMA_VERSION 1
@@ -245,6 +251,46 @@ struct render_vars {
 char		*render_template(const char *tmpl, const struct render_vars *);
 /* A trait by key ("x" or "account.x") as text, or NULL; caller frees. */
 char		*render_trait(const struct render_vars *, const char *key);
+
+/* The host's side of one action being performed (dispatch.c). The
+ * jd_action handed to the plugin is its first member. */
+struct act {
+	struct jd_action	 a;
+	sqlite3			*db;
+	const struct config	*conf;
+	struct instance		*inst;
+	int64_t			 aid;		/* outbox row */
+	int64_t			 sid;		/* subject row */
+	int			 kind;
+	char			*note;		/* from host->note() */
+	char			**strings;	/* returned by host->param() */
+	int			 nstrings;
+	struct render_vars	 rv;
+};
+void		 act_clear(struct act *);
+
+/* tick.c: evaluating journeys. */
+struct tick_stats {
+	long	entered;
+	long	moved;
+	long	completed;
+	long	exited;
+	long	actions;
+};
+/* Run one tick of every journey at now. With dry_run, print what would
+ * happen to out and change nothing. */
+int		 tick_run(sqlite3 *, const struct config *, int64_t now,
+		    int dry_run, FILE *out, struct tick_stats *);
+/* Enroll subject sid in a journey at stage (NULL: the first), recording
+ * rule as the cause. Returns 1 when enrolled, 0 when already in it, -1 with
+ * err. Must run inside a transaction. */
+int		 journey_enroll(sqlite3 *, const struct config *, int64_t sid,
+		    const char *journey, const char *stage, const char *rule,
+		    int64_t now, char *err, size_t errlen);
+/* Queue an action for subject sid; returns the outbox row or -1. */
+int64_t		 outbox_add(sqlite3 *, int64_t sid, const char *journey,
+		    const char *rule, const char *stage, const char *instance,
+		    const char *params, int64_t now);
 
 /* notify.c: the systemd notify protocol. */
 int		 notify_send(const char *state);

@@ -142,10 +142,12 @@ struct jd_plugin {
 	 * -1 with a message in err (the instance is then refused). */
 	int		(*init)(const struct jd_host *, const struct jd_settings *,
 			    void **state, char *err, size_t errlen);
-	/* Check one action's parameters at load time (optional). Returns 0, or
-	 * -1 with a message in err. */
+	/* Check one action's parameters at load time (optional): the action
+	 * has only instance, journey, rule, params and settings set, so that
+	 * host->param() works. Returns 0, or -1 with a message in err. */
 	int		(*check)(void *state, const struct jd_host *,
-			    const char *params, char *err, size_t errlen);
+			    const struct jd_action *, char *err,
+			    size_t errlen);
 	/* Perform one action. On anything but JD_DONE, put the reason in
 	 * reason (shown in the history). May run on several threads at once. */
 	enum jd_result	(*act)(void *state, const struct jd_host *,

@@ -1,0 +1,801 @@
+/*
+ * The config file (SPEC §5, §11): read with libconfig, checked key by key and
+ * turned into struct config. Every problem is collected as "FILE:LINE:
+ * message" so that --check can show them all at once; nothing of a bad config
+ * is ever used.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <libgen.h>
+#include <libconfig.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journeyd.h"
+#include "expr.h"
+
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/lib/journeyd/plugins"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+
+struct conf_ctx {
+	const char	*path;		/* the main file, for settings without one */
+	struct problems	*probs;
+	sqlite3		*json;		/* in-memory, to build JSON */
+};
+
+static const char *conf_top_keys[] = {
+	"database", "plugin_dir", "spool_dir", "interval", "workers",
+	"retry_min", "retry_max", "retry_for", "default_timezone",
+	"metrics_file", "plugins", "journeys", NULL
+};
+static const char *conf_journey_keys[] = {
+	"name", "subject", "entry", "exit", "reenter", "stages", "rules", NULL
+};
+static const char *conf_rule_keys[] = {
+	"name", "stage", "when", "goto", "action", "repeat", "holdout",
+	"ignore_limits", "quiet_hours", NULL
+};
+static const char *conf_stage_keys[] = { "name", "expect", NULL };
+
+/* The file a setting came from (an @include'd one, or the main file). */
+static const char *
+conf_file(struct conf_ctx *c, const config_setting_t *s)
+{
+	const char	*f = s != NULL ? config_setting_source_file(s) : NULL;
+
+	return f != NULL ? f : c->path;
+}
+
+/* The line of a setting, or of its nearest parent that has one. */
+static int
+conf_line(const config_setting_t *s)
+{
+	while (s != NULL && config_setting_source_line(s) == 0)
+		s = config_setting_parent(s);
+	return s != NULL ? config_setting_source_line(s) : 0;
+}
+
+/* Report a problem at a setting. */
+#define conf_error(c, s, ...) \
+	problems_add((c)->probs, conf_file(c, s), conf_line(s), __VA_ARGS__)
+
+/* Is key one of keys? */
+static int
+conf_known(const char *key, const char **keys)
+{
+	for (; *keys != NULL; keys++)
+		if (strcmp(key, *keys) == 0)
+			return 1;
+	return 0;
+}
+
+/* Report every key of group that is not in keys. */
+static void
+conf_check_keys(struct conf_ctx *c, const config_setting_t *group,
+    const char **keys, const char *what)
+{
+	config_setting_t	*s;
+
+	for (int i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
+		const char *name = config_setting_name(s);
+		if (name != NULL && !conf_known(name, keys))
+			conf_error(c, s, "unknown setting '%s' in %s", name,
+			    what);
+	}
+}
+
+/* A string setting of group, or NULL when absent (wrong type: a problem). */
+static const char *
+conf_string(struct conf_ctx *c, const config_setting_t *group,
+    const char *key)
+{
+	config_setting_t	*s = config_setting_get_member(group, key);
+
+	if (s == NULL)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		conf_error(c, s, "'%s' must be a string", key);
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+/* A duration setting of group into *out (left alone when absent). */
+static void
+conf_duration(struct conf_ctx *c, const config_setting_t *group,
+    const char *key, int64_t *out, int allow_zero)
+{
+	config_setting_t	*s = config_setting_get_member(group, key);
+	const char		*v;
+	int64_t			 d;
+
+	if (s == NULL || (v = conf_string(c, group, key)) == NULL)
+		return;
+	if (duration_parse(v, &d) != 0)
+		conf_error(c, s, "'%s': bad duration \"%s\" (use 45s, 15m, "
+		    "12h, 30d or 2w)", key, v);
+	else if (d == 0 && !allow_zero)
+		conf_error(c, s, "'%s' must be longer than 0s", key);
+	else
+		*out = d;
+}
+
+/* An integer setting of group into *out, within [min, max]. */
+static void
+conf_int(struct conf_ctx *c, const config_setting_t *group, const char *key,
+    int *out, int min, int max)
+{
+	config_setting_t	*s = config_setting_get_member(group, key);
+	long long		 v;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		conf_error(c, s, "'%s' must be an integer", key);
+		return;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		conf_error(c, s, "'%s' must be between %d and %d", key, min,
+		    max);
+		return;
+	}
+	*out = (int)v;
+}
+
+/* A boolean setting of group into *out. */
+static void
+conf_bool(struct conf_ctx *c, const config_setting_t *group, const char *key,
+    int *out)
+{
+	config_setting_t	*s = config_setting_get_member(group, key);
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		conf_error(c, s, "'%s' must be true or false", key);
+		return;
+	}
+	*out = config_setting_get_bool(s);
+}
+
+/* Is s a name journeyd accepts for journeys, stages, rules and instances? */
+static int
+conf_valid_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 128)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' &&
+		    *s != '.')
+			return 0;
+	return 1;
+}
+
+/* Check "HH:MM-HH:MM". */
+int
+quiet_hours_parse(const char *s, int *from, int *to)
+{
+	int	 h1, m1, h2, m2, n = 0;
+
+	if (sscanf(s, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &n) != 4 ||
+	    s[n] != '\0' || h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 ||
+	    h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0)
+		return -1;
+	if (from != NULL)
+		*from = h1 * 60 + m1;
+	if (to != NULL)
+		*to = h2 * 60 + m2;
+	return 0;
+}
+
+/* Add key = value (a libconfig scalar) to a JSON object; -1 if not scalar. */
+static int
+conf_json_set(struct conf_ctx *c, char **obj, const config_setting_t *s)
+{
+	sqlite3_stmt	*st;
+	char		*path;
+	int		 rc = 0;
+
+	st = store_prepare(c->json, "SELECT json_set(?1, ?2, ?3)");
+	path = xprintf("$.\"%s\"", config_setting_name(s));
+	sqlite3_bind_text(st, 1, *obj, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		sqlite3_bind_text(st, 3, config_setting_get_string(s), -1,
+		    SQLITE_STATIC);
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		sqlite3_bind_int64(st, 3, config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		sqlite3_bind_double(st, 3, config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		/* json_set turns an integer into a number; booleans need json. */
+		sqlite3_finalize(st);
+		st = store_prepare(c->json, "SELECT json_set(?1, ?2, json(?3))");
+		sqlite3_bind_text(st, 1, *obj, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, config_setting_get_bool(s) ?
+		    "true" : "false", -1, SQLITE_STATIC);
+		break;
+	default:
+		rc = -1;
+		break;
+	}
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		char *n = xstrdup((const char *)sqlite3_column_text(st, 0));
+		free(*obj);
+		*obj = n;
+	} else
+		rc = -1;
+	sqlite3_finalize(st);
+	free(path);
+	return rc;
+}
+
+/* Read one plugin instance block. */
+static struct instance *
+conf_instance(struct conf_ctx *c, config_setting_t *g)
+{
+	struct instance		*inst;
+	config_setting_t	*lim;
+	const char		*module, *qh;
+
+	inst = xcalloc(1, sizeof *inst);
+	inst->name = xstrdup(config_setting_name(g));
+	inst->file = xstrdup(conf_file(c, g));
+	inst->line = conf_line(g);
+	if (!conf_valid_name(inst->name))
+		conf_error(c, g, "plugin instance '%s': a name is letters, "
+		    "digits, '_', '-' and '.'", inst->name);
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, "plugin instance '%s' must be a group { ... }",
+		    inst->name);
+		return inst;
+	}
+	module = conf_string(c, g, "module");
+	inst->module = xstrdup(module != NULL ? module : inst->name);
+	if ((lim = config_setting_get_member(g, "limit")) != NULL) {
+		if (!config_setting_is_group(lim))
+			conf_error(c, lim, "'limit' must be a group "
+			    "{ max = N; per = \"7d\"; }");
+		else {
+			static const char *keys[] = { "max", "per", NULL };
+			conf_check_keys(c, lim, keys, "limit");
+			conf_int(c, lim, "max", &inst->limit_max, 0, 1000000);
+			conf_duration(c, lim, "per", &inst->limit_per, 0);
+			if (config_setting_get_member(lim, "max") == NULL ||
+			    config_setting_get_member(lim, "per") == NULL)
+				conf_error(c, lim, "'limit' needs both max "
+				    "and per");
+		}
+	}
+	if ((qh = conf_string(c, g, "quiet_hours")) != NULL) {
+		if (quiet_hours_parse(qh, NULL, NULL) != 0)
+			conf_error(c, config_setting_get_member(g,
+			    "quiet_hours"), "bad quiet_hours \"%s\" (use "
+			    "\"21:00-08:00\")", qh);
+		else
+			inst->quiet_hours = xstrdup(qh);
+	}
+	inst->timeout = 30;
+	conf_duration(c, g, "timeout", &inst->timeout, 0);
+	return inst;
+}
+
+/* Read the stages of a journey: names, or groups { name; expect; }. */
+static void
+conf_stages(struct conf_ctx *c, struct journey *j, config_setting_t *list)
+{
+	config_setting_t	*s;
+	int			 n;
+
+	if (list == NULL) {
+		problems_add(c->probs, c->path, j->line,
+		    "journey \"%s\": 'stages' is missing", j->name);
+		return;
+	}
+	if (!config_setting_is_aggregate(list) ||
+	    (n = config_setting_length(list)) == 0) {
+		conf_error(c, list, "journey \"%s\": 'stages' must be a "
+		    "non-empty list", j->name);
+		return;
+	}
+	j->stages = xcalloc(n, sizeof *j->stages);
+	for (int i = 0; i < n; i++) {
+		const char *name = NULL;
+
+		s = config_setting_get_elem(list, i);
+		if (config_setting_type(s) == CONFIG_TYPE_STRING)
+			name = config_setting_get_string(s);
+		else if (config_setting_is_group(s)) {
+			conf_check_keys(c, s, conf_stage_keys, "a stage");
+			name = conf_string(c, s, "name");
+			if (name == NULL)
+				conf_error(c, s, "journey \"%s\": a stage "
+				    "needs a name", j->name);
+			conf_duration(c, s, "expect",
+			    &j->stages[j->nstages].expect, 0);
+		} else
+			conf_error(c, s, "journey \"%s\": a stage is a name "
+			    "or a group { name = ...; expect = ...; }",
+			    j->name);
+		if (name == NULL)
+			continue;
+		if (!conf_valid_name(name))
+			conf_error(c, s, "journey \"%s\": bad stage name "
+			    "\"%s\"", j->name, name);
+		if (journey_stage(j, name) != -1)
+			conf_error(c, s, "journey \"%s\": duplicate stage "
+			    "\"%s\"", j->name, name);
+		j->stages[j->nstages++].name = xstrdup(name);
+	}
+}
+
+/* Read a rule's stage: a name or a list of names, each of the journey. */
+static void
+conf_rule_stages(struct conf_ctx *c, struct journey *j, struct rule *r,
+    config_setting_t *s)
+{
+	int	 n;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		r->stages = xcalloc(1, sizeof *r->stages);
+		r->stages[r->nstages++] = xstrdup(config_setting_get_string(s));
+	} else if (config_setting_type(s) == CONFIG_TYPE_ARRAY ||
+	    config_setting_type(s) == CONFIG_TYPE_LIST) {
+		n = config_setting_length(s);
+		r->stages = xcalloc(n, sizeof *r->stages);
+		for (int i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(s, i);
+			if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+				conf_error(c, e, "rule \"%s\": 'stage' lists "
+				    "stage names", r->name);
+				continue;
+			}
+			r->stages[r->nstages++] =
+			    xstrdup(config_setting_get_string(e));
+		}
+	} else {
+		conf_error(c, s, "rule \"%s\": 'stage' is a stage name or a "
+		    "list of them", r->name);
+		return;
+	}
+	for (int i = 0; i < r->nstages; i++)
+		if (journey_stage(j, r->stages[i]) == -1)
+			conf_error(c, s, "rule \"%s\": no stage \"%s\" in "
+			    "journey \"%s\"", r->name, r->stages[i], j->name);
+}
+
+/* Read one rule (expressions are compiled later, once all journeys are
+ * known). */
+static void
+conf_rule(struct conf_ctx *c, struct journey *j, struct rule *r,
+    config_setting_t *g)
+{
+	config_setting_t	*s;
+	const char		*v;
+
+	r->line = conf_line(g);
+	r->go = -1;
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, "journey \"%s\": a rule must be a group "
+		    "{ ... }", j->name);
+		r->name = xstrdup("?");
+		return;
+	}
+	conf_check_keys(c, g, conf_rule_keys, "a rule");
+	v = conf_string(c, g, "name");
+	if (v == NULL) {
+		conf_error(c, g, "journey \"%s\": a rule needs a name",
+		    j->name);
+		v = "?";
+	}
+	r->name = xstrdup(v);
+	for (int i = 0; i < j->nrules; i++)
+		if (j->rules + i != r && strcmp(j->rules[i].name, r->name) == 0)
+			conf_error(c, g, "journey \"%s\": duplicate rule "
+			    "\"%s\"", j->name, r->name);
+	conf_rule_stages(c, j, r, config_setting_get_member(g, "stage"));
+
+	s = config_setting_get_member(g, "when");
+	v = conf_string(c, g, "when");
+	if (s == NULL)
+		conf_error(c, g, "rule \"%s\": 'when' is missing", r->name);
+	else if (v != NULL && v[strspn(v, " \t\r\n")] == '\0')
+		conf_error(c, s, "rule \"%s\": 'when' is empty", r->name);
+	else if (v != NULL)
+		r->when_src = xstrdup(v);
+
+	if ((v = conf_string(c, g, "goto")) != NULL) {
+		r->go = journey_stage(j, v);
+		if (r->go == -1)
+			conf_error(c, config_setting_get_member(g, "goto"),
+			    "rule \"%s\": goto: no stage \"%s\" in journey "
+			    "\"%s\"", r->name, v, j->name);
+	}
+	if ((s = config_setting_get_member(g, "action")) != NULL) {
+		if (!config_setting_is_group(s))
+			conf_error(c, s, "rule \"%s\": 'action' must be a "
+			    "group { plugin = ...; }", r->name);
+		else if ((v = conf_string(c, s, "plugin")) == NULL)
+			conf_error(c, s, "rule \"%s\": the action needs "
+			    "'plugin'", r->name);
+		else
+			r->instance = xstrdup(v);
+	}
+	if (config_setting_get_member(g, "goto") == NULL && s == NULL)
+		conf_error(c, g, "rule \"%s\": needs 'goto', 'action' or "
+		    "both", r->name);
+
+	if ((v = conf_string(c, g, "repeat")) != NULL &&
+	    strcmp(v, "once") != 0) {
+		conf_duration(c, g, "repeat", &r->repeat, 0);
+	}
+	conf_int(c, g, "holdout", &r->holdout, 0, 100);
+	conf_bool(c, g, "ignore_limits", &r->ignore_limits);
+	if ((v = conf_string(c, g, "quiet_hours")) != NULL) {
+		if (quiet_hours_parse(v, NULL, NULL) != 0)
+			conf_error(c, config_setting_get_member(g,
+			    "quiet_hours"), "rule \"%s\": bad quiet_hours "
+			    "\"%s\" (use \"21:00-08:00\")", r->name, v);
+		else
+			r->quiet_hours = xstrdup(v);
+	}
+}
+
+/* Read one journey. */
+static void
+conf_journey(struct conf_ctx *c, struct config *cf, struct journey *j,
+    config_setting_t *g)
+{
+	config_setting_t	*rules;
+	const char		*v;
+	int			 n;
+
+	j->line = conf_line(g);
+	conf_check_keys(c, g, conf_journey_keys, "a journey");
+	v = conf_string(c, g, "name");
+	if (v == NULL) {
+		conf_error(c, g, "a journey needs a name");
+		v = "?";
+	} else if (!conf_valid_name(v))
+		conf_error(c, g, "bad journey name \"%s\" (letters, digits, "
+		    "'_', '-' and '.')", v);
+	j->name = xstrdup(v);
+	for (int i = 0; i < cf->njourneys; i++)
+		if (cf->journeys + i != j &&
+		    strcmp(cf->journeys[i].name, j->name) == 0)
+			conf_error(c, g, "duplicate journey \"%s\"", j->name);
+	if ((v = conf_string(c, g, "subject")) != NULL) {
+		if (strcmp(v, "user") == 0)
+			j->subject = SUBJECT_USER;
+		else if (strcmp(v, "account") == 0)
+			j->subject = SUBJECT_ACCOUNT;
+		else
+			conf_error(c, config_setting_get_member(g, "subject"),
+			    "journey \"%s\": subject is \"user\" or "
+			    "\"account\"", j->name);
+	}
+	if ((v = conf_string(c, g, "entry")) != NULL)
+		j->entry_src = xstrdup(v);
+	if ((v = conf_string(c, g, "exit")) != NULL)
+		j->exit_src = xstrdup(v);
+	conf_bool(c, g, "reenter", &j->reenter);
+	conf_stages(c, j, config_setting_get_member(g, "stages"));
+
+	if ((rules = config_setting_get_member(g, "rules")) == NULL)
+		return;
+	if (config_setting_type(rules) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(rules) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(rules) == 0)) {
+		conf_error(c, rules, "journey \"%s\": 'rules' must be a list "
+		    "( { ... }, ... )", j->name);
+		return;
+	}
+	n = config_setting_length(rules);
+	j->rules = xcalloc(n, sizeof *j->rules);
+	for (int i = 0; i < n; i++) {
+		j->nrules++;
+		conf_rule(c, j, &j->rules[i], config_setting_get_elem(rules,
+		    i));
+	}
+}
+
+/* Compile one expression, reporting errors at the setting's line. */
+static struct expr *
+conf_expr(struct conf_ctx *c, const struct config *cf, struct journey *j,
+    const char *what, const char *src, const config_setting_t *s)
+{
+	struct expr_scope	 scope = { j->subject, cf, j };
+	struct expr		*e;
+	char			 err[256];
+
+	if (src == NULL)
+		return NULL;
+	if ((e = expr_compile(src, &scope, err, sizeof err)) == NULL)
+		conf_error(c, s, "%s: %s", what, err);
+	return e;
+}
+
+/* Compile every expression of every journey. */
+static void
+conf_compile(struct conf_ctx *c, struct config *cf, config_setting_t *list)
+{
+	for (int i = 0; i < cf->njourneys; i++) {
+		struct journey		*j = &cf->journeys[i];
+		config_setting_t	*g = config_setting_get_elem(list, i);
+		config_setting_t	*rules;
+		char			*what;
+
+		what = xprintf("journey \"%s\": entry", j->name);
+		j->entry = conf_expr(c, cf, j, what, j->entry_src,
+		    config_setting_get_member(g, "entry"));
+		free(what);
+		what = xprintf("journey \"%s\": exit", j->name);
+		j->exit = conf_expr(c, cf, j, what, j->exit_src,
+		    config_setting_get_member(g, "exit"));
+		free(what);
+		rules = config_setting_get_member(g, "rules");
+		for (int k = 0; k < j->nrules; k++) {
+			struct rule *r = &j->rules[k];
+			config_setting_t *rg = config_setting_get_elem(rules, k);
+
+			what = xprintf("rule \"%s\"", r->name);
+			r->when = conf_expr(c, cf, j, what, r->when_src,
+			    config_setting_get_member(rg, "when"));
+			free(what);
+		}
+	}
+}
+
+/* Check every rule's action against its plugin instance. */
+static void
+conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list,
+    int flags)
+{
+	for (int i = 0; i < cf->njourneys; i++) {
+		struct journey		*j = &cf->journeys[i];
+		config_setting_t	*rules, *g = config_setting_get_elem(list, i);
+
+		rules = config_setting_get_member(g, "rules");
+		for (int k = 0; k < j->nrules; k++) {
+			struct rule		*r = &j->rules[k];
+			struct instance		*inst;
+			config_setting_t	*a, *p;
+
+			a = config_setting_get_member(
+			    config_setting_get_elem(rules, k), "action");
+			if (r->instance == NULL || a == NULL)
+				continue;
+			if ((inst = config_instance(cf, r->instance)) == NULL) {
+				conf_error(c, config_setting_get_member(a,
+				    "plugin"), "rule \"%s\": no plugin "
+				    "instance \"%s\" in 'plugins'", r->name,
+				    r->instance);
+				continue;
+			}
+			r->params = xstrdup("{}");
+			for (int e = 0; (p = config_setting_get_elem(a, e)) !=
+			    NULL; e++) {
+				if (strcmp(config_setting_name(p), "plugin") == 0)
+					continue;
+				if (conf_json_set(c, &r->params, p) != 0)
+					conf_error(c, p, "rule \"%s\": action "
+					    "setting '%s' must be a string, "
+					    "number or boolean", r->name,
+					    config_setting_name(p));
+			}
+			if ((flags & CONFIG_PLUGINS) && inst->started)
+				plugin_check_params(inst, conf_file(c, a),
+				    conf_line(a), j->name, r->name, a,
+				    r->params, c->probs);
+		}
+	}
+}
+
+/* Load and validate a config file. */
+struct config *
+config_load(const char *path, int flags, struct problems *probs)
+{
+	struct conf_ctx		 c = { path, probs, NULL };
+	struct config		*cf;
+	config_t		 lc;
+	config_setting_t	*root, *plugins, *journeys, *s;
+	const char		*v;
+	char			*dir;
+	int			 before = probs->n;
+
+	cf = xcalloc(1, sizeof *cf);
+	cf->path = xstrdup(path);
+	cf->interval = 60;
+	cf->workers = 4;
+	cf->retry_min = 60;
+	cf->retry_max = 3600;
+	cf->retry_for = 86400;
+
+	config_init(&lc);
+	dir = xstrdup(path);
+	config_set_include_dir(&lc, dirname(dir));
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			problems_add(probs, path, 0, "cannot read the config "
+			    "file");
+		else
+			problems_add(probs, config_error_file(&lc) ?
+			    config_error_file(&lc) : path,
+			    config_error_line(&lc), "%s",
+			    config_error_text(&lc));
+		goto out;
+	}
+	if (sqlite3_open(":memory:", &c.json) != SQLITE_OK)
+		fatalx("sqlite: cannot open an in-memory database");
+	root = config_root_setting(&lc);
+	conf_check_keys(&c, root, conf_top_keys, "the config");
+
+	v = conf_string(&c, root, "database");
+	cf->database = xstrdup(v != NULL ? v :
+	    LOCALSTATEDIR "/lib/journeyd/journeyd.db");
+	v = conf_string(&c, root, "plugin_dir");
+	cf->plugin_dir = xstrdup(v != NULL ? v : PLUGINDIR);
+	if ((v = conf_string(&c, root, "spool_dir")) != NULL)
+		cf->spool_dir = xstrdup(v);
+	if ((v = conf_string(&c, root, "default_timezone")) != NULL)
+		cf->default_timezone = xstrdup(v);
+	if ((v = conf_string(&c, root, "metrics_file")) != NULL)
+		cf->metrics_file = xstrdup(v);
+	conf_duration(&c, root, "interval", &cf->interval, 0);
+	conf_duration(&c, root, "retry_min", &cf->retry_min, 0);
+	conf_duration(&c, root, "retry_max", &cf->retry_max, 0);
+	conf_duration(&c, root, "retry_for", &cf->retry_for, 1);
+	conf_int(&c, root, "workers", &cf->workers, 1, 256);
+	if (cf->retry_max < cf->retry_min)
+		problems_add(probs, path, conf_line(config_setting_get_member(
+		    root, "retry_max")), "retry_max is shorter than retry_min");
+
+	if ((plugins = config_setting_get_member(root, "plugins")) != NULL) {
+		if (!config_setting_is_group(plugins))
+			conf_error(&c, plugins, "'plugins' must be a group "
+			    "{ name = { ... }; ... }");
+		else {
+			int n = config_setting_length(plugins);
+			cf->instances = xcalloc(n, sizeof *cf->instances);
+			for (int i = 0; i < n; i++) {
+				s = config_setting_get_elem(plugins, i);
+				cf->instances[cf->ninstances++] =
+				    conf_instance(&c, s);
+			}
+		}
+	}
+	if ((journeys = config_setting_get_member(root, "journeys")) != NULL) {
+		if (config_setting_type(journeys) != CONFIG_TYPE_LIST &&
+		    !(config_setting_type(journeys) == CONFIG_TYPE_ARRAY &&
+		    config_setting_length(journeys) == 0)) {
+			conf_error(&c, journeys, "'journeys' must be a list "
+			    "( { ... }, ... )");
+			journeys = NULL;
+		} else {
+			int n = config_setting_length(journeys);
+			cf->journeys = xcalloc(n, sizeof *cf->journeys);
+			for (int i = 0; i < n; i++) {
+				s = config_setting_get_elem(journeys, i);
+				cf->njourneys++;
+				if (!config_setting_is_group(s)) {
+					conf_error(&c, s, "a journey must be "
+					    "a group { ... }");
+					cf->journeys[i].name = xstrdup("?");
+					continue;
+				}
+				conf_journey(&c, cf, &cf->journeys[i], s);
+			}
+		}
+	}
+	if (probs->n == before && journeys != NULL)
+		conf_compile(&c, cf, journeys);
+
+	if ((flags & CONFIG_PLUGINS) && probs->n == before) {
+		for (int i = 0; i < cf->ninstances; i++) {
+			struct instance *inst = cf->instances[i];
+			s = config_setting_get_member(plugins, inst->name);
+			if (plugin_load(inst, cf->plugin_dir, s, probs) == 0)
+				plugin_start(inst, cf, probs);
+		}
+	}
+	if (probs->n == before && journeys != NULL)
+		conf_actions(&c, cf, journeys, flags);
+out:
+	sqlite3_close(c.json);
+	config_destroy(&lc);
+	free(dir);
+	if (probs->n != before) {
+		config_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
+/* Free a config, stopping its plugin instances. */
+void
+config_free(struct config *cf)
+{
+	if (cf == NULL)
+		return;
+	for (int i = 0; i < cf->ninstances; i++)
+		instance_free(cf->instances[i]);
+	free(cf->instances);
+	for (int i = 0; i < cf->njourneys; i++) {
+		struct journey *j = &cf->journeys[i];
+		for (int k = 0; k < j->nstages; k++)
+			free(j->stages[k].name);
+		free(j->stages);
+		for (int k = 0; k < j->nrules; k++) {
+			struct rule *r = &j->rules[k];
+			for (int s = 0; s < r->nstages; s++)
+				free(r->stages[s]);
+			free(r->stages);
+			free(r->name);
+			free(r->when_src);
+			expr_free(r->when);
+			free(r->instance);
+			free(r->params);
+			free(r->quiet_hours);
+		}
+		free(j->rules);
+		free(j->name);
+		free(j->entry_src);
+		free(j->exit_src);
+		expr_free(j->entry);
+		expr_free(j->exit);
+	}
+	free(cf->journeys);
+	free(cf->path);
+	free(cf->database);
+	free(cf->plugin_dir);
+	free(cf->spool_dir);
+	free(cf->default_timezone);
+	free(cf->metrics_file);
+	free(cf);
+}
+
+/* Find a journey by name. */
+struct journey *
+config_journey(const struct config *cf, const char *name)
+{
+	for (int i = 0; i < cf->njourneys; i++)
+		if (strcmp(cf->journeys[i].name, name) == 0)
+			return &cf->journeys[i];
+	return NULL;
+}
+
+/* The index of a stage in a journey, or -1. */
+int
+journey_stage(const struct journey *j, const char *name)
+{
+	for (int i = 0; i < j->nstages; i++)
+		if (j->stages[i].name != NULL &&
+		    strcmp(j->stages[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Find a plugin instance by name. */
+struct instance *
+config_instance(const struct config *cf, const char *name)
+{
+	for (int i = 0; i < cf->ninstances; i++)
+		if (strcmp(cf->instances[i]->name, name) == 0)
+			return cf->instances[i];
+	return NULL;
+}
