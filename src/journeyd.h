@@ -292,6 +292,17 @@ int64_t		 outbox_add(sqlite3 *, int64_t sid, const char *journey,
 		    const char *rule, const char *stage, const char *instance,
 		    const char *params, int64_t now);
 
+/* dispatch.c: delivering actions from the outbox. */
+struct dispatcher;
+int		 outbox_recover(sqlite3 *, int64_t now);
+struct dispatcher *dispatch_start(const struct config *, int once);
+void		 dispatch_kick(struct dispatcher *);
+void		 dispatch_stop(struct dispatcher *, long outcomes[4]);
+
+/* report.c: the funnel of every journey, as text and as an HTML page. */
+int		 report_run(const struct config *, sqlite3 *, int64_t now,
+		    const char *html_path, FILE *out);
+
 /* notify.c: the systemd notify protocol. */
 int		 notify_send(const char *state);
 int64_t		 notify_watchdog_usec(void);

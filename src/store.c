@@ -91,7 +91,8 @@ static const char *store_migrations[] = {
 	"  reason TEXT,"
 	"  note TEXT,"
 	"  updated INTEGER);"
-	"CREATE INDEX outbox_due ON outbox(status, due);"
+	"CREATE INDEX outbox_queue ON outbox(due, aid) WHERE status IN (0, 3);"
+	"CREATE INDEX outbox_status ON outbox(status);"
 	"CREATE INDEX outbox_subject ON outbox(subject, instance, created);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
 };

@@ -1,0 +1,569 @@
+/*
+ * A tick (SPEC §7): for each journey, in one write transaction, subjects
+ * leave on exit and enter on entry, transitions settle in the order the rules
+ * are written, and action rules fire on the settled stages, their actions
+ * written to the outbox in the same transaction as the firing.
+ *
+ * Every step is set-based: the rule's compiled expression selects all the
+ * subjects it holds for into temp.tick_batch with one statement, and the
+ * moves, history entries and outbox rows are written from that batch with a
+ * few more. No statement runs per subject.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "journeyd.h"
+#include "expr.h"
+
+struct tick {
+	sqlite3			*db;
+	const struct config	*conf;
+	const struct journey	*j;
+	int64_t			 now;
+	struct tick_stats	*stats;
+};
+
+/* Run a statement built in q (bound with :now and :journey); returns the
+ * number of rows changed, or -1. */
+static int
+tick_exec(struct tick *t, struct sql *q)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(t->db, q->text.s, -1, &st, NULL) != SQLITE_OK) {
+		log_err("journey %s: sqlite: %s", t->j->name,
+		    sqlite3_errmsg(t->db));
+		return -1;
+	}
+	sql_bind(q, st, t->now, t->j->name);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_err("journey %s: sqlite: %s", t->j->name,
+		    sqlite3_errmsg(t->db));
+		return -1;
+	}
+	return sqlite3_changes(t->db);
+}
+
+/* Bind :now and :journey where a statement names them. */
+static void
+tick_bind_names(struct tick *t, sqlite3_stmt *st)
+{
+	int	 i;
+
+	if ((i = sqlite3_bind_parameter_index(st, ":now")) > 0)
+		sqlite3_bind_int64(st, i, t->now);
+	if ((i = sqlite3_bind_parameter_index(st, ":journey")) > 0)
+		sqlite3_bind_text(st, i, t->j->name, -1, SQLITE_STATIC);
+}
+
+/* Run a fixed statement with text parameters ?1 and ?2 and an integer ?3
+ * (each bound only where the text uses it), and :now and :journey. Returns
+ * the number of rows changed, or -1. */
+static int
+tick_run_sql(struct tick *t, const char *text, const char *p1,
+    const char *p2, int64_t i3)
+{
+	sqlite3_stmt	*st;
+	int		 rc, n;
+
+	if (sqlite3_prepare_v2(t->db, text, -1, &st, NULL) != SQLITE_OK) {
+		log_err("journey %s: sqlite: %s", t->j->name,
+		    sqlite3_errmsg(t->db));
+		return -1;
+	}
+	n = sqlite3_bind_parameter_count(st);
+	for (int i = 1; i <= n; i++) {
+		const char *name = sqlite3_bind_parameter_name(st, i);
+		if (name == NULL || name[0] != '?')
+			continue;
+		if (strcmp(name, "?1") == 0)
+			sqlite3_bind_text(st, i, p1, -1, SQLITE_STATIC);
+		else if (strcmp(name, "?2") == 0)
+			sqlite3_bind_text(st, i, p2, -1, SQLITE_STATIC);
+		else if (strcmp(name, "?3") == 0)
+			sqlite3_bind_int64(st, i, i3);
+	}
+	tick_bind_names(t, st);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_err("journey %s: sqlite: %s", t->j->name,
+		    sqlite3_errmsg(t->db));
+		return -1;
+	}
+	return sqlite3_changes(t->db);
+}
+
+/* The number of rows in the batch. */
+static long
+tick_batch_count(struct tick *t)
+{
+	sqlite3_stmt	*st;
+	long		 n = 0;
+
+	st = store_prepare(t->db, "SELECT count(*) FROM temp.tick_batch");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Append "AND m.stage IN (...)" for a rule's stages. */
+static void
+tick_stage_filter(struct sql *q, const struct rule *r)
+{
+	if (r->nstages == 0)
+		return;
+	buf_puts(&q->text, " AND m.stage IN (");
+	for (int i = 0; i < r->nstages; i++) {
+		if (i > 0)
+			buf_puts(&q->text, ", ");
+		sql_add_text(q, r->stages[i]);
+	}
+	buf_puts(&q->text, ")");
+}
+
+/* Mark members of the batch now at the last stage as completed. */
+static int
+tick_complete(struct tick *t)
+{
+	const char	*last = t->j->stages[t->j->nstages - 1].name;
+	int		 n;
+
+	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
+	    "stage) SELECT m.subject, :journey, :now, 'completed', m.stage "
+	    "FROM temp.tick_batch b JOIN members m ON m.journey = :journey "
+	    "AND m.subject = b.sid WHERE m.stage = ?1 AND m.status = 0",
+	    last, NULL, 0) < 0)
+		return -1;
+	n = tick_run_sql(t, "UPDATE members SET status = 1 WHERE journey = "
+	    ":journey AND stage = ?1 AND status = 0 AND subject IN "
+	    "(SELECT sid FROM temp.tick_batch)", last, NULL, 0);
+	if (n > 0)
+		t->stats->completed += n;
+	return n < 0 ? -1 : 0;
+}
+
+/* Subjects in the journey who match exit leave it. */
+static int
+tick_exit(struct tick *t)
+{
+	struct sql	 q;
+	int		 n;
+
+	if (t->j->exit == NULL)
+		return 0;
+	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+		return -1;
+	sql_init(&q);
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
+	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
+	    ":journey AND m.status IN (0, 1) AND (");
+	expr_sql(t->j->exit, &q);
+	buf_puts(&q.text, ")");
+	n = tick_exec(t, &q);
+	sql_free(&q);
+	if (n <= 0)
+		return n;
+	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
+	    "stage, rule) SELECT m.subject, :journey, :now, 'exited', m.stage, "
+	    "'exit' FROM temp.tick_batch b JOIN members m ON m.journey = "
+	    ":journey AND m.subject = b.sid", NULL, NULL, 0) < 0 ||
+	    tick_run_sql(t, "UPDATE members SET status = 2 WHERE journey = "
+	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)", NULL,
+	    NULL, 0) < 0)
+		return -1;
+	t->stats->exited += n;
+	return 0;
+}
+
+/* Subjects not in the journey (or exited, with reenter) who match entry and
+ * not exit enter at the first stage. */
+static int
+tick_entry(struct tick *t)
+{
+	struct sql	 q;
+	int		 n;
+
+	if (t->j->entry == NULL)
+		return 0;
+	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+		return -1;
+	sql_init(&q);
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
+	    EXPR_FROM " WHERE s.kind = ");
+	sql_add_int(&q, t->j->subject);
+	buf_puts(&q.text, t->j->reenter ? " AND (m.subject IS NULL OR "
+	    "m.status = 2)" : " AND m.subject IS NULL");
+	buf_puts(&q.text, " AND (");
+	expr_sql(t->j->entry, &q);
+	buf_puts(&q.text, ")");
+	if (t->j->exit != NULL) {
+		buf_puts(&q.text, " AND NOT (");
+		expr_sql(t->j->exit, &q);
+		buf_puts(&q.text, ")");
+	}
+	n = tick_exec(t, &q);
+	sql_free(&q);
+	if (n <= 0)
+		return n;
+	if (tick_run_sql(t, "INSERT INTO members(journey, subject, stage, "
+	    "status, entered, stage_since) SELECT :journey, sid, ?1, 0, :now, "
+	    ":now FROM temp.tick_batch WHERE true ON CONFLICT(journey, subject) "
+	    "DO UPDATE SET stage = excluded.stage, status = 0, entered = "
+	    "excluded.entered, stage_since = excluded.stage_since",
+	    t->j->stages[0].name, NULL, 0) < 0 ||
+	    tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
+	    "stage, rule) SELECT sid, :journey, :now, 'entered', ?1, 'entry' "
+	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0 ||
+	    tick_run_sql(t, "DELETE FROM firings WHERE journey = :journey AND "
+	    "subject IN (SELECT sid FROM temp.tick_batch)", NULL, NULL, 0) < 0)
+		return -1;
+	t->stats->entered += n;
+	return tick_complete(t);
+}
+
+/* Queue rule r's action for every subject in the batch, and record the
+ * firing. */
+static int
+tick_queue(struct tick *t, const struct rule *r)
+{
+	sqlite3_stmt	*st;
+	struct sql	 q;
+	int64_t		 before = 0;
+	int		 n;
+
+	st = store_prepare(t->db, "SELECT coalesce(max(aid), 0) FROM outbox");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		before = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sql_init(&q);
+	buf_puts(&q.text, "INSERT INTO outbox(id, subject, journey, rule, "
+	    "stage, instance, params, created, due, status) SELECT "
+	    "lower(hex(randomblob(16))), b.sid, :journey, ");
+	sql_add_text(&q, r->name);
+	buf_puts(&q.text, ", m.stage, ");
+	sql_add_text(&q, r->instance);
+	buf_puts(&q.text, ", ");
+	sql_add_text(&q, r->params != NULL ? r->params : "{}");
+	buf_puts(&q.text, ", :now, :now, 0 FROM temp.tick_batch b JOIN "
+	    "members m ON m.journey = :journey AND m.subject = b.sid "
+	    "ORDER BY b.sid");
+	n = tick_exec(t, &q);
+	sql_free(&q);
+	if (n < 0)
+		return -1;
+	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
+	    "stage, rule, action) SELECT subject, journey, :now, 'action', "
+	    "stage, rule, aid FROM outbox WHERE aid > ?3 ORDER BY aid", NULL,
+	    NULL, before) < 0 ||
+	    tick_run_sql(t, "INSERT INTO firings(journey, rule, subject, last) "
+	    "SELECT :journey, ?1, sid, :now FROM temp.tick_batch WHERE true "
+	    "ON CONFLICT(journey, rule, subject) DO UPDATE SET last = "
+	    "excluded.last", r->name, NULL, 0) < 0)
+		return -1;
+	t->stats->actions += n;
+	return 0;
+}
+
+/* One pass of transition rule r: move the subjects it holds for. Returns
+ * how many moved, or -1. */
+static int
+tick_transition(struct tick *t, int ri)
+{
+	const struct rule	*r = &t->j->rules[ri];
+	const char		*to = t->j->stages[r->go].name;
+	struct sql		 q;
+	int			 n;
+
+	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+		return -1;
+	sql_init(&q);
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
+	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
+	    ":journey AND m.status IN (0, 1) AND m.stage != ");
+	sql_add_text(&q, to);
+	tick_stage_filter(&q, r);
+	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM temp.tick_fired f "
+	    "WHERE f.rule = ");
+	sql_add_int(&q, ri);
+	buf_puts(&q.text, " AND f.sid = s.sid) AND (");
+	expr_sql(r->when, &q);
+	buf_puts(&q.text, ")");
+	n = tick_exec(t, &q);
+	sql_free(&q);
+	if (n <= 0)
+		return n;
+	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
+	    "stage, from_stage, rule) SELECT b.sid, :journey, :now, 'moved', "
+	    "?1, m.stage, ?2 FROM temp.tick_batch b JOIN members m ON "
+	    "m.journey = :journey AND m.subject = b.sid", to, r->name, 0) < 0 ||
+	    tick_run_sql(t, "UPDATE members SET stage = ?1, stage_since = :now, "
+	    "status = 0 WHERE journey = :journey AND subject IN (SELECT sid "
+	    "FROM temp.tick_batch)", to, NULL, 0) < 0 ||
+	    tick_run_sql(t, "INSERT INTO temp.tick_fired(rule, sid) SELECT ?3, "
+	    "sid FROM temp.tick_batch", NULL, NULL, ri) < 0)
+		return -1;
+	t->stats->moved += n;
+	if (r->instance != NULL && tick_queue(t, r) != 0)
+		return -1;
+	if (tick_complete(t) != 0)
+		return -1;
+	return n;
+}
+
+/* Action rule r fires for the subjects at its stages for whom it holds and
+ * whose last firing is older than repeat (or never, for once). */
+static int
+tick_action(struct tick *t, const struct rule *r)
+{
+	struct sql	 q;
+	int		 n;
+
+	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+		return -1;
+	sql_init(&q);
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
+	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
+	    ":journey AND m.status IN (0, 1)");
+	tick_stage_filter(&q, r);
+	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
+	    "f.journey = :journey AND f.subject = s.sid AND f.rule = ");
+	sql_add_text(&q, r->name);
+	if (r->repeat > 0) {
+		buf_puts(&q.text, " AND f.last > :now - ");
+		sql_add_int(&q, r->repeat);
+	}
+	buf_puts(&q.text, ") AND (");
+	expr_sql(r->when, &q);
+	buf_puts(&q.text, ")");
+	n = tick_exec(t, &q);
+	sql_free(&q);
+	if (n <= 0)
+		return n;
+	return tick_queue(t, r);
+}
+
+/* Evaluate one journey; the caller owns the transaction. */
+static int
+tick_journey(struct tick *t)
+{
+	const struct journey	*j = t->j;
+	int			 moved, ngoto = 0;
+
+	if (tick_exit(t) != 0 || tick_entry(t) != 0)
+		return -1;
+	if (tick_run_sql(t, "DELETE FROM temp.tick_fired", NULL, NULL, 0) < 0)
+		return -1;
+	for (int i = 0; i < j->nrules; i++)
+		if (j->rules[i].go >= 0)
+			ngoto++;
+	/* Transitions settle: passes until nobody moves; each rule moves a
+	 * subject at most once a tick, so this ends. */
+	for (int pass = 0; pass <= ngoto; pass++) {
+		moved = 0;
+		for (int i = 0; i < j->nrules; i++) {
+			int n;
+			if (j->rules[i].go < 0)
+				continue;
+			if ((n = tick_transition(t, i)) < 0)
+				return -1;
+			moved += n;
+		}
+		if (moved == 0)
+			break;
+	}
+	for (int i = 0; i < j->nrules; i++) {
+		const struct rule *r = &j->rules[i];
+		if (r->go < 0 && r->instance != NULL && tick_action(t, r) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Print what a dry run found: the history rows after hid. */
+static void
+tick_print(sqlite3 *db, int64_t hid, FILE *out)
+{
+	sqlite3_stmt	*st;
+
+	st = store_prepare(db, "SELECT h.journey, s.kind, s.id, h.what, "
+	    "h.stage, h.from_stage, h.rule, o.instance FROM history h JOIN "
+	    "subjects s ON s.sid = h.subject LEFT JOIN outbox o ON o.aid = "
+	    "h.action WHERE h.hid > ?1 ORDER BY h.hid");
+	sqlite3_bind_int64(st, 1, hid);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *journey = (const char *)sqlite3_column_text(st, 0);
+		const char *kind = sqlite3_column_int(st, 1) == SUBJECT_ACCOUNT
+		    ? "account:" : "";
+		const char *id = (const char *)sqlite3_column_text(st, 2);
+		const char *what = (const char *)sqlite3_column_text(st, 3);
+		const char *stage = (const char *)sqlite3_column_text(st, 4);
+		const char *from = (const char *)sqlite3_column_text(st, 5);
+		const char *rule = (const char *)sqlite3_column_text(st, 6);
+		const char *inst = (const char *)sqlite3_column_text(st, 7);
+
+		if (strcmp(what, "moved") == 0)
+			fprintf(out, "%s %s%s: moved %s -> %s (rule %s)\n",
+			    journey, kind, id, from, stage, rule);
+		else if (strcmp(what, "action") == 0)
+			fprintf(out, "%s %s%s: action %s at %s (rule %s)\n",
+			    journey, kind, id, inst ? inst : "?", stage, rule);
+		else if (strcmp(what, "entered") == 0)
+			fprintf(out, "%s %s%s: entered at %s\n", journey, kind,
+			    id, stage);
+		else
+			fprintf(out, "%s %s%s: %s at %s\n", journey, kind, id,
+			    what, stage);
+	}
+	sqlite3_finalize(st);
+}
+
+/* Run one tick of every journey. */
+int
+tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
+    FILE *out, struct tick_stats *stats)
+{
+	struct tick_stats	 dummy;
+	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy };
+	sqlite3_stmt		*st;
+	int64_t			 hid = 0;
+	int			 rc = 0;
+	char			 when[32];
+
+	memset(t.stats, 0, sizeof *t.stats);
+	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
+	    "(sid INTEGER PRIMARY KEY);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_fired (rule INTEGER, "
+	    "sid INTEGER, PRIMARY KEY (rule, sid))") != 0)
+		return -1;
+	for (int i = 0; i < cf->njourneys; i++) {
+		t.j = &cf->journeys[i];
+		if (store_begin(db) != 0) {
+			rc = -1;
+			continue;
+		}
+		if (dry_run) {
+			st = store_prepare(db, "SELECT coalesce(max(hid), 0) "
+			    "FROM history");
+			if (sqlite3_step(st) == SQLITE_ROW)
+				hid = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		if (tick_journey(&t) != 0) {
+			log_err("journey %s: tick failed, nothing of it was "
+			    "applied", t.j->name);
+			store_rollback(db);
+			rc = -1;
+			continue;
+		}
+		if (dry_run) {
+			tick_print(db, hid, out);
+			store_rollback(db);
+		} else if (store_commit(db) != 0) {
+			store_rollback(db);
+			rc = -1;
+		}
+	}
+	if (!dry_run) {
+		store_meta_set(db, "last_tick", time_format(now, when,
+		    sizeof when));
+	}
+	return rc;
+}
+
+/* Enroll a subject in a journey (a hand-off). */
+int
+journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
+    const char *journey, const char *stage, const char *rule, int64_t now,
+    char *err, size_t errlen)
+{
+	struct journey	*j = config_journey(cf, journey);
+	sqlite3_stmt	*st;
+	int		 si, n;
+
+	if (j == NULL) {
+		snprintf(err, errlen, "no journey \"%s\"", journey);
+		return -1;
+	}
+	si = stage != NULL ? journey_stage(j, stage) : 0;
+	if (si < 0) {
+		snprintf(err, errlen, "no stage \"%s\" in journey \"%s\"",
+		    stage, journey);
+		return -1;
+	}
+	st = store_prepare(db, "INSERT INTO members(journey, subject, stage, "
+	    "status, entered, stage_since) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
+	    "ON CONFLICT(journey, subject) DO UPDATE SET stage = "
+	    "excluded.stage, status = excluded.status, entered = "
+	    "excluded.entered, stage_since = excluded.stage_since "
+	    "WHERE members.status = 2");
+	sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, sid);
+	sqlite3_bind_text(st, 3, j->stages[si].name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, si == j->nstages - 1 ? MEMBER_COMPLETED :
+	    MEMBER_ACTIVE);
+	sqlite3_bind_int64(st, 5, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	if ((n = sqlite3_changes(db)) == 0)
+		return 0;
+	st = store_prepare(db, "INSERT INTO history(subject, journey, ts, "
+	    "what, stage, rule) VALUES (?1, ?2, ?3, 'entered', ?4, ?5)");
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_text(st, 4, j->stages[si].name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
+	n = sqlite3_step(st) == SQLITE_DONE ? 1 : -1;
+	sqlite3_finalize(st);
+	if (n < 0)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	return n;
+}
+
+/* Queue one action for a subject (a hand-off's announcement). */
+int64_t
+outbox_add(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
+    const char *stage, const char *instance, const char *params, int64_t now)
+{
+	sqlite3_stmt	*st;
+	int64_t		 aid = -1;
+
+	st = store_prepare(db, "INSERT INTO outbox(id, subject, journey, rule, "
+	    "stage, instance, params, created, due, status) VALUES "
+	    "(lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0)");
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, instance, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, params, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, now);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		aid = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	if (aid < 0)
+		return -1;
+	st = store_prepare(db, "INSERT INTO history(subject, journey, ts, what, "
+	    "stage, rule, action) VALUES (?1, ?2, ?3, 'action', ?4, ?5, ?6)");
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_text(st, 4, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, aid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		aid = -1;
+	sqlite3_finalize(st);
+	return aid;
+}
