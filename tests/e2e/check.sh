@@ -1,0 +1,70 @@
+#!/bin/sh
+# journeyd --check: a good config prints nothing and exits 0; each kind of
+# mistake is reported as FILE:LINE: message with exit 1.
+. "$(dirname "$0")/lib.sh"
+
+good() {
+	write_conf <<'EOF2'
+interval = "1m";
+plugins = { note = { module = "log"; }; };
+journeys = (
+  { name = "rider";
+    entry = "count('signup') >= 1";
+    stages = [ "new", "first_ride" ];
+    rules = (
+      { name = "first-ride"; stage = "new"; when = "count('ride') >= 1"; goto = "first_ride"; },
+      { name = "nudge"; stage = "new"; when = "stage_age >= 2d";
+        action = { plugin = "note"; }; }
+    ); }
+);
+EOF2
+}
+
+good
+jd --check > "$T/out" 2>&1 || { cat "$T/out"; fail "good config refused"; }
+assert_eq "good config prints nothing" "" "$(cat "$T/out")"
+
+# expect_problem NAME LINE PATTERN SED-EXPRESSION
+expect_problem() {
+	good
+	sed -i "$4" "$CONF"
+	set +e
+	jd --check > "$T/out" 2>&1
+	rc=$?
+	set -e
+	assert_eq "$1: exit 1" 1 "$rc"
+	assert_grep "$1: file:line" "^$CONF:$2: " "$T/out"
+	assert_grep "$1: message" "$3" "$T/out"
+}
+
+# Line numbers: the config starts with database (1) and plugin_dir (2).
+expect_problem "unknown key" 3 "unknown setting 'intervall'" 's/^interval/intervall/'
+expect_problem "bad duration" 3 "bad duration" 's/"1m"/"1 minute"/'
+expect_problem "goto to a missing stage" 9 'no stage "frequent"' 's/goto = "first_ride"/goto = "frequent"/'
+expect_problem "missing plugin instance" 11 'no plugin instance "mail"' 's/plugin = "note"/plugin = "mail"/'
+expect_problem "bad expression" 9 "rule \"first-ride\": expected ')'" "s/count('ride') >= 1/count('ride' >= 1/"
+expect_problem "empty when" 10 "'when' is empty" 's/when = "stage_age >= 2d"/when = " "/'
+expect_problem "unknown plugin module" 4 'cannot load module "nosuch"' 's/module = "log"/module = "nosuch"/'
+expect_problem "module with a path" 4 'must be a plain name' 's|module = "log"|module = "../log"|'
+expect_problem "unknown plugin setting" 4 "unknown setting 'colour'" 's/module = "log";/module = "log"; colour = "red";/'
+expect_problem "wrong type" 5 "'entry' must be a string" "s/entry = \"count('signup') >= 1\"/entry = 5/"
+expect_problem "duplicate rule" 10 'duplicate rule "first-ride"' 's/name = "nudge"/name = "first-ride"/'
+expect_problem "syntax error" 3 "syntax error" 's/interval = "1m";/interval = "1m"/'
+expect_problem "type error" 9 "string" "s/count('ride') >= 1/count('ride') >= 'x'/"
+
+# Several problems are all reported.
+good
+sed -i -e 's/^interval/intervall/' -e 's/goto = "first_ride"/goto = "nowhere"/' "$CONF"
+set +e; jd --check > "$T/out" 2>&1; set -e
+assert_eq "two problems, two lines" 2 "$(grep -c "^$CONF:" "$T/out")"
+
+# A missing file.
+set +e; "$JOURNEYD" -c "$T/nope.conf" --check > "$T/out" 2>&1; rc=$?; set -e
+assert_eq "missing config: exit 1" 1 "$rc"
+assert_grep "missing config named" "nope.conf" "$T/out"
+
+# Usage errors exit 2.
+set +e; "$JOURNEYD" --bogus > /dev/null 2>&1; rc=$?; set -e
+assert_eq "unknown option: exit 2" 2 "$rc"
+"$JOURNEYD" --version | grep -q '^journeyd ' || fail "--version"
+ok "--version"

@@ -1,0 +1,246 @@
+/* Loading and validating the config file (without plugins). */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "journeyd.h"
+
+static char	 dir[] = "/tmp/jd-conf-XXXXXX";
+static char	 path[256];
+
+/* Write text to the test config file. */
+static void
+write_file(const char *name, const char *text)
+{
+	char	 p[512];
+	FILE	*f;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	assert_non_null(f = fopen(p, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Load text; return the config or NULL with the problems. */
+static struct config *
+load(const char *text, struct problems *probs)
+{
+	write_file("j.conf", text);
+	memset(probs, 0, sizeof *probs);
+	return config_load(path, 0, probs);
+}
+
+/* Expect exactly one problem containing want, at line. */
+static void
+expect_one(const char *text, int line, const char *want)
+{
+	struct problems	 probs;
+	struct config	*cf = load(text, &probs);
+	char		 prefix[300];
+
+	assert_null(cf);
+	if (probs.n != 1) {
+		problems_print(&probs, stderr);
+		fail_msg("expected 1 problem, got %d", probs.n);
+	}
+	snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+	if (strncmp(probs.msgs[0], prefix, strlen(prefix)) != 0 ||
+	    strstr(probs.msgs[0], want) == NULL)
+		fail_msg("got \"%s\", want \"%s...%s\"", probs.msgs[0], prefix,
+		    want);
+	problems_free(&probs);
+}
+
+static void
+test_good(void **state)
+{
+	struct problems	 probs;
+	struct config	*cf;
+	struct journey	*j;
+
+	cf = load("database = \"/tmp/x.db\";\n"
+	    "interval = \"5m\"; workers = 8; retry_for = \"2d\";\n"
+	    "plugins = { mail = { module = \"email\"; limit = { max = 3; "
+	    "per = \"7d\"; }; quiet_hours = \"21:00-08:00\"; }; };\n"
+	    "journeys = ( { name = \"b2b\"; subject = \"account\";\n"
+	    "  entry = \"users() >= 1\";\n"
+	    "  stages = ( { name = \"onboarding\"; expect = \"14d\"; }, "
+	    "\"adoption\", \"renewal\" );\n"
+	    "  rules = (\n"
+	    "   { name = \"adopt\"; stage = \"onboarding\"; when = "
+	    "\"active_users(7d) >= 3\"; goto = \"adoption\"; },\n"
+	    "   { name = \"tip\"; stage = [\"adoption\", \"renewal\"]; when = "
+	    "\"true\"; holdout = 10; repeat = \"30d\";\n"
+	    "     action = { plugin = \"mail\"; template = \"tip\"; n = 3; "
+	    "flag = true; }; }\n"
+	    "  ); } );\n", &probs);
+	if (cf == NULL) {
+		problems_print(&probs, stderr);
+		fail();
+	}
+	assert_int_equal(cf->interval, 300);
+	assert_int_equal(cf->workers, 8);
+	assert_int_equal(cf->retry_min, 60);
+	assert_int_equal(cf->retry_max, 3600);
+	assert_int_equal(cf->retry_for, 172800);
+	assert_int_equal(cf->ninstances, 1);
+	assert_string_equal(cf->instances[0]->module, "email");
+	assert_int_equal(cf->instances[0]->limit_max, 3);
+	assert_int_equal(cf->instances[0]->limit_per, 604800);
+	assert_string_equal(cf->instances[0]->quiet_hours, "21:00-08:00");
+	assert_non_null(j = config_journey(cf, "b2b"));
+	assert_int_equal(j->subject, SUBJECT_ACCOUNT);
+	assert_int_equal(j->nstages, 3);
+	assert_int_equal(j->stages[0].expect, 14 * 86400);
+	assert_int_equal(j->nrules, 2);
+	assert_int_equal(j->rules[0].go, 1);
+	assert_null(j->rules[0].instance);
+	assert_int_equal(j->rules[1].go, -1);
+	assert_int_equal(j->rules[1].nstages, 2);
+	assert_int_equal(j->rules[1].holdout, 10);
+	assert_int_equal(j->rules[1].repeat, 30 * 86400);
+	assert_string_equal(j->rules[1].instance, "mail");
+	assert_string_equal(j->rules[1].params,
+	    "{\"template\":\"tip\",\"n\":3,\"flag\":true}");
+	assert_int_equal(journey_stage(j, "renewal"), 2);
+	assert_int_equal(journey_stage(j, "nope"), -1);
+	config_free(cf);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct problems	 probs;
+	struct config	*cf = load("journeys = ( { name = \"a\"; stages = "
+	    "[\"one\"]; } );\n", &probs);
+
+	assert_non_null(cf);
+	assert_int_equal(cf->interval, 60);
+	assert_int_equal(cf->workers, 4);
+	assert_int_equal(cf->journeys[0].subject, SUBJECT_USER);
+	assert_null(cf->journeys[0].entry);
+	config_free(cf);
+}
+
+static void
+test_problems(void **state)
+{
+	expect_one("interval = \"1m\";\nbogus = 1;\n", 2,
+	    "unknown setting 'bogus'");
+	expect_one("interval = \"1 min\";\n", 1, "bad duration");
+	expect_one("interval = 60;\n", 1, "'interval' must be a string");
+	expect_one("workers = 0;\n", 1, "between 1 and 256");
+	expect_one("workers = \"4\";\n", 1, "must be an integer");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    "  colour = 1; } );\n", 2, "unknown setting 'colour'");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"]; },\n"
+	    " { name = \"a\"; stages = [\"y\"]; } );\n", 2,
+	    "duplicate journey \"a\"");
+	expect_one("journeys = ( { name = \"a\";\n stages = [\"x\", \"x\"]; "
+	    "} );\n", 2, "duplicate stage \"x\"");
+	expect_one("journeys = ( { name = \"a\"; subject = \"team\";\n"
+	    " stages = [\"x\"]; } );\n", 1, "subject is");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; when = \"true\"; goto = \"y\"; } ); "
+	    "} );\n", 2, "no stage \"y\"");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; stage = \"z\"; when = \"true\"; goto "
+	    "= \"x\"; } ); } );\n", 2, "no stage \"z\"");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; when = \"true\"; } ); } );\n", 2,
+	    "needs 'goto', 'action' or both");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; goto = \"x\"; } ); } );\n", 2,
+	    "'when' is missing");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; when = \"true\"; action = { plugin "
+	    "= \"mail\"; }; } ); } );\n", 2, "no plugin instance \"mail\"");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; when = \"true\"; goto = \"x\";\n"
+	    " repeat = \"sometimes\"; } ); } );\n", 3, "bad duration");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\"; when = \"true\"; goto = \"x\";\n"
+	    " holdout = 101; } ); } );\n", 3, "between 0 and 100");
+	expect_one("plugins = { m = { module = \"log\";\n quiet_hours = "
+	    "\"9pm-8am\"; }; };\n", 2, "bad quiet_hours");
+	expect_one("journeys = ( { name = \"a\"; stages = [];\n } );\n", 1,
+	    "non-empty list");
+	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
+	    " entry = \"count('e') >= \"; } );\n", 2, "journey \"a\": entry");
+	expect_one("interval = \"1m\"\nworkers = 2;\n", 2, "syntax error");
+}
+
+static void
+test_all_problems_reported(void **state)
+{
+	struct problems	 probs;
+
+	assert_null(load("bogus = 1;\ninterval = \"x\";\nworkers = 0;\n",
+	    &probs));
+	assert_int_equal(probs.n, 3);
+	problems_free(&probs);
+}
+
+static void
+test_include(void **state)
+{
+	struct problems	 probs;
+	char		 want[512];
+
+	write_file("inc.conf", "\n\nbogus = 1;\n");
+	assert_null(load("@include \"inc.conf\"\n", &probs));
+	assert_int_equal(probs.n, 1);
+	snprintf(want, sizeof want, "%s/inc.conf:3: ", dir);
+	assert_true(strncmp(probs.msgs[0], want, strlen(want)) == 0);
+	problems_free(&probs);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct problems	 probs = { 0 };
+
+	assert_null(config_load("/nonexistent/journeyd.conf", 0, &probs));
+	assert_int_equal(probs.n, 1);
+	assert_non_null(strstr(probs.msgs[0], "/nonexistent/journeyd.conf"));
+	problems_free(&probs);
+}
+
+static int
+setup(void **state)
+{
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof path, "%s/j.conf", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_problems),
+		cmocka_unit_test(test_all_problems_reported),
+		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,113 @@
+/* Durations and timestamps. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "journeyd.h"
+
+static void
+test_durations(void **state)
+{
+	int64_t	 d;
+
+	assert_int_equal(duration_parse("45s", &d), 0);
+	assert_int_equal(d, 45);
+	assert_int_equal(duration_parse("15m", &d), 0);
+	assert_int_equal(d, 900);
+	assert_int_equal(duration_parse("12h", &d), 0);
+	assert_int_equal(d, 43200);
+	assert_int_equal(duration_parse("30d", &d), 0);
+	assert_int_equal(d, 2592000);
+	assert_int_equal(duration_parse("2w", &d), 0);
+	assert_int_equal(d, 1209600);
+	assert_int_equal(duration_parse("0s", &d), 0);
+	assert_int_equal(d, 0);
+}
+
+static void
+test_bad_durations(void **state)
+{
+	static const char *bad[] = { "", "s", "10", "10x", "1.5h", "-1d",
+	    "10 d", "1d2h", "99999999999999999999s", "9223372036854775807w",
+	    " 1d", "1d ", NULL };
+	int64_t	 d;
+
+	for (int i = 0; bad[i] != NULL; i++)
+		assert_int_equal(duration_parse(bad[i], &d), -1);
+	assert_int_equal(duration_parse(NULL, &d), -1);
+}
+
+static void
+test_duration_format(void **state)
+{
+	char	 b[32];
+
+	assert_string_equal(duration_format(2592000, b, sizeof b), "30d");
+	assert_string_equal(duration_format(1209600, b, sizeof b), "2w");
+	assert_string_equal(duration_format(5400, b, sizeof b), "90m");
+	assert_string_equal(duration_format(45, b, sizeof b), "45s");
+	assert_string_equal(duration_format(0, b, sizeof b), "0s");
+}
+
+static void
+test_times(void **state)
+{
+	int64_t	 t;
+	char	 b[32];
+
+	assert_int_equal(time_parse("2026-03-01T09:00:00Z", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_int_equal(time_parse("@1772355600", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_int_equal(time_parse("2026-03-01T10:00:00+01:00", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_int_equal(time_parse("2026-03-01T04:00:00-05:00", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_int_equal(time_parse("2026-03-01T09:00:00.250Z", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_string_equal(time_format(1772355600, b, sizeof b),
+	    "2026-03-01T09:00:00Z");
+	assert_int_equal(time_parse("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(t, 0);
+}
+
+static void
+test_bad_times(void **state)
+{
+	static const char *bad[] = { "", "now", "yesterday", "2026-13-01T00:00:00Z",
+	    "2026-02-30T00:00:00Z", "2026-03-01", "26-03-01T09:00:00Z",
+	    "2026-03-01T25:00:00Z", "@", "@12x", "2026-03-01T09:00:00Zjunk",
+	    "12:00", NULL };
+	int64_t	 t;
+
+	for (int i = 0; bad[i] != NULL; i++) {
+		if (time_parse(bad[i], &t) == 0)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+}
+
+static void
+test_clock(void **state)
+{
+	time_set_now(1772355600);
+	assert_int_equal(time_now(), 1772355600);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_bad_durations),
+		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_times),
+		cmocka_unit_test(test_bad_times),
+		cmocka_unit_test(test_clock),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
