@@ -44,7 +44,9 @@ struct sql_param {
 	char	*s;
 };
 
-/* A query being built: its text and its parameters ?1 .. ?n. */
+/* A query being built: its text and its parameters :p1 .. :pn. They are
+ * named, not "?N": SQLite numbers a named parameter (:journey in EXPR_FROM)
+ * by where it first appears, so "?1" after it would share its slot. */
 struct sql {
 	struct buf	 text;
 	struct sql_param *params;
@@ -52,7 +54,7 @@ struct sql {
 };
 void		 sql_init(struct sql *);
 void		 sql_free(struct sql *);
-/* Add a parameter and append its placeholder ("?N") to the text. */
+/* Add a parameter and append its placeholder (":pN") to the text. */
 void		 sql_add_text(struct sql *, const char *);
 void		 sql_add_int(struct sql *, int64_t);
 void		 sql_add_double(struct sql *, double);
