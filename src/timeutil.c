@@ -101,14 +101,15 @@ time_parse(const char *s, int64_t *out)
 
 	pthread_mutex_lock(&time_lock);
 	/* One connection and one statement, prepared once: a prepare costs
-	 * ten times the evaluation, and the importer parses a time a line. */
+	 * ten times the evaluation, and the importer parses a time a line.
+	 * The '+0 days' makes date() normalize, so that 02-30 is refused. */
 	if (time_db == NULL &&
 	    sqlite3_open_v2(":memory:", &time_db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_MEMORY, NULL) != SQLITE_OK)
 		fatalx("sqlite: cannot open an in-memory database");
 	if (time_stmt == NULL &&
 	    sqlite3_prepare_v3(time_db, "SELECT unixepoch(?1), "
-	    "date(substr(?1, 1, 10)) IS substr(?1, 1, 10)", -1,
+	    "date(substr(?1, 1, 10), '+0 days') IS substr(?1, 1, 10)", -1,
 	    SQLITE_PREPARE_PERSISTENT, &time_stmt, NULL) != SQLITE_OK)
 		fatalx("sqlite: %s", sqlite3_errmsg(time_db));
 	st = time_stmt;
