@@ -223,11 +223,19 @@ struct import_stats {
 };
 struct importer;
 struct importer	*importer_new(sqlite3 *, int64_t now);
-/* Import one line; on rejection put the reason in err and return -1. */
+/* Import one line: 0 imported, a duplicate or empty; -1 rejected, with
+ * the reason in err; -2 a database fault, with the message in err, after
+ * the uncommitted lines were rolled back. */
 int		 importer_line(struct importer *, const char *line, size_t len,
 		    char *err, size_t errlen);
 int		 importer_commit(struct importer *);
+/* Counts so far, committed or not. */
+void		 importer_stats(const struct importer *, struct import_stats *);
+/* Rolls back what was not committed. */
 void		 importer_free(struct importer *);
+/* "imported N, duplicates N, rejected N" into out. */
+char		*import_summary(const struct import_stats *, char *out,
+		    size_t len);
 /* Import a whole stream, reporting rejected lines as NAME:LINE: reason to
  * errf. Returns 0 when every line was good, 1 when any was rejected, -1 on
  * a fault (the stream was not imported). */

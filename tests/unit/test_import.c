@@ -1,0 +1,807 @@
+/*
+ * Tests of the importer and the spool folder, on a real database file in a
+ * temporary folder.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "journeyd.h"
+
+#define NOW		1767225600	/* 2026-01-01T00:00:00Z */
+#define MIB		1048576
+
+struct fixture {
+	char	 dir[64];
+	sqlite3	*db;
+};
+
+/* Make a temporary folder with a fresh database in it. */
+static int
+setup(void **state)
+{
+	struct fixture	*fx = xcalloc(1, sizeof *fx);
+	char		 err[256], *path;
+
+	strcpy(fx->dir, "/tmp/jd-test-import.XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	path = xprintf("%s/journeyd.db", fx->dir);
+	fx->db = store_open(path, err, sizeof err);
+	free(path);
+	if (fx->db == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+/* Remove one entry of the temporary folder. */
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Close the database and remove the folder. */
+static int
+teardown(void **state)
+{
+	struct fixture	*fx = *state;
+
+	store_close(fx->db);
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Write text to a file in the fixture's folder; return its path. */
+static char *
+write_file(struct fixture *fx, const char *name, const char *text,
+    size_t len)
+{
+	char	*path = xprintf("%s/%s", fx->dir, name);
+	FILE	*f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* Import text as a stream named "t.jsonl"; the rejection report goes to
+ * *errs (caller frees). Returns import_stream's result. */
+static int
+import_text(struct fixture *fx, const char *text, size_t len,
+    struct import_stats *stats, char **errs)
+{
+	FILE	*in, *ef;
+	char	*out = NULL;
+	size_t	 outlen = 0;
+	int	 rc;
+
+	in = fmemopen((void *)text, len, "r");
+	assert_non_null(in);
+	ef = open_memstream(&out, &outlen);
+	assert_non_null(ef);
+	rc = import_stream(fx->db, in, "t.jsonl", NOW, ef, stats);
+	fclose(in);
+	fclose(ef);
+	if (errs != NULL)
+		*errs = out;
+	else
+		free(out);
+	return rc;
+}
+
+/* Import a NUL-terminated text. */
+static int
+import_str(struct fixture *fx, const char *text, struct import_stats *stats,
+    char **errs)
+{
+	return import_text(fx, text, strlen(text), stats, errs);
+}
+
+/* The integer a query returns. */
+static int64_t
+q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st = store_prepare(db, sql);
+	int64_t		 v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The text a query returns (caller frees), or NULL. */
+static char *
+q_text(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st = store_prepare(db, sql);
+	char		*v = NULL;
+
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Check that a query returns the expected text. */
+static void
+assert_q_text(sqlite3 *db, const char *sql, const char *want)
+{
+	char	*v = q_text(db, sql);
+
+	if (want == NULL)
+		assert_null(v);
+	else
+		assert_string_equal(v, want);
+	free(v);
+}
+
+/* Check the three counts. */
+static void
+assert_stats(const struct import_stats *s, long imported, long dups,
+    long rejected)
+{
+	assert_int_equal(s->imported, imported);
+	assert_int_equal(s->duplicates, dups);
+	assert_int_equal(s->rejected, rejected);
+}
+
+/* The example lines of the specification land where they should. */
+static void
+test_good_lines(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	char			*errs, sum[128];
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":"
+	    "\"ann@example.com\",\"first_name\":\"Ann\",\"plan\":\"basic\"},"
+	    "\"timestamp\":\"2026-01-05T10:00:00Z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"ride\","
+	    "\"properties\":{\"fare\":12.5},\"timestamp\":"
+	    "\"2026-01-06T08:30:00Z\",\"messageId\":\"m-123\"}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"acme\","
+	    "\"traits\":{\"name\":\"Acme Inc\",\"seats\":25},\"timestamp\":"
+	    "\"2026-01-05T10:00:00Z\"}\n", &s, &errs), 0);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_stats(&s, 3, 0, 0);
+	assert_string_equal(import_summary(&s, sum, sizeof sum),
+	    "imported 3, duplicates 0, rejected 0");
+
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 0 "
+	    "AND id = 'u1'", "{\"email\":\"ann@example.com\",\"first_name\":"
+	    "\"Ann\",\"plan\":\"basic\"}");
+	assert_int_equal(q_int(fx->db, "SELECT created FROM subjects "
+	    "WHERE id = 'u1'"), 1767607200);
+	assert_q_text(fx->db, "SELECT name || ' ' || ts || ' ' || props || ' '"
+	    " || msg FROM events", "ride 1767688200 {\"fare\":12.5} m:m-123");
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 1 "
+	    "AND id = 'acme'", "{\"name\":\"Acme Inc\",\"seats\":25}");
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects u "
+	    "JOIN subjects a ON a.sid = u.account WHERE u.id = 'u1' AND "
+	    "a.id = 'acme' AND a.kind = 1"), 1);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM messages"), 2);
+
+	/* An escaped backslash before "u0000" is no NUL. */
+	assert_int_equal(import_str(fx, "{\"type\":\"track\",\"userId\":"
+	    "\"u1\",\"event\":\"e\",\"properties\":{\"p\":\"\\\\u0000\"}}\n",
+	    &s, NULL), 0);
+	assert_stats(&s, 1, 0, 0);
+	assert_q_text(fx->db, "SELECT props FROM events WHERE name = 'e'",
+	    "{\"p\":\"\\\\u0000\"}");
+}
+
+/* Each kind of bad line is rejected with its reason and line number, and
+ * the good lines around it are kept. */
+static void
+test_rejections(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	struct buf		 in;
+	char			*errs;
+	static const struct {
+		const char	*line;
+		const char	*reason;
+	} bad[] = {
+		{ "{\"type\":\"track\",\"userId\":\"u1\"",
+		    "not valid JSON" },
+		{ "{\"type\":\"track\"} trailing", "not valid JSON" },
+		{ "[1,2]", "not a JSON object" },
+		{ "[]", "not a JSON object" },
+		{ "\"track\"", "not a JSON object" },
+		{ "{\"type\":\"track\",\"userId\":\"u\xff\",\"event\":\"e\"}",
+		    "invalid UTF-8" },
+		{ "{\"type\":\"track\",\"userId\":\"\xed\xa0\x80\","
+		    "\"event\":\"e\"}", "invalid UTF-8" },
+		{ "{\"type\":\"track\",\"userId\":\"\xc0\xaf\","
+		    "\"event\":\"e\"}", "invalid UTF-8" },
+		{ "{}", "missing \"type\"" },
+		{ "{\"userId\":\"u1\",\"event\":\"e\"}", "missing \"type\"" },
+		{ "{\"type\":\"page\",\"userId\":\"u1\"}",
+		    "unknown type \"page\"" },
+		{ "{\"type\":7,\"userId\":\"u1\"}", "\"type\" is not a string" },
+		{ "{\"type\":\"track\",\"event\":\"e\"}",
+		    "missing \"userId\"" },
+		{ "{\"type\":\"track\",\"userId\":null,\"event\":\"e\"}",
+		    "missing \"userId\"" },
+		{ "{\"type\":\"track\",\"userId\":\"\",\"event\":\"e\"}",
+		    "\"userId\" is empty" },
+		{ "{\"type\":\"track\",\"userId\":[1],\"event\":\"e\"}",
+		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":1.5}",
+		    "\"userId\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\"}",
+		    "missing \"event\"" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":3}",
+		    "\"event\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"\"}",
+		    "\"event\" is empty" },
+		{ "{\"type\":\"group\",\"userId\":\"u1\"}",
+		    "missing \"groupId\"" },
+		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":{}}",
+		    "\"groupId\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"properties\":[1]}", "\"properties\" is not an object" },
+		{ "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":\"x\"}",
+		    "\"traits\" is not an object" },
+		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\","
+		    "\"traits\":1}", "\"traits\" is not an object" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"timestamp\":\"yesterday\"}",
+		    "bad timestamp \"yesterday\"" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"timestamp\":\"2026-02-30T10:00:00Z\"}",
+		    "bad timestamp \"2026-02-30T10:00:00Z\"" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"timestamp\":\"2026-13-01T10:00:00Z\"}",
+		    "bad timestamp \"2026-13-01T10:00:00Z\"" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"timestamp\":1767225600}",
+		    "\"timestamp\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"messageId\":[]}", "\"messageId\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u\\u0000\",\"event\":\"e\"}",
+		    "NUL character (\\u0000) in line" },
+		{ "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"e\","
+		    "\"properties\":{\"a\":\"\\\\\\u0000\"}}",
+		    "NUL character (\\u0000) in line" },
+	};
+	struct buf	 want;
+	size_t		 i, nbad = sizeof bad / sizeof bad[0];
+	int		 lineno = 0;
+
+	buf_init(&in);
+	buf_init(&want);
+	for (i = 0; i < nbad; i++) {
+		buf_printf(&in, "{\"type\":\"track\",\"userId\":\"good\","
+		    "\"event\":\"ok\",\"messageId\":\"g%zu\"}\n", i);
+		lineno++;
+		buf_printf(&in, "%s\n", bad[i].line);
+		lineno++;
+		buf_printf(&want, "t.jsonl:%d: %s\n", lineno, bad[i].reason);
+	}
+	/* A NUL byte, which the text cannot hold. */
+	buf_add(&in, "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\"}"
+	    "\0\n", 44);
+	lineno++;
+	buf_printf(&want, "t.jsonl:%d: NUL byte in line\n", lineno);
+	buf_puts(&in, "{\"type\":\"track\",\"userId\":\"good\",\"event\":\"last\"}");
+	lineno++;
+
+	assert_int_equal(import_text(fx, in.s, in.len, &s, &errs), 1);
+	assert_string_equal(errs, want.s);
+	assert_stats(&s, (long)nbad + 1, 0, (long)nbad + 1);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
+	    "subjects s ON s.sid = e.subject WHERE s.id = 'good'"),
+	    (int64_t)nbad + 1);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects"), 1);
+	free(errs);
+	buf_free(&in);
+	buf_free(&want);
+}
+
+/* An empty file, and one of blank lines, import nothing and reject
+ * nothing. */
+static void
+test_empty(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	char			*errs;
+
+	assert_int_equal(import_text(fx, "", 0, &s, &errs), 0);
+	assert_string_equal(errs, "");
+	assert_stats(&s, 0, 0, 0);
+	free(errs);
+	assert_int_equal(import_str(fx, "\n\n  \r\n\t\n", &s, &errs), 0);
+	assert_string_equal(errs, "");
+	assert_stats(&s, 0, 0, 0);
+	free(errs);
+}
+
+/* A messageId seen before is a duplicate, whatever the rest says. */
+static void
+test_duplicate_message_ids(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\","
+	    "\"messageId\":\"m1\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"b\","
+	    "\"messageId\":\"m1\"}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1},"
+	    "\"messageId\":\"m2\"}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":2},"
+	    "\"messageId\":\"m2\"}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g1\","
+	    "\"messageId\":\"m3\"}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g2\","
+	    "\"messageId\":\"m3\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"c\","
+	    "\"messageId\":42}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"c\","
+	    "\"messageId\":\"42\"}\n", &s, NULL), 0);
+	assert_stats(&s, 4, 4, 0);
+	assert_q_text(fx->db, "SELECT group_concat(name, ',') FROM "
+	    "(SELECT name FROM events ORDER BY eid)", "a,c");
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE id = 'u1' "
+	    "AND kind = 0", "{\"a\":1}");
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects "
+	    "WHERE kind = 1"), 1);
+}
+
+/* Lines without a messageId are known by their content. */
+static void
+test_duplicate_content(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\","
+	    "\"properties\":{\"x\":1},\"timestamp\":\"2026-01-02T00:00:00Z\"}\n"
+	    /* the same, written differently */
+	    "{ \"timestamp\" : \"2026-01-02T00:00:00Z\", \"event\":\"a\","
+	    "\"userId\":\"u1\", \"type\":\"track\",\"properties\":{ \"x\" : 1 }}\r\n"
+	    /* different properties, timestamp, user or event */
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\","
+	    "\"properties\":{\"x\":2},\"timestamp\":\"2026-01-02T00:00:00Z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\","
+	    "\"properties\":{\"x\":1},\"timestamp\":\"2026-01-02T00:00:01Z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"a\","
+	    "\"properties\":{\"x\":1},\"timestamp\":\"2026-01-02T00:00:00Z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"b\","
+	    "\"properties\":{\"x\":1},\"timestamp\":\"2026-01-02T00:00:00Z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\"}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n",
+	    &s, NULL), 0);
+	assert_stats(&s, 8, 4, 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 6);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events "
+	    "WHERE msg LIKE 'c:%' AND length(msg) = 66"), 6);
+}
+
+/* Importing a file again changes nothing. */
+static void
+test_reimport(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	const char		*text =
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":2}}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g1\"}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g2\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"a\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u2\",\"event\":\"a\","
+	    "\"messageId\":\"x\"}\n"
+	    "not json\n";
+	const char		*dump = "SELECT group_concat(x, ';') FROM ("
+	    "SELECT kind || id || traits || ifnull(account, '') || created AS x"
+	    " FROM subjects UNION ALL SELECT subject || name || ts || "
+	    "ifnull(props, '') || msg FROM events UNION ALL "
+	    "SELECT msg FROM messages)";
+	char			*before;
+
+	assert_int_equal(import_str(fx, text, &s, NULL), 1);
+	assert_stats(&s, 6, 0, 1);
+	before = q_text(fx->db, dump);
+	assert_int_equal(import_str(fx, text, &s, NULL), 1);
+	assert_stats(&s, 0, 6, 1);
+	assert_q_text(fx->db, dump, before);
+	assert_q_text(fx->db, "SELECT a.id FROM subjects u JOIN subjects a ON "
+	    "a.sid = u.account WHERE u.id = 'u1'", "g2");
+	free(before);
+}
+
+/* Traits merge in import order, whatever the timestamps; null removes. */
+static void
+test_trait_merge(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"plan\":"
+	    "\"basic\",\"email\":\"a@x\",\"n\":1},"
+	    "\"timestamp\":\"2026-01-05T10:00:00Z\"}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"plan\":"
+	    "\"pass\",\"n\":null},\"timestamp\":\"2026-01-01T10:00:00Z\"}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\"}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"city\":"
+	    "\"Berlin\"}}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u2\",\"traits\":{\"gone\":"
+	    "null,\"kept\":true}}\n", &s, NULL), 0);
+	assert_stats(&s, 5, 0, 0);
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE id = 'u1'",
+	    "{\"plan\":\"pass\",\"email\":\"a@x\",\"city\":\"Berlin\"}");
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE id = 'u2'",
+	    "{\"kept\":true}");
+	/* Created at the first line's time, not changed later. */
+	assert_int_equal(q_int(fx->db, "SELECT created FROM subjects "
+	    "WHERE id = 'u1'"), 1767607200);
+}
+
+/* A later group moves the user; account traits merge. */
+static void
+test_group_moves(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"acme\","
+	    "\"traits\":{\"name\":\"Acme\",\"seats\":5}}\n"
+	    "{\"type\":\"group\",\"userId\":\"u2\",\"groupId\":\"acme\","
+	    "\"traits\":{\"seats\":25}}\n"
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"globex\"}\n"
+	    "{\"type\":\"group\",\"userId\":7,\"groupId\":8}\n",
+	    &s, NULL), 0);
+	assert_stats(&s, 4, 0, 0);
+	assert_q_text(fx->db, "SELECT a.id FROM subjects u JOIN subjects a ON "
+	    "a.sid = u.account WHERE u.id = 'u1' AND u.kind = 0", "globex");
+	assert_q_text(fx->db, "SELECT a.id FROM subjects u JOIN subjects a ON "
+	    "a.sid = u.account WHERE u.id = 'u2' AND u.kind = 0", "acme");
+	assert_q_text(fx->db, "SELECT a.id FROM subjects u JOIN subjects a ON "
+	    "a.sid = u.account WHERE u.id = '7' AND u.kind = 0", "8");
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 1 AND "
+	    "id = 'acme'", "{\"name\":\"Acme\",\"seats\":25}");
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects "
+	    "WHERE kind = 1"), 3);
+}
+
+/* Track and group lines create unknown users; ids may be numbers. */
+static void
+test_unknown_users(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"track\",\"userId\":\"new1\",\"event\":\"signup\","
+	    "\"timestamp\":\"2026-01-06T08:30:00Z\"}\n"
+	    "{\"type\":\"group\",\"userId\":\"new2\",\"groupId\":\"g\"}\n"
+	    "{\"type\":\"track\",\"userId\":12345,\"event\":\"signup\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"12345\",\"event\":\"other\"}\n",
+	    &s, NULL), 0);
+	assert_stats(&s, 4, 0, 0);
+	assert_q_text(fx->db, "SELECT group_concat(id || ':' || traits || ':' "
+	    "|| created, ' ') FROM (SELECT * FROM subjects WHERE kind = 0 "
+	    "ORDER BY sid)", "new1:{}:1767688200 new2:{}:1767225600 "
+	    "12345:{}:1767225600");
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
+	    "subjects s ON s.sid = e.subject WHERE s.id = '12345'"), 2);
+}
+
+/* Offsets are converted to UTC; a missing timestamp means now. */
+static void
+test_timestamps(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+
+	assert_int_equal(import_str(fx,
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"a\","
+	    "\"timestamp\":\"2026-01-05T12:00:00+02:00\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"b\","
+	    "\"timestamp\":\"2026-01-05T20:30:00-05:30\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"c\","
+	    "\"timestamp\":\"2026-01-05T10:00:00.250Z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"d\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"e\","
+	    "\"timestamp\":null}\n", &s, NULL), 0);
+	assert_stats(&s, 5, 0, 0);
+	assert_q_text(fx->db, "SELECT group_concat(name || '=' || ts, ' ') "
+	    "FROM (SELECT * FROM events ORDER BY eid)",
+	    "a=1767607200 b=1767664800 c=1767607200 d=1767225600 "
+	    "e=1767225600");
+}
+
+/* Append a valid track line of exactly len bytes, and a newline. */
+static void
+add_line_of(struct buf *b, size_t len)
+{
+	const char	*head = "{\"type\":\"track\",\"userId\":\"u\","
+	    "\"event\":\"big\",\"properties\":{\"pad\":\"";
+	size_t		 fill = len - strlen(head) - 3;
+
+	buf_puts(b, head);
+	for (size_t i = 0; i < fill; i++)
+		buf_add(b, "x", 1);
+	buf_puts(b, "\"}}\n");
+}
+
+/* A line of 1 MiB is read; one byte more is rejected, read or not, with
+ * the lines around it kept, from a string and from a file. */
+static void
+test_long_lines(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	struct buf		 in;
+	char			*errs, *path;
+	FILE			*f;
+
+	buf_init(&in);
+	buf_puts(&in, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"a\"}\n");
+	add_line_of(&in, MIB);			/* line 2: accepted */
+	add_line_of(&in, MIB + 1);		/* line 3: too long */
+	in.len--;
+	buf_puts(&in, "\r\n");
+	add_line_of(&in, MIB);			/* line 4: CRLF, accepted */
+	in.s[in.len - 20] = 'y';
+	in.len--;
+	buf_puts(&in, "\r\n");
+	buf_puts(&in, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"b\"}\n");
+	add_line_of(&in, 3 * MIB);		/* line 6: too long */
+	buf_puts(&in, "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"c\"}\n");
+	add_line_of(&in, 3 * MIB);		/* line 8: too long, no LF */
+	in.len--;
+
+	assert_int_equal(import_text(fx, in.s, in.len, &s, &errs), 1);
+	assert_string_equal(errs,
+	    "t.jsonl:3: line longer than 1048576 bytes\n"
+	    "t.jsonl:6: line longer than 1048576 bytes\n"
+	    "t.jsonl:8: line longer than 1048576 bytes\n");
+	assert_stats(&s, 5, 0, 3);
+	free(errs);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events "
+	    "WHERE name = 'big' AND length(props) = 1048576 - 57"), 2);
+
+	/* Through read(2), in pieces, with every line a duplicate now. */
+	path = write_file(fx, "long.jsonl", in.s, in.len);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(import_stream(fx->db, f, "long.jsonl", NOW, NULL, &s),
+	    1);
+	fclose(f);
+	assert_stats(&s, 0, 5, 3);
+	free(path);
+	buf_free(&in);
+}
+
+/* CRLF endings, a last line without newline and a byte order mark. */
+static void
+test_line_endings(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	char			*errs;
+
+	assert_int_equal(import_str(fx,
+	    "\xef\xbb\xbf{\"type\":\"track\",\"userId\":\"u\",\"event\":\"a\"}\r\n"
+	    "\r\n"
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"b\"}\r\n"
+	    "{\"type\":\"nope\"}\r\n"
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"c\"}",
+	    &s, &errs), 1);
+	assert_string_equal(errs, "t.jsonl:4: unknown type \"nope\"\n");
+	assert_stats(&s, 3, 0, 1);
+	free(errs);
+}
+
+/* The line API: counts, and nothing kept without a commit. */
+static void
+test_importer_api(void **state)
+{
+	struct fixture		*fx = *state;
+	struct importer		*imp;
+	struct import_stats	 s;
+	const char		*good =
+	    "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"a\"}\n";
+	char			 err[256];
+
+	imp = importer_new(fx->db, NOW);
+	assert_int_equal(importer_line(imp, good, strlen(good), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_line(imp, good, strlen(good), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_line(imp, "{", 1, err, sizeof err), -1);
+	assert_string_equal(err, "not valid JSON");
+	assert_int_equal(importer_line(imp, "", 0, err, sizeof err), 0);
+	importer_stats(imp, &s);
+	assert_stats(&s, 1, 1, 1);
+	importer_free(imp);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects"), 0);
+
+	imp = importer_new(fx->db, NOW);
+	assert_int_equal(importer_line(imp, good, strlen(good), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_commit(imp), 0);
+	importer_free(imp);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 1);
+}
+
+/* Many lines: batches commit as they go and the cache keeps ids right. */
+static void
+test_many_lines(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	struct buf		 in;
+
+	buf_init(&in);
+	for (int i = 0; i < 12000; i++)
+		buf_printf(&in, "{\"type\":\"track\",\"userId\":\"u%d\","
+		    "\"event\":\"e\",\"timestamp\":\"@%d\"}\n", (i * 7) % 5003,
+		    NOW + i);
+	assert_int_equal(import_text(fx, in.s, in.len, &s, NULL), 0);
+	assert_stats(&s, 12000, 0, 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects"), 5003);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
+	    "subjects s ON s.sid = e.subject WHERE s.id = 'u' || "
+	    "(((e.ts - 1767225600) * 7) % 5003)"), 12000);
+	buf_free(&in);
+}
+
+/* Does path exist? */
+static int
+exists(struct fixture *fx, const char *name)
+{
+	char	*path = xprintf("%s/%s", fx->dir, name);
+	int	 rc = access(path, F_OK) == 0;
+
+	free(path);
+	return rc;
+}
+
+/* The text of a file in the fixture's folder (caller frees). */
+static char *
+read_text(struct fixture *fx, const char *name)
+{
+	char	*path = xprintf("%s/%s", fx->dir, name), *s;
+	FILE	*f = fopen(path, "r");
+	long	 n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = xmalloc(n + 1);
+	assert_int_equal(fread(s, 1, n, f), (size_t)n);
+	s[n] = '\0';
+	fclose(f);
+	free(path);
+	return s;
+}
+
+/* The spool: good files to done/, bad ones to failed/ with their errors;
+ * dot-files, tmp/ and folders left alone; no name reused. */
+static void
+test_spool(void **state)
+{
+	struct fixture	*fx = *state;
+	char		*spool, *errs, *p;
+	const char	*good = "{\"type\":\"track\",\"userId\":\"u\","
+	    "\"event\":\"a\",\"messageId\":\"1\"}\n";
+	const char	*bad = "{\"type\":\"track\",\"userId\":\"u\","
+	    "\"event\":\"b\",\"messageId\":\"2\"}\nnope\n{\"type\":\"x\"}\n";
+
+	spool = xprintf("%s/spool", fx->dir);
+	assert_int_equal(spool_scan(fx->db, spool, NOW), -1);	/* missing */
+	assert_int_equal(mkdir(spool, 0700), 0);
+	assert_int_equal(spool_scan(fx->db, spool, NOW), 0);
+	assert_true(exists(fx, "spool/tmp") && exists(fx, "spool/done") &&
+	    exists(fx, "spool/failed"));
+
+	free(write_file(fx, "spool/a.jsonl", good, strlen(good)));
+	free(write_file(fx, "spool/b.jsonl", bad, strlen(bad)));
+	free(write_file(fx, "spool/.c.jsonl", good, strlen(good)));
+	free(write_file(fx, "spool/tmp/d.jsonl", good, strlen(good)));
+	assert_int_equal(mkdir(p = xprintf("%s/spool/sub", fx->dir), 0700), 0);
+	free(p);
+	free(write_file(fx, "spool/sub/e.jsonl", good, strlen(good)));
+
+	assert_int_equal(spool_scan(fx->db, spool, NOW), 2);
+	assert_true(exists(fx, "spool/done/a.jsonl"));
+	assert_false(exists(fx, "spool/a.jsonl"));
+	assert_true(exists(fx, "spool/failed/b.jsonl"));
+	assert_false(exists(fx, "spool/b.jsonl"));
+	assert_false(exists(fx, "spool/done/a.jsonl.errors"));
+	errs = read_text(fx, "spool/failed/b.jsonl.errors");
+	assert_string_equal(errs, "b.jsonl:2: not valid JSON\n"
+	    "b.jsonl:3: unknown type \"x\"\n");
+	free(errs);
+	assert_true(exists(fx, "spool/.c.jsonl"));
+	assert_true(exists(fx, "spool/tmp/d.jsonl"));
+	assert_true(exists(fx, "spool/sub/e.jsonl"));
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 2);
+
+	/* The same names again: suffixes, nothing overwritten. */
+	free(write_file(fx, "spool/a.jsonl", good, strlen(good)));
+	free(write_file(fx, "spool/b.jsonl", bad, strlen(bad)));
+	assert_int_equal(spool_scan(fx->db, spool, NOW), 2);
+	assert_true(exists(fx, "spool/done/a.jsonl.1"));
+	assert_true(exists(fx, "spool/failed/b.jsonl.1"));
+	assert_true(exists(fx, "spool/failed/b.jsonl.1.errors"));
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 2);
+	assert_int_equal(spool_scan(fx->db, spool, NOW), 0);
+	free(spool);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_good_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rejections, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_message_ids,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_content, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reimport, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_trait_merge, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_group_moves, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_users, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_timestamps, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_line_endings, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_importer_api, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_many_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_spool, setup, teardown),
+	};
+
+	log_open("test_import", 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
