@@ -1,0 +1,176 @@
+/*
+ * Templates: {{trait}}, {{account.trait}}, {{journey}}, {{stage}}, {{rule}}
+ * and {{id}}, with optional whitespace inside the braces. Traits are looked
+ * up in their JSON text by SQLite's json_extract, on private in-memory
+ * connections kept in a small pool, so that worker threads can render at
+ * the same time.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journeyd.h"
+
+/* One private connection and its prepared lookup. */
+struct render_db {
+	sqlite3			*db;
+	sqlite3_stmt		*lookup;
+	struct render_db	*next;
+};
+
+static pthread_mutex_t	 render_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct render_db	*render_free;
+
+/* Take an idle connection from the pool, or open a new one. */
+static struct render_db *
+render_db_get(void)
+{
+	struct render_db	*rdb;
+
+	pthread_mutex_lock(&render_lock);
+	if ((rdb = render_free) != NULL)
+		render_free = rdb->next;
+	pthread_mutex_unlock(&render_lock);
+	if (rdb != NULL)
+		return rdb;
+
+	rdb = xcalloc(1, sizeof *rdb);
+	if (sqlite3_open_v2(":memory:", &rdb->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		fatalx("sqlite: cannot open an in-memory database");
+	if (sqlite3_prepare_v3(rdb->db, "SELECT json_type(?1, ?2), "
+	    "json_extract(?1, ?2)", -1, SQLITE_PREPARE_PERSISTENT,
+	    &rdb->lookup, NULL) != SQLITE_OK)
+		fatalx("sqlite: %s", sqlite3_errmsg(rdb->db));
+	return rdb;
+}
+
+/* Give a connection back to the pool. */
+static void
+render_db_put(struct render_db *rdb)
+{
+	pthread_mutex_lock(&render_lock);
+	rdb->next = render_free;
+	render_free = rdb;
+	pthread_mutex_unlock(&render_lock);
+}
+
+/* Look key up as a top-level member of the JSON object json. */
+static char *
+render_lookup(const char *json, const char *key)
+{
+	struct render_db	*rdb;
+	sqlite3_stmt		*st;
+	const char		*type, *text;
+	char			*path, *value = NULL;
+
+	/* A JSON path cannot quote a '"': no trait has such a name here. */
+	if (json == NULL || *key == '\0' || strchr(key, '"') != NULL)
+		return NULL;
+	path = xprintf("$.\"%s\"", key);
+
+	rdb = render_db_get();
+	st = rdb->lookup;
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (type = (const char *)sqlite3_column_text(st, 0)) != NULL) {
+		if (strcmp(type, "true") == 0)
+			value = xstrdup("true");
+		else if (strcmp(type, "false") == 0)
+			value = xstrdup("false");
+		else if (strcmp(type, "null") != 0 &&
+		    (text = (const char *)sqlite3_column_text(st, 1)) != NULL)
+			value = xstrdup(text);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	render_db_put(rdb);
+
+	free(path);
+	return value;
+}
+
+/* A trait by key ("x" or "account.x") as text, or NULL; caller frees. */
+char *
+render_trait(const struct render_vars *vars, const char *key)
+{
+	if (strncmp(key, "account.", 8) == 0)
+		return render_lookup(vars->account_traits, key + 8);
+	return render_lookup(vars->traits, key);
+}
+
+/* The value of one placeholder name, or NULL for none; caller frees. */
+static char *
+render_value(const struct render_vars *vars, const char *name)
+{
+	const char	*v = NULL;
+
+	if (strcmp(name, "journey") == 0)
+		v = vars->journey;
+	else if (strcmp(name, "stage") == 0)
+		v = vars->stage;
+	else if (strcmp(name, "rule") == 0)
+		v = vars->rule;
+	else if (strcmp(name, "id") == 0)
+		v = vars->id;
+	else
+		return render_trait(vars, name);
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+/*
+ * Match a placeholder at p, which starts with "{{". Returns its length and
+ * puts its trimmed name in *name, or returns 0 when p is literal text: no
+ * closing "}}", or a brace inside.
+ */
+static size_t
+render_match(const char *p, char **name)
+{
+	const char	*start = p + 2, *end, *close;
+
+	if ((close = strstr(start, "}}")) == NULL)
+		return 0;
+	if (memchr(start, '{', close - start) != NULL ||
+	    memchr(start, '}', close - start) != NULL)
+		return 0;
+	while (start < close && (*start == ' ' || *start == '\t'))
+		start++;
+	end = close;
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*name = xstrndup(start, end - start);
+	return close + 2 - p;
+}
+
+/* Expand the placeholders of tmpl. Returns a new string (caller frees). */
+char *
+render_template(const char *tmpl, const struct render_vars *vars)
+{
+	struct buf	 b;
+	const char	*p = tmpl, *open;
+	char		*name, *value;
+	size_t		 n;
+
+	buf_init(&b);
+	buf_add(&b, "", 0);
+	while ((open = strstr(p, "{{")) != NULL) {
+		buf_add(&b, p, open - p);
+		if ((n = render_match(open, &name)) == 0) {
+			/* Literal: move on by one brace, the next may open. */
+			buf_add(&b, open, 1);
+			p = open + 1;
+			continue;
+		}
+		if ((value = render_value(vars, name)) != NULL) {
+			buf_puts(&b, value);
+			free(value);
+		}
+		free(name);
+		p = open + n;
+	}
+	buf_puts(&b, p);
+	return buf_steal(&b);
+}
