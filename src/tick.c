@@ -99,20 +99,6 @@ tick_run_sql(struct tick *t, const char *text, const char *p1,
 	return sqlite3_changes(t->db);
 }
 
-/* The number of rows in the batch. */
-static long
-tick_batch_count(struct tick *t)
-{
-	sqlite3_stmt	*st;
-	long		 n = 0;
-
-	st = store_prepare(t->db, "SELECT count(*) FROM temp.tick_batch");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* Append "AND m.stage IN (...)" for a rule's stages. */
 static void
 tick_stage_filter(struct sql *q, const struct rule *r)
