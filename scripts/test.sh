@@ -1,0 +1,112 @@
+#!/bin/sh
+# test.sh: build journeyd and run the whole test suite, twice:
+#   build/      ./configure --enable-werror, make check, make distcheck
+#   build-san/  ./configure --enable-sanitizers --enable-werror, make check
+# Both are out-of-tree (VPATH) builds from a fresh autogen.sh. On failure the
+# failing tests' logs are printed. The last line is "N passed, N failed"
+# over both runs (PASS, XPASS and XFAIL count as passed, FAIL and ERROR as
+# failed; a build step that fails before its tests ran counts as one
+# failure). Exits non-zero when anything failed.
+#
+# Environment: JOURNEYD_DISTCHECK=0 skips make distcheck; JOBS (default 2).
+set -eu
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=${JOBS:-2}
+
+./scripts/deps.sh
+
+# A VPATH build needs a source tree that is not configured in place.
+if [ -f config.status ]; then
+	echo "test: the source tree is configured in place; make distclean first"
+	make distclean >/dev/null 2>&1 || rm -f config.status config.h Makefile
+fi
+
+echo "test: ./autogen.sh"
+./autogen.sh
+
+passed=0
+failed=0
+status=0
+
+# Add the counts of one test-suite.log to the totals.
+count_log() {
+	log=$1
+	[ -f "$log" ] || return 1
+	counts=$(awk '
+	    /^# (PASS|XPASS|XFAIL): / { p += $3 }
+	    /^# (FAIL|ERROR): / { f += $3 }
+	    END { print p + 0, f + 0 }' "$log")
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+	echo "test: $log: ${counts% *} passed, ${counts#* } failed"
+}
+
+# Print the failing tests' logs: automake copies them into test-suite.log.
+show_failures() {
+	log=$1
+	[ -f "$log" ] || return 0
+	echo "test: ======== $log ========"
+	cat "$log"
+}
+
+# Run one build: name, then configure options.
+run_build() {
+	dir=$1
+	shift
+	echo
+	echo "test: ======== $dir: configure $* ========"
+	rm -rf "$dir"
+	mkdir "$dir"
+	if ! (cd "$dir" && "$top/configure" "$@"); then
+		echo "test: $dir: configure failed"
+		[ -f "$dir/config.log" ] && tail -n 40 "$dir/config.log"
+		failed=$((failed + 1))
+		status=1
+		return 1
+	fi
+	echo "test: ======== $dir: make ========"
+	if ! (cd "$dir" && make -j"$jobs"); then
+		echo "test: $dir: make failed"
+		failed=$((failed + 1))
+		status=1
+		return 1
+	fi
+	echo "test: ======== $dir: make check ========"
+	if ! (cd "$dir" && make -j"$jobs" check); then
+		echo "test: $dir: make check failed"
+		status=1
+		show_failures "$dir/test-suite.log"
+	fi
+	if ! count_log "$dir/test-suite.log"; then
+		echo "test: $dir: no test-suite.log"
+		failed=$((failed + 1))
+		status=1
+	fi
+	return 0
+}
+
+if run_build build --enable-werror &&
+    [ "${JOURNEYD_DISTCHECK:-1}" != 0 ]; then
+	echo "test: ======== build: make distcheck ========"
+	start=$(date +%s)
+	if ! (cd build && make -j"$jobs" distcheck); then
+		echo "test: build: make distcheck failed"
+		for log in build/journeyd-*/_build/*/test-suite.log; do
+			show_failures "$log"
+		done
+		failed=$((failed + 1))
+		status=1
+	fi
+	echo "test: make distcheck took $(($(date +%s) - start))s"
+fi
+
+run_build build-san --enable-sanitizers --enable-werror || true
+
+echo
+echo "$passed passed, $failed failed"
+if [ "$failed" -ne 0 ]; then
+	status=1
+fi
+exit "$status"
