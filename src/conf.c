@@ -26,6 +26,8 @@ struct conf_ctx {
 	const char	*path;		/* the main file, for settings without one */
 	struct problems	*probs;
 	sqlite3		*json;		/* in-memory, to build JSON */
+	char		**files;	/* included files' paths, for messages */
+	int		 nfiles;
 };
 
 static const char *conf_top_keys[] = {
@@ -42,13 +44,25 @@ static const char *conf_rule_keys[] = {
 };
 static const char *conf_stage_keys[] = { "name", "expect", NULL };
 
-/* The file a setting came from (an @include'd one, or the main file). */
+/* The file a setting came from (an @include'd one, or the main file); an
+ * included file is named as a path from the main file's folder. */
 static const char *
 conf_file(struct conf_ctx *c, const config_setting_t *s)
 {
 	const char	*f = s != NULL ? config_setting_source_file(s) : NULL;
+	const char	*slash;
 
-	return f != NULL ? f : c->path;
+	if (f == NULL || strcmp(f, c->path) == 0)
+		return c->path;
+	if (f[0] == '/' || (slash = strrchr(c->path, '/')) == NULL)
+		return f;
+	for (int i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i] + (slash - c->path) + 1, f) == 0)
+			return c->files[i];
+	c->files = xreallocarray(c->files, c->nfiles + 1, sizeof *c->files);
+	c->files[c->nfiles] = xprintf("%.*s/%s", (int)(slash - c->path),
+	    c->path, f);
+	return c->files[c->nfiles++];
 }
 
 /* The line of a setting, or of its nearest parent that has one. */
@@ -610,7 +624,7 @@ conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list,
 struct config *
 config_load(const char *path, int flags, struct problems *probs)
 {
-	struct conf_ctx		 c = { path, probs, NULL };
+	struct conf_ctx		 c = { path, probs, NULL, NULL, 0 };
 	struct config		*cf;
 	config_t		 lc;
 	config_setting_t	*root, *plugins, *journeys, *s;
@@ -716,6 +730,9 @@ config_load(const char *path, int flags, struct problems *probs)
 	if (probs->n == before && journeys != NULL)
 		conf_actions(&c, cf, journeys, flags);
 out:
+	for (int i = 0; i < c.nfiles; i++)
+		free(c.files[i]);
+	free(c.files);
 	sqlite3_close(c.json);
 	config_destroy(&lc);
 	free(dir);

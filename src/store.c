@@ -151,9 +151,15 @@ store_open(const char *path, char *err, size_t errlen)
 	char	*msg = NULL;
 	int	 fd;
 
-	/* Create it ourselves so that it is never world-readable. */
-	if (strcmp(path, ":memory:") != 0 &&
-	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1)
+	/*
+	 * Create it ourselves so that it is never world-readable (SQLite gives
+	 * its -wal and -shm files the same mode). Only when it does not exist:
+	 * closing any descriptor of a file drops every POSIX lock this process
+	 * holds on it, so opening and closing an open database here would
+	 * silently drop the locks of this process's other connections.
+	 */
+	if (strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0 &&
+	    (fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1)
 		close(fd);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {

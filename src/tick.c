@@ -61,7 +61,7 @@ tick_bind_names(struct tick *t, sqlite3_stmt *st)
 		sqlite3_bind_text(st, i, t->j->name, -1, SQLITE_STATIC);
 }
 
-/* Run a fixed statement with text parameters ?1 and ?2 and an integer ?3
+/* Run a fixed statement with text parameters :a and :b and an integer :i
  * (each bound only where the text uses it), and :now and :journey. Returns
  * the number of rows changed, or -1. */
 static int
@@ -79,13 +79,13 @@ tick_run_sql(struct tick *t, const char *text, const char *p1,
 	n = sqlite3_bind_parameter_count(st);
 	for (int i = 1; i <= n; i++) {
 		const char *name = sqlite3_bind_parameter_name(st, i);
-		if (name == NULL || name[0] != '?')
+		if (name == NULL)
 			continue;
-		if (strcmp(name, "?1") == 0)
+		if (strcmp(name, ":a") == 0)
 			sqlite3_bind_text(st, i, p1, -1, SQLITE_STATIC);
-		else if (strcmp(name, "?2") == 0)
+		else if (strcmp(name, ":b") == 0)
 			sqlite3_bind_text(st, i, p2, -1, SQLITE_STATIC);
-		else if (strcmp(name, "?3") == 0)
+		else if (strcmp(name, ":i") == 0)
 			sqlite3_bind_int64(st, i, i3);
 	}
 	tick_bind_names(t, st);
@@ -124,11 +124,11 @@ tick_complete(struct tick *t)
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
 	    "stage) SELECT m.subject, :journey, :now, 'completed', m.stage "
 	    "FROM temp.tick_batch b JOIN members m ON m.journey = :journey "
-	    "AND m.subject = b.sid WHERE m.stage = ?1 AND m.status = 0",
+	    "AND m.subject = b.sid WHERE m.stage = :a AND m.status = 0",
 	    last, NULL, 0) < 0)
 		return -1;
 	n = tick_run_sql(t, "UPDATE members SET status = 1 WHERE journey = "
-	    ":journey AND stage = ?1 AND status = 0 AND subject IN "
+	    ":journey AND stage = :a AND status = 0 AND subject IN "
 	    "(SELECT sid FROM temp.tick_batch)", last, NULL, 0);
 	if (n > 0)
 		t->stats->completed += n;
@@ -199,13 +199,13 @@ tick_entry(struct tick *t)
 	if (n <= 0)
 		return n;
 	if (tick_run_sql(t, "INSERT INTO members(journey, subject, stage, "
-	    "status, entered, stage_since) SELECT :journey, sid, ?1, 0, :now, "
+	    "status, entered, stage_since) SELECT :journey, sid, :a, 0, :now, "
 	    ":now FROM temp.tick_batch WHERE true ON CONFLICT(journey, subject) "
 	    "DO UPDATE SET stage = excluded.stage, status = 0, entered = "
 	    "excluded.entered, stage_since = excluded.stage_since",
 	    t->j->stages[0].name, NULL, 0) < 0 ||
 	    tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule) SELECT sid, :journey, :now, 'entered', ?1, 'entry' "
+	    "stage, rule) SELECT sid, :journey, :now, 'entered', :a, 'entry' "
 	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0 ||
 	    tick_run_sql(t, "DELETE FROM firings WHERE journey = :journey AND "
 	    "subject IN (SELECT sid FROM temp.tick_batch)", NULL, NULL, 0) < 0)
@@ -246,10 +246,10 @@ tick_queue(struct tick *t, const struct rule *r)
 		return -1;
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
 	    "stage, rule, action) SELECT subject, journey, :now, 'action', "
-	    "stage, rule, aid FROM outbox WHERE aid > ?3 ORDER BY aid", NULL,
+	    "stage, rule, aid FROM outbox WHERE aid > :i ORDER BY aid", NULL,
 	    NULL, before) < 0 ||
 	    tick_run_sql(t, "INSERT INTO firings(journey, rule, subject, last) "
-	    "SELECT :journey, ?1, sid, :now FROM temp.tick_batch WHERE true "
+	    "SELECT :journey, :a, sid, :now FROM temp.tick_batch WHERE true "
 	    "ON CONFLICT(journey, rule, subject) DO UPDATE SET last = "
 	    "excluded.last", r->name, NULL, 0) < 0)
 		return -1;
@@ -287,12 +287,12 @@ tick_transition(struct tick *t, int ri)
 		return n;
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
 	    "stage, from_stage, rule) SELECT b.sid, :journey, :now, 'moved', "
-	    "?1, m.stage, ?2 FROM temp.tick_batch b JOIN members m ON "
+	    ":a, m.stage, :b FROM temp.tick_batch b JOIN members m ON "
 	    "m.journey = :journey AND m.subject = b.sid", to, r->name, 0) < 0 ||
-	    tick_run_sql(t, "UPDATE members SET stage = ?1, stage_since = :now, "
+	    tick_run_sql(t, "UPDATE members SET stage = :a, stage_since = :now, "
 	    "status = 0 WHERE journey = :journey AND subject IN (SELECT sid "
 	    "FROM temp.tick_batch)", to, NULL, 0) < 0 ||
-	    tick_run_sql(t, "INSERT INTO temp.tick_fired(rule, sid) SELECT ?3, "
+	    tick_run_sql(t, "INSERT INTO temp.tick_fired(rule, sid) SELECT :i, "
 	    "sid FROM temp.tick_batch", NULL, NULL, ri) < 0)
 		return -1;
 	t->stats->moved += n;
@@ -381,7 +381,7 @@ tick_print(sqlite3 *db, int64_t hid, FILE *out)
 	st = store_prepare(db, "SELECT h.journey, s.kind, s.id, h.what, "
 	    "h.stage, h.from_stage, h.rule, o.instance FROM history h JOIN "
 	    "subjects s ON s.sid = h.subject LEFT JOIN outbox o ON o.aid = "
-	    "h.action WHERE h.hid > ?1 ORDER BY h.hid");
+	    "h.action WHERE h.hid > :a ORDER BY h.hid");
 	sqlite3_bind_int64(st, 1, hid);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *journey = (const char *)sqlite3_column_text(st, 0);

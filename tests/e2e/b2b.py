@@ -41,7 +41,7 @@ with Env() as env:
     env.once("2026-03-01T09:00:00Z")
     eq(env.stage("account:acme", "b2b"), ("adoption", "active"), "acme: 2 active users and pro plan -> adoption")
     eq(env.stage("account:beta", "b2b"), ("onboarding", "active"), "beta: basic plan stays in onboarding")
-    eq(env.stage("a1", "seat"), ("active", "active"), "top-down: acme's users start at rollout and move on")
+    eq(env.stage("a1", "seat"), ("active", "completed"), "top-down: acme's users start at rollout and move on")
     eq(env.stage("b1", "seat"), None, "beta is not a customer: its users have no seat journey")
     eq(env.stage("loner", "seat"), None, "a user with no account is not in the seat journey")
     eq(env.show("account:acme")["kind"], "account", "show account:ID")

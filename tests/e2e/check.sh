@@ -40,17 +40,17 @@ expect_problem() {
 # Line numbers: the config starts with database (1) and plugin_dir (2).
 expect_problem "unknown key" 3 "unknown setting 'intervall'" 's/^interval/intervall/'
 expect_problem "bad duration" 3 "bad duration" 's/"1m"/"1 minute"/'
-expect_problem "goto to a missing stage" 9 'no stage "frequent"' 's/goto = "first_ride"/goto = "frequent"/'
-expect_problem "missing plugin instance" 11 'no plugin instance "mail"' 's/plugin = "note"/plugin = "mail"/'
-expect_problem "bad expression" 9 "rule \"first-ride\": expected ')'" "s/count('ride') >= 1/count('ride' >= 1/"
-expect_problem "empty when" 10 "'when' is empty" 's/when = "stage_age >= 2d"/when = " "/'
+expect_problem "goto to a missing stage" 10 'no stage "frequent"' 's/goto = "first_ride"/goto = "frequent"/'
+expect_problem "missing plugin instance" 12 'no plugin instance "mail"' 's/plugin = "note"/plugin = "mail"/'
+expect_problem "bad expression" 10 "rule \"first-ride\": expected ')' at column 20" "s/count('ride') >= 1/count('ride') >= (1/"
+expect_problem "empty when" 11 "'when' is empty" 's/when = "stage_age >= 2d"/when = " "/'
 expect_problem "unknown plugin module" 4 'cannot load module "nosuch"' 's/module = "log"/module = "nosuch"/'
 expect_problem "module with a path" 4 'must be a plain name' 's|module = "log"|module = "../log"|'
 expect_problem "unknown plugin setting" 4 "unknown setting 'colour'" 's/module = "log";/module = "log"; colour = "red";/'
-expect_problem "wrong type" 5 "'entry' must be a string" "s/entry = \"count('signup') >= 1\"/entry = 5/"
-expect_problem "duplicate rule" 10 'duplicate rule "first-ride"' 's/name = "nudge"/name = "first-ride"/'
-expect_problem "syntax error" 3 "syntax error" 's/interval = "1m";/interval = "1m"/'
-expect_problem "type error" 9 "string" "s/count('ride') >= 1/count('ride') >= 'x'/"
+expect_problem "wrong type" 7 "'entry' must be a string" "s/entry = \"count('signup') >= 1\"/entry = 5/"
+expect_problem "duplicate rule" 11 'duplicate rule "first-ride"' 's/name = "nudge"/name = "first-ride"/'
+expect_problem "syntax error" 3 "syntax error" 's/interval = "1m";/interval = = "1m";/'
+expect_problem "type error" 10 "string" "s/count('ride') >= 1/count('ride') >= 'x'/"
 
 # Several problems are all reported.
 good

@@ -100,7 +100,6 @@ with Env() as env:
     eq(len(acts), 1, "repeat once: the nudge is not sent again")
 
     # repeat = 7d: not again after a day, again after 8 days while it holds.
-    env.import_lines(rides("offer", range(12), base_day=8, month="03"))
     env.once("2026-03-05T09:00:00Z")
     eq(len([e for e in env.show("offer")["history"] if e["what"] == "action"]), 1, "repeat 7d: not again within 7 days")
     env.once("2026-03-09T09:00:00Z")

@@ -174,7 +174,7 @@ test_problems(void **state)
 	    "non-empty list");
 	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
 	    " entry = \"count('e') >= \"; } );\n", 2, "journey \"a\": entry");
-	expect_one("interval = \"1m\"\nworkers = 2;\n", 2, "syntax error");
+	expect_one("interval = \"1m\";\nworkers = = 2;\n", 2, "syntax error");
 }
 
 static void
