@@ -8,6 +8,7 @@
 # failed; a build step that fails before its tests ran counts as one
 # failure). Exits non-zero when anything failed.
 #
+# make distcheck runs only when make check passed in build/.
 # Environment: JOURNEYD_DISTCHECK=0 skips make distcheck; JOBS (default 2).
 set -eu
 
@@ -74,8 +75,10 @@ run_build() {
 		return 1
 	fi
 	echo "test: ======== $dir: make check ========"
+	check_ok=yes
 	if ! (cd "$dir" && make -j"$jobs" check); then
 		echo "test: $dir: make check failed"
+		check_ok=no
 		status=1
 		show_failures "$dir/test-suite.log"
 	fi
@@ -87,7 +90,9 @@ run_build() {
 	return 0
 }
 
-if run_build build --enable-werror &&
+# distcheck runs the suite again from the tarball: only when it passed here.
+check_ok=no
+if run_build build --enable-werror && [ "$check_ok" = yes ] &&
     [ "${JOURNEYD_DISTCHECK:-1}" != 0 ]; then
 	echo "test: ======== build: make distcheck ========"
 	start=$(date +%s)
