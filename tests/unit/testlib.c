@@ -26,6 +26,7 @@
 
 static char	 testlib_dir[] = "/tmp/jdtest.XXXXXX";
 static int	 testlib_ready;
+static pid_t	 testlib_servers[64];	/* running, for testlib_done */
 
 /* An environment variable, or a default. */
 static const char *
@@ -61,8 +62,18 @@ testlib_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 void
 testlib_done(void)
 {
+	int	 status;
+
 	if (!testlib_ready)
 		return;
+	/* Servers left running by a failed test. */
+	for (size_t i = 0; i < 64; i++) {
+		if (testlib_servers[i] > 0) {
+			kill(testlib_servers[i], SIGTERM);
+			waitpid(testlib_servers[i], &status, 0);
+			testlib_servers[i] = 0;
+		}
+	}
 	if (getenv("JD_TEST_KEEP") != NULL)
 		fprintf(stderr, "kept %s\n", testlib_dir);
 	else
@@ -113,7 +124,7 @@ server_start(struct test_server *srv, const char *script, ...)
 	char		*path, line[32];
 	size_t		 len = 0;
 	va_list		 ap;
-	int		 fds[2], argc = 0, status;
+	int		 fds[2], argc = 0;
 
 	path = xprintf("%s/tests/servers/%s", srcdir, script);
 	argv[argc++] = python;
@@ -143,6 +154,12 @@ server_start(struct test_server *srv, const char *script, ...)
 	}
 	close(fds[1]);
 	free(path);
+	for (size_t i = 0; i < 64; i++) {
+		if (testlib_servers[i] <= 0) {
+			testlib_servers[i] = srv->pid;
+			break;
+		}
+	}
 
 	/* Ready when the port's line is written; EOF means it died. */
 	while (len < sizeof line - 1) {
@@ -157,8 +174,7 @@ server_start(struct test_server *srv, const char *script, ...)
 	close(fds[0]);
 	srv->port = atoi(line);
 	if (srv->port <= 0) {
-		waitpid(srv->pid, &status, 0);
-		srv->pid = 0;
+		server_stop(srv);
 		return -1;
 	}
 	return 0;
@@ -172,6 +188,10 @@ server_stop(struct test_server *srv)
 
 	if (srv->pid <= 0)
 		return;
+	for (size_t i = 0; i < 64; i++) {
+		if (testlib_servers[i] == srv->pid)
+			testlib_servers[i] = 0;
+	}
 	kill(srv->pid, SIGTERM);
 	waitpid(srv->pid, &status, 0);
 	srv->pid = 0;
