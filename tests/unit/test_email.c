@@ -280,10 +280,12 @@ test_injection(void **unused)
 		assert_message(&s, n, "$.rcpt_tos", "[\"ann@example.com\"]");
 		assert_message(&s, n, "$.defects", "[]");
 	}
-	assert_message(&s, 1, "$.subject", "Welcome Ann  Bcc: evil@example.org");
+	assert_message(&s, 1, "$.subject",
+	    "Welcome Ann  Bcc: evil@example.org");
 	assert_message(&s, 1, "$.to", "ann@example.com");
 	assert_message(&s, 2, "$.subject", "Welcome Ann \"Boss\", Lee");
-	assert_message(&s, 2, "$.to", "\"Ann \\\"Boss\\\", Lee\" <ann@example.com>");
+	assert_message(&s, 2, "$.to",
+	    "\"Ann \\\"Boss\\\", Lee\" <ann@example.com>");
 	assert_int_equal(dir_count(s.dir), 4);
 }
 
@@ -337,7 +339,8 @@ test_non_ascii(void **unused)
 	assert_headers_ascii(eml);
 	free(eml);
 	assert_message(&s, 1, "$.subject", "Willkommen, Zo\xc3\xab "
-	    "\xe2\x80\x94 \xe2\x98\x83 Caf\xc3\xa9 \xc3\x9cn\xc3\xaf" "code GmbH");
+	    "\xe2\x80\x94 \xe2\x98\x83 Caf\xc3\xa9 \xc3\x9cn\xc3\xaf"
+	    "code GmbH");
 	assert_message(&s, 1, "$.from",
 	    "\xc3\x89quipe Zo\xc3\xab <team@example.com>");
 	assert_message(&s, 1, "$.content_type", "multipart/alternative");

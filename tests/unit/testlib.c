@@ -37,6 +37,13 @@ testlib_env(const char *name, const char *defval)
 	return v != NULL && *v != '\0' ? v : defval;
 }
 
+/* The Python that runs the test servers: Debian's, which has aiosmtpd. */
+static const char *
+testlib_python(void)
+{
+	return testlib_env("JD_TEST_PYTHON", "/usr/bin/python3");
+}
+
 /* Make the scratch folder; ignore SIGPIPE as the daemon does. */
 void
 testlib_init(void)
@@ -101,7 +108,7 @@ testlib_path(const char *fmt, ...)
 int
 testlib_python_has(const char *module)
 {
-	const char	*python = testlib_env("JD_TEST_PYTHON", "/usr/bin/python3");
+	const char	*python = testlib_python();
 	char		*cmd;
 	int		 rc;
 
@@ -118,7 +125,7 @@ testlib_python_has(const char *module)
 int
 server_start(struct test_server *srv, const char *script, ...)
 {
-	const char	*python = testlib_env("JD_TEST_PYTHON", "/usr/bin/python3");
+	const char	*python = testlib_python();
 	const char	*srcdir = testlib_env("top_srcdir", ".");
 	const char	*argv[32], *arg;
 	char		*path, line[32];
