@@ -45,7 +45,7 @@ struct crm_task {
 static const struct jd_setting crm_settings[] = {
 	{ "flavor", JD_T_STRING, 1, NULL, "\"hubspot\" or \"salesforce\"" },
 	{ "url", JD_T_STRING, 1, NULL,
-	  "API base URL (https://api.hubapi.com, https://X.my.salesforce.com)" },
+	  "API base URL, e.g. https://api.hubapi.com" },
 	{ "token_file", JD_T_FILE, 1, NULL, "file holding the bearer token" },
 	{ "api_version", JD_T_STRING, 0, "v59.0", "Salesforce API version" },
 	{ "external_id_field", JD_T_STRING, 0, NULL,
@@ -225,9 +225,10 @@ crm_json_param(struct putil_pool *dbs, const char *params, const char *key)
 
 /* Check one action's parameters at load time. */
 static int
-crm_check(void *state, const struct jd_host *host, const char *params,
-    char *err, size_t errlen)
+crm_check(void *state, const struct jd_host *host,
+    const struct jd_action *a, char *err, size_t errlen)
 {
+	const char		*params = a->params;
 	struct crm		*crm = state;
 	struct putil_pool	*dbs;
 	char			*subject, *priority, *due;

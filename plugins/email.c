@@ -237,9 +237,10 @@ email_template_name(const char *name)
 
 /* Check one action's parameters: the template's files must exist. */
 static int
-email_check(void *state, const struct jd_host *host, const char *params,
-    char *err, size_t errlen)
+email_check(void *state, const struct jd_host *host,
+    const struct jd_action *a, char *err, size_t errlen)
 {
+	const char		*params = a->params;
 	static const char *exts[] = { "subject", "txt" };
 	struct email		*em = state;
 	struct putil_pool	*dbs;

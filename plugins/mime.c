@@ -341,10 +341,11 @@ mime_build(const struct mime_message *m)
 	putil_buf_puts(&b, "Content-Type: multipart/alternative; "
 	    "boundary=\"" MIME_BOUNDARY "\"\r\n\r\n");
 	/* Quoted-printable never writes "=_": the boundary cannot occur. */
+	/* The line break before a boundary belongs to the boundary. */
 	putil_buf_puts(&b, "--" MIME_BOUNDARY "\r\n");
 	mime_part(&b, "text/plain", m->text, 1);
-	putil_buf_puts(&b, "--" MIME_BOUNDARY "\r\n");
+	putil_buf_puts(&b, "\r\n--" MIME_BOUNDARY "\r\n");
 	mime_part(&b, "text/html", m->html, 1);
-	putil_buf_puts(&b, "--" MIME_BOUNDARY "--\r\n");
+	putil_buf_puts(&b, "\r\n--" MIME_BOUNDARY "--\r\n");
 	return b.s;
 }

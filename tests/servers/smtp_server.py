@@ -18,9 +18,11 @@ import asyncio
 import email
 import email.policy
 import json
+import logging
 import os
 import signal
 import stat
+import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -106,6 +108,8 @@ def main():
     ap.add_argument("--auth", default=None, help="USER:PASS")
     args = ap.parse_args()
 
+    warnings.simplefilter("ignore")
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     handler = Handler(args)
     kwargs = {"enable_SMTPUTF8": True, "decode_data": False}
     if args.auth:
@@ -115,7 +119,7 @@ def main():
             ok = (isinstance(data, LoginPassword)
                   and data.login.decode() == user
                   and data.password.decode() == password)
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=data)
 
         kwargs.update(auth_require_tls=False, auth_required=True,
                       authenticator=authenticator)

@@ -25,6 +25,18 @@
 
 static const struct jd_plugin	*plugin;
 static void			*plugin_dl;
+
+/* Call the plugin's check() as journeyd does at load time: an action with
+ * only its parameters set. */
+static int
+check_params(void *state, const char *params, char *err, size_t errlen)
+{
+	struct jd_action	 a;
+
+	memset(&a, 0, sizeof a);
+	a.params = params;
+	return plugin->check(state, mock_host(), &a, err, errlen);
+}
 static char			*token_file;
 
 /* An action as the host would hand it over. */
@@ -160,19 +172,19 @@ test_check(void **unused)
 
 	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
 	    sizeof err), 0);
-	assert_int_equal(plugin->check(state, mock_host(),
+	assert_int_equal(check_params(state,
 	    "{\"subject\":\"x\"}", err, sizeof err), 0);
-	assert_int_equal(plugin->check(state, mock_host(),
+	assert_int_equal(check_params(state,
 	    "{\"subject\":\"x\",\"priority\":\"HIGH\",\"due\":\"2d\"}", err,
 	    sizeof err), 0);
-	assert_int_equal(plugin->check(state, mock_host(),
+	assert_int_equal(check_params(state,
 	    "{\"subject\":\"x\",\"priority\":\"URGENT\"}", err, sizeof err),
 	    -1);
 	assert_non_null(strstr(err, "URGENT"));
-	assert_int_equal(plugin->check(state, mock_host(),
+	assert_int_equal(check_params(state,
 	    "{\"subject\":\"x\",\"due\":\"soon\"}", err, sizeof err), -1);
 	assert_non_null(strstr(err, "due"));
-	assert_int_equal(plugin->check(state, mock_host(),
+	assert_int_equal(check_params(state,
 	    "{\"body\":\"x\"}", err, sizeof err), -1);
 	assert_non_null(strstr(err, "subject"));
 	plugin->fini(state);

@@ -26,6 +26,7 @@
 
 static char	 testlib_dir[] = "/tmp/jdtest.XXXXXX";
 static int	 testlib_ready;
+static pid_t	 testlib_servers[64];	/* running, for testlib_done */
 
 /* An environment variable, or a default. */
 static const char *
@@ -34,6 +35,13 @@ testlib_env(const char *name, const char *defval)
 	const char	*v = getenv(name);
 
 	return v != NULL && *v != '\0' ? v : defval;
+}
+
+/* The Python that runs the test servers: Debian's, which has aiosmtpd. */
+static const char *
+testlib_python(void)
+{
+	return testlib_env("JD_TEST_PYTHON", "/usr/bin/python3");
 }
 
 /* Make the scratch folder; ignore SIGPIPE as the daemon does. */
@@ -61,8 +69,18 @@ testlib_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 void
 testlib_done(void)
 {
+	int	 status;
+
 	if (!testlib_ready)
 		return;
+	/* Servers left running by a failed test. */
+	for (size_t i = 0; i < 64; i++) {
+		if (testlib_servers[i] > 0) {
+			kill(testlib_servers[i], SIGTERM);
+			waitpid(testlib_servers[i], &status, 0);
+			testlib_servers[i] = 0;
+		}
+	}
 	if (getenv("JD_TEST_KEEP") != NULL)
 		fprintf(stderr, "kept %s\n", testlib_dir);
 	else
@@ -90,7 +108,7 @@ testlib_path(const char *fmt, ...)
 int
 testlib_python_has(const char *module)
 {
-	const char	*python = testlib_env("JD_TEST_PYTHON", "/usr/bin/python3");
+	const char	*python = testlib_python();
 	char		*cmd;
 	int		 rc;
 
@@ -107,13 +125,13 @@ testlib_python_has(const char *module)
 int
 server_start(struct test_server *srv, const char *script, ...)
 {
-	const char	*python = testlib_env("JD_TEST_PYTHON", "/usr/bin/python3");
+	const char	*python = testlib_python();
 	const char	*srcdir = testlib_env("top_srcdir", ".");
 	const char	*argv[32], *arg;
 	char		*path, line[32];
 	size_t		 len = 0;
 	va_list		 ap;
-	int		 fds[2], argc = 0, status;
+	int		 fds[2], argc = 0;
 
 	path = xprintf("%s/tests/servers/%s", srcdir, script);
 	argv[argc++] = python;
@@ -143,6 +161,12 @@ server_start(struct test_server *srv, const char *script, ...)
 	}
 	close(fds[1]);
 	free(path);
+	for (size_t i = 0; i < 64; i++) {
+		if (testlib_servers[i] <= 0) {
+			testlib_servers[i] = srv->pid;
+			break;
+		}
+	}
 
 	/* Ready when the port's line is written; EOF means it died. */
 	while (len < sizeof line - 1) {
@@ -157,8 +181,7 @@ server_start(struct test_server *srv, const char *script, ...)
 	close(fds[0]);
 	srv->port = atoi(line);
 	if (srv->port <= 0) {
-		waitpid(srv->pid, &status, 0);
-		srv->pid = 0;
+		server_stop(srv);
 		return -1;
 	}
 	return 0;
@@ -172,6 +195,10 @@ server_stop(struct test_server *srv)
 
 	if (srv->pid <= 0)
 		return;
+	for (size_t i = 0; i < 64; i++) {
+		if (testlib_servers[i] == srv->pid)
+			testlib_servers[i] = 0;
+	}
 	kill(srv->pid, SIGTERM);
 	waitpid(srv->pid, &status, 0);
 	srv->pid = 0;
