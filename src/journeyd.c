@@ -269,6 +269,9 @@ main(int argc, char **argv)
 		if (!once && !dry_run && !check)
 			time_set_advancing(1);
 	}
+	/* The TLS library may raise SIGPIPE on a closed connection, and
+	 * CURLOPT_NOSIGNAL leaves it to us. */
+	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
