@@ -307,6 +307,17 @@ struct dispatcher *dispatch_start(const struct config *, int once);
 void		 dispatch_kick(struct dispatcher *);
 void		 dispatch_stop(struct dispatcher *, long outcomes[4]);
 
+/* guard.c: guardrails (quiet hours, frequency caps) and holdout buckets. */
+#define GUARD_SEND	0	/* perform the action */
+#define GUARD_DEFERRED	1	/* quiet hours: pending until they end */
+#define GUARD_HELD	2	/* capped: held, with the reason */
+int		 guard_check(sqlite3 *, const struct config *, struct act *);
+int		 guard_quiet_end(const char *zone, int from, int to,
+		    int64_t now, int64_t *end);
+int		 guard_zone_valid(const char *zone);
+int		 guard_bucket(const void *, size_t);	/* 0..99 */
+int		 guard_register(sqlite3 *);	/* SQL jd_bucket(text) */
+
 /* report.c: the funnel of every journey, as text and as an HTML page. */
 int		 report_run(const struct config *, sqlite3 *, int64_t now,
 		    const char *html_path, FILE *out);
