@@ -318,6 +318,10 @@ int		 guard_zone_valid(const char *zone);
 int		 guard_bucket(const void *, size_t);	/* 0..99 */
 int		 guard_register(sqlite3 *);	/* SQL jd_bucket(text) */
 
+/* metrics.c: Prometheus text-format metrics, after every tick. */
+int		 metrics_write(sqlite3 *, const struct config *, int64_t now,
+		    double tick_seconds);
+
 /* report.c: the funnel of every journey, as text and as an HTML page. */
 int		 report_run(const struct config *, sqlite3 *, int64_t now,
 		    const char *html_path, FILE *out);
