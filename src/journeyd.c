@@ -124,21 +124,17 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
     size_t statuslen)
 {
 	struct tick_stats	 ts;
-	struct timespec		 t0, t1;
 	int			 rc;
 
 	if (cf->spool_dir != NULL)
 		spool_scan(db, cf->spool_dir, now);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = tick_run(db, cf, now, 0, NULL, &ts);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	metrics_write(db, cf, now, (double)(t1.tv_sec - t0.tv_sec) +
-	    (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.completed,
 	    ts.exited, ts.actions);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
+	metrics_write(db, cf, now, &ts);
 	return rc;
 }
 

@@ -284,6 +284,7 @@ struct tick_stats {
 	long	completed;
 	long	exited;
 	long	actions;
+	double	seconds;	/* how long the tick took */
 };
 /* Run one tick of every journey at now. With dry_run, print what would
  * happen to out and change nothing. */
@@ -320,7 +321,7 @@ int		 guard_register(sqlite3 *);	/* SQL jd_bucket(text) */
 
 /* metrics.c: Prometheus text-format metrics, after every tick. */
 int		 metrics_write(sqlite3 *, const struct config *, int64_t now,
-		    double tick_seconds);
+		    const struct tick_stats *);
 
 /* report.c: the funnel of every journey, as text and as an HTML page. */
 int		 report_run(const struct config *, sqlite3 *, int64_t now,

@@ -155,7 +155,7 @@ metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
 /* Count a tick and write the metrics file; a failure is logged. */
 int
 metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
-    double tick_seconds)
+    const struct tick_stats *ts)
 {
 	char	*tmp;
 	FILE	*f;
@@ -175,7 +175,7 @@ metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
 		free(tmp);
 		return -1;
 	}
-	metrics_print(f, db, cf, now, tick_seconds);
+	metrics_print(f, db, cf, now, ts->seconds);
 	if (ferror(f) | fclose(f) || rename(tmp, cf->metrics_file) != 0) {
 		log_warn("metrics: %s: %s", cf->metrics_file, strerror(errno));
 		unlink(tmp);

@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journeyd.h"
 #include "expr.h"
@@ -450,6 +451,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	int64_t			 hid = 0;
 	int			 rc = 0;
 	char			 when[32];
+	struct timespec		 start, end;
 
 	memset(t.stats, 0, sizeof *t.stats);
 	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
@@ -457,6 +459,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_fired (rule INTEGER, "
 	    "sid INTEGER, PRIMARY KEY (rule, sid))") != 0)
 		return -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int i = 0; i < cf->njourneys; i++) {
 		t.j = &cf->journeys[i];
 		if (store_begin(db) != 0) {
@@ -489,6 +493,9 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 		store_meta_set(db, "last_tick", time_format(now, when,
 		    sizeof when));
 	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	t.stats->seconds = (double)(end.tv_sec - start.tv_sec) +
+	    (end.tv_nsec - start.tv_nsec) / 1e9;
 	return rc;
 }
 
