@@ -666,8 +666,14 @@ config_load(const char *path, int flags, struct problems *probs)
 	cf->plugin_dir = xstrdup(v != NULL ? v : PLUGINDIR);
 	if ((v = conf_string(&c, root, "spool_dir")) != NULL)
 		cf->spool_dir = xstrdup(v);
-	if ((v = conf_string(&c, root, "default_timezone")) != NULL)
+	if ((v = conf_string(&c, root, "default_timezone")) != NULL) {
+		if (!guard_zone_valid(v))
+			conf_error(&c, config_setting_get_member(root,
+			    "default_timezone"), "unknown time zone \"%s\" "
+			    "(an IANA name like \"Europe/Berlin\"; is tzdata "
+			    "installed?)", v);
 		cf->default_timezone = xstrdup(v);
+	}
 	if ((v = conf_string(&c, root, "metrics_file")) != NULL)
 		cf->metrics_file = xstrdup(v);
 	conf_duration(&c, root, "interval", &cf->interval, 0);

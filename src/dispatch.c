@@ -373,6 +373,8 @@ dispatch_one(struct dispatcher *d, sqlite3 *db, struct act *act)
 	act->rv.rule = act->a.rule;
 	act->rv.id = act->a.id;
 	act->a.now = time_now();
+	if (guard_check(db, d->conf, act) != GUARD_SEND)
+		return;		/* quiet hours or capped: recorded, not sent */
 	if (inst == NULL || !inst->started) {
 		res = JD_RETRY;
 		snprintf(reason, sizeof reason, "no plugin instance \"%s\"",

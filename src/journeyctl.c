@@ -28,7 +28,8 @@ usage(void)
 	    "  status                     journeys, stage counts, outbox, last tick\n"
 	    "  show ID [--json]           a user's (or account:ID) profile and history\n"
 	    "  explain ID [--now TIME]    every rule of every journey for ID, and why\n"
-	    "  report [--html FILE]       the funnel of every journey\n"
+	    "  report [--html FILE] [--now TIME]\n"
+	    "                             the funnel of every journey\n"
 	    "  outbox [--dead]            pending (or dead) actions\n"
 	    "  retry ID|--dead            put dead actions back in the queue\n");
 	exit(2);
@@ -463,16 +464,26 @@ cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
 	return 0;
 }
 
-/* journeyctl report [--html FILE] */
+/* journeyctl report [--html FILE] [--now TIME] */
 static int
 cmd_report(struct config *cf, sqlite3 *db, int argc, char **argv)
 {
 	const char	*html = NULL;
+	int64_t		 now;
 
-	if (argc == 2 && strcmp(argv[0], "--html") == 0)
-		html = argv[1];
-	else if (argc != 0)
-		usage();
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
+			html = argv[++i];
+		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
+			if (time_parse(argv[++i], &now) != 0) {
+				fprintf(stderr, "journeyctl: --now: bad time "
+				    "\"%s\"\n", argv[i]);
+				return 2;
+			}
+			time_set_now(now);
+		} else
+			usage();
+	}
 	return report_run(cf, db, time_now(), html, stdout) == 0 ? 0 : 1;
 }
 
@@ -481,7 +492,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", "", cmd_status },
 	{ "show", "ID [--json]", cmd_show },
 	{ "explain", "ID [--now TIME]", cmd_explain },
-	{ "report", "[--html FILE]", cmd_report },
+	{ "report", "[--html FILE] [--now TIME]", cmd_report },
 	{ "outbox", "[--dead]", cmd_outbox },
 	{ "retry", "ID|--dead", cmd_retry },
 	{ NULL, NULL, NULL }

@@ -134,6 +134,7 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 	    ts.exited, ts.actions);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
+	metrics_write(db, cf, now, &ts);
 	return rc;
 }
 

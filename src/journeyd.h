@@ -284,6 +284,7 @@ struct tick_stats {
 	long	completed;
 	long	exited;
 	long	actions;
+	double	seconds;	/* how long the tick took */
 };
 /* Run one tick of every journey at now. With dry_run, print what would
  * happen to out and change nothing. */
@@ -306,6 +307,21 @@ int		 outbox_recover(sqlite3 *, int64_t now);
 struct dispatcher *dispatch_start(const struct config *, int once);
 void		 dispatch_kick(struct dispatcher *);
 void		 dispatch_stop(struct dispatcher *, long outcomes[4]);
+
+/* guard.c: guardrails (quiet hours, frequency caps) and holdout buckets. */
+#define GUARD_SEND	0	/* perform the action */
+#define GUARD_DEFERRED	1	/* quiet hours: pending until they end */
+#define GUARD_HELD	2	/* capped: held, with the reason */
+int		 guard_check(sqlite3 *, const struct config *, struct act *);
+int		 guard_quiet_end(const char *zone, int from, int to,
+		    int64_t now, int64_t *end);
+int		 guard_zone_valid(const char *zone);
+int		 guard_bucket(const void *, size_t);	/* 0..99 */
+int		 guard_register(sqlite3 *);	/* SQL jd_bucket(text) */
+
+/* metrics.c: Prometheus text-format metrics, after every tick. */
+int		 metrics_write(sqlite3 *, const struct config *, int64_t now,
+		    const struct tick_stats *);
 
 /* report.c: the funnel of every journey, as text and as an HTML page. */
 int		 report_run(const struct config *, sqlite3 *, int64_t now,

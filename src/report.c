@@ -2,7 +2,22 @@
  * The report (SPEC §9, §11): per journey and stage, subjects now there, how
  * many ever reached it, conversion to the next stage, the median time to it,
  * and how many are stalled; per holdout rule, treated against held-out. As
- * text, and as a self-contained HTML page with inline SVG charts.
+ * text, and as a self-contained HTML page with inline SVG charts (no script,
+ * no external asset).
+ *
+ * Definitions, all from the history:
+ * - reached: subjects with an 'entered' or 'moved' entry at the stage;
+ * - to next: of those, the ones who later (after first reaching it) reached
+ *   any later stage of the journey (a goto may skip a stage);
+ * - median: of the time between first reaching the stage and then first
+ *   reaching a later one, over those who did;
+ * - stalled: subjects now at the stage (not exited) for longer than its
+ *   expect, as the rule language's `stalled` says;
+ * - holdout: each subject with an action row of the rule is counted once,
+ *   by its first row: held out (held, reason 'holdout') or treated (queued,
+ *   whatever became of the action: sent, capped or failed); success is
+ *   reaching a stage later than the one the action was queued at, after it
+ *   was queued.
  */
 #include "config.h"
 
@@ -18,121 +33,137 @@ struct report_stage {
 	int64_t		 expect;
 	long		 now;		/* in it now (not exited) */
 	long		 reached;	/* ever reached */
-	long		 next;		/* of those, reached the next stage */
-	int64_t		 median;	/* median seconds to the next, -1 none */
+	long		 next;		/* of those, reached a later stage */
+	int64_t		 median;	/* median seconds to it, -1 none */
 	long		 stalled;
 };
 
 struct report_holdout {
-	const char	*rule;
-	const char	*next;		/* the stage counted as success */
+	const struct rule *rule;
 	long		 treated, treated_next;
 	long		 held, held_next;
 };
 
-/* One integer from a query with text ?1 ?2 ?3 and integer ?4. */
-static int64_t
-report_int(sqlite3 *db, const char *sql, const char *a, const char *b,
-    const char *c, int64_t d)
-{
-	sqlite3_stmt	*st;
-	int64_t		 v = 0;
+/* The first time each subject reached each stage (by index ?2, a JSON array
+ * of the journey's stages) of journey ?1. */
+#define REPORT_FIRST \
+	"WITH st(name, idx) AS (SELECT value, key FROM json_each(?2)), " \
+	"first AS (SELECT h.subject, st.idx, min(h.hid) AS hid, h.ts AS ts " \
+	"FROM history h JOIN st ON st.name = h.stage WHERE h.journey = ?1 " \
+	"AND h.what IN ('entered', 'moved') GROUP BY h.subject, st.idx) "
 
-	st = store_prepare(db, sql);
-	for (int i = 1; i <= sqlite3_bind_parameter_count(st); i++) {
-		const char *name = sqlite3_bind_parameter_name(st, i);
-		if (name == NULL)
-			continue;
-		if (strcmp(name, "?1") == 0)
-			sqlite3_bind_text(st, i, a, -1, SQLITE_STATIC);
-		else if (strcmp(name, "?2") == 0)
-			sqlite3_bind_text(st, i, b, -1, SQLITE_STATIC);
-		else if (strcmp(name, "?3") == 0)
-			sqlite3_bind_text(st, i, c, -1, SQLITE_STATIC);
-		else if (strcmp(name, "?4") == 0)
-			sqlite3_bind_int64(st, i, d);
-	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+/* The stages of a journey as a JSON array (names are plain). */
+static char *
+report_stage_list(const struct journey *j)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_puts(&b, "[");
+	for (int k = 0; k < j->nstages; k++)
+		buf_printf(&b, "%s\"%s\"", k ? "," : "", j->stages[k].name);
+	buf_puts(&b, "]");
+	return buf_steal(&b);
 }
 
-/* First time each subject reached stage ?2 of journey ?1. */
-#define REACHED(stage) \
-	"SELECT subject, min(ts) AS t FROM history WHERE journey = ?1 AND " \
-	"stage = " stage " AND what IN ('entered', 'moved') GROUP BY subject"
+/* Order two durations. */
+static int
+report_cmp(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 /* Fill the numbers of stage k of journey j. */
 static void
-report_stage(sqlite3 *db, const struct journey *j, int k, int64_t now,
-    struct report_stage *rs)
+report_stage(sqlite3 *db, const struct journey *j, const char *stages,
+    int k, int64_t now, struct report_stage *rs)
 {
-	const char	*name = j->stages[k].name;
-	const char	*next = k + 1 < j->nstages ? j->stages[k + 1].name : NULL;
 	sqlite3_stmt	*st;
-	long		 n;
+	int64_t		*times = NULL;
+	size_t		 ntimes = 0, cap = 0;
 
-	rs->name = name;
+	memset(rs, 0, sizeof *rs);
+	rs->name = j->stages[k].name;
 	rs->expect = j->stages[k].expect;
-	rs->now = report_int(db, "SELECT count(*) FROM members WHERE journey "
-	    "= ?1 AND stage = ?2 AND status != 2", j->name, name, NULL, 0);
-	rs->reached = report_int(db, "SELECT count(*) FROM (" REACHED("?2")
-	    ")", j->name, name, NULL, 0);
 	rs->median = -1;
-	if (rs->expect > 0)
-		rs->stalled = report_int(db, "SELECT count(*) FROM members "
-		    "WHERE journey = ?1 AND stage = ?2 AND status = 0 AND "
-		    "stage_since < ?4", j->name, name, NULL, now - rs->expect);
-	if (next == NULL)
-		return;
-	n = rs->next = report_int(db, "SELECT count(*) FROM (" REACHED("?2")
-	    ") a JOIN (" REACHED("?3") ") b USING (subject) WHERE b.t >= a.t",
-	    j->name, name, next, 0);
-	if (n == 0)
-		return;
-	st = store_prepare(db, "SELECT b.t - a.t AS d FROM (" REACHED("?2")
-	    ") a JOIN (" REACHED("?3") ") b USING (subject) WHERE b.t >= a.t "
-	    "ORDER BY d LIMIT ?5 OFFSET ?4");
+
+	st = store_prepare(db, "SELECT count(*), coalesce(sum(?4 > 0 AND "
+	    "stage_since < ?3 - ?4), 0) FROM members WHERE journey = ?1 AND "
+	    "stage = ?2 AND status <> ?5");
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, next, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (n - 1) / 2);
-	sqlite3_bind_int64(st, 5, n % 2 ? 1 : 2);
-	{
-		int64_t sum = 0;
-		int rows = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			sum += sqlite3_column_int64(st, 0);
-			rows++;
-		}
-		rs->median = rows ? sum / rows : -1;
+	sqlite3_bind_text(st, 2, rs->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, rs->expect);
+	sqlite3_bind_int(st, 5, MEMBER_EXITED);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rs->now = sqlite3_column_int64(st, 0);
+		rs->stalled = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
+
+	st = store_prepare(db, REPORT_FIRST "SELECT a.ts, (SELECT min(h.ts) "
+	    "FROM history h JOIN st ON st.name = h.stage WHERE h.subject = "
+	    "a.subject AND h.journey = ?1 AND h.what IN ('entered', 'moved') "
+	    "AND st.idx > ?3 AND h.hid > a.hid) FROM first a WHERE a.idx = ?3");
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, stages, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, k);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		rs->reached++;
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+			continue;
+		rs->next++;
+		if (ntimes == cap) {
+			cap = cap ? cap * 2 : 64;
+			times = xreallocarray(times, cap, sizeof *times);
+		}
+		times[ntimes++] = sqlite3_column_int64(st, 1) -
+		    sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (ntimes > 0) {
+		qsort(times, ntimes, sizeof *times, report_cmp);
+		rs->median = ntimes % 2 ? times[ntimes / 2] :
+		    (times[ntimes / 2 - 1] + times[ntimes / 2]) / 2;
+	}
+	free(times);
 }
 
 /* Fill the treated / held-out numbers of a holdout rule. */
 static void
-report_holdout(sqlite3 *db, const struct journey *j, const struct rule *r,
-    struct report_holdout *h)
+report_holdout(sqlite3 *db, const struct journey *j, const char *stages,
+    const struct rule *r, struct report_holdout *h)
 {
-	int	 at = r->nstages > 0 ? journey_stage(j, r->stages[0]) : 0;
-	static const char *q = "SELECT count(DISTINCT o.subject) FROM outbox "
-	    "o WHERE o.journey = ?1 AND o.rule = ?2 AND (o.status = 5 AND "
-	    "o.reason = 'holdout') = ?4";
-	static const char *qn = "SELECT count(DISTINCT o.subject) FROM outbox "
-	    "o WHERE o.journey = ?1 AND o.rule = ?2 AND (o.status = 5 AND "
-	    "o.reason = 'holdout') = ?4 AND EXISTS (SELECT 1 FROM history h "
-	    "WHERE h.subject = o.subject AND h.journey = ?1 AND h.stage = ?3 "
-	    "AND h.what IN ('entered', 'moved') AND h.ts >= o.created)";
+	sqlite3_stmt	*st;
 
-	h->rule = r->name;
-	h->next = at >= 0 && at + 1 < j->nstages ? j->stages[at + 1].name :
-	    j->stages[j->nstages - 1].name;
-	h->treated = report_int(db, q, j->name, r->name, NULL, 0);
-	h->held = report_int(db, q, j->name, r->name, NULL, 1);
-	h->treated_next = report_int(db, qn, j->name, r->name, h->next, 0);
-	h->held_next = report_int(db, qn, j->name, r->name, h->next, 1);
+	memset(h, 0, sizeof *h);
+	h->rule = r;
+	st = store_prepare(db, "WITH st(name, idx) AS (SELECT value, key FROM "
+	    "json_each(?2)), o AS (SELECT subject, min(aid) AS aid, status, "
+	    "reason, stage FROM outbox WHERE journey = ?1 AND rule = ?3 GROUP "
+	    "BY subject) SELECT coalesce(o.status = ?4 AND o.reason = "
+	    "'holdout', 0) AS out, count(*), sum(EXISTS (SELECT 1 FROM history "
+	    "h JOIN st ON st.name = h.stage WHERE h.subject = o.subject AND "
+	    "h.journey = ?1 AND h.what IN ('entered', 'moved') AND st.idx > "
+	    "coalesce((SELECT idx FROM st WHERE name = o.stage), -1) AND "
+	    "h.hid > (SELECT coalesce(max(x.hid), 0) FROM history x WHERE "
+	    "x.subject = o.subject AND x.action = o.aid))) FROM o GROUP BY out");
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, stages, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, OUTBOX_HELD);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 0)) {
+			h->held = sqlite3_column_int64(st, 1);
+			h->held_next = sqlite3_column_int64(st, 2);
+		} else {
+			h->treated = sqlite3_column_int64(st, 1);
+			h->treated_next = sqlite3_column_int64(st, 2);
+		}
+	}
+	sqlite3_finalize(st);
 }
 
 /* A duration for people: "3d 4h", "45m", "-". */
@@ -181,66 +212,167 @@ html_text(FILE *f, const char *s)
 	}
 }
 
-/* The funnel chart of one journey: a bar per stage, ever reached and now. */
+/* Chart geometry: a label column, then bars, then room for the values. */
+#define CHART_W		840
+#define CHART_LABEL	170
+#define CHART_BARS	400
+#define CHART_ROW	40
+#define CHART_BAR	26
+
+/* The funnel of one journey: per stage, a bar for ever reached and, inside
+ * it, one for now there; the conversion to the next stage between rows. */
 static void
-html_funnel(FILE *f, const struct report_stage *rs, int n)
+html_funnel(FILE *f, int id, const struct report_stage *rs, int n)
 {
 	long	 max = 1;
-	int	 h = 34 * n + 30;
+	int	 h = CHART_ROW * n + 34;
+	char	 pct[32];
 
 	for (int i = 0; i < n; i++)
 		if (rs[i].reached > max)
 			max = rs[i].reached;
-	fprintf(f, "<svg role=\"img\" aria-label=\"funnel\" width=\"640\" "
-	    "height=\"%d\" viewBox=\"0 0 640 %d\">\n", h, h);
+	fprintf(f, "<svg class=\"chart\" role=\"img\" aria-labelledby=\"f%d-t "
+	    "f%d-d\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n"
+	    "<title id=\"f%d-t\">Funnel</title>\n<desc id=\"f%d-d\">", id, id,
+	    CHART_W, h, CHART_W, h, id, id);
 	for (int i = 0; i < n; i++) {
-		int y = 10 + 34 * i;
-		int wr = (int)(400.0 * rs[i].reached / max);
-		int wn = (int)(400.0 * rs[i].now / max);
-
-		fprintf(f, "<text x=\"0\" y=\"%d\" class=\"l\">", y + 18);
 		html_text(f, rs[i].name);
-		fprintf(f, "</text>\n<rect x=\"150\" y=\"%d\" width=\"%d\" "
-		    "height=\"26\" class=\"reached\"><title>ever reached: %ld"
-		    "</title></rect>\n", y, wr, rs[i].reached);
-		fprintf(f, "<rect x=\"150\" y=\"%d\" width=\"%d\" height=\"26\" "
-		    "class=\"now\"><title>now: %ld</title></rect>\n", y + 6, wn,
-		    rs[i].now);
+		fprintf(f, ": %ld reached, %ld now%s", rs[i].reached,
+		    rs[i].now, i + 1 < n ? "; " : ".");
+	}
+	fprintf(f, "</desc>\n");
+	/* The legend, in words as well as colours. */
+	fprintf(f, "<rect x=\"%d\" y=\"4\" width=\"14\" height=\"14\" "
+	    "class=\"reached\"/><text x=\"%d\" y=\"16\" class=\"v\">ever "
+	    "reached</text><rect x=\"%d\" y=\"4\" width=\"14\" height=\"14\" "
+	    "class=\"now\"/><text x=\"%d\" y=\"16\" class=\"v\">there now"
+	    "</text>\n", CHART_LABEL, CHART_LABEL + 20, CHART_LABEL + 130,
+	    CHART_LABEL + 150);
+	for (int i = 0; i < n; i++) {
+		int y = 30 + CHART_ROW * i;
+		int wr = (int)((double)CHART_BARS * rs[i].reached / max + 0.5);
+		int wn = (int)((double)CHART_BARS * rs[i].now / max + 0.5);
+
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"l\" text-anchor="
+		    "\"end\">", CHART_LABEL - 10, y + 18);
+		html_text(f, rs[i].name);
+		fprintf(f, "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" "
+		    "height=\"%d\" rx=\"3\" class=\"reached\"/>\n", CHART_LABEL,
+		    y, wr > 0 ? wr : 1, CHART_BAR);
+		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+		    "rx=\"2\" class=\"now\"/>\n", CHART_LABEL, y + 7, wn,
+		    CHART_BAR - 14);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"v\">%ld reached, "
-		    "%ld now</text>\n", 156 + wr, y + 18, rs[i].reached,
+		    "%ld now", CHART_LABEL + wr + 8, y + 18, rs[i].reached,
 		    rs[i].now);
+		if (i + 1 < n && rs[i].reached > 0)
+			fprintf(f, " \xe2\x86\x92 %s on",
+			    report_pct(rs[i].next, rs[i].reached, pct,
+			    sizeof pct));
+		fprintf(f, "</text>\n");
 	}
 	fprintf(f, "</svg>\n");
 }
 
-/* The time-in-stage chart: median time from each stage to the next. */
+/* The time-in-stage chart: median time from each stage to a later one,
+ * with the stage's expect marked. */
 static void
-html_times(FILE *f, const struct report_stage *rs, int n)
+html_times(FILE *f, int id, const struct report_stage *rs, int n)
 {
 	int64_t	 max = 1;
-	int	 h = 34 * n + 30;
+	int	 h = CHART_ROW * (n - 1) + 34;
 	char	 age[32];
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i + 1 < n; i++) {
 		if (rs[i].median > max)
 			max = rs[i].median;
-	fprintf(f, "<svg role=\"img\" aria-label=\"median time to the next "
-	    "stage\" width=\"640\" height=\"%d\" viewBox=\"0 0 640 %d\">\n",
-	    h, h);
-	for (int i = 0; i < n; i++) {
-		int y = 10 + 34 * i;
-		int w = rs[i].median > 0 ? (int)(400.0 * rs[i].median / max) :
-		    0;
-
-		fprintf(f, "<text x=\"0\" y=\"%d\" class=\"l\">", y + 18);
+		if (rs[i].expect > max)
+			max = rs[i].expect;
+	}
+	fprintf(f, "<svg class=\"chart\" role=\"img\" aria-labelledby=\"t%d-t "
+	    "t%d-d\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n"
+	    "<title id=\"t%d-t\">Median time to the next stage</title>\n"
+	    "<desc id=\"t%d-d\">", id, id, CHART_W, h, CHART_W, h, id, id);
+	for (int i = 0; i + 1 < n; i++) {
 		html_text(f, rs[i].name);
-		fprintf(f, "</text>\n<rect x=\"150\" y=\"%d\" width=\"%d\" "
-		    "height=\"26\" class=\"time\"/>\n", y, w);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"v\">%s</text>\n",
-		    156 + w, y + 18, report_age(rs[i].median, age, sizeof age));
+		fprintf(f, ": %s", report_age(rs[i].median, age, sizeof age));
+		if (rs[i].expect > 0)
+			fprintf(f, " (expected within %s)", report_age(
+			    rs[i].expect, age, sizeof age));
+		fprintf(f, "%s", i + 2 < n ? "; " : ".");
+	}
+	fprintf(f, "</desc>\n<rect x=\"%d\" y=\"4\" width=\"14\" height=\"14\" "
+	    "class=\"time\"/><text x=\"%d\" y=\"16\" class=\"v\">median</text>"
+	    "<line x1=\"%d\" y1=\"4\" x2=\"%d\" y2=\"18\" class=\"expect\"/>"
+	    "<text x=\"%d\" y=\"16\" class=\"v\">expect</text>\n",
+	    CHART_LABEL, CHART_LABEL + 20, CHART_LABEL + 110, CHART_LABEL + 110,
+	    CHART_LABEL + 118);
+	for (int i = 0; i + 1 < n; i++) {
+		int y = 30 + CHART_ROW * i;
+		int w = rs[i].median > 0 ? (int)((double)CHART_BARS *
+		    rs[i].median / max + 0.5) : 0;
+
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"l\" text-anchor="
+		    "\"end\">", CHART_LABEL - 10, y + 18);
+		html_text(f, rs[i].name);
+		fprintf(f, "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" "
+		    "height=\"%d\" rx=\"3\" class=\"time\"/>\n", CHART_LABEL, y,
+		    w, CHART_BAR);
+		if (rs[i].expect > 0) {
+			int x = CHART_LABEL + (int)((double)CHART_BARS *
+			    rs[i].expect / max + 0.5);
+			fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+			    "class=\"expect\"/>\n", x, y - 3, x, y +
+			    CHART_BAR + 3);
+			if (x > CHART_LABEL + w)
+				w = x - CHART_LABEL;
+		}
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"v\">%s",
+		    CHART_LABEL + w + 8, y + 18, rs[i].median < 0 ?
+		    "nobody moved on yet" : report_age(rs[i].median, age,
+		    sizeof age));
+		if (rs[i].expect > 0)
+			fprintf(f, " (expect %s)", report_age(rs[i].expect,
+			    age, sizeof age));
+		fprintf(f, "</text>\n");
 	}
 	fprintf(f, "</svg>\n");
 }
+
+static const char report_css[] =
+	":root{color-scheme:light;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;"
+	"--bg:#fff;--card:#f6f8fa;--reached:#a8c8ec;--now:#0b5cad;"
+	"--time:#c05a00;--expect:#1b1f24}"
+	"*{box-sizing:border-box}"
+	"body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,"
+	"'Helvetica Neue',Arial,sans-serif;color:var(--fg);background:var(--bg);"
+	"margin:0}"
+	"main{max-width:1100px;margin:0 auto;padding:2rem 1.5rem 4rem}"
+	"header{border-bottom:3px solid var(--now);margin-bottom:1.5rem}"
+	"h1{font-size:1.8rem;margin:0 0 .25rem}"
+	".meta{color:var(--muted);margin:0 0 1rem}"
+	"section{background:var(--card);border:1px solid var(--line);"
+	"border-radius:8px;padding:1rem 1.5rem 1.5rem;margin:0 0 2rem}"
+	"h2{font-size:1.4rem;margin:.5rem 0}"
+	"h2 small{font-weight:normal;color:var(--muted);font-size:1rem}"
+	"h3{font-size:1.1rem;margin:1.5rem 0 .5rem}"
+	"table{border-collapse:collapse;width:100%;background:var(--bg);"
+	"font-variant-numeric:tabular-nums}"
+	"caption{text-align:left;color:var(--muted);padding:.25rem 0}"
+	"th,td{border-bottom:1px solid var(--line);padding:.4rem .75rem;"
+	"text-align:right}"
+	"th:first-child,td:first-child,td.g,th.g{text-align:left}"
+	"thead th{border-bottom:2px solid var(--fg);font-weight:600}"
+	"tbody th{font-weight:600}"
+	".chart{display:block;max-width:100%;height:auto;background:var(--bg);"
+	"border:1px solid var(--line);border-radius:6px;padding:.5rem}"
+	".l{font-size:14px;fill:var(--fg);font-weight:600}"
+	".v{font-size:13px;fill:var(--muted)}"
+	".reached{fill:var(--reached)}.now{fill:var(--now)}"
+	".time{fill:var(--time)}"
+	".expect{stroke:var(--expect);stroke-width:2;stroke-dasharray:4 3}"
+	".warn{color:#a40e26;font-weight:600}"
+	"footer{color:var(--muted);font-size:.9rem}";
 
 /* Write the report as text to out, and as HTML to html when set. */
 int
@@ -248,8 +380,9 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
     const char *html_path, FILE *out)
 {
 	FILE	*html = NULL;
-	char	 a[32], b[32], when[32], *tmp = NULL;
+	char	 a[32], b[32], c[32], when[32], *tmp = NULL;
 
+	time_format(now, when, sizeof when);
 	if (html_path != NULL) {
 		tmp = xprintf("%s.tmp", html_path);
 		if ((html = fopen(tmp, "w")) == NULL) {
@@ -258,93 +391,132 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 			free(tmp);
 			return -1;
 		}
-		fprintf(html, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
-		    "charset=\"utf-8\"><title>journeyd report</title>\n<style>"
-		    "body{font-family:sans-serif;margin:2em;color:#222}"
-		    "table{border-collapse:collapse;margin:1em 0}"
-		    "td,th{border:1px solid #ccc;padding:4px 10px;"
-		    "text-align:right}td:first-child,th:first-child{"
-		    "text-align:left}.l{font-size:13px}.v{font-size:12px;"
-		    "fill:#444}.reached{fill:#9ecae1}.now{fill:#3182bd}"
-		    ".time{fill:#fdae6b}</style></head><body>\n"
-		    "<h1>journeyd report</h1>\n<p>at %s</p>\n",
-		    time_format(now, when, sizeof when));
+		fprintf(html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+		    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
+		    "content=\"width=device-width, initial-scale=1\">\n"
+		    "<title>journeyd report, %s</title>\n<style>%s</style>\n"
+		    "</head>\n<body>\n<main>\n<header>\n<h1>journeyd report"
+		    "</h1>\n<p class=\"meta\">At <time datetime=\"%s\">%s"
+		    "</time> &middot; %d journey%s</p>\n</header>\n", when,
+		    report_css, when, when, cf->njourneys,
+		    cf->njourneys == 1 ? "" : "s");
 	}
+	fprintf(out, "report at %s\n", when);
 	for (int i = 0; i < cf->njourneys; i++) {
 		const struct journey	*j = &cf->journeys[i];
+		const char		*who = j->subject == SUBJECT_ACCOUNT ?
+		    "accounts" : "users";
 		struct report_stage	*rs;
+		char			*stages = report_stage_list(j);
+		int			 nholdout = 0;
 
 		rs = xcalloc(j->nstages, sizeof *rs);
 		for (int k = 0; k < j->nstages; k++)
-			report_stage(db, j, k, now, &rs[k]);
-		fprintf(out, "journey %s (%s)\n", j->name, j->subject ==
-		    SUBJECT_ACCOUNT ? "accounts" : "users");
+			report_stage(db, j, stages, k, now, &rs[k]);
+		fprintf(out, "\njourney %s (%s)\n", j->name, who);
 		fprintf(out, "  %-18s %8s %8s %9s %10s %8s\n", "stage", "now",
 		    "reached", "to next", "median", "stalled");
 		if (html != NULL) {
-			fprintf(html, "<h2>");
+			fprintf(html, "<section aria-labelledby=\"j%d\">\n"
+			    "<h2 id=\"j%d\">", i, i);
 			html_text(html, j->name);
-			fprintf(html, " <small>(%s)</small></h2>\n<table><tr>"
-			    "<th>stage</th><th>now</th><th>reached</th>"
-			    "<th>to next</th><th>median time to next</th>"
-			    "<th>stalled</th></tr>\n", j->subject ==
-			    SUBJECT_ACCOUNT ? "accounts" : "users");
+			fprintf(html, " <small>(%s)</small></h2>\n<table>\n"
+			    "<caption>Stages, in order. <em>To next</em>: of "
+			    "those who reached a stage, the share who went on "
+			    "to a later one.</caption>\n<thead><tr><th scope="
+			    "\"col\">Stage</th><th scope=\"col\">Now</th><th "
+			    "scope=\"col\">Ever reached</th><th scope=\"col\">"
+			    "To next</th><th scope=\"col\">Median time to "
+			    "next</th><th scope=\"col\">Stalled</th></tr>"
+			    "</thead>\n<tbody>\n", who);
 		}
 		for (int k = 0; k < j->nstages; k++) {
 			const char *pct = k + 1 < j->nstages ?
 			    report_pct(rs[k].next, rs[k].reached, a, sizeof a) :
 			    "-";
-			char stalled[32];
+			char stalled[48];
 
 			if (rs[k].expect > 0)
 				snprintf(stalled, sizeof stalled, "%ld",
 				    rs[k].stalled);
 			else
 				snprintf(stalled, sizeof stalled, "-");
+			report_age(rs[k].median, b, sizeof b);
 			fprintf(out, "  %-18s %8ld %8ld %9s %10s %8s\n",
-			    rs[k].name, rs[k].now, rs[k].reached, pct,
-			    report_age(rs[k].median, b, sizeof b), stalled);
-			if (html != NULL) {
-				fprintf(html, "<tr><td>");
-				html_text(html, rs[k].name);
-				fprintf(html, "</td><td>%ld</td><td>%ld</td>"
-				    "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
-				    rs[k].now, rs[k].reached, pct, b, stalled);
-			}
+			    rs[k].name, rs[k].now, rs[k].reached, pct, b,
+			    stalled);
+			if (html == NULL)
+				continue;
+			fprintf(html, "<tr><th scope=\"row\">");
+			html_text(html, rs[k].name);
+			fprintf(html, "</th><td>%ld</td><td>%ld</td><td>%s</td>"
+			    "<td>%s</td><td%s>%s", rs[k].now, rs[k].reached,
+			    pct, b, rs[k].stalled > 0 ? " class=\"warn\"" : "",
+			    stalled);
+			if (rs[k].expect > 0)
+				fprintf(html, " <small>(over %s)</small>",
+				    report_age(rs[k].expect, c, sizeof c));
+			fprintf(html, "</td></tr>\n");
 		}
 		if (html != NULL) {
-			fprintf(html, "</table>\n<h3>Funnel</h3>\n");
-			html_funnel(html, rs, j->nstages);
-			fprintf(html, "<h3>Median time to the next stage</h3>\n");
-			html_times(html, rs, j->nstages);
+			fprintf(html, "</tbody>\n</table>\n<h3>Funnel</h3>\n");
+			html_funnel(html, i, rs, j->nstages);
+			if (j->nstages > 1) {
+				fprintf(html, "<h3>Median time to the next "
+				    "stage</h3>\n");
+				html_times(html, i, rs, j->nstages);
+			}
 		}
 		for (int k = 0; k < j->nrules; k++) {
-			struct report_holdout h;
+			const struct rule	*r = &j->rules[k];
+			struct report_holdout	 h;
 
-			if (j->rules[k].holdout <= 0)
+			if (r->holdout <= 0)
 				continue;
-			report_holdout(db, j, &j->rules[k], &h);
-			fprintf(out, "  holdout %s (%d%%): treated %ld, reached "
-			    "%s %ld (%s); held out %ld, reached %ld (%s)\n",
-			    h.rule, j->rules[k].holdout, h.treated, h.next,
+			report_holdout(db, j, stages, r, &h);
+			fprintf(out, "  holdout %s (%d%%): treated %ld, %ld "
+			    "reached the next stage (%s); held out %ld, %ld "
+			    "(%s)\n", r->name, r->holdout, h.treated,
 			    h.treated_next, report_pct(h.treated_next,
 			    h.treated, a, sizeof a), h.held, h.held_next,
 			    report_pct(h.held_next, h.held, b, sizeof b));
-			if (html != NULL) {
-				fprintf(html, "<p>Holdout <b>");
-				html_text(html, h.rule);
-				fprintf(html, "</b> (%d%%): treated %ld, reached "
-				    "%s %ld (%s); held out %ld, reached %ld "
-				    "(%s)</p>\n", j->rules[k].holdout,
-				    h.treated, h.next, h.treated_next, a,
-				    h.held, h.held_next, b);
-			}
+			if (html == NULL)
+				continue;
+			if (nholdout++ == 0)
+				fprintf(html, "<h3>Holdouts</h3>\n<table>\n"
+				    "<caption>Subjects held out of a rule's "
+				    "action, against those who got it, and how "
+				    "many of each reached a later stage after "
+				    "it.</caption>\n<thead><tr><th scope=\"col\">"
+				    "Rule</th><th scope=\"col\" class=\"g\">Group</th><th "
+				    "scope=\"col\">Subjects</th><th scope="
+				    "\"col\">Reached the next stage</th><th "
+				    "scope=\"col\">Rate</th></tr></thead>\n"
+				    "<tbody>\n");
+			fprintf(html, "<tr><th scope=\"row\" rowspan=\"2\">");
+			html_text(html, r->name);
+			fprintf(html, " <small>(%d%% held out)</small></th>"
+			    "<td class=\"g\">treated</td><td>%ld</td><td>%ld</td>"
+			    "<td>%s</td></tr>\n<tr><td class=\"g\">held out</td>"
+			    "<td>%ld</td>"
+			    "<td>%ld</td><td>%s</td></tr>\n", r->holdout,
+			    h.treated, h.treated_next, a, h.held, h.held_next,
+			    b);
 		}
+		if (html != NULL) {
+			if (nholdout > 0)
+				fprintf(html, "</tbody>\n</table>\n");
+			fprintf(html, "</section>\n");
+		}
+		free(stages);
 		free(rs);
 	}
 	if (html != NULL) {
-		fprintf(html, "</body></html>\n");
-		if (fclose(html) != 0 || rename(tmp, html_path) != 0) {
+		fprintf(html, "<footer><p>Made by <code>journeyctl report"
+		    "</code>. <em>Stalled</em>: there longer than the stage's "
+		    "<code>expect</code>.</p></footer>\n</main>\n</body>\n"
+		    "</html>\n");
+		if (ferror(html) | fclose(html) || rename(tmp, html_path) != 0) {
 			fprintf(stderr, "journeyctl: %s: %s\n", html_path,
 			    strerror(errno));
 			unlink(tmp);

@@ -170,6 +170,11 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(db, 10000);
 	sqlite3_extended_result_codes(db, 1);
+	if (guard_register(db) != 0) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return NULL;
+	}
 	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = OFF;"

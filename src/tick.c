@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journeyd.h"
 #include "expr.h"
@@ -214,6 +215,18 @@ tick_entry(struct tick *t)
 	return tick_complete(t);
 }
 
+/* Append the condition "subject s is held out of rule r" (SPEC §11): a
+ * stable share of subjects, by a fixed hash of journey, rule and subject
+ * id (jd_bucket, guard.c), so the same subjects on every tick. */
+static void
+tick_held_out(struct sql *q, const struct rule *r)
+{
+	buf_puts(&q->text, "jd_bucket(:journey || '/' || ");
+	sql_add_text(q, r->name);
+	buf_puts(&q->text, " || '/' || s.id) < ");
+	sql_add_int(q, r->holdout);
+}
+
 /* Queue rule r's action for every subject in the batch, and record the
  * firing. */
 static int
@@ -230,16 +243,31 @@ tick_queue(struct tick *t, const struct rule *r)
 	sqlite3_finalize(st);
 	sql_init(&q);
 	buf_puts(&q.text, "INSERT INTO outbox(id, subject, journey, rule, "
-	    "stage, instance, params, created, due, status) SELECT "
-	    "lower(hex(randomblob(16))), b.sid, :journey, ");
+	    "stage, instance, params, created, due, status, reason, updated) "
+	    "SELECT lower(hex(randomblob(16))), b.sid, :journey, ");
 	sql_add_text(&q, r->name);
 	buf_puts(&q.text, ", m.stage, ");
 	sql_add_text(&q, r->instance);
 	buf_puts(&q.text, ", ");
 	sql_add_text(&q, r->params != NULL ? r->params : "{}");
-	buf_puts(&q.text, ", :now, :now, 0 FROM temp.tick_batch b JOIN "
-	    "members m ON m.journey = :journey AND m.subject = b.sid "
-	    "ORDER BY b.sid");
+	if (r->holdout > 0) {
+		/* Held-out subjects: status held, reason 'holdout', written
+		 * by this same statement. */
+		buf_puts(&q.text, ", :now, :now, CASE WHEN ");
+		tick_held_out(&q, r);
+		buf_puts(&q.text, " THEN ");
+		sql_add_int(&q, OUTBOX_HELD);
+		buf_puts(&q.text, " ELSE 0 END, CASE WHEN ");
+		tick_held_out(&q, r);
+		buf_puts(&q.text, " THEN 'holdout' END, CASE WHEN ");
+		tick_held_out(&q, r);
+		buf_puts(&q.text, " THEN :now END FROM temp.tick_batch b JOIN "
+		    "members m ON m.journey = :journey AND m.subject = b.sid "
+		    "JOIN subjects s ON s.sid = b.sid ORDER BY b.sid");
+	} else
+		buf_puts(&q.text, ", :now, :now, 0, NULL, NULL FROM "
+		    "temp.tick_batch b JOIN members m ON m.journey = :journey "
+		    "AND m.subject = b.sid ORDER BY b.sid");
 	n = tick_exec(t, &q);
 	sql_free(&q);
 	if (n < 0)
@@ -379,9 +407,9 @@ tick_print(sqlite3 *db, int64_t hid, FILE *out)
 	sqlite3_stmt	*st;
 
 	st = store_prepare(db, "SELECT h.journey, s.kind, s.id, h.what, "
-	    "h.stage, h.from_stage, h.rule, o.instance FROM history h JOIN "
-	    "subjects s ON s.sid = h.subject LEFT JOIN outbox o ON o.aid = "
-	    "h.action WHERE h.hid > :a ORDER BY h.hid");
+	    "h.stage, h.from_stage, h.rule, o.instance, o.status FROM history "
+	    "h JOIN subjects s ON s.sid = h.subject LEFT JOIN outbox o ON "
+	    "o.aid = h.action WHERE h.hid > :a ORDER BY h.hid");
 	sqlite3_bind_int64(st, 1, hid);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *journey = (const char *)sqlite3_column_text(st, 0);
@@ -398,8 +426,10 @@ tick_print(sqlite3 *db, int64_t hid, FILE *out)
 			fprintf(out, "%s %s%s: moved %s -> %s (rule %s)\n",
 			    journey, kind, id, from, stage, rule);
 		else if (strcmp(what, "action") == 0)
-			fprintf(out, "%s %s%s: action %s at %s (rule %s)\n",
-			    journey, kind, id, inst ? inst : "?", stage, rule);
+			fprintf(out, "%s %s%s: action %s at %s (rule %s)%s\n",
+			    journey, kind, id, inst ? inst : "?", stage, rule,
+			    sqlite3_column_int(st, 8) == OUTBOX_HELD ?
+			    " held out" : "");
 		else if (strcmp(what, "entered") == 0)
 			fprintf(out, "%s %s%s: entered at %s\n", journey, kind,
 			    id, stage);
@@ -421,6 +451,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	int64_t			 hid = 0;
 	int			 rc = 0;
 	char			 when[32];
+	struct timespec		 start, end;
 
 	memset(t.stats, 0, sizeof *t.stats);
 	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
@@ -428,6 +459,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_fired (rule INTEGER, "
 	    "sid INTEGER, PRIMARY KEY (rule, sid))") != 0)
 		return -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int i = 0; i < cf->njourneys; i++) {
 		t.j = &cf->journeys[i];
 		if (store_begin(db) != 0) {
@@ -460,6 +493,9 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 		store_meta_set(db, "last_tick", time_format(now, when,
 		    sizeof when));
 	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	t.stats->seconds = (double)(end.tv_sec - start.tv_sec) +
+	    (end.tv_nsec - start.tv_nsec) / 1e9;
 	return rc;
 }
 

@@ -1,0 +1,340 @@
+/*
+ * Guardrails (SPEC §11), decided by the host just before an action is
+ * performed, and holdout buckets, decided when an action is queued.
+ *
+ * Quiet hours: an action due while its quiet hours hold (the rule's, else
+ * its plugin instance's) in the subject's time zone (the `timezone` trait,
+ * else `default_timezone`, else UTC) goes back to pending, due when they
+ * end, with its attempt not counted and no failure for the circuit breaker.
+ *
+ * Frequency caps: with `limit = { max = N; per = D; }` on an instance, a
+ * subject gets at most N actions of that instance in any window D: those
+ * done in the window (by the time they were delivered) and those in flight
+ * are counted; one more is held, with the reason. The cap is per instance
+ * (mail and sms have their own), across all journeys. Actions of rules with
+ * `ignore_limits = true` are never capped and do not count toward the cap.
+ * The count and the decision run in one write transaction, so workers
+ * deciding at the same time for the same subject see each other's outcome.
+ *
+ * Time zones go through the system's tz database with localtime_r() and
+ * mktime(), which read the TZ environment variable: every use takes one
+ * mutex around setting TZ, tzset() and the conversion, and restores it.
+ * TZ is only ever replaced, never added or removed after the first use
+ * (glibc then swaps one pointer in the environment, so a getenv() running
+ * in another thread, libcurl's for instance, never sees freed memory). No
+ * other code of journeyd converts to local time.
+ *
+ * Holdouts: jd_bucket(TEXT), an SQL function on every connection, is FNV-1a
+ * (64 bits) of its argument modulo 100: a fixed, stable hash, so a subject
+ * is held out of a rule the same way on every tick, machine and version.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journeyd.h"
+
+static pthread_mutex_t	 guard_tz_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		*guard_tz_saved;	/* TZ as the process had it */
+
+/* FNV-1a, 64 bits, of n bytes, modulo 100. */
+int
+guard_bucket(const void *p, size_t n)
+{
+	const unsigned char	*s = p;
+	uint64_t		 h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return (int)(h % 100);
+}
+
+/* SQL jd_bucket(text): 0..99; NULL for NULL. */
+static void
+guard_sql_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char	*s;
+
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	s = sqlite3_value_text(argv[0]);
+	sqlite3_result_int(ctx, guard_bucket(s, sqlite3_value_bytes(argv[0])));
+}
+
+/* Register jd_bucket() on a connection. */
+int
+guard_register(sqlite3 *db)
+{
+	return sqlite3_create_function_v2(db, "jd_bucket", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL, guard_sql_bucket,
+	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Is zone a time zone of the system's tz database? */
+int
+guard_zone_valid(const char *zone)
+{
+	const char	*dir = getenv("TZDIR");
+	char		*path;
+	int		 ok;
+
+	if (strcmp(zone, "UTC") == 0)
+		return 1;
+	if (*zone == '\0' || *zone == '/' || strstr(zone, "..") != NULL ||
+	    strlen(zone) > 64 || strspn(zone, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789/_-+") != strlen(zone))
+		return 0;
+	path = xprintf("%s/%s", dir != NULL && *dir != '\0' ? dir :
+	    "/usr/share/zoneinfo", zone);
+	ok = access(path, R_OK) == 0;
+	free(path);
+	return ok;
+}
+
+/* Point TZ at zone (NULL: back to the process's own). Lock held. */
+static void
+guard_tz_set(const char *zone)
+{
+	const char	*tz;
+
+	if (guard_tz_saved == NULL) {
+		/* Unset means the system's zone; say so explicitly, so
+		 * that TZ is only replaced from now on. */
+		tz = getenv("TZ");
+		guard_tz_saved = xstrdup(tz != NULL ? tz : ":/etc/localtime");
+	}
+	setenv("TZ", zone != NULL ? zone : guard_tz_saved, 1);
+	tzset();
+}
+
+/*
+ * Quiet hours from..to (minutes of the day, local) in zone at now: 1 when
+ * now is in them, with *end the time they end; 0 when not. A window may
+ * span midnight ("21:00-08:00"); from == to is an empty window. The end is
+ * the local wall-clock time `to` of that day, whatever offset it has then
+ * (across a daylight-saving change too); a `to` that does not exist that day
+ * (skipped by a change) is taken as mktime() normalizes it, a little later.
+ */
+int
+guard_quiet_end(const char *zone, int from, int to, int64_t now,
+    int64_t *end)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)now, e;
+	int		 m, quiet, next_day = 0;
+
+	if (from == to)
+		return 0;
+	pthread_mutex_lock(&guard_tz_lock);
+	guard_tz_set(zone);
+	localtime_r(&t, &tm);
+	m = tm.tm_hour * 60 + tm.tm_min;
+	if (from < to)
+		quiet = m >= from && m < to;
+	else {
+		quiet = m >= from || m < to;
+		next_day = m >= from;
+	}
+	if (quiet) {
+		tm.tm_mday += next_day;
+		tm.tm_hour = to / 60;
+		tm.tm_min = to % 60;
+		tm.tm_sec = 0;
+		tm.tm_isdst = -1;
+		e = mktime(&tm);
+		*end = e != (time_t)-1 && e > t ? (int64_t)e : now + 60;
+	}
+	guard_tz_set(NULL);
+	pthread_mutex_unlock(&guard_tz_lock);
+	return quiet;
+}
+
+/* The rule an action came from, or NULL (a hand-off's announcement, or a
+ * rule no longer in the config). */
+static const struct rule *
+guard_rule(const struct config *cf, const char *journey, const char *rule)
+{
+	const struct journey	*j = config_journey(cf, journey);
+
+	if (j == NULL)
+		return NULL;
+	for (int i = 0; i < j->nrules; i++)
+		if (strcmp(j->rules[i].name, rule) == 0)
+			return &j->rules[i];
+	return NULL;
+}
+
+/* The time zone of the action's subject (caller frees). */
+static char *
+guard_zone(sqlite3 *db, const struct config *cf, const struct act *act)
+{
+	sqlite3_stmt	*st;
+	char		*zone = NULL;
+
+	st = store_prepare(db, "SELECT json_extract(?1, '$.timezone') WHERE "
+	    "json_valid(?1) AND json_type(?1, '$.timezone') = 'text'");
+	sqlite3_bind_text(st, 1, act->a.traits, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		zone = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (zone != NULL && !guard_zone_valid(zone)) {
+		log_info("action %s (%s): unknown timezone \"%s\"; using %s",
+		    act->a.id, act->a.subject_id, zone, cf->default_timezone ?
+		    cf->default_timezone : "UTC");
+		free(zone);
+		zone = NULL;
+	}
+	if (zone == NULL)
+		zone = xstrdup(cf->default_timezone != NULL ?
+		    cf->default_timezone : "UTC");
+	return zone;
+}
+
+/* How many actions of the instance count toward the subject's cap. */
+static int64_t
+guard_count(sqlite3 *db, const struct config *cf, const struct act *act,
+    int64_t now)
+{
+	sqlite3_stmt	*st;
+	struct buf	 exempt;
+	int64_t		 n = 0;
+
+	/* Rules with ignore_limits, as "journey/rule" (names are plain). */
+	buf_init(&exempt);
+	buf_puts(&exempt, "[");
+	for (int i = 0; i < cf->njourneys; i++)
+		for (int k = 0; k < cf->journeys[i].nrules; k++)
+			if (cf->journeys[i].rules[k].ignore_limits)
+				buf_printf(&exempt, "%s\"%s/%s\"",
+				    exempt.len > 1 ? "," : "",
+				    cf->journeys[i].name,
+				    cf->journeys[i].rules[k].name);
+	buf_puts(&exempt, "]");
+	st = store_prepare(db, "SELECT count(*) FROM outbox WHERE subject = ?1 "
+	    "AND instance = ?2 AND aid <> ?3 AND (status = ?4 OR (status = ?5 "
+	    "AND updated > ?6)) AND journey || '/' || rule NOT IN (SELECT "
+	    "value FROM json_each(?7))");
+	sqlite3_bind_int64(st, 1, act->sid);
+	sqlite3_bind_text(st, 2, act->a.instance, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, act->aid);
+	sqlite3_bind_int(st, 4, OUTBOX_INFLIGHT);
+	sqlite3_bind_int(st, 5, OUTBOX_DONE);
+	sqlite3_bind_int64(st, 6, now - act->inst->limit_per);
+	sqlite3_bind_text(st, 7, exempt.s, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		n = -1;
+	sqlite3_finalize(st);
+	buf_free(&exempt);
+	return n;
+}
+
+/* Put the claimed action back: held (status 5) or pending until due. Its
+ * attempt is not counted; nor is its first try when this was it. */
+static int
+guard_record(sqlite3 *db, const struct act *act, int status, int64_t due,
+    const char *reason, int64_t now)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
+	    "reason = ?3, crashes = 0, updated = ?4, first_try = CASE WHEN "
+	    "attempts <= 1 THEN NULL ELSE first_try END, attempts = "
+	    "max(attempts - 1, 0) WHERE aid = ?5");
+	sqlite3_bind_int(st, 1, status);
+	sqlite3_bind_int64(st, 2, due);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, act->aid);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Apply the guardrails to a claimed action (in flight) before its plugin
+ * performs it. GUARD_SEND: go on. GUARD_DEFERRED or GUARD_HELD: the action
+ * was put back in the outbox and is not to be performed now. A database
+ * fault is logged and the action goes on (a guardrail never loses one).
+ */
+int
+guard_check(sqlite3 *db, const struct config *cf, struct act *act)
+{
+	struct instance		*inst = act->inst;
+	const struct rule	*r;
+	const char		*qh;
+	char			 reason[256], per[32], until[32];
+	char			*zone = NULL;
+	int64_t			 now = act->a.now, end = 0, n;
+	int			 from, to, verdict = GUARD_SEND;
+
+	if (inst == NULL)
+		return GUARD_SEND;
+	r = guard_rule(cf, act->a.journey, act->a.rule);
+	qh = r != NULL && r->quiet_hours != NULL ? r->quiet_hours :
+	    inst->quiet_hours;
+	if ((qh == NULL || quiet_hours_parse(qh, &from, &to) != 0) &&
+	    (inst->limit_max <= 0 || (r != NULL && r->ignore_limits)))
+		return GUARD_SEND;
+	if (store_begin(db) != 0)
+		goto fault;
+	if (qh != NULL && quiet_hours_parse(qh, &from, &to) == 0) {
+		zone = guard_zone(db, cf, act);
+		if (guard_quiet_end(zone, from, to, now, &end)) {
+			snprintf(reason, sizeof reason, "quiet hours %s in %s",
+			    qh, zone);
+			if (guard_record(db, act, OUTBOX_PENDING, end, reason,
+			    now) != 0)
+				goto fault;
+			verdict = GUARD_DEFERRED;
+		}
+	}
+	if (verdict == GUARD_SEND && inst->limit_max > 0 &&
+	    (r == NULL || !r->ignore_limits)) {
+		if ((n = guard_count(db, cf, act, now)) < 0)
+			goto fault;
+		if (n >= inst->limit_max) {
+			if (inst->limit_per % 86400 == 0)
+				snprintf(per, sizeof per, "%lldd",
+				    (long long)(inst->limit_per / 86400));
+			else
+				duration_format(inst->limit_per, per,
+				    sizeof per);
+			snprintf(reason, sizeof reason, "limit: %d per %s",
+			    inst->limit_max, per);
+			if (guard_record(db, act, OUTBOX_HELD, now, reason,
+			    now) != 0)
+				goto fault;
+			verdict = GUARD_HELD;
+		}
+	}
+	if (store_commit(db) != 0)
+		goto fault;
+	if (verdict == GUARD_DEFERRED)
+		log_info("action %s (%s, %s/%s, %s): %s: due at %s",
+		    act->a.id, act->a.instance, act->a.journey, act->a.rule,
+		    act->a.subject_id, reason, time_format(end, until,
+		    sizeof until));
+	else if (verdict == GUARD_HELD)
+		log_info("action %s (%s, %s/%s, %s): held: %s", act->a.id,
+		    act->a.instance, act->a.journey, act->a.rule,
+		    act->a.subject_id, reason);
+	free(zone);
+	return verdict;
+fault:
+	log_err("action %s: guardrails: %s; performing it", act->a.id,
+	    sqlite3_errmsg(db));
+	store_rollback(db);
+	free(zone);
+	return GUARD_SEND;
+}

@@ -1,0 +1,186 @@
+/*
+ * Prometheus metrics in the text exposition format, written after every tick
+ * to `metrics_file` for node_exporter's textfile collector: written to a
+ * temporary file in the same folder (a name the collector ignores, as it
+ * reads only *.prom) and renamed over the old one, so a reader never sees
+ * half a file.
+ *
+ * journeyd_ticks_total counts the ticks of this process; the action counts
+ * and gauges are read from the database, so they are right whichever
+ * process (daemon, --once run) wrote the file last. actions_total counts
+ * outbox rows by final state; `journeyctl retry` takes a row out of "dead",
+ * which Prometheus reads as a counter reset.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journeyd.h"
+
+static unsigned long long	 metrics_ticks;
+
+/* Write a label value with \, " and newline escaped. */
+static void
+metrics_label(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* The HELP and TYPE lines of a metric. */
+static void
+metrics_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Write every metric to f. */
+static void
+metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
+    double tick_seconds)
+{
+	static const struct { int status; const char *name; } outcomes[] = {
+		{ OUTBOX_DONE, "done" }, { OUTBOX_HELD, "held" },
+		{ OUTBOX_DEAD, "dead" }
+	};
+	sqlite3_stmt	*st;
+	struct buf	 b;
+
+	metrics_head(f, "journeyd_ticks_total", "counter",
+	    "Ticks run by this journeyd process.");
+	fprintf(f, "journeyd_ticks_total %llu\n", metrics_ticks);
+	metrics_head(f, "journeyd_tick_duration_seconds", "gauge",
+	    "How long the last tick took.");
+	fprintf(f, "journeyd_tick_duration_seconds %.6f\n", tick_seconds);
+
+	/* Every stage of the config, and any other the database holds. */
+	buf_init(&b);
+	buf_puts(&b, "[");
+	for (int i = 0; i < cf->njourneys; i++)
+		for (int k = 0; k < cf->journeys[i].nstages; k++)
+			buf_printf(&b, "%s[\"%s\",\"%s\"]", b.len > 1 ? "," : "",
+			    cf->journeys[i].name,
+			    cf->journeys[i].stages[k].name);
+	buf_puts(&b, "]");
+	metrics_head(f, "journeyd_subjects", "gauge",
+	    "Subjects at each stage of each journey (completed included, "
+	    "exited not).");
+	st = store_prepare(db, "SELECT journey, stage, sum(n) FROM (SELECT "
+	    "journey, stage, count(*) AS n FROM members WHERE status <> ?1 "
+	    "GROUP BY journey, stage UNION ALL SELECT json_extract(value, '$[0]'), "
+	    "json_extract(value, '$[1]'), 0 FROM json_each(?2)) GROUP BY journey, stage ORDER BY journey, "
+	    "stage");
+	sqlite3_bind_int(st, 1, MEMBER_EXITED);
+	sqlite3_bind_text(st, 2, b.s, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		fputs("journeyd_subjects{journey=\"", f);
+		metrics_label(f, (const char *)sqlite3_column_text(st, 0));
+		fputs("\",stage=\"", f);
+		metrics_label(f, (const char *)sqlite3_column_text(st, 1));
+		fprintf(f, "\"} %lld\n", (long long)sqlite3_column_int64(st, 2));
+	}
+	sqlite3_finalize(st);
+
+	/* Every configured instance and outcome, and any other instance. */
+	buf_free(&b);
+	buf_init(&b);
+	buf_puts(&b, "[");
+	for (int i = 0; i < cf->ninstances; i++)
+		for (size_t k = 0; k < sizeof outcomes / sizeof outcomes[0];
+		    k++)
+			buf_printf(&b, "%s[\"%s\",%d]", b.len > 1 ? "," : "",
+			    cf->instances[i]->name, outcomes[k].status);
+	buf_puts(&b, "]");
+	metrics_head(f, "journeyd_actions_total", "counter",
+	    "Actions by plugin instance and outcome: done, held (capped, held "
+	    "out or declined by the plugin) and dead.");
+	st = store_prepare(db, "SELECT instance, status, sum(n) FROM (SELECT "
+	    "instance, status, count(*) AS n FROM outbox WHERE status IN (?1, "
+	    "?2, ?3) GROUP BY instance, status UNION ALL SELECT json_extract("
+	    "value, '$[0]'), json_extract(value, '$[1]'), 0 FROM "
+	    "json_each(?4)) GROUP BY instance, status "
+	    "ORDER BY instance, status");
+	for (int k = 0; k < 3; k++)
+		sqlite3_bind_int(st, k + 1, outcomes[k].status);
+	sqlite3_bind_text(st, 4, b.s, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int status = sqlite3_column_int(st, 1);
+		const char *outcome = "unknown";
+
+		for (int k = 0; k < 3; k++)
+			if (outcomes[k].status == status)
+				outcome = outcomes[k].name;
+		fputs("journeyd_actions_total{instance=\"", f);
+		metrics_label(f, (const char *)sqlite3_column_text(st, 0));
+		fprintf(f, "\",outcome=\"%s\"} %lld\n", outcome,
+		    (long long)sqlite3_column_int64(st, 2));
+	}
+	sqlite3_finalize(st);
+	buf_free(&b);
+
+	st = store_prepare(db, "SELECT count(*), coalesce(?2 - min(CASE WHEN "
+	    "due <= ?2 THEN due END), 0) FROM outbox WHERE status IN (?1, ?3, "
+	    "?4)");
+	sqlite3_bind_int(st, 1, OUTBOX_PENDING);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, OUTBOX_INFLIGHT);
+	sqlite3_bind_int(st, 4, OUTBOX_RETRYING);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		metrics_head(f, "journeyd_outbox_depth", "gauge",
+		    "Actions waiting: pending (quiet hours included), in flight "
+		    "or to be retried.");
+		fprintf(f, "journeyd_outbox_depth %lld\n",
+		    (long long)sqlite3_column_int64(st, 0));
+		metrics_head(f, "journeyd_oldest_due_age_seconds", "gauge",
+		    "How long the longest-waiting action has been due (0: none "
+		    "is late).");
+		fprintf(f, "journeyd_oldest_due_age_seconds %lld\n",
+		    (long long)sqlite3_column_int64(st, 1));
+	}
+	sqlite3_finalize(st);
+}
+
+/* Count a tick and write the metrics file; a failure is logged. */
+int
+metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
+    const struct tick_stats *ts)
+{
+	char	*tmp;
+	FILE	*f;
+	int	 fd, rc = 0;
+
+	metrics_ticks++;
+	if (cf->metrics_file == NULL)
+		return 0;
+	tmp = xprintf("%s.XXXXXX", cf->metrics_file);
+	if ((fd = mkstemp(tmp)) == -1 || fchmod(fd, 0644) != 0 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		log_warn("metrics: %s: %s", tmp, strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
+		free(tmp);
+		return -1;
+	}
+	metrics_print(f, db, cf, now, ts->seconds);
+	if (ferror(f) | fclose(f) || rename(tmp, cf->metrics_file) != 0) {
+		log_warn("metrics: %s: %s", cf->metrics_file, strerror(errno));
+		unlink(tmp);
+		rc = -1;
+	}
+	free(tmp);
+	return rc;
+}
