@@ -118,25 +118,6 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 	sqlite3_finalize(st);
 }
 
-/* One tick: import the spool, evaluate every journey, log a summary. */
-static int
-run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
-    size_t statuslen)
-{
-	struct tick_stats	 ts;
-	int			 rc;
-
-	if (cf->spool_dir != NULL)
-		spool_scan(db, cf->spool_dir, now);
-	rc = tick_run(db, cf, now, 0, NULL, &ts);
-	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
-	    "%ld actions queued", ts.entered, ts.moved, ts.completed,
-	    ts.exited, ts.actions);
-	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
-	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
-	return rc;
-}
-
 /* The monotonic clock in microseconds. */
 static int64_t
 mono_usec(void)
@@ -145,6 +126,27 @@ mono_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One tick: import the spool, evaluate every journey, log a summary. */
+static int
+run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
+    size_t statuslen)
+{
+	struct tick_stats	 ts;
+	int64_t			 start;
+	int			 rc;
+
+	if (cf->spool_dir != NULL)
+		spool_scan(db, cf->spool_dir, now);
+	start = mono_usec();
+	rc = tick_run(db, cf, now, 0, NULL, &ts);
+	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
+	    "%ld actions queued in %.3fs", ts.entered, ts.moved, ts.completed,
+	    ts.exited, ts.actions, (double)(mono_usec() - start) / 1e6);
+	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
+	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
+	return rc;
 }
 
 /* Run as a service until SIGTERM or SIGINT. */
