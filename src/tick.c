@@ -8,11 +8,15 @@
  * subjects it holds for into temp.tick_batch with one statement, and the
  * moves, history entries and outbox rows are written from that batch with a
  * few more. No statement runs per subject.
+ *
+ * With JOURNEYD_DEBUG_SQL set in the environment, every statement of a
+ * tick is logged with its query plan, the rows it changed and its time.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "journeyd.h"
 #include "expr.h"
@@ -23,22 +27,55 @@ struct tick {
 	const struct journey	*j;
 	int64_t			 now;
 	struct tick_stats	*stats;
+	int			 debug;		/* JOURNEYD_DEBUG_SQL */
 };
 
-/* Run a statement built in q (bound with :now and :journey); returns the
- * number of rows changed, or -1. */
-static int
-tick_exec(struct tick *t, struct sql *q)
+/* The monotonic clock in seconds. */
+static double
+tick_clock(void)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	struct timespec	 ts;
 
-	if (sqlite3_prepare_v2(t->db, q->text.s, -1, &st, NULL) != SQLITE_OK) {
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Prepare a statement of the tick; in debug mode, log its query plan. */
+static sqlite3_stmt *
+tick_prepare(struct tick *t, const char *text)
+{
+	sqlite3_stmt	*st, *plan;
+	char		*eqp;
+
+	if (sqlite3_prepare_v2(t->db, text, -1, &st, NULL) != SQLITE_OK) {
 		log_err("journey %s: sqlite: %s", t->j->name,
 		    sqlite3_errmsg(t->db));
-		return -1;
+		return NULL;
 	}
-	sql_bind(q, st, t->now, t->j->name);
+	if (!t->debug)
+		return st;
+	log_info("sql: %s", text);
+	eqp = xprintf("EXPLAIN QUERY PLAN %s", text);
+	if (sqlite3_prepare_v2(t->db, eqp, -1, &plan, NULL) == SQLITE_OK) {
+		while (sqlite3_step(plan) == SQLITE_ROW)
+			log_info("sql:   plan %d<-%d %s",
+			    sqlite3_column_int(plan, 0),
+			    sqlite3_column_int(plan, 1),
+			    (const char *)sqlite3_column_text(plan, 3));
+		sqlite3_finalize(plan);
+	}
+	free(eqp);
+	return st;
+}
+
+/* Step a bound statement of the tick to its end and finalize it; in debug
+ * mode, log its time. Returns the number of rows changed, or -1. */
+static int
+tick_step(struct tick *t, sqlite3_stmt *st)
+{
+	double	 start = t->debug ? tick_clock() : 0;
+	int	 rc;
+
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -46,7 +83,23 @@ tick_exec(struct tick *t, struct sql *q)
 		    sqlite3_errmsg(t->db));
 		return -1;
 	}
+	if (t->debug)
+		log_info("sql:   %d rows in %.3fs", sqlite3_changes(t->db),
+		    tick_clock() - start);
 	return sqlite3_changes(t->db);
+}
+
+/* Run a statement built in q (bound with :now and :journey); returns the
+ * number of rows changed, or -1. */
+static int
+tick_exec(struct tick *t, struct sql *q)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = tick_prepare(t, q->text.s)) == NULL)
+		return -1;
+	sql_bind(q, st, t->now, t->j->name);
+	return tick_step(t, st);
 }
 
 /* Bind :now and :journey where a statement names them. */
@@ -69,13 +122,10 @@ tick_run_sql(struct tick *t, const char *text, const char *p1,
     const char *p2, int64_t i3)
 {
 	sqlite3_stmt	*st;
-	int		 rc, n;
+	int		 n;
 
-	if (sqlite3_prepare_v2(t->db, text, -1, &st, NULL) != SQLITE_OK) {
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
+	if ((st = tick_prepare(t, text)) == NULL)
 		return -1;
-	}
 	n = sqlite3_bind_parameter_count(st);
 	for (int i = 1; i <= n; i++) {
 		const char *name = sqlite3_bind_parameter_name(st, i);
@@ -89,14 +139,7 @@ tick_run_sql(struct tick *t, const char *text, const char *p1,
 			sqlite3_bind_int64(st, i, i3);
 	}
 	tick_bind_names(t, st);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
-		return -1;
-	}
-	return sqlite3_changes(t->db);
+	return tick_step(t, st);
 }
 
 /* Append "AND m.stage IN (...)" for a rule's stages. */
@@ -416,13 +459,15 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
     FILE *out, struct tick_stats *stats)
 {
 	struct tick_stats	 dummy;
-	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy };
+	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy,
+				    0 };
 	sqlite3_stmt		*st;
 	int64_t			 hid = 0;
 	int			 rc = 0;
 	char			 when[32];
 
 	memset(t.stats, 0, sizeof *t.stats);
+	t.debug = getenv("JOURNEYD_DEBUG_SQL") != NULL;
 	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
 	    "(sid INTEGER PRIMARY KEY);"
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_fired (rule INTEGER, "
