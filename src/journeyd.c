@@ -128,6 +128,16 @@ mono_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The CPU time this process used, in seconds. */
+static double
+cpu_seconds(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* One tick: import the spool, evaluate every journey, log a summary. */
 static int
 run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
@@ -135,15 +145,18 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 {
 	struct tick_stats	 ts;
 	int64_t			 start;
+	double			 cpu;
 	int			 rc;
 
 	if (cf->spool_dir != NULL)
 		spool_scan(db, cf->spool_dir, now);
 	start = mono_usec();
+	cpu = cpu_seconds();
 	rc = tick_run(db, cf, now, 0, NULL, &ts);
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
-	    "%ld actions queued in %.3fs", ts.entered, ts.moved, ts.completed,
-	    ts.exited, ts.actions, (double)(mono_usec() - start) / 1e6);
+	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
+	    ts.completed, ts.exited, ts.actions,
+	    (double)(mono_usec() - start) / 1e6, cpu_seconds() - cpu);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
 	return rc;
