@@ -92,12 +92,24 @@ load(const char *path, int flags)
 	return cf;
 }
 
-/* Warn about members sitting at stages the config no longer has. */
+/* Warn about members of journeys, or at stages, the config no longer
+ * has: once per journey gone, once per stage gone. */
 static void
 warn_lost_stages(sqlite3 *db, const struct config *cf)
 {
 	sqlite3_stmt	*st;
 
+	st = store_prepare(db, "SELECT journey, count(*) FROM members "
+	    "WHERE status != 2 GROUP BY journey");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *jn = (const char *)sqlite3_column_text(st, 0);
+
+		if (config_journey(cf, jn) == NULL)
+			log_warn("journey \"%s\" is no longer in the config; "
+			    "its %lld subject(s) stay as they are", jn,
+			    (long long)sqlite3_column_int64(st, 1));
+	}
+	sqlite3_finalize(st);
 	st = store_prepare(db, "SELECT journey, stage, count(*) FROM members "
 	    "WHERE status != 2 GROUP BY journey, stage");
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -105,11 +117,7 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 		const char *sn = (const char *)sqlite3_column_text(st, 1);
 		struct journey *j = config_journey(cf, jn);
 
-		if (j == NULL)
-			log_warn("journey \"%s\" is no longer in the config; "
-			    "its %lld subject(s) stay as they are", jn,
-			    (long long)sqlite3_column_int64(st, 2));
-		else if (journey_stage(j, sn) == -1)
+		if (j != NULL && journey_stage(j, sn) == -1)
 			log_warn("journey \"%s\" has no stage \"%s\" any more; "
 			    "its %lld subject(s) stay there until a rule "
 			    "moves them", jn, sn,
