@@ -10,7 +10,8 @@
  * few more. No statement runs per subject.
  *
  * With JOURNEYD_DEBUG_SQL set in the environment, every statement of a
- * tick is logged with its query plan, the rows it changed and its time.
+ * tick is logged with its query plan, the rows it changed and its time
+ * (wall clock and CPU).
  */
 #include "config.h"
 
@@ -30,13 +31,13 @@ struct tick {
 	int			 debug;		/* JOURNEYD_DEBUG_SQL */
 };
 
-/* The monotonic clock in seconds. */
+/* A clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) in seconds. */
 static double
-tick_clock(void)
+tick_clock(clockid_t id)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -73,8 +74,13 @@ tick_prepare(struct tick *t, const char *text)
 static int
 tick_step(struct tick *t, sqlite3_stmt *st)
 {
-	double	 start = t->debug ? tick_clock() : 0;
+	double	 start = 0, cpu = 0;
 	int	 rc;
+
+	if (t->debug) {
+		start = tick_clock(CLOCK_MONOTONIC);
+		cpu = tick_clock(CLOCK_THREAD_CPUTIME_ID);
+	}
 
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
@@ -84,8 +90,9 @@ tick_step(struct tick *t, sqlite3_stmt *st)
 		return -1;
 	}
 	if (t->debug)
-		log_info("sql:   %d rows in %.3fs", sqlite3_changes(t->db),
-		    tick_clock() - start);
+		log_info("sql:   %d rows in %.3fs (cpu %.3fs)",
+		    sqlite3_changes(t->db), tick_clock(CLOCK_MONOTONIC) - start,
+		    tick_clock(CLOCK_THREAD_CPUTIME_ID) - cpu);
 	return sqlite3_changes(t->db);
 }
 
@@ -157,7 +164,7 @@ tick_stage_filter(struct sql *q, const struct rule *r)
 	buf_puts(&q->text, ")");
 }
 
-/* Mark members of the batch now at the last stage as completed. */
+/* Mark the batch, just moved to the last stage, as completed. */
 static int
 tick_complete(struct tick *t)
 {
@@ -165,14 +172,12 @@ tick_complete(struct tick *t)
 	int		 n;
 
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage) SELECT m.subject, :journey, :now, 'completed', m.stage "
-	    "FROM temp.tick_batch b JOIN members m ON m.journey = :journey "
-	    "AND m.subject = b.sid WHERE m.stage = :a AND m.status = 0",
-	    last, NULL, 0) < 0)
+	    "stage) SELECT sid, :journey, :now, 'completed', :a FROM "
+	    "temp.tick_batch", last, NULL, 0) < 0)
 		return -1;
 	n = tick_run_sql(t, "UPDATE members SET status = 1 WHERE journey = "
-	    ":journey AND stage = :a AND status = 0 AND subject IN "
-	    "(SELECT sid FROM temp.tick_batch)", last, NULL, 0);
+	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)",
+	    NULL, NULL, 0);
 	if (n > 0)
 		t->stats->completed += n;
 	return n < 0 ? -1 : 0;
@@ -190,9 +195,10 @@ tick_exit(struct tick *t)
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
-	    ":journey AND m.status IN (0, 1) AND (");
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
+	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1) AND "
+	    "(");
 	expr_sql(t->j->exit, &q);
 	buf_puts(&q.text, ")");
 	n = tick_exec(t, &q);
@@ -200,9 +206,8 @@ tick_exit(struct tick *t)
 	if (n <= 0)
 		return n;
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule) SELECT m.subject, :journey, :now, 'exited', m.stage, "
-	    "'exit' FROM temp.tick_batch b JOIN members m ON m.journey = "
-	    ":journey AND m.subject = b.sid", NULL, NULL, 0) < 0 ||
+	    "stage, rule) SELECT sid, :journey, :now, 'exited', stage, 'exit' "
+	    "FROM temp.tick_batch", NULL, NULL, 0) < 0 ||
 	    tick_run_sql(t, "UPDATE members SET status = 2 WHERE journey = "
 	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)", NULL,
 	    NULL, 0) < 0)
@@ -211,8 +216,12 @@ tick_exit(struct tick *t)
 	return 0;
 }
 
-/* Subjects not in the journey (or exited, with reenter) who match entry and
- * not exit enter at the first stage. */
+/*
+ * Subjects not in the journey (or exited, with reenter) who match entry and
+ * not exit enter at the first stage. Whether a subject is in the journey is
+ * asked first, so that entry is evaluated only for those who are not: once
+ * everyone is in, a tick costs one index probe per subject.
+ */
 static int
 tick_entry(struct tick *t)
 {
@@ -224,12 +233,22 @@ tick_entry(struct tick *t)
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
+	/* Users are most subjects: read them in sid order (a "+" keeps the
+	 * (kind, id) index out), so that the probes into members and events
+	 * go in their order too. Accounts are few: found by that index. */
+	/* Whoever may enter is not in the journey (or has left it), where
+	 * every value read from m (stage_age, journey_age, stalled) is
+	 * absent: m is a row of NULLs, not a second probe of members. */
 	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    EXPR_FROM " WHERE s.kind = ");
+	    "subjects s LEFT JOIN (SELECT NULL AS stage, NULL AS status, NULL "
+	    "AS entered, NULL AS stage_since, NULL AS subject) m WHERE ");
+	buf_puts(&q.text, t->j->subject == SUBJECT_USER ? "+s.kind = " :
+	    "s.kind = ");
 	sql_add_int(&q, t->j->subject);
-	buf_puts(&q.text, t->j->reenter ? " AND (m.subject IS NULL OR "
-	    "m.status = 2)" : " AND m.subject IS NULL");
-	buf_puts(&q.text, " AND (");
+	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM members x WHERE "
+	    "x.journey = :journey AND x.subject = s.sid");
+	buf_puts(&q.text, t->j->reenter ? " AND x.status IN (0, 1)) AND (" :
+	    ") AND (");
 	expr_sql(t->j->entry, &q);
 	buf_puts(&q.text, ")");
 	if (t->j->exit != NULL) {
@@ -249,18 +268,21 @@ tick_entry(struct tick *t)
 	    t->j->stages[0].name, NULL, 0) < 0 ||
 	    tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
 	    "stage, rule) SELECT sid, :journey, :now, 'entered', :a, 'entry' "
-	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0 ||
-	    tick_run_sql(t, "DELETE FROM firings WHERE journey = :journey AND "
-	    "subject IN (SELECT sid FROM temp.tick_batch)", NULL, NULL, 0) < 0)
+	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0)
+		return -1;
+	/* Only a subject that was in the journey before has firings. */
+	if (t->j->reenter && tick_run_sql(t, "DELETE FROM firings WHERE "
+	    "journey = :journey AND subject IN (SELECT sid FROM "
+	    "temp.tick_batch)", NULL, NULL, 0) < 0)
 		return -1;
 	t->stats->entered += n;
-	return tick_complete(t);
+	return t->j->nstages == 1 ? tick_complete(t) : 0;
 }
 
-/* Queue rule r's action for every subject in the batch, and record the
- * firing. */
+/* Queue rule r's action for every subject in the batch, at stage (or, when
+ * NULL, the stage the batch holds), and record the firing. */
 static int
-tick_queue(struct tick *t, const struct rule *r)
+tick_queue(struct tick *t, const struct rule *r, const char *stage)
 {
 	sqlite3_stmt	*st;
 	struct sql	 q;
@@ -276,12 +298,16 @@ tick_queue(struct tick *t, const struct rule *r)
 	    "stage, instance, params, created, due, status) SELECT "
 	    "lower(hex(randomblob(16))), b.sid, :journey, ");
 	sql_add_text(&q, r->name);
-	buf_puts(&q.text, ", m.stage, ");
+	buf_puts(&q.text, ", ");
+	if (stage != NULL)
+		sql_add_text(&q, stage);
+	else
+		buf_puts(&q.text, "b.stage");
+	buf_puts(&q.text, ", ");
 	sql_add_text(&q, r->instance);
 	buf_puts(&q.text, ", ");
 	sql_add_text(&q, r->params != NULL ? r->params : "{}");
-	buf_puts(&q.text, ", :now, :now, 0 FROM temp.tick_batch b JOIN "
-	    "members m ON m.journey = :journey AND m.subject = b.sid "
+	buf_puts(&q.text, ", :now, :now, 0 FROM temp.tick_batch b "
 	    "ORDER BY b.sid");
 	n = tick_exec(t, &q);
 	sql_free(&q);
@@ -300,28 +326,66 @@ tick_queue(struct tick *t, const struct rule *r)
 	return 0;
 }
 
-/* One pass of transition rule r: move the subjects it holds for. Returns
- * how many moved, or -1. */
+/*
+ * One pass of transition rule ri: move the subjects it holds for. Returns
+ * how many moved, or -1.
+ *
+ * Only a subject's own membership (stage, its age, status) changes during a
+ * journey's tick, so a rule that did not hold for a subject still does not
+ * unless the subject moved since the rule last looked at it. The first pass
+ * looks at every member at the rule's stages; a later pass only at those
+ * now at the rule's stages that moved at or after this rule's turn in the
+ * previous pass, and that this rule did not move yet. temp.tick_moved has
+ * a row for each subject moved in this tick: its last move's sequence
+ * number pass * nrules + rule, the stage it went to, and the rules that
+ * moved it (",0,2,").
+ */
 static int
-tick_transition(struct tick *t, int ri)
+tick_transition(struct tick *t, int ri, int pass)
 {
 	const struct rule	*r = &t->j->rules[ri];
 	const char		*to = t->j->stages[r->go].name;
+	int64_t			 seq = (int64_t)pass * t->j->nrules + ri;
 	struct sql		 q;
+	char			 rule_tag[32];
 	int			 n;
+
+	snprintf(rule_tag, sizeof rule_tag, ",%d,", ri);
 
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
-	    ":journey AND m.status IN (0, 1) AND m.stage != ");
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM ");
+	if (pass == 0)
+		buf_puts(&q.text, "members m JOIN subjects s ON s.sid = "
+		    "m.subject WHERE ");
+	else {
+		buf_puts(&q.text, "temp.tick_moved v CROSS JOIN members m "
+		    "CROSS JOIN subjects s ON s.sid = m.subject WHERE v.seq "
+		    ">= ");
+		sql_add_int(&q, seq - t->j->nrules);
+		if (r->nstages > 0) {
+			buf_puts(&q.text, " AND v.stage IN (");
+			for (int i = 0; i < r->nstages; i++) {
+				if (i > 0)
+					buf_puts(&q.text, ", ");
+				sql_add_text(&q, r->stages[i]);
+			}
+			buf_puts(&q.text, ")");
+		}
+		buf_puts(&q.text, " AND m.subject = v.sid AND ");
+	}
+	buf_puts(&q.text, "m.journey = :journey AND m.status IN (0, 1) AND "
+	    "m.stage != ");
 	sql_add_text(&q, to);
 	tick_stage_filter(&q, r);
-	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM temp.tick_fired f "
-	    "WHERE f.rule = ");
-	sql_add_int(&q, ri);
-	buf_puts(&q.text, " AND f.sid = s.sid) AND (");
+	if (pass > 0) {
+		buf_puts(&q.text, " AND instr(v.fired, ");
+		sql_add_text(&q, rule_tag);
+		buf_puts(&q.text, ") = 0");
+	}
+	buf_puts(&q.text, " AND (");
 	expr_sql(r->when, &q);
 	buf_puts(&q.text, ")");
 	n = tick_exec(t, &q);
@@ -329,19 +393,21 @@ tick_transition(struct tick *t, int ri)
 	if (n <= 0)
 		return n;
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, from_stage, rule) SELECT b.sid, :journey, :now, 'moved', "
-	    ":a, m.stage, :b FROM temp.tick_batch b JOIN members m ON "
-	    "m.journey = :journey AND m.subject = b.sid", to, r->name, 0) < 0 ||
+	    "stage, from_stage, rule) SELECT sid, :journey, :now, 'moved', "
+	    ":a, stage, :b FROM temp.tick_batch", to, r->name, 0) < 0 ||
 	    tick_run_sql(t, "UPDATE members SET stage = :a, stage_since = :now, "
 	    "status = 0 WHERE journey = :journey AND subject IN (SELECT sid "
 	    "FROM temp.tick_batch)", to, NULL, 0) < 0 ||
-	    tick_run_sql(t, "INSERT INTO temp.tick_fired(rule, sid) SELECT :i, "
-	    "sid FROM temp.tick_batch", NULL, NULL, ri) < 0)
+	    tick_run_sql(t, "INSERT INTO temp.tick_moved(sid, seq, stage, "
+	    "fired) SELECT sid, :i, :a, :b FROM temp.tick_batch WHERE true ON "
+	    "CONFLICT(sid) DO UPDATE SET seq = excluded.seq, stage = "
+	    "excluded.stage, fired = fired || substr(excluded.fired, 2)", to,
+	    rule_tag, seq) < 0)
 		return -1;
 	t->stats->moved += n;
-	if (r->instance != NULL && tick_queue(t, r) != 0)
+	if (r->instance != NULL && tick_queue(t, r, to) != 0)
 		return -1;
-	if (tick_complete(t) != 0)
+	if (r->go == t->j->nstages - 1 && tick_complete(t) != 0)
 		return -1;
 	return n;
 }
@@ -357,9 +423,9 @@ tick_action(struct tick *t, const struct rule *r)
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
-	    ":journey AND m.status IN (0, 1)");
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
+	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1)");
 	tick_stage_filter(&q, r);
 	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
 	    "f.journey = :journey AND f.subject = s.sid AND f.rule = ");
@@ -375,7 +441,7 @@ tick_action(struct tick *t, const struct rule *r)
 	sql_free(&q);
 	if (n <= 0)
 		return n;
-	return tick_queue(t, r);
+	return tick_queue(t, r, NULL);
 }
 
 /* Evaluate one journey; the caller owns the transaction. */
@@ -387,7 +453,7 @@ tick_journey(struct tick *t)
 
 	if (tick_exit(t) != 0 || tick_entry(t) != 0)
 		return -1;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_fired", NULL, NULL, 0) < 0)
+	if (tick_run_sql(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0)
 		return -1;
 	for (int i = 0; i < j->nrules; i++)
 		if (j->rules[i].go >= 0)
@@ -400,7 +466,7 @@ tick_journey(struct tick *t)
 			int n;
 			if (j->rules[i].go < 0)
 				continue;
-			if ((n = tick_transition(t, i)) < 0)
+			if ((n = tick_transition(t, i, pass)) < 0)
 				return -1;
 			moved += n;
 		}
@@ -469,9 +535,12 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	memset(t.stats, 0, sizeof *t.stats);
 	t.debug = getenv("JOURNEYD_DEBUG_SQL") != NULL;
 	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
-	    "(sid INTEGER PRIMARY KEY);"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_fired (rule INTEGER, "
-	    "sid INTEGER, PRIMARY KEY (rule, sid))") != 0)
+	    "(sid INTEGER PRIMARY KEY, stage TEXT);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_moved (sid INTEGER "
+	    "PRIMARY KEY, seq INTEGER NOT NULL, stage TEXT NOT NULL, "
+	    "fired TEXT NOT NULL);"
+	    "CREATE INDEX IF NOT EXISTS temp.tick_moved_stage ON "
+	    "tick_moved(stage, seq)") != 0)
 		return -1;
 	for (int i = 0; i < cf->njourneys; i++) {
 		t.j = &cf->journeys[i];
