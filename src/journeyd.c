@@ -92,12 +92,24 @@ load(const char *path, int flags)
 	return cf;
 }
 
-/* Warn about members sitting at stages the config no longer has. */
+/* Warn about members of journeys, or at stages, the config no longer
+ * has: once per journey gone, once per stage gone. */
 static void
 warn_lost_stages(sqlite3 *db, const struct config *cf)
 {
 	sqlite3_stmt	*st;
 
+	st = store_prepare(db, "SELECT journey, count(*) FROM members "
+	    "WHERE status != 2 GROUP BY journey");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *jn = (const char *)sqlite3_column_text(st, 0);
+
+		if (config_journey(cf, jn) == NULL)
+			log_warn("journey \"%s\" is no longer in the config; "
+			    "its %lld subject(s) stay as they are", jn,
+			    (long long)sqlite3_column_int64(st, 1));
+	}
+	sqlite3_finalize(st);
 	st = store_prepare(db, "SELECT journey, stage, count(*) FROM members "
 	    "WHERE status != 2 GROUP BY journey, stage");
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -105,37 +117,13 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 		const char *sn = (const char *)sqlite3_column_text(st, 1);
 		struct journey *j = config_journey(cf, jn);
 
-		if (j == NULL)
-			log_warn("journey \"%s\" is no longer in the config; "
-			    "its %lld subject(s) stay as they are", jn,
-			    (long long)sqlite3_column_int64(st, 2));
-		else if (journey_stage(j, sn) == -1)
+		if (j != NULL && journey_stage(j, sn) == -1)
 			log_warn("journey \"%s\" has no stage \"%s\" any more; "
 			    "its %lld subject(s) stay there until a rule "
 			    "moves them", jn, sn,
 			    (long long)sqlite3_column_int64(st, 2));
 	}
 	sqlite3_finalize(st);
-}
-
-/* One tick: import the spool, evaluate every journey, log a summary. */
-static int
-run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
-    size_t statuslen)
-{
-	struct tick_stats	 ts;
-	int			 rc;
-
-	if (cf->spool_dir != NULL)
-		spool_scan(db, cf->spool_dir, now);
-	rc = tick_run(db, cf, now, 0, NULL, &ts);
-	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
-	    "%ld actions queued", ts.entered, ts.moved, ts.completed,
-	    ts.exited, ts.actions);
-	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
-	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
-	metrics_write(db, cf, now, &ts);
-	return rc;
 }
 
 /* The monotonic clock in microseconds. */
@@ -146,6 +134,41 @@ mono_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The CPU time this process used, in seconds. */
+static double
+cpu_seconds(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One tick: import the spool, evaluate every journey, log a summary. */
+static int
+run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
+    size_t statuslen)
+{
+	struct tick_stats	 ts;
+	int64_t			 start;
+	double			 cpu;
+	int			 rc;
+
+	if (cf->spool_dir != NULL)
+		spool_scan(db, cf->spool_dir, now);
+	start = mono_usec();
+	cpu = cpu_seconds();
+	rc = tick_run(db, cf, now, 0, NULL, &ts);
+	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
+	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
+	    ts.completed, ts.exited, ts.actions,
+	    (double)(mono_usec() - start) / 1e6, cpu_seconds() - cpu);
+	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
+	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
+	metrics_write(db, cf, now, &ts);
+	return rc;
 }
 
 /* Run as a service until SIGTERM or SIGINT. */

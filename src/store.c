@@ -179,7 +179,11 @@ store_open(const char *path, char *err, size_t errlen)
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = OFF;"
 	    "PRAGMA cache_size = -16384;"
-	    "PRAGMA temp_store = MEMORY;", NULL, NULL, &msg) != SQLITE_OK) {
+	    /* Temporary tables and sorts (a tick's batches) can hold a row
+	     * per subject: in a file with a bounded cache, so that memory
+	     * does not grow with the number of subjects. */
+	    "PRAGMA temp_store = FILE;"
+	    "PRAGMA temp.cache_size = -8192;", NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg);
 		sqlite3_free(msg);
 		sqlite3_close(db);

@@ -8,6 +8,10 @@
  * subjects it holds for into temp.tick_batch with one statement, and the
  * moves, history entries and outbox rows are written from that batch with a
  * few more. No statement runs per subject.
+ *
+ * With JOURNEYD_DEBUG_SQL set in the environment, every statement of a
+ * tick is logged with its query plan, the rows it changed and its time
+ * (wall clock and CPU).
  */
 #include "config.h"
 
@@ -24,22 +28,60 @@ struct tick {
 	const struct journey	*j;
 	int64_t			 now;
 	struct tick_stats	*stats;
+	int			 debug;		/* JOURNEYD_DEBUG_SQL */
 };
 
-/* Run a statement built in q (bound with :now and :journey); returns the
- * number of rows changed, or -1. */
-static int
-tick_exec(struct tick *t, struct sql *q)
+/* A clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) in seconds. */
+static double
+tick_clock(clockid_t id)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	struct timespec	 ts;
 
-	if (sqlite3_prepare_v2(t->db, q->text.s, -1, &st, NULL) != SQLITE_OK) {
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Prepare a statement of the tick; in debug mode, log its query plan. */
+static sqlite3_stmt *
+tick_prepare(struct tick *t, const char *text)
+{
+	sqlite3_stmt	*st, *plan;
+	char		*eqp;
+
+	if (sqlite3_prepare_v2(t->db, text, -1, &st, NULL) != SQLITE_OK) {
 		log_err("journey %s: sqlite: %s", t->j->name,
 		    sqlite3_errmsg(t->db));
-		return -1;
+		return NULL;
 	}
-	sql_bind(q, st, t->now, t->j->name);
+	if (!t->debug)
+		return st;
+	log_info("sql: %s", text);
+	eqp = xprintf("EXPLAIN QUERY PLAN %s", text);
+	if (sqlite3_prepare_v2(t->db, eqp, -1, &plan, NULL) == SQLITE_OK) {
+		while (sqlite3_step(plan) == SQLITE_ROW)
+			log_info("sql:   plan %d<-%d %s",
+			    sqlite3_column_int(plan, 0),
+			    sqlite3_column_int(plan, 1),
+			    (const char *)sqlite3_column_text(plan, 3));
+		sqlite3_finalize(plan);
+	}
+	free(eqp);
+	return st;
+}
+
+/* Step a bound statement of the tick to its end and finalize it; in debug
+ * mode, log its time. Returns the number of rows changed, or -1. */
+static int
+tick_step(struct tick *t, sqlite3_stmt *st)
+{
+	double	 start = 0, cpu = 0;
+	int	 rc;
+
+	if (t->debug) {
+		start = tick_clock(CLOCK_MONOTONIC);
+		cpu = tick_clock(CLOCK_THREAD_CPUTIME_ID);
+	}
+
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -47,7 +89,24 @@ tick_exec(struct tick *t, struct sql *q)
 		    sqlite3_errmsg(t->db));
 		return -1;
 	}
+	if (t->debug)
+		log_info("sql:   %d rows in %.3fs (cpu %.3fs)",
+		    sqlite3_changes(t->db), tick_clock(CLOCK_MONOTONIC) - start,
+		    tick_clock(CLOCK_THREAD_CPUTIME_ID) - cpu);
 	return sqlite3_changes(t->db);
+}
+
+/* Run a statement built in q (bound with :now and :journey); returns the
+ * number of rows changed, or -1. */
+static int
+tick_exec(struct tick *t, struct sql *q)
+{
+	sqlite3_stmt	*st;
+
+	if ((st = tick_prepare(t, q->text.s)) == NULL)
+		return -1;
+	sql_bind(q, st, t->now, t->j->name);
+	return tick_step(t, st);
 }
 
 /* Bind :now and :journey where a statement names them. */
@@ -70,13 +129,10 @@ tick_run_sql(struct tick *t, const char *text, const char *p1,
     const char *p2, int64_t i3)
 {
 	sqlite3_stmt	*st;
-	int		 rc, n;
+	int		 n;
 
-	if (sqlite3_prepare_v2(t->db, text, -1, &st, NULL) != SQLITE_OK) {
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
+	if ((st = tick_prepare(t, text)) == NULL)
 		return -1;
-	}
 	n = sqlite3_bind_parameter_count(st);
 	for (int i = 1; i <= n; i++) {
 		const char *name = sqlite3_bind_parameter_name(st, i);
@@ -90,14 +146,7 @@ tick_run_sql(struct tick *t, const char *text, const char *p1,
 			sqlite3_bind_int64(st, i, i3);
 	}
 	tick_bind_names(t, st);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
-		return -1;
-	}
-	return sqlite3_changes(t->db);
+	return tick_step(t, st);
 }
 
 /* Append "AND m.stage IN (...)" for a rule's stages. */
@@ -115,7 +164,7 @@ tick_stage_filter(struct sql *q, const struct rule *r)
 	buf_puts(&q->text, ")");
 }
 
-/* Mark members of the batch now at the last stage as completed. */
+/* Mark the batch, just moved to the last stage, as completed. */
 static int
 tick_complete(struct tick *t)
 {
@@ -123,14 +172,12 @@ tick_complete(struct tick *t)
 	int		 n;
 
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage) SELECT m.subject, :journey, :now, 'completed', m.stage "
-	    "FROM temp.tick_batch b JOIN members m ON m.journey = :journey "
-	    "AND m.subject = b.sid WHERE m.stage = :a AND m.status = 0",
-	    last, NULL, 0) < 0)
+	    "stage) SELECT sid, :journey, :now, 'completed', :a FROM "
+	    "temp.tick_batch", last, NULL, 0) < 0)
 		return -1;
 	n = tick_run_sql(t, "UPDATE members SET status = 1 WHERE journey = "
-	    ":journey AND stage = :a AND status = 0 AND subject IN "
-	    "(SELECT sid FROM temp.tick_batch)", last, NULL, 0);
+	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)",
+	    NULL, NULL, 0);
 	if (n > 0)
 		t->stats->completed += n;
 	return n < 0 ? -1 : 0;
@@ -148,9 +195,10 @@ tick_exit(struct tick *t)
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
-	    ":journey AND m.status IN (0, 1) AND (");
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
+	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1) AND "
+	    "(");
 	expr_sql(t->j->exit, &q);
 	buf_puts(&q.text, ")");
 	n = tick_exec(t, &q);
@@ -158,9 +206,8 @@ tick_exit(struct tick *t)
 	if (n <= 0)
 		return n;
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule) SELECT m.subject, :journey, :now, 'exited', m.stage, "
-	    "'exit' FROM temp.tick_batch b JOIN members m ON m.journey = "
-	    ":journey AND m.subject = b.sid", NULL, NULL, 0) < 0 ||
+	    "stage, rule) SELECT sid, :journey, :now, 'exited', stage, 'exit' "
+	    "FROM temp.tick_batch", NULL, NULL, 0) < 0 ||
 	    tick_run_sql(t, "UPDATE members SET status = 2 WHERE journey = "
 	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)", NULL,
 	    NULL, 0) < 0)
@@ -169,8 +216,12 @@ tick_exit(struct tick *t)
 	return 0;
 }
 
-/* Subjects not in the journey (or exited, with reenter) who match entry and
- * not exit enter at the first stage. */
+/*
+ * Subjects not in the journey (or exited, with reenter) who match entry and
+ * not exit enter at the first stage. Whether a subject is in the journey is
+ * asked first, so that entry is evaluated only for those who are not: once
+ * everyone is in, a tick costs one index probe per subject.
+ */
 static int
 tick_entry(struct tick *t)
 {
@@ -182,12 +233,22 @@ tick_entry(struct tick *t)
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
+	/* Users are most subjects: read them in sid order (a "+" keeps the
+	 * (kind, id) index out), so that the probes into members and events
+	 * go in their order too. Accounts are few: found by that index. */
+	/* Whoever may enter is not in the journey (or has left it), where
+	 * every value read from m (stage_age, journey_age, stalled) is
+	 * absent: m is a row of NULLs, not a second probe of members. */
 	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    EXPR_FROM " WHERE s.kind = ");
+	    "subjects s LEFT JOIN (SELECT NULL AS stage, NULL AS status, NULL "
+	    "AS entered, NULL AS stage_since, NULL AS subject) m WHERE ");
+	buf_puts(&q.text, t->j->subject == SUBJECT_USER ? "+s.kind = " :
+	    "s.kind = ");
 	sql_add_int(&q, t->j->subject);
-	buf_puts(&q.text, t->j->reenter ? " AND (m.subject IS NULL OR "
-	    "m.status = 2)" : " AND m.subject IS NULL");
-	buf_puts(&q.text, " AND (");
+	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM members x WHERE "
+	    "x.journey = :journey AND x.subject = s.sid");
+	buf_puts(&q.text, t->j->reenter ? " AND x.status IN (0, 1)) AND (" :
+	    ") AND (");
 	expr_sql(t->j->entry, &q);
 	buf_puts(&q.text, ")");
 	if (t->j->exit != NULL) {
@@ -207,12 +268,15 @@ tick_entry(struct tick *t)
 	    t->j->stages[0].name, NULL, 0) < 0 ||
 	    tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
 	    "stage, rule) SELECT sid, :journey, :now, 'entered', :a, 'entry' "
-	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0 ||
-	    tick_run_sql(t, "DELETE FROM firings WHERE journey = :journey AND "
-	    "subject IN (SELECT sid FROM temp.tick_batch)", NULL, NULL, 0) < 0)
+	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0)
+		return -1;
+	/* Only a subject that was in the journey before has firings. */
+	if (t->j->reenter && tick_run_sql(t, "DELETE FROM firings WHERE "
+	    "journey = :journey AND subject IN (SELECT sid FROM "
+	    "temp.tick_batch)", NULL, NULL, 0) < 0)
 		return -1;
 	t->stats->entered += n;
-	return tick_complete(t);
+	return t->j->nstages == 1 ? tick_complete(t) : 0;
 }
 
 /* Append the condition "subject s is held out of rule r" (SPEC §11): a
@@ -227,10 +291,10 @@ tick_held_out(struct sql *q, const struct rule *r)
 	sql_add_int(q, r->holdout);
 }
 
-/* Queue rule r's action for every subject in the batch, and record the
- * firing. */
+/* Queue rule r's action for every subject in the batch, at stage (or, when
+ * NULL, the stage the batch holds), and record the firing. */
 static int
-tick_queue(struct tick *t, const struct rule *r)
+tick_queue(struct tick *t, const struct rule *r, const char *stage)
 {
 	sqlite3_stmt	*st;
 	struct sql	 q;
@@ -246,7 +310,12 @@ tick_queue(struct tick *t, const struct rule *r)
 	    "stage, instance, params, created, due, status, reason, updated) "
 	    "SELECT lower(hex(randomblob(16))), b.sid, :journey, ");
 	sql_add_text(&q, r->name);
-	buf_puts(&q.text, ", m.stage, ");
+	buf_puts(&q.text, ", ");
+	if (stage != NULL)
+		sql_add_text(&q, stage);
+	else
+		buf_puts(&q.text, "b.stage");
+	buf_puts(&q.text, ", ");
 	sql_add_text(&q, r->instance);
 	buf_puts(&q.text, ", ");
 	sql_add_text(&q, r->params != NULL ? r->params : "{}");
@@ -262,12 +331,10 @@ tick_queue(struct tick *t, const struct rule *r)
 		buf_puts(&q.text, " THEN 'holdout' END, CASE WHEN ");
 		tick_held_out(&q, r);
 		buf_puts(&q.text, " THEN :now END FROM temp.tick_batch b JOIN "
-		    "members m ON m.journey = :journey AND m.subject = b.sid "
-		    "JOIN subjects s ON s.sid = b.sid ORDER BY b.sid");
+		    "subjects s ON s.sid = b.sid ORDER BY b.sid");
 	} else
 		buf_puts(&q.text, ", :now, :now, 0, NULL, NULL FROM "
-		    "temp.tick_batch b JOIN members m ON m.journey = :journey "
-		    "AND m.subject = b.sid ORDER BY b.sid");
+		    "temp.tick_batch b ORDER BY b.sid");
 	n = tick_exec(t, &q);
 	sql_free(&q);
 	if (n < 0)
@@ -285,28 +352,66 @@ tick_queue(struct tick *t, const struct rule *r)
 	return 0;
 }
 
-/* One pass of transition rule r: move the subjects it holds for. Returns
- * how many moved, or -1. */
+/*
+ * One pass of transition rule ri: move the subjects it holds for. Returns
+ * how many moved, or -1.
+ *
+ * Only a subject's own membership (stage, its age, status) changes during a
+ * journey's tick, so a rule that did not hold for a subject still does not
+ * unless the subject moved since the rule last looked at it. The first pass
+ * looks at every member at the rule's stages; a later pass only at those
+ * now at the rule's stages that moved at or after this rule's turn in the
+ * previous pass, and that this rule did not move yet. temp.tick_moved has
+ * a row for each subject moved in this tick: its last move's sequence
+ * number pass * nrules + rule, the stage it went to, and the rules that
+ * moved it (",0,2,").
+ */
 static int
-tick_transition(struct tick *t, int ri)
+tick_transition(struct tick *t, int ri, int pass)
 {
 	const struct rule	*r = &t->j->rules[ri];
 	const char		*to = t->j->stages[r->go].name;
+	int64_t			 seq = (int64_t)pass * t->j->nrules + ri;
 	struct sql		 q;
+	char			 rule_tag[32];
 	int			 n;
+
+	snprintf(rule_tag, sizeof rule_tag, ",%d,", ri);
 
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
-	    ":journey AND m.status IN (0, 1) AND m.stage != ");
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM ");
+	if (pass == 0)
+		buf_puts(&q.text, "members m JOIN subjects s ON s.sid = "
+		    "m.subject WHERE ");
+	else {
+		buf_puts(&q.text, "temp.tick_moved v CROSS JOIN members m "
+		    "CROSS JOIN subjects s ON s.sid = m.subject WHERE v.seq "
+		    ">= ");
+		sql_add_int(&q, seq - t->j->nrules);
+		if (r->nstages > 0) {
+			buf_puts(&q.text, " AND v.stage IN (");
+			for (int i = 0; i < r->nstages; i++) {
+				if (i > 0)
+					buf_puts(&q.text, ", ");
+				sql_add_text(&q, r->stages[i]);
+			}
+			buf_puts(&q.text, ")");
+		}
+		buf_puts(&q.text, " AND m.subject = v.sid AND ");
+	}
+	buf_puts(&q.text, "m.journey = :journey AND m.status IN (0, 1) AND "
+	    "m.stage != ");
 	sql_add_text(&q, to);
 	tick_stage_filter(&q, r);
-	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM temp.tick_fired f "
-	    "WHERE f.rule = ");
-	sql_add_int(&q, ri);
-	buf_puts(&q.text, " AND f.sid = s.sid) AND (");
+	if (pass > 0) {
+		buf_puts(&q.text, " AND instr(v.fired, ");
+		sql_add_text(&q, rule_tag);
+		buf_puts(&q.text, ") = 0");
+	}
+	buf_puts(&q.text, " AND (");
 	expr_sql(r->when, &q);
 	buf_puts(&q.text, ")");
 	n = tick_exec(t, &q);
@@ -314,19 +419,21 @@ tick_transition(struct tick *t, int ri)
 	if (n <= 0)
 		return n;
 	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, from_stage, rule) SELECT b.sid, :journey, :now, 'moved', "
-	    ":a, m.stage, :b FROM temp.tick_batch b JOIN members m ON "
-	    "m.journey = :journey AND m.subject = b.sid", to, r->name, 0) < 0 ||
+	    "stage, from_stage, rule) SELECT sid, :journey, :now, 'moved', "
+	    ":a, stage, :b FROM temp.tick_batch", to, r->name, 0) < 0 ||
 	    tick_run_sql(t, "UPDATE members SET stage = :a, stage_since = :now, "
 	    "status = 0 WHERE journey = :journey AND subject IN (SELECT sid "
 	    "FROM temp.tick_batch)", to, NULL, 0) < 0 ||
-	    tick_run_sql(t, "INSERT INTO temp.tick_fired(rule, sid) SELECT :i, "
-	    "sid FROM temp.tick_batch", NULL, NULL, ri) < 0)
+	    tick_run_sql(t, "INSERT INTO temp.tick_moved(sid, seq, stage, "
+	    "fired) SELECT sid, :i, :a, :b FROM temp.tick_batch WHERE true ON "
+	    "CONFLICT(sid) DO UPDATE SET seq = excluded.seq, stage = "
+	    "excluded.stage, fired = fired || substr(excluded.fired, 2)", to,
+	    rule_tag, seq) < 0)
 		return -1;
 	t->stats->moved += n;
-	if (r->instance != NULL && tick_queue(t, r) != 0)
+	if (r->instance != NULL && tick_queue(t, r, to) != 0)
 		return -1;
-	if (tick_complete(t) != 0)
+	if (r->go == t->j->nstages - 1 && tick_complete(t) != 0)
 		return -1;
 	return n;
 }
@@ -342,9 +449,9 @@ tick_action(struct tick *t, const struct rule *r)
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
 	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "members m JOIN subjects s ON s.sid = m.subject WHERE m.journey = "
-	    ":journey AND m.status IN (0, 1)");
+	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
+	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1)");
 	tick_stage_filter(&q, r);
 	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
 	    "f.journey = :journey AND f.subject = s.sid AND f.rule = ");
@@ -360,7 +467,7 @@ tick_action(struct tick *t, const struct rule *r)
 	sql_free(&q);
 	if (n <= 0)
 		return n;
-	return tick_queue(t, r);
+	return tick_queue(t, r, NULL);
 }
 
 /* Evaluate one journey; the caller owns the transaction. */
@@ -372,7 +479,7 @@ tick_journey(struct tick *t)
 
 	if (tick_exit(t) != 0 || tick_entry(t) != 0)
 		return -1;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_fired", NULL, NULL, 0) < 0)
+	if (tick_run_sql(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0)
 		return -1;
 	for (int i = 0; i < j->nrules; i++)
 		if (j->rules[i].go >= 0)
@@ -385,7 +492,7 @@ tick_journey(struct tick *t)
 			int n;
 			if (j->rules[i].go < 0)
 				continue;
-			if ((n = tick_transition(t, i)) < 0)
+			if ((n = tick_transition(t, i, pass)) < 0)
 				return -1;
 			moved += n;
 		}
@@ -446,7 +553,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
     FILE *out, struct tick_stats *stats)
 {
 	struct tick_stats	 dummy;
-	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy };
+	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy,
+				    0 };
 	sqlite3_stmt		*st;
 	int64_t			 hid = 0;
 	int			 rc = 0;
@@ -454,10 +562,14 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	struct timespec		 start, end;
 
 	memset(t.stats, 0, sizeof *t.stats);
+	t.debug = getenv("JOURNEYD_DEBUG_SQL") != NULL;
 	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
-	    "(sid INTEGER PRIMARY KEY);"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_fired (rule INTEGER, "
-	    "sid INTEGER, PRIMARY KEY (rule, sid))") != 0)
+	    "(sid INTEGER PRIMARY KEY, stage TEXT);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_moved (sid INTEGER "
+	    "PRIMARY KEY, seq INTEGER NOT NULL, stage TEXT NOT NULL, "
+	    "fired TEXT NOT NULL);"
+	    "CREATE INDEX IF NOT EXISTS temp.tick_moved_stage ON "
+	    "tick_moved(stage, seq)") != 0)
 		return -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
