@@ -242,6 +242,8 @@ test_rejections(void **state)
 		{ "{\"type\":\"page\",\"userId\":\"u1\"}",
 		    "unknown type \"page\"" },
 		{ "{\"type\":7,\"userId\":\"u1\"}", "\"type\" is not a string" },
+		{ "{\"type\":{\"a\":1},\"userId\":\"u1\"}",
+		    "\"type\" is not a string" },
 		{ "{\"type\":\"track\",\"event\":\"e\"}",
 		    "missing \"userId\"" },
 		{ "{\"type\":\"track\",\"userId\":null,\"event\":\"e\"}",
@@ -252,9 +254,17 @@ test_rejections(void **state)
 		    "\"userId\" is not a string" },
 		{ "{\"type\":\"identify\",\"userId\":1.5}",
 		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":true}",
+		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":{\"a\":1}}",
+		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":12345678901234567890123}",
+		    "\"userId\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\"}",
 		    "missing \"event\"" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":3}",
+		    "\"event\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":[\"a\"]}",
 		    "\"event\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"\"}",
 		    "\"event\" is empty" },
@@ -262,8 +272,12 @@ test_rejections(void **state)
 		    "missing \"groupId\"" },
 		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":{}}",
 		    "\"groupId\" is not a string" },
+		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":false}",
+		    "\"groupId\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
 		    "\"properties\":[1]}", "\"properties\" is not an object" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"properties\":\"{}\"}", "\"properties\" is not an object" },
 		{ "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":\"x\"}",
 		    "\"traits\" is not an object" },
 		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\","
@@ -282,6 +296,8 @@ test_rejections(void **state)
 		    "\"timestamp\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
 		    "\"messageId\":[]}", "\"messageId\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"messageId\":true}", "\"messageId\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u\\u0000\",\"event\":\"e\"}",
 		    "NUL character (\\u0000) in line" },
 		{ "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"e\","
@@ -510,13 +526,18 @@ test_unknown_users(void **state)
 	    "\"timestamp\":\"2026-01-06T08:30:00Z\"}\n"
 	    "{\"type\":\"group\",\"userId\":\"new2\",\"groupId\":\"g\"}\n"
 	    "{\"type\":\"track\",\"userId\":12345,\"event\":\"signup\"}\n"
-	    "{\"type\":\"track\",\"userId\":\"12345\",\"event\":\"other\"}\n",
+	    "{\"type\":\"track\",\"userId\":\"12345\",\"event\":\"other\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"{odd}\",\"event\":\"[beta] x\","
+	    "\"messageId\":\"[1]\",\"timestamp\":\"2026-01-06T08:30:00Z\"}\n",
 	    &s, NULL), 0);
-	assert_stats(&s, 4, 0, 0);
+	assert_stats(&s, 5, 0, 0);
+	assert_q_text(fx->db, "SELECT s.id || ' ' || e.name || ' ' || e.msg "
+	    "FROM events e JOIN subjects s ON s.sid = e.subject WHERE "
+	    "e.name LIKE '[%'", "{odd} [beta] x m:[1]");
 	assert_q_text(fx->db, "SELECT group_concat(id || ':' || traits || ':' "
 	    "|| created, ' ') FROM (SELECT * FROM subjects WHERE kind = 0 "
 	    "ORDER BY sid)", "new1:{}:1767688200 new2:{}:1767225600 "
-	    "12345:{}:1767225600");
+	    "12345:{}:1767225600 {odd}:{}:1767688200");
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
 	    "subjects s ON s.sid = e.subject WHERE s.id = '12345'"), 2);
 }
@@ -670,16 +691,20 @@ test_many_lines(void **state)
 	struct buf		 in;
 
 	buf_init(&in);
-	for (int i = 0; i < 12000; i++)
+	for (int i = 0; i < 45000; i++)
 		buf_printf(&in, "{\"type\":\"track\",\"userId\":\"u%d\","
 		    "\"event\":\"e\",\"timestamp\":\"@%d\"}\n", (i * 7) % 5003,
 		    NOW + i);
 	assert_int_equal(import_text(fx, in.s, in.len, &s, NULL), 0);
-	assert_stats(&s, 12000, 0, 0);
+	assert_stats(&s, 45000, 0, 0);
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects"), 5003);
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
 	    "subjects s ON s.sid = e.subject WHERE s.id = 'u' || "
-	    "(((e.ts - 1767225600) * 7) % 5003)"), 12000);
+	    "(((e.ts - 1767225600) * 7) % 5003)"), 45000);
+	/* Again: all duplicates, through a fresh cache and a warm one. */
+	assert_int_equal(import_text(fx, in.s, in.len, &s, NULL), 0);
+	assert_stats(&s, 0, 45000, 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 45000);
 	buf_free(&in);
 }
 
