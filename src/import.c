@@ -4,7 +4,8 @@
  * Each line is checked in C for what SQLite cannot see (its length, NUL
  * bytes, UTF-8), then parsed once by SQLite's JSON functions, one statement
  * reading every field (json_each() was tried: it costs twice as much), and
- * written with prepared statements reused for every line. Lines are grouped in write
+ * written with prepared statements reused for every line (each use binds
+ * every parameter, so bindings are never cleared). Lines are grouped in write
  * transactions of up to IMPORT_BATCH lines or IMPORT_BATCH_MS, so that the
  * daemon is never kept waiting long. Subject ids are cached: a subject is
  * never deleted or renumbered, so an id stays right once committed, and the
@@ -84,6 +85,8 @@ struct importer {
 	struct import_stats	 pending;	/* in the open transaction */
 
 	sqlite3_stmt		*parse;
+	sqlite3_stmt		*parse_track;	/* only what a track uses */
+	int			 last_track;	/* the last line was one */
 	sqlite3_stmt		*type_of;
 	sqlite3_stmt		*subject_find;
 	sqlite3_stmt		*subject_add;
@@ -124,6 +127,11 @@ importer_new(sqlite3 *db, int64_t now)
 	    "json_extract(?1, '$.groupId'), json_extract(?1, '$.event'), "
 	    "json_extract(?1, '$.timestamp'), ?1 -> '$.properties', "
 	    "?1 -> '$.traits', json_extract(?1, '$.messageId')");
+	imp->parse_track = store_prepare(db,
+	    "SELECT json_extract(?1, '$.type'), json_extract(?1, '$.userId'), "
+	    "NULL, json_extract(?1, '$.event'), "
+	    "json_extract(?1, '$.timestamp'), ?1 -> '$.properties', "
+	    "NULL, json_extract(?1, '$.messageId')");
 	imp->type_of = store_prepare(db, "SELECT json_type(?1, ?2)");
 	imp->subject_find = store_prepare(db,
 	    "SELECT sid FROM subjects WHERE kind = ?1 AND id = ?2");
@@ -159,6 +167,7 @@ importer_free(struct importer *imp)
 	if (imp->in_txn)
 		store_rollback(imp->db);
 	sqlite3_finalize(imp->parse);
+	sqlite3_finalize(imp->parse_track);
 	sqlite3_finalize(imp->type_of);
 	sqlite3_finalize(imp->subject_find);
 	sqlite3_finalize(imp->subject_add);
@@ -340,7 +349,6 @@ import_jtype(struct importer *imp, const char *line, size_t len,
 	else if (strcmp(t, "object") == 0)
 		type = JT_OBJECT;
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return type;
 }
 
@@ -355,27 +363,37 @@ static int
 import_parse(struct importer *imp, const char *line, size_t len, char *err,
     size_t errlen)
 {
-	sqlite3_stmt		*st = imp->parse;
+	sqlite3_stmt		*st;
 	struct import_field	*f;
 	const char		*p, *text;
-	int			 rc, k, n;
+	int			 rc, k, n, track;
 
 	/* A valid document starting with '{' is an object. */
 	for (p = line; p < line + len; p++)
 		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
 			break;
 
+	/* After a track line, guess another: read only what a track uses. */
+	st = imp->last_track ? imp->parse_track : imp->parse;
 	sqlite3_bind_text(st, 1, line, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
+	track = rc == SQLITE_ROW && sqlite3_column_type(st, KEY_TYPE) ==
+	    SQLITE_TEXT && sqlite3_column_bytes(st, KEY_TYPE) == 5 &&
+	    memcmp(sqlite3_column_text(st, KEY_TYPE), "track", 5) == 0;
+	if (rc == SQLITE_ROW && st == imp->parse_track && !track) {
+		sqlite3_reset(st);
+		st = imp->parse;
+		sqlite3_bind_text(st, 1, line, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	imp->last_track = track;
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
 		snprintf(err, errlen, "not valid JSON");
 		return IMPORT_REJECT;
 	}
 	if (p == line + len || *p != '{') {
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
 		snprintf(err, errlen, "not a JSON object");
 		return IMPORT_REJECT;
 	}
@@ -417,7 +435,6 @@ import_parse(struct importer *imp, const char *line, size_t len, char *err,
 			f->type = import_jtype(imp, line, len, k);
 	}
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return IMPORT_OK;
 }
 
@@ -550,7 +567,6 @@ import_fault(struct importer *imp, sqlite3_stmt *st, char *err, size_t errlen)
 	snprintf(err, errlen, "database: %s", sqlite3_errmsg(imp->db));
 	if (st != NULL) {
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
 	}
 	return IMPORT_FAULT;
 }
@@ -575,7 +591,6 @@ import_exec(sqlite3_stmt *st)
 	int	 rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -588,7 +603,6 @@ import_returning(sqlite3_stmt *st)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		sid = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return sid;
 }
 
@@ -611,7 +625,6 @@ import_subject(struct importer *imp, int kind, const struct buf *id,
 	if (rc == SQLITE_ROW)
 		sid = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	if (rc == SQLITE_DONE) {
@@ -625,6 +638,16 @@ import_subject(struct importer *imp, int kind, const struct buf *id,
 	}
 	import_cache_put(imp, kind, id->s, id->len, sid);
 	return sid;
+}
+
+/* Forget the fields a line's type does not use, so that they count in
+ * neither its content's identity nor anywhere else. */
+static void
+import_ignore(struct importer *imp, enum import_key a, enum import_key b,
+    enum import_key c)
+{
+	imp->fields[a].present = imp->fields[b].present = 0;
+	imp->fields[c].present = 0;
 }
 
 /* Check a field that must be a JSON object when given. */
@@ -707,6 +730,8 @@ import_bind_event(struct importer *imp, sqlite3_stmt *st, int64_t ts)
 	if (props->present)
 		sqlite3_bind_text(st, 4, props->text.s, (int)props->text.len,
 		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
 	sqlite3_bind_text(st, 5, imp->ident.s, (int)imp->ident.len,
 	    SQLITE_STATIC);
 }
@@ -720,6 +745,7 @@ import_track(struct importer *imp, char *err, size_t errlen)
 	int64_t			 ts, sid;
 	int			 rc;
 
+	import_ignore(imp, KEY_GROUPID, KEY_TRAITS, KEY_TRAITS);
 	if ((rc = import_check_id(imp, KEY_USERID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_id(imp, KEY_EVENT, 1, 0, err, errlen)) != 0 ||
 	    (rc = import_check_object(imp, KEY_PROPERTIES, err, errlen)) != 0 ||
@@ -770,6 +796,7 @@ import_identify(struct importer *imp, char *err, size_t errlen)
 	int64_t	 ts;
 	int	 rc;
 
+	import_ignore(imp, KEY_GROUPID, KEY_EVENT, KEY_PROPERTIES);
 	if ((rc = import_check_id(imp, KEY_USERID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_object(imp, KEY_TRAITS, err, errlen)) != 0 ||
 	    (rc = import_check_message(imp, err, errlen)) != 0 ||
@@ -797,6 +824,7 @@ import_group(struct importer *imp, char *err, size_t errlen)
 	int64_t			 ts, account, sid;
 	int			 rc;
 
+	import_ignore(imp, KEY_EVENT, KEY_PROPERTIES, KEY_PROPERTIES);
 	if ((rc = import_check_id(imp, KEY_USERID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_id(imp, KEY_GROUPID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_object(imp, KEY_TRAITS, err, errlen)) != 0 ||

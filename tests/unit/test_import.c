@@ -417,12 +417,20 @@ test_duplicate_content(void **state)
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
 	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n"
-	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n",
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n"
+	    /* keys a type does not use do not count, whatever came before */
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"z\","
+	    "\"groupId\":\"g\",\"traits\":{}}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"z\","
+	    "\"groupId\":\"g\",\"traits\":{}}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1},"
+	    "\"event\":\"x\",\"properties\":{}}\n",
 	    &s, NULL), 0);
-	assert_stats(&s, 8, 4, 0);
-	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 6);
+	assert_stats(&s, 9, 7, 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 7);
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events "
-	    "WHERE msg LIKE 'c:%' AND length(msg) = 66"), 6);
+	    "WHERE msg LIKE 'c:%' AND length(msg) = 66"), 7);
 }
 
 /* Importing a file again changes nothing. */
