@@ -716,6 +716,71 @@ test_many_lines(void **state)
 	buf_free(&in);
 }
 
+/* The text of a file of tests/data (caller frees). */
+static char *
+read_data(const char *name)
+{
+	const char	*top = getenv("top_srcdir");
+	char		*path, *s;
+	FILE		*f;
+	long		 n;
+
+	path = xprintf("%s/tests/data/%s", top != NULL ? top : ".", name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = xmalloc(n + 1);
+	assert_int_equal(fread(s, 1, n, f), (size_t)n);
+	s[n] = '\0';
+	fclose(f);
+	free(path);
+	return s;
+}
+
+/* The fixtures of tests/data: the specification's examples, and one bad
+ * line of each kind with the report expected. */
+static void
+test_fixtures(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	char			*text, *want, *errs;
+	FILE			*in, *ef;
+	size_t			 len = 0;
+
+	text = read_data("import-good.jsonl");
+	assert_int_equal(import_str(fx, text, &s, &errs), 0);
+	assert_string_equal(errs, "");
+	assert_stats(&s, 6, 1, 0);
+	free(errs);
+	free(text);
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 0 AND "
+	    "id = 'u1'", "{\"email\":\"ann@example.com\",\"plan\":\"pass\"}");
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 1 AND "
+	    "id = 'acme'", "{\"name\":\"Acme Inc\",\"seats\":30}");
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects u JOIN "
+	    "subjects a ON a.sid = u.account WHERE a.id = 'acme'"), 2);
+	assert_int_equal(q_int(fx->db, "SELECT ts FROM events WHERE "
+	    "name = 'signup'"), 1767772800);
+
+	text = read_data("import-bad.jsonl");
+	want = read_data("import-bad.errors");
+	in = fmemopen(text, strlen(text), "r");
+	ef = open_memstream(&errs, &len);
+	assert_int_equal(import_stream(fx->db, in, "import-bad.jsonl", NOW, ef,
+	    &s), 1);
+	fclose(in);
+	fclose(ef);
+	assert_string_equal(errs, want);
+	assert_stats(&s, 1, 1, 15);
+	free(errs);
+	free(want);
+	free(text);
+}
+
 /* Does path exist? */
 static int
 exists(struct fixture *fx, const char *name)
@@ -831,6 +896,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_importer_api, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_many_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fixtures, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spool, setup, teardown),
 	};
