@@ -15,6 +15,25 @@
  * SHA-256 of its content (type, userId, groupId, event, the timestamp as
  * written, properties or traits as minified JSON). A track line is stored
  * once by events.msg; identify and group lines once by the messages table.
+ *
+ * A rejected line is reported by import_stream as "NAME:LINE: reason", the
+ * reason one of:
+ *   line longer than 1048576 bytes     NUL byte in line
+ *   NUL character (\u0000) in line     invalid UTF-8
+ *   not valid JSON                     not a JSON object
+ *   missing "type"                     "type" is not a string
+ *   unknown type "T"                   missing "userId" (absent or null)
+ *   "userId" is not a string           "userId" is empty
+ *   missing "event"                    "event" is not a string
+ *   "event" is empty                   missing "groupId"
+ *   "groupId" is not a string          "groupId" is empty
+ *   "properties" is not an object      "traits" is not an object
+ *   "timestamp" is not a string        bad timestamp "T"
+ *   "messageId" is not a string
+ * userId, groupId and messageId may be JSON integers (their decimal text).
+ * Blank lines are skipped, a CR before the LF and a UTF-8 byte order mark
+ * at the start are dropped. The summary (import_summary) reads
+ * "imported N, duplicates N, rejected N".
  */
 #include "config.h"
 
