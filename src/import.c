@@ -2,15 +2,38 @@
  * Importing Segment-style JSON lines: identify, track and group.
  *
  * Each line is checked in C for what SQLite cannot see (its length, NUL
- * bytes, UTF-8), then parsed once by SQLite's json_each() and written with
- * prepared statements reused for every line. Lines are grouped in write
- * transactions of IMPORT_BATCH lines. While a transaction is open no one
- * else can write, so user and account ids looked up in it are cached.
+ * bytes, UTF-8), then parsed once by SQLite's JSON functions, one statement
+ * reading every field (json_each() was tried: it costs twice as much), and
+ * written with prepared statements reused for every line (each use binds
+ * every parameter, so bindings are never cleared). Lines are grouped in write
+ * transactions of up to IMPORT_BATCH lines or IMPORT_BATCH_MS, so that the
+ * daemon is never kept waiting long. Subject ids are cached: a subject is
+ * never deleted or renumbered, so an id stays right once committed, and the
+ * cache is cleared when a transaction is rolled back.
  *
  * Every line has an identity: "m:" and its messageId, or "c:" and the hex
  * SHA-256 of its content (type, userId, groupId, event, the timestamp as
  * written, properties or traits as minified JSON). A track line is stored
  * once by events.msg; identify and group lines once by the messages table.
+ *
+ * A rejected line is reported by import_stream as "NAME:LINE: reason", the
+ * reason one of:
+ *   line longer than 1048576 bytes     NUL byte in line
+ *   NUL character (\u0000) in line     invalid UTF-8
+ *   not valid JSON                     not a JSON object
+ *   missing "type"                     "type" is not a string
+ *   unknown type "T"                   missing "userId" (absent or null)
+ *   "userId" is not a string           "userId" is empty
+ *   missing "event"                    "event" is not a string
+ *   "event" is empty                   missing "groupId"
+ *   "groupId" is not a string          "groupId" is empty
+ *   "properties" is not an object      "traits" is not an object
+ *   "timestamp" is not a string        bad timestamp "T"
+ *   "messageId" is not a string
+ * userId, groupId and messageId may be JSON integers (their decimal text).
+ * Blank lines are skipped, a CR before the LF and a UTF-8 byte order mark
+ * at the start are dropped. The summary (import_summary) reads
+ * "imported N, duplicates N, rejected N".
  */
 #include "config.h"
 
@@ -19,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -26,12 +50,18 @@
 #include "journeyd.h"
 
 #define IMPORT_MAX_LINE		1048576	/* bytes, line ending excluded */
-#define IMPORT_BATCH		5000	/* lines per transaction */
+#ifndef IMPORT_BATCH
+#define IMPORT_BATCH		20000	/* most lines per transaction */
+#endif
+#define IMPORT_BATCH_MS		1000	/* longest a transaction stays open */
 #define IMPORT_READ		65536	/* bytes per read */
-#define IMPORT_CACHE		4096	/* subject ids cached, a power of 2 */
+#ifndef IMPORT_CACHE
+#define IMPORT_CACHE		131072	/* subject ids cached (8 MiB), a power
+					   of 2 */
+#endif
 #define IMPORT_CACHE_ID		48	/* longest id cached, NUL included */
 
-/* What json_each says a value is. */
+/* What a JSON value is. */
 enum import_jtype {
 	JT_NULL, JT_TRUE, JT_FALSE, JT_INTEGER, JT_REAL, JT_TEXT, JT_ARRAY,
 	JT_OBJECT
@@ -45,6 +75,10 @@ enum import_key {
 static const char *import_keys[KEY_COUNT] = {
 	"type", "userId", "groupId", "event", "timestamp", "properties",
 	"traits", "messageId"
+};
+static const char *import_paths[KEY_COUNT] = {
+	"$.type", "$.userId", "$.groupId", "$.event", "$.timestamp",
+	"$.properties", "$.traits", "$.messageId"
 };
 
 struct import_field {
@@ -64,11 +98,15 @@ struct importer {
 	int64_t			 now;
 	int			 in_txn;
 	int			 batch;		/* lines in the open transaction */
+	struct timespec		 started;	/* when it began */
 
 	struct import_stats	 stats;		/* committed */
 	struct import_stats	 pending;	/* in the open transaction */
 
 	sqlite3_stmt		*parse;
+	sqlite3_stmt		*parse_track;	/* only what a track uses */
+	int			 last_track;	/* the last line was one */
+	sqlite3_stmt		*type_of;
 	sqlite3_stmt		*subject_find;
 	sqlite3_stmt		*subject_add;
 	sqlite3_stmt		*traits_merge;
@@ -102,8 +140,18 @@ importer_new(sqlite3 *db, int64_t now)
 	for (int i = 0; i < KEY_COUNT; i++)
 		buf_init(&imp->fields[i].text);
 	buf_init(&imp->ident);
+	/* The columns in the order of enum import_key. */
 	imp->parse = store_prepare(db,
-	    "SELECT key, type, value FROM json_each(?1)");
+	    "SELECT json_extract(?1, '$.type'), json_extract(?1, '$.userId'), "
+	    "json_extract(?1, '$.groupId'), json_extract(?1, '$.event'), "
+	    "json_extract(?1, '$.timestamp'), ?1 -> '$.properties', "
+	    "?1 -> '$.traits', json_extract(?1, '$.messageId')");
+	imp->parse_track = store_prepare(db,
+	    "SELECT json_extract(?1, '$.type'), json_extract(?1, '$.userId'), "
+	    "NULL, json_extract(?1, '$.event'), "
+	    "json_extract(?1, '$.timestamp'), ?1 -> '$.properties', "
+	    "NULL, json_extract(?1, '$.messageId')");
+	imp->type_of = store_prepare(db, "SELECT json_type(?1, ?2)");
 	imp->subject_find = store_prepare(db,
 	    "SELECT sid FROM subjects WHERE kind = ?1 AND id = ?2");
 	imp->subject_add = store_prepare(db,
@@ -138,6 +186,8 @@ importer_free(struct importer *imp)
 	if (imp->in_txn)
 		store_rollback(imp->db);
 	sqlite3_finalize(imp->parse);
+	sqlite3_finalize(imp->parse_track);
+	sqlite3_finalize(imp->type_of);
 	sqlite3_finalize(imp->subject_find);
 	sqlite3_finalize(imp->subject_add);
 	sqlite3_finalize(imp->traits_merge);
@@ -185,8 +235,6 @@ importer_commit(struct importer *imp)
 	memset(&imp->pending, 0, sizeof imp->pending);
 	imp->in_txn = 0;
 	imp->batch = 0;
-	/* Others may write once the transaction is over. */
-	importer_cache_clear(imp);
 	return 0;
 }
 
@@ -289,85 +337,123 @@ import_quote(const char *s, size_t len, char *out, size_t outlen)
 	return out;
 }
 
-/* Map json_each's type column to a type. */
+/* Ask SQLite what the value of key k is, when its SQL value leaves it
+ * open: a text that may be an object or an array, a 1 or 0 that may be
+ * true or false. */
 static enum import_jtype
-import_jtype(const char *t)
+import_jtype(struct importer *imp, const char *line, size_t len,
+    enum import_key k)
 {
-	switch (t[0]) {
-	case 'n':
-		return JT_NULL;
-	case 't':
-		return t[1] == 'r' ? JT_TRUE : JT_TEXT;
-	case 'f':
-		return JT_FALSE;
-	case 'i':
-		return JT_INTEGER;
-	case 'r':
-		return JT_REAL;
-	case 'a':
-		return JT_ARRAY;
-	}
-	return JT_OBJECT;
+	sqlite3_stmt		*st = imp->type_of;
+	const char		*t = "";
+	enum import_jtype	 type = JT_NULL;
+
+	sqlite3_bind_text(st, 1, line, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, import_paths[k], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) == SQLITE_TEXT)
+		t = (const char *)sqlite3_column_text(st, 0);
+	if (strcmp(t, "true") == 0)
+		type = JT_TRUE;
+	else if (strcmp(t, "false") == 0)
+		type = JT_FALSE;
+	else if (strcmp(t, "integer") == 0)
+		type = JT_INTEGER;
+	else if (strcmp(t, "real") == 0)
+		type = JT_REAL;
+	else if (strcmp(t, "text") == 0)
+		type = JT_TEXT;
+	else if (strcmp(t, "array") == 0)
+		type = JT_ARRAY;
+	else if (strcmp(t, "object") == 0)
+		type = JT_OBJECT;
+	sqlite3_reset(st);
+	return type;
 }
 
-/* Parse a line with json_each into the importer's fields. */
+/*
+ * Parse a line into the importer's fields with one statement: SQLite parses
+ * the document once and each json_extract() reads a field from it. A
+ * string comes back as its text, a number as a number, null or a missing
+ * key as NULL; properties and traits come back as minified JSON (->). The
+ * few values whose SQL form is ambiguous are asked about with json_type().
+ */
 static int
 import_parse(struct importer *imp, const char *line, size_t len, char *err,
     size_t errlen)
 {
-	sqlite3_stmt		*st = imp->parse;
+	sqlite3_stmt		*st;
 	struct import_field	*f;
-	const char		*key, *type, *p;
-	int			 rc, keylen, k, big = 0;
+	const char		*p, *text;
+	int			 rc, k, n, track;
 
-	for (k = 0; k < KEY_COUNT; k++) {
-		imp->fields[k].present = 0;
-		imp->fields[k].text.len = 0;
-	}
-	/* json_each of an array or a scalar works too: look at the start. */
+	/* A valid document starting with '{' is an object. */
 	for (p = line; p < line + len; p++)
 		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
 			break;
 
+	/* After a track line, guess another: read only what a track uses. */
+	st = imp->last_track ? imp->parse_track : imp->parse;
 	sqlite3_bind_text(st, 1, line, (int)len, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*p != '{')
-			break;
-		key = (const char *)sqlite3_column_text(st, 0);
-		keylen = sqlite3_column_bytes(st, 0);
-		for (k = 0; k < KEY_COUNT; k++)
-			if (strncmp(key, import_keys[k], keylen) == 0 &&
-			    import_keys[k][keylen] == '\0')
-				break;
-		if (k == KEY_COUNT)
-			continue;
-		f = &imp->fields[k];
-		type = (const char *)sqlite3_column_text(st, 1);
-		f->type = import_jtype(type);
-		f->present = f->type != JT_NULL;
-		f->text.len = 0;
-		/* A number too big for 64 bits comes back as a real. */
-		if (f->type == JT_INTEGER &&
-		    sqlite3_column_type(st, 2) != SQLITE_INTEGER)
-			big = k + 1;
-		if (f->present) {
-			buf_add(&f->text,
-			    (const char *)sqlite3_column_text(st, 2),
-			    sqlite3_column_bytes(st, 2));
-		}
+	rc = sqlite3_step(st);
+	track = rc == SQLITE_ROW && sqlite3_column_type(st, KEY_TYPE) ==
+	    SQLITE_TEXT && sqlite3_column_bytes(st, KEY_TYPE) == 5 &&
+	    memcmp(sqlite3_column_text(st, KEY_TYPE), "track", 5) == 0;
+	if (rc == SQLITE_ROW && st == imp->parse_track && !track) {
+		sqlite3_reset(st);
+		st = imp->parse;
+		sqlite3_bind_text(st, 1, line, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	imp->last_track = track;
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
 		snprintf(err, errlen, "not valid JSON");
 		return IMPORT_REJECT;
 	}
 	if (p == line + len || *p != '{') {
+		sqlite3_reset(st);
 		snprintf(err, errlen, "not a JSON object");
 		return IMPORT_REJECT;
 	}
-	if (big != 0)
-		imp->fields[big - 1].type = JT_REAL;
+	for (k = 0; k < KEY_COUNT; k++) {
+		f = &imp->fields[k];
+		f->text.len = 0;
+		f->present = 1;
+		switch (sqlite3_column_type(st, k)) {
+		case SQLITE_NULL:
+			f->present = 0;
+			f->type = JT_NULL;
+			continue;
+		case SQLITE_INTEGER:
+			f->type = JT_INTEGER;
+			break;
+		case SQLITE_FLOAT:
+			f->type = JT_REAL;
+			break;
+		default:
+			f->type = JT_TEXT;
+			break;
+		}
+		text = (const char *)sqlite3_column_text(st, k);
+		n = sqlite3_column_bytes(st, k);
+		buf_add(&f->text, text, n);
+		if (k == KEY_PROPERTIES || k == KEY_TRAITS) {
+			/* JSON text: its first character says what it is. */
+			if (strcmp(f->text.s, "null") == 0) {
+				f->present = 0;
+				f->type = JT_NULL;
+			} else if (f->text.s[0] == '{')
+				f->type = JT_OBJECT;
+			else
+				f->type = JT_ARRAY;	/* not an object */
+		} else if ((f->type == JT_TEXT && (text[0] == '{' ||
+		    text[0] == '[')) || (f->type == JT_INTEGER &&
+		    (k == KEY_USERID || k == KEY_GROUPID ||
+		    k == KEY_MESSAGEID)))
+			f->type = import_jtype(imp, line, len, k);
+	}
+	sqlite3_reset(st);
 	return IMPORT_OK;
 }
 
@@ -500,7 +586,6 @@ import_fault(struct importer *imp, sqlite3_stmt *st, char *err, size_t errlen)
 	snprintf(err, errlen, "database: %s", sqlite3_errmsg(imp->db));
 	if (st != NULL) {
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
 	}
 	return IMPORT_FAULT;
 }
@@ -514,6 +599,7 @@ import_begin(struct importer *imp, char *err, size_t errlen)
 	if (store_begin(imp->db) != 0)
 		return import_fault(imp, NULL, err, errlen);
 	imp->in_txn = 1;
+	clock_gettime(CLOCK_MONOTONIC, &imp->started);
 	return IMPORT_OK;
 }
 
@@ -524,7 +610,6 @@ import_exec(sqlite3_stmt *st)
 	int	 rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -537,7 +622,6 @@ import_returning(sqlite3_stmt *st)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		sid = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return sid;
 }
 
@@ -560,7 +644,6 @@ import_subject(struct importer *imp, int kind, const struct buf *id,
 	if (rc == SQLITE_ROW)
 		sid = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	if (rc == SQLITE_DONE) {
@@ -574,6 +657,16 @@ import_subject(struct importer *imp, int kind, const struct buf *id,
 	}
 	import_cache_put(imp, kind, id->s, id->len, sid);
 	return sid;
+}
+
+/* Forget the fields a line's type does not use, so that they count in
+ * neither its content's identity nor anywhere else. */
+static void
+import_ignore(struct importer *imp, enum import_key a, enum import_key b,
+    enum import_key c)
+{
+	imp->fields[a].present = imp->fields[b].present = 0;
+	imp->fields[c].present = 0;
 }
 
 /* Check a field that must be a JSON object when given. */
@@ -642,16 +735,36 @@ import_message(struct importer *imp, char *err, size_t errlen)
 	return sqlite3_changes(imp->db) == 0 ? IMPORT_DUP : IMPORT_OK;
 }
 
+/* Bind a track line's event name, time, properties and identity to
+ * parameters 2 to 5. */
+static void
+import_bind_event(struct importer *imp, sqlite3_stmt *st, int64_t ts)
+{
+	struct import_field	*props = &imp->fields[KEY_PROPERTIES];
+	struct import_field	*event = &imp->fields[KEY_EVENT];
+
+	sqlite3_bind_text(st, 2, event->text.s, (int)event->text.len,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ts);
+	if (props->present)
+		sqlite3_bind_text(st, 4, props->text.s, (int)props->text.len,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_text(st, 5, imp->ident.s, (int)imp->ident.len,
+	    SQLITE_STATIC);
+}
+
 /* A track line: record the event, creating the user when unknown. */
 static int
 import_track(struct importer *imp, char *err, size_t errlen)
 {
-	struct import_field	*props = &imp->fields[KEY_PROPERTIES];
-	struct import_field	*event = &imp->fields[KEY_EVENT];
-	sqlite3_stmt		*st = imp->event_add;
+	struct import_field	*user = &imp->fields[KEY_USERID];
+	sqlite3_stmt		*st;
 	int64_t			 ts, sid;
 	int			 rc;
 
+	import_ignore(imp, KEY_GROUPID, KEY_TRAITS, KEY_TRAITS);
 	if ((rc = import_check_id(imp, KEY_USERID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_id(imp, KEY_EVENT, 1, 0, err, errlen)) != 0 ||
 	    (rc = import_check_object(imp, KEY_PROPERTIES, err, errlen)) != 0 ||
@@ -662,19 +775,12 @@ import_track(struct importer *imp, char *err, size_t errlen)
 	if ((rc = import_begin(imp, err, errlen)) != 0)
 		return rc;
 
-	sid = import_subject(imp, SUBJECT_USER, &imp->fields[KEY_USERID].text,
-	    ts);
+	sid = import_subject(imp, SUBJECT_USER, &user->text, ts);
 	if (sid == -1)
 		return import_fault(imp, NULL, err, errlen);
+	st = imp->event_add;
 	sqlite3_bind_int64(st, 1, sid);
-	sqlite3_bind_text(st, 2, event->text.s, (int)event->text.len,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, ts);
-	if (props->present)
-		sqlite3_bind_text(st, 4, props->text.s, (int)props->text.len,
-		    SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, imp->ident.s, (int)imp->ident.len,
-	    SQLITE_STATIC);
+	import_bind_event(imp, st, ts);
 	if (import_exec(st) != 0)
 		return import_fault(imp, NULL, err, errlen);
 	return sqlite3_changes(imp->db) == 0 ? IMPORT_DUP : IMPORT_OK;
@@ -709,6 +815,7 @@ import_identify(struct importer *imp, char *err, size_t errlen)
 	int64_t	 ts;
 	int	 rc;
 
+	import_ignore(imp, KEY_GROUPID, KEY_EVENT, KEY_PROPERTIES);
 	if ((rc = import_check_id(imp, KEY_USERID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_object(imp, KEY_TRAITS, err, errlen)) != 0 ||
 	    (rc = import_check_message(imp, err, errlen)) != 0 ||
@@ -736,6 +843,7 @@ import_group(struct importer *imp, char *err, size_t errlen)
 	int64_t			 ts, account, sid;
 	int			 rc;
 
+	import_ignore(imp, KEY_EVENT, KEY_PROPERTIES, KEY_PROPERTIES);
 	if ((rc = import_check_id(imp, KEY_USERID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_id(imp, KEY_GROUPID, 1, 1, err, errlen)) != 0 ||
 	    (rc = import_check_object(imp, KEY_TRAITS, err, errlen)) != 0 ||
@@ -760,6 +868,25 @@ import_group(struct importer *imp, char *err, size_t errlen)
 		return import_fault(imp, NULL, err, errlen);
 	import_cache_put(imp, SUBJECT_USER, user->text.s, user->text.len, sid);
 	return IMPORT_OK;
+}
+
+/* Is it time to commit: enough lines, or open long enough? */
+static int
+import_batch_full(struct importer *imp)
+{
+	struct timespec	 now;
+	int64_t		 ms;
+
+	if (!imp->in_txn)
+		return 0;
+	if (++imp->batch >= IMPORT_BATCH)
+		return 1;
+	if (imp->batch % 256 != 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - imp->started.tv_sec) * 1000 +
+	    (now.tv_nsec - imp->started.tv_nsec) / 1000000;
+	return ms >= IMPORT_BATCH_MS;
 }
 
 /* Check a line and import it. */
@@ -847,7 +974,7 @@ importer_line(struct importer *imp, const char *line, size_t len, char *err,
 		imp->pending.imported++;
 		break;
 	}
-	if (++imp->batch >= IMPORT_BATCH && importer_commit(imp) != 0) {
+	if (import_batch_full(imp) && importer_commit(imp) != 0) {
 		snprintf(err, errlen, "database: %s", sqlite3_errmsg(imp->db));
 		return -2;
 	}

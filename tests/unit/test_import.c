@@ -242,6 +242,8 @@ test_rejections(void **state)
 		{ "{\"type\":\"page\",\"userId\":\"u1\"}",
 		    "unknown type \"page\"" },
 		{ "{\"type\":7,\"userId\":\"u1\"}", "\"type\" is not a string" },
+		{ "{\"type\":{\"a\":1},\"userId\":\"u1\"}",
+		    "\"type\" is not a string" },
 		{ "{\"type\":\"track\",\"event\":\"e\"}",
 		    "missing \"userId\"" },
 		{ "{\"type\":\"track\",\"userId\":null,\"event\":\"e\"}",
@@ -252,9 +254,17 @@ test_rejections(void **state)
 		    "\"userId\" is not a string" },
 		{ "{\"type\":\"identify\",\"userId\":1.5}",
 		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":true}",
+		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":{\"a\":1}}",
+		    "\"userId\" is not a string" },
+		{ "{\"type\":\"identify\",\"userId\":12345678901234567890123}",
+		    "\"userId\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\"}",
 		    "missing \"event\"" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":3}",
+		    "\"event\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":[\"a\"]}",
 		    "\"event\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"\"}",
 		    "\"event\" is empty" },
@@ -262,8 +272,12 @@ test_rejections(void **state)
 		    "missing \"groupId\"" },
 		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":{}}",
 		    "\"groupId\" is not a string" },
+		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":false}",
+		    "\"groupId\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
 		    "\"properties\":[1]}", "\"properties\" is not an object" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"properties\":\"{}\"}", "\"properties\" is not an object" },
 		{ "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":\"x\"}",
 		    "\"traits\" is not an object" },
 		{ "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\","
@@ -282,6 +296,8 @@ test_rejections(void **state)
 		    "\"timestamp\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
 		    "\"messageId\":[]}", "\"messageId\" is not a string" },
+		{ "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"e\","
+		    "\"messageId\":true}", "\"messageId\" is not a string" },
 		{ "{\"type\":\"track\",\"userId\":\"u\\u0000\",\"event\":\"e\"}",
 		    "NUL character (\\u0000) in line" },
 		{ "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"e\","
@@ -401,12 +417,20 @@ test_duplicate_content(void **state)
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1}}\n"
 	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n"
-	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n",
+	    "{\"type\":\"group\",\"userId\":\"u1\",\"groupId\":\"g\"}\n"
+	    /* keys a type does not use do not count, whatever came before */
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"z\","
+	    "\"groupId\":\"g\",\"traits\":{}}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"z\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"u1\",\"event\":\"z\","
+	    "\"groupId\":\"g\",\"traits\":{}}\n"
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"a\":1},"
+	    "\"event\":\"x\",\"properties\":{}}\n",
 	    &s, NULL), 0);
-	assert_stats(&s, 8, 4, 0);
-	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 6);
+	assert_stats(&s, 9, 7, 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 7);
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events "
-	    "WHERE msg LIKE 'c:%' AND length(msg) = 66"), 6);
+	    "WHERE msg LIKE 'c:%' AND length(msg) = 66"), 7);
 }
 
 /* Importing a file again changes nothing. */
@@ -510,13 +534,18 @@ test_unknown_users(void **state)
 	    "\"timestamp\":\"2026-01-06T08:30:00Z\"}\n"
 	    "{\"type\":\"group\",\"userId\":\"new2\",\"groupId\":\"g\"}\n"
 	    "{\"type\":\"track\",\"userId\":12345,\"event\":\"signup\"}\n"
-	    "{\"type\":\"track\",\"userId\":\"12345\",\"event\":\"other\"}\n",
+	    "{\"type\":\"track\",\"userId\":\"12345\",\"event\":\"other\"}\n"
+	    "{\"type\":\"track\",\"userId\":\"{odd}\",\"event\":\"[beta] x\","
+	    "\"messageId\":\"[1]\",\"timestamp\":\"2026-01-06T08:30:00Z\"}\n",
 	    &s, NULL), 0);
-	assert_stats(&s, 4, 0, 0);
+	assert_stats(&s, 5, 0, 0);
+	assert_q_text(fx->db, "SELECT s.id || ' ' || e.name || ' ' || e.msg "
+	    "FROM events e JOIN subjects s ON s.sid = e.subject WHERE "
+	    "e.name LIKE '[%'", "{odd} [beta] x m:[1]");
 	assert_q_text(fx->db, "SELECT group_concat(id || ':' || traits || ':' "
 	    "|| created, ' ') FROM (SELECT * FROM subjects WHERE kind = 0 "
 	    "ORDER BY sid)", "new1:{}:1767688200 new2:{}:1767225600 "
-	    "12345:{}:1767225600");
+	    "12345:{}:1767225600 {odd}:{}:1767688200");
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
 	    "subjects s ON s.sid = e.subject WHERE s.id = '12345'"), 2);
 }
@@ -670,17 +699,86 @@ test_many_lines(void **state)
 	struct buf		 in;
 
 	buf_init(&in);
-	for (int i = 0; i < 12000; i++)
+	for (int i = 0; i < 45000; i++)
 		buf_printf(&in, "{\"type\":\"track\",\"userId\":\"u%d\","
 		    "\"event\":\"e\",\"timestamp\":\"@%d\"}\n", (i * 7) % 5003,
 		    NOW + i);
 	assert_int_equal(import_text(fx, in.s, in.len, &s, NULL), 0);
-	assert_stats(&s, 12000, 0, 0);
+	assert_stats(&s, 45000, 0, 0);
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects"), 5003);
 	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events e JOIN "
 	    "subjects s ON s.sid = e.subject WHERE s.id = 'u' || "
-	    "(((e.ts - 1767225600) * 7) % 5003)"), 12000);
+	    "(((e.ts - 1767225600) * 7) % 5003)"), 45000);
+	/* Again: all duplicates, through a fresh cache and a warm one. */
+	assert_int_equal(import_text(fx, in.s, in.len, &s, NULL), 0);
+	assert_stats(&s, 0, 45000, 0);
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM events"), 45000);
 	buf_free(&in);
+}
+
+/* The text of a file of tests/data (caller frees). */
+static char *
+read_data(const char *name)
+{
+	const char	*top = getenv("top_srcdir");
+	char		*path, *s;
+	FILE		*f;
+	long		 n;
+
+	path = xprintf("%s/tests/data/%s", top != NULL ? top : ".", name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = xmalloc(n + 1);
+	assert_int_equal(fread(s, 1, n, f), (size_t)n);
+	s[n] = '\0';
+	fclose(f);
+	free(path);
+	return s;
+}
+
+/* The fixtures of tests/data: the specification's examples, and one bad
+ * line of each kind with the report expected. */
+static void
+test_fixtures(void **state)
+{
+	struct fixture		*fx = *state;
+	struct import_stats	 s;
+	char			*text, *want, *errs;
+	FILE			*in, *ef;
+	size_t			 len = 0;
+
+	text = read_data("import-good.jsonl");
+	assert_int_equal(import_str(fx, text, &s, &errs), 0);
+	assert_string_equal(errs, "");
+	assert_stats(&s, 6, 1, 0);
+	free(errs);
+	free(text);
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 0 AND "
+	    "id = 'u1'", "{\"email\":\"ann@example.com\",\"plan\":\"pass\"}");
+	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE kind = 1 AND "
+	    "id = 'acme'", "{\"name\":\"Acme Inc\",\"seats\":30}");
+	assert_int_equal(q_int(fx->db, "SELECT count(*) FROM subjects u JOIN "
+	    "subjects a ON a.sid = u.account WHERE a.id = 'acme'"), 2);
+	assert_int_equal(q_int(fx->db, "SELECT ts FROM events WHERE "
+	    "name = 'signup'"), 1767772800);
+
+	text = read_data("import-bad.jsonl");
+	want = read_data("import-bad.errors");
+	in = fmemopen(text, strlen(text), "r");
+	ef = open_memstream(&errs, &len);
+	assert_int_equal(import_stream(fx->db, in, "import-bad.jsonl", NOW, ef,
+	    &s), 1);
+	fclose(in);
+	fclose(ef);
+	assert_string_equal(errs, want);
+	assert_stats(&s, 1, 1, 15);
+	free(errs);
+	free(want);
+	free(text);
 }
 
 /* Does path exist? */
@@ -798,6 +896,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_importer_api, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_many_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fixtures, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_spool, setup, teardown),
 	};
