@@ -176,6 +176,10 @@ spool_scan(sqlite3 *db, const char *dir, int64_t now)
 	char		 *path;
 	int		  n, i, handled = 0, rc = 0;
 
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		log_err("spool: cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
 	if (spool_mkdir(dir, "tmp") != 0 || spool_mkdir(dir, "done") != 0 ||
 	    spool_mkdir(dir, "failed") != 0)
 		return -1;
