@@ -824,10 +824,13 @@ test_spool(void **state)
 	const char	*bad = "{\"type\":\"track\",\"userId\":\"u\","
 	    "\"event\":\"b\",\"messageId\":\"2\"}\nnope\n{\"type\":\"x\"}\n";
 
+	/* A folder that cannot be made is an error; a missing one is made. */
+	spool = xprintf("%s/no/such/spool", fx->dir);
+	assert_int_equal(spool_scan(fx->db, spool, NOW), -1);
+	free(spool);
 	spool = xprintf("%s/spool", fx->dir);
-	assert_int_equal(spool_scan(fx->db, spool, NOW), -1);	/* missing */
-	assert_int_equal(mkdir(spool, 0700), 0);
 	assert_int_equal(spool_scan(fx->db, spool, NOW), 0);
+	assert_true(exists(fx, "spool"));
 	assert_true(exists(fx, "spool/tmp") && exists(fx, "spool/done") &&
 	    exists(fx, "spool/failed"));
 
