@@ -1,15 +1,18 @@
 #!/bin/sh
-# test.sh: build journeyd and run the whole test suite, twice:
+# test.sh: build journeyd and run the whole test suite, three times:
 #   build/      ./configure --enable-werror, make check, make distcheck
+#   build/      make check-valgrind: the test programs (unit tests and fuzz
+#               corpus replays) again under valgrind memcheck
 #   build-san/  ./configure --enable-sanitizers --enable-werror, make check
 # Both are out-of-tree (VPATH) builds from a fresh autogen.sh. On failure the
 # failing tests' logs are printed. The last line is "N passed, N failed"
-# over both runs (PASS, XPASS and XFAIL count as passed, FAIL and ERROR as
+# over all runs (PASS, XPASS and XFAIL count as passed, FAIL and ERROR as
 # failed; a build step that fails before its tests ran counts as one
 # failure). Exits non-zero when anything failed.
 #
 # make distcheck runs only when make check passed in build/.
-# Environment: JOURNEYD_DISTCHECK=0 skips make distcheck; JOBS (default 2).
+# Environment: JOURNEYD_DISTCHECK=0 skips make distcheck; JOURNEYD_VALGRIND=0
+# skips the valgrind pass; JOBS (default 2).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -105,6 +108,23 @@ if run_build build --enable-werror && [ "$check_ok" = yes ] &&
 		status=1
 	fi
 	echo "test: make distcheck took $(($(date +%s) - start))s"
+fi
+
+# The test programs under valgrind, in the build without sanitizers.
+if [ -f build/Makefile ] && [ "${JOURNEYD_VALGRIND:-1}" != 0 ]; then
+	echo "test: ======== build: make check-valgrind ========"
+	start=$(date +%s)
+	if ! (cd build && make -j"$jobs" check-valgrind); then
+		echo "test: build: make check-valgrind failed"
+		status=1
+		show_failures build/test-suite-valgrind.log
+	fi
+	if ! count_log build/test-suite-valgrind.log; then
+		echo "test: build: no test-suite-valgrind.log"
+		failed=$((failed + 1))
+		status=1
+	fi
+	echo "test: make check-valgrind took $(($(date +%s) - start))s"
 fi
 
 run_build build-san --enable-sanitizers --enable-werror || true

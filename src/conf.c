@@ -620,6 +620,59 @@ conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list,
 	}
 }
 
+#define CONF_MAX_SIZE	(16 * 1024 * 1024)
+
+/*
+ * Read a config file whole into *text (caller frees): libconfig would
+ * take a NUL byte for the end of a string, or of the file, and a UTF-8 byte
+ * order mark for a syntax error. A NUL is refused with its line; a byte
+ * order mark is skipped. Returns 0, or -1 with the problem added.
+ */
+static int
+conf_read(const char *path, char **text, struct problems *probs)
+{
+	FILE	*f;
+	char	*s, *nul;
+	size_t	 len = 0, cap = 65536, n;
+	int	 line = 1;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		problems_add(probs, path, 0, "cannot read the config file");
+		return -1;
+	}
+	s = xmalloc(cap + 1);
+	while ((n = fread(s + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			if (cap >= CONF_MAX_SIZE)
+				break;
+			cap *= 2;
+			s = xrealloc(s, cap + 1);
+		}
+	}
+	if (ferror(f) || len >= CONF_MAX_SIZE) {
+		problems_add(probs, path, 0, ferror(f) ? "cannot read the "
+		    "config file" : "the config file is larger than %d bytes",
+		    CONF_MAX_SIZE);
+		fclose(f);
+		free(s);
+		return -1;
+	}
+	fclose(f);
+	s[len] = '\0';
+	if ((nul = memchr(s, '\0', len)) != NULL) {
+		for (char *p = s; p < nul; p++)
+			line += *p == '\n';
+		problems_add(probs, path, line, "NUL byte in the config file");
+		free(s);
+		return -1;
+	}
+	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		memmove(s, s + 3, len - 2);
+	*text = s;
+	return 0;
+}
+
 /* Load and validate a config file. */
 struct config *
 config_load(const char *path, int flags, struct problems *probs)
@@ -629,7 +682,7 @@ config_load(const char *path, int flags, struct problems *probs)
 	config_t		 lc;
 	config_setting_t	*root, *plugins, *journeys, *s;
 	const char		*v;
-	char			*dir;
+	char			*dir, *text = NULL;
 	int			 before = probs->n;
 
 	cf = xcalloc(1, sizeof *cf);
@@ -643,10 +696,13 @@ config_load(const char *path, int flags, struct problems *probs)
 	config_init(&lc);
 	dir = xstrdup(path);
 	config_set_include_dir(&lc, dirname(dir));
-	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+	if (conf_read(path, &text, probs) != 0)
+		goto out;
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			problems_add(probs, path, 0, "cannot read the config "
-			    "file");
+			problems_add(probs, config_error_file(&lc) ?
+			    config_error_file(&lc) : path, 0, "cannot read "
+			    "the config file");
 		else
 			problems_add(probs, config_error_file(&lc) ?
 			    config_error_file(&lc) : path,
@@ -742,6 +798,7 @@ out:
 	sqlite3_close(c.json);
 	config_destroy(&lc);
 	free(dir);
+	free(text);
 	if (probs->n != before) {
 		config_free(cf);
 		return NULL;

@@ -95,6 +95,8 @@ struct node {
 	int		 has_window;
 	size_t		 start;		/* span in the source */
 	size_t		 end;
+	int		 depth;		/* of nesting in its SQL */
+	int		 size;		/* nodes, itself included */
 };
 
 struct expr {
@@ -141,6 +143,14 @@ struct parser {
 	int			 depth;		/* of nesting, bounded */
 };
 #define PARSE_MAX_DEPTH 64
+/*
+ * Bounds of the tree, so that its SQL stays within what SQLite parses (its
+ * parser stack holds about 100 nested parentheses; its expression trees are
+ * at most 1000 deep): chains of and, or, + and - are written without nested
+ * parentheses, everything else nests one level deeper.
+ */
+#define EXPR_MAX_DEPTH	24
+#define EXPR_MAX_SIZE	500
 
 static struct node	*parse_or(struct parser *);
 
@@ -362,7 +372,53 @@ node_new(enum node_kind kind, enum expr_type type, size_t start, size_t end)
 	n->type = type;
 	n->start = start;
 	n->end = end;
+	n->depth = 1;
+	n->size = 1;
 	return n;
+}
+
+/* Does n's SQL continue the chain of its left operand ("a OR b OR c")? */
+static int
+node_chains(const struct node *n)
+{
+	const struct node	*l = n->l;
+
+	switch (n->kind) {
+	case NODE_AND:
+	case NODE_OR:
+		return l->kind == n->kind;
+	case NODE_ADD:
+	case NODE_SUB:
+		return l->kind == NODE_ADD || l->kind == NODE_SUB;
+	default:
+		return 0;
+	}
+}
+
+/* Work out the depth and size of a new node with operands; refuse it when
+ * its SQL would be too deep or too long for SQLite. */
+static int
+node_grow(struct parser *p, struct node *n)
+{
+	int	 ld = n->l != NULL ? n->l->depth : 0;
+	int	 rd = n->r != NULL ? n->r->depth : 0;
+
+	if (n->l != NULL && n->r != NULL && node_chains(n))
+		n->depth = ld > rd + 1 ? ld : rd + 1;
+	else
+		n->depth = (ld > rd ? ld : rd) + 1;
+	n->size = 1 + (n->l != NULL ? n->l->size : 0) +
+	    (n->r != NULL ? n->r->size : 0);
+	if (n->depth > EXPR_MAX_DEPTH) {
+		parse_error(p, n->start, "expression nested too deeply");
+		return -1;
+	}
+	if (n->size > EXPR_MAX_SIZE) {
+		parse_error(p, n->start, "expression too long (at most %d "
+		    "terms)", EXPR_MAX_SIZE);
+		return -1;
+	}
+	return 0;
 }
 
 /* Free a node and its children. */
@@ -806,7 +862,7 @@ parse_unary(struct parser *p)
 	p->depth--;
 	n = node_new(NODE_NEG, EXPR_NUM, start, x->end);
 	n->l = x;
-	if (check_number(p, x) != 0) {
+	if (check_number(p, x) != 0 || node_grow(p, n) != 0) {
 		node_free(n);
 		return NULL;
 	}
@@ -829,7 +885,8 @@ parse_additive(struct parser *p)
 			return NULL;
 		}
 		l = node_binary(kind, EXPR_NUM, l, r);
-		if (check_number(p, l->l) != 0 || check_number(p, r) != 0) {
+		if (check_number(p, l->l) != 0 || check_number(p, r) != 0 ||
+		    node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
@@ -857,7 +914,7 @@ parse_compare(struct parser *p)
 	}
 	n = node_binary(NODE_COMPARE, EXPR_BOOL, l, r);
 	n->op = op;
-	if (check_compare(p, op, l, r, offset) != 0) {
+	if (check_compare(p, op, l, r, offset) != 0 || node_grow(p, n) != 0) {
 		node_free(n);
 		return NULL;
 	}
@@ -879,7 +936,7 @@ parse_not(struct parser *p)
 	p->depth--;
 	n = node_new(NODE_NOT, EXPR_BOOL, start, x->end);
 	n->l = x;
-	if (check_bool(p, "not", x) != 0) {
+	if (check_bool(p, "not", x) != 0 || node_grow(p, n) != 0) {
 		node_free(n);
 		return NULL;
 	}
@@ -901,7 +958,7 @@ parse_and(struct parser *p)
 		}
 		l = node_binary(NODE_AND, EXPR_BOOL, l, r);
 		if (check_bool(p, "and", l->l) != 0 ||
-		    check_bool(p, "and", r) != 0) {
+		    check_bool(p, "and", r) != 0 || node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
@@ -924,7 +981,7 @@ parse_or(struct parser *p)
 		}
 		l = node_binary(NODE_OR, EXPR_BOOL, l, r);
 		if (check_bool(p, "or", l->l) != 0 ||
-		    check_bool(p, "or", r) != 0) {
+		    check_bool(p, "or", r) != 0 || node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
@@ -1252,6 +1309,36 @@ op_sql(enum token_kind op)
 	return "=";
 }
 
+static void	node_sql(const struct expr *, const struct node *, struct sql *);
+
+/* Append a chain of and, or, + or - without nesting its left operands in
+ * parentheses: SQLite reads "a OR b OR c" and "a + b - c" from the left,
+ * as the parser built them. Right operands are parenthesized. */
+static void
+chain_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	const char	*op;
+
+	switch (n->kind) {
+	case NODE_AND:	op = " AND "; break;
+	case NODE_OR:	op = " OR "; break;
+	case NODE_ADD:	op = " + "; break;
+	default:	op = " - "; break;
+	}
+	if (node_chains(n))
+		chain_sql(e, n->l, q);
+	else {
+		buf_puts(b, "(");
+		node_sql(e, n->l, q);
+		buf_puts(b, ")");
+	}
+	buf_puts(b, op);
+	buf_puts(b, "(");
+	node_sql(e, n->r, q);
+	buf_puts(b, ")");
+}
+
 /* Append the SQL of a node. */
 static void
 node_sql(const struct expr *e, const struct node *n, struct sql *q)
@@ -1274,9 +1361,7 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 	case NODE_AND:
 	case NODE_OR:
 		buf_puts(b, "(");
-		node_sql(e, n->l, q);
-		buf_puts(b, n->kind == NODE_AND ? " AND " : " OR ");
-		node_sql(e, n->r, q);
+		chain_sql(e, n, q);
 		buf_puts(b, ")");
 		break;
 	case NODE_NOT:
@@ -1294,16 +1379,16 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		break;
 	case NODE_ADD:
 	case NODE_SUB:
-		buf_puts(b, "((");
-		node_sql(e, n->l, q);
-		buf_puts(b, n->kind == NODE_ADD ? ") + (" : ") - (");
-		node_sql(e, n->r, q);
-		buf_puts(b, "))");
+		buf_puts(b, "(");
+		chain_sql(e, n, q);
+		buf_puts(b, ")");
 		break;
 	case NODE_NEG:
-		buf_puts(b, "(-(");
+		/* The operand's SQL is a parameter, a digit, a call or in
+		 * parentheses: no more are needed. */
+		buf_puts(b, "(-");
 		node_sql(e, n->l, q);
-		buf_puts(b, "))");
+		buf_puts(b, ")");
 		break;
 	case NODE_CALL:
 		call_sql(e, n, q);

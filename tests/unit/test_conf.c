@@ -213,6 +213,47 @@ test_missing_file(void **state)
 	problems_free(&probs);
 }
 
+/* A byte order mark, CRLF line ends and an include loop; NUL bytes, which
+ * libconfig would take for the end of the file or of a string. */
+static void
+test_hostile_files(void **state)
+{
+	static const char nul_in_string[] = "interval = \"5m\0\";\n";
+	static const char nul_after[] = "interval = \"5m\";\n\n\0x";
+	struct problems	 probs;
+	struct config	*cf;
+	char		 p[512];
+	FILE		*f;
+
+	cf = load("\xef\xbb\xbfinterval = \"5m\";\r\nworkers = 3;\r\n", &probs);
+	assert_non_null(cf);
+	assert_int_equal(cf->interval, 300);
+	assert_int_equal(cf->workers, 3);
+	config_free(cf);
+
+	snprintf(p, sizeof p, "%s/j.conf", dir);
+	assert_non_null(f = fopen(p, "wb"));
+	fwrite(nul_in_string, 1, sizeof nul_in_string - 1, f);
+	fclose(f);
+	memset(&probs, 0, sizeof probs);
+	assert_null(config_load(path, 0, &probs));
+	assert_int_equal(probs.n, 1);
+	assert_non_null(strstr(probs.msgs[0], ":1: NUL byte"));
+	problems_free(&probs);
+	assert_non_null(f = fopen(p, "wb"));
+	fwrite(nul_after, 1, sizeof nul_after - 1, f);
+	fclose(f);
+	assert_null(config_load(path, 0, &probs));
+	assert_int_equal(probs.n, 1);
+	assert_non_null(strstr(probs.msgs[0], ":3: NUL byte"));
+	problems_free(&probs);
+
+	assert_null(load("@include \"j.conf\"\n", &probs));
+	assert_int_equal(probs.n, 1);
+	assert_non_null(strstr(probs.msgs[0], "include file nesting too deep"));
+	problems_free(&probs);
+}
+
 static int
 setup(void **state)
 {
@@ -241,6 +282,7 @@ main(void)
 		cmocka_unit_test(test_all_problems_reported),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_hostile_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -670,6 +670,65 @@ test_injection(void **state)
 	sqlite3_finalize(st);
 }
 
+/* Assert that src is refused with a message that contains want. */
+static void
+check_refused(const char *src, const char *want)
+{
+	struct expr_scope	 scope = scope_of("rider");
+	char			 err[256] = "";
+
+	assert_null(expr_compile(src, &scope, err, sizeof err));
+	if (strstr(err, want) == NULL)
+		fail_msg("%.60s...: got \"%s\", want \"%s\"", src, err, want);
+}
+
+/* Long chains and deep nesting compile to SQL that SQLite can parse (the
+ * fuzzer found "- - - ... 1" and 600 "+" overflowing its parser stack), or
+ * are refused at compile time with a message. */
+static void
+test_limits(void **state)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_puts(&b, "count('ride') > ");
+	for (int i = 0; i < 20; i++)
+		buf_puts(&b, "- ");
+	buf_puts(&b, "1");
+	check_ids(b.s, "rider", "u1,u2");
+	b.len = 0;
+	buf_puts(&b, "count('ride') > ");
+	for (int i = 0; i < 30; i++)
+		buf_puts(&b, "-(");
+	buf_puts(&b, "1");
+	for (int i = 0; i < 30; i++)
+		buf_puts(&b, ")");
+	check_refused(b.s, "nested too deeply");
+	b.len = 0;
+	for (int i = 0; i < 100; i++)
+		buf_puts(&b, "count('ride') > 5 or ");
+	buf_puts(&b, "count('ride') - 1 - 1 + 0 - 0 > 0");
+	check_ids(b.s, "rider", "u1");
+	b.len = 0;
+	buf_puts(&b, "count('ride') == 0 + 1");
+	for (int i = 0; i < 100; i++)
+		buf_puts(&b, " + 0 - 0");
+	check_ids(b.s, "rider", "u4");
+	b.len = 0;
+	for (int i = 0; i < 130; i++)
+		buf_puts(&b, "count('ride') > 5 or ");
+	buf_puts(&b, "true");
+	check_refused(b.s, "expression too long");
+	b.len = 0;
+	for (int i = 0; i < 6; i++)
+		buf_puts(&b, "not (true and (count('ride') > -(1 + 0) or ");
+	buf_puts(&b, "true");
+	for (int i = 0; i < 6; i++)
+		buf_puts(&b, "))");
+	check_ids(b.s, "rider", "");
+	buf_free(&b);
+}
+
 /* The plan of a compiled expression, every detail line joined. */
 static char *
 query_plan(const char *src, const char *journey)
@@ -898,6 +957,7 @@ main(void)
 		cmocka_unit_test(test_membership),
 		cmocka_unit_test(test_stalled),
 		cmocka_unit_test(test_injection),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_query_plan),
 		cmocka_unit_test(test_no_literals),
 		cmocka_unit_test(test_sql_bind),
