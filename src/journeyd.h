@@ -305,7 +305,9 @@ struct dispatcher;
 int		 outbox_recover(sqlite3 *, int64_t now);
 struct dispatcher *dispatch_start(const struct config *, int once);
 void		 dispatch_kick(struct dispatcher *);
-void		 dispatch_stop(struct dispatcher *, long outcomes[4]);
+/* Returns how many plugin calls, abandoned after their timeout, still run:
+ * while any do, the config must not be freed. */
+int		 dispatch_stop(struct dispatcher *, long outcomes[4]);
 
 /* report.c: the funnel of every journey, as text and as an HTML page. */
 int		 report_run(const struct config *, sqlite3 *, int64_t now,
