@@ -247,23 +247,21 @@ dispatch_breaker(struct dispatcher *d, int i, int failed, int64_t now)
 	    ln->inst->name, fails, BREAKER_WINDOW, (long long)ln->cool);
 }
 
-/* An action's lane is done with it: count its outcome. Called with the lock
- * held. */
+/* An action of lane (or -1) ended, recorded: count its outcome, and let
+ * capped, borrowing or suspect-blocked workers go on. Only then, so that a
+ * suspect runs with nothing else unrecorded. Called with the lock held. */
 static void
-dispatch_release(struct dispatcher *d, struct worker *w, enum jd_result res,
-    int64_t now)
+dispatch_release(struct dispatcher *d, int lane, int suspect,
+    enum jd_result res, int64_t now)
 {
 	d->outcomes[res]++;
 	d->inflight--;
-	if (w->suspect)
+	if (suspect)
 		d->suspect = 0;
-	if (w->lane >= 0) {
-		d->lanes[w->lane].inflight--;
-		dispatch_breaker(d, w->lane, res == JD_RETRY, now);
+	if (lane >= 0) {
+		d->lanes[lane].inflight--;
+		dispatch_breaker(d, lane, res == JD_RETRY, now);
 	}
-	w->lane = -1;
-	w->suspect = 0;
-	/* Capped, borrowing or suspect-blocked workers may go on now. */
 	pthread_cond_broadcast(&d->wake);
 }
 
@@ -633,10 +631,12 @@ dispatch_one(struct worker *w, struct act *act)
 			return -1;
 	}
 	now = time_now();
-	pthread_mutex_lock(&d->lock);
-	dispatch_release(d, w, res, now);
-	pthread_mutex_unlock(&d->lock);
 	dispatch_record(d, db, act, res, reason[0] ? reason : NULL, now);
+	pthread_mutex_lock(&d->lock);
+	dispatch_release(d, w->lane, w->suspect, res, now);
+	w->lane = -1;
+	w->suspect = 0;
+	pthread_mutex_unlock(&d->lock);
 	return 0;
 }
 
@@ -722,11 +722,18 @@ dispatch_worker(void *arg)
 	return NULL;
 }
 
-/* Give up on worker w, whose call overran: count its action as a transient
- * failure, put a new worker in its place, and return a copy of what is
- * needed to record the action. Called with the lock held. */
-static struct act *
-dispatch_abandon(struct dispatcher *d, struct worker *w, int64_t now)
+/* An action given up on by the watchdog, to record. */
+struct late {
+	struct act	*act;
+	int		 lane;
+	int		 suspect;
+};
+
+/* Give up on worker w, whose call overran: put a new worker in its place,
+ * and keep in late what is needed to record the action. Called with the lock
+ * held. */
+static void
+dispatch_abandon(struct dispatcher *d, struct worker *w, struct late *late)
 {
 	struct act	*copy = xcalloc(1, sizeof *copy);
 	int		 slot = w->slot;
@@ -738,24 +745,26 @@ dispatch_abandon(struct dispatcher *d, struct worker *w, int64_t now)
 	copy->a.journey = xstrdup(w->act.a.journey);
 	copy->a.rule = xstrdup(w->act.a.rule);
 	copy->a.subject_id = xstrdup(w->act.a.subject_id);
+	late->act = copy;
+	late->lane = w->lane;
+	late->suspect = w->suspect;
 	w->state = WORKER_ABANDONED;
 	w->slot = -1;
 	d->slots[slot] = NULL;
 	d->running--;
 	d->stuck++;
-	dispatch_release(d, w, JD_RETRY, now);
 	if (!d->stopping)
 		dispatch_spawn(d, slot);
 	pthread_cond_broadcast(&d->ended);
-	return copy;
 }
 
-/* The watchdog: give up on calls past their instance's timeout. */
+/* The watchdog: give up on calls past their instance's timeout, record
+ * their actions for retry. */
 static void *
 dispatch_watchdog(void *arg)
 {
 	struct dispatcher	*d = arg;
-	struct act		*late[64];
+	struct late		 late[64];
 	char			 err[512], reason[128];
 	int			 nlate;
 
@@ -771,8 +780,7 @@ dispatch_watchdog(void *arg)
 			if (w == NULL || w->state != WORKER_ACTING)
 				continue;
 			if (w->deadline <= now)
-				late[nlate++] = dispatch_abandon(d, w,
-				    time_now());
+				dispatch_abandon(d, w, &late[nlate++]);
 			else if (w->deadline < next)
 				next = w->deadline;
 		}
@@ -782,8 +790,9 @@ dispatch_watchdog(void *arg)
 			    d->conf->database, err, sizeof err)) == NULL)
 				log_err("dispatcher: %s", err);
 			for (int i = 0; i < nlate; i++) {
+				struct act *act = late[i].act;
 				struct instance *inst = config_instance(d->conf,
-				    late[i]->a.instance);
+				    act->a.instance);
 
 				snprintf(reason, sizeof reason, "timed out "
 				    "after %llds", inst != NULL ?
@@ -791,10 +800,14 @@ dispatch_watchdog(void *arg)
 				/* Left in flight when it cannot be recorded:
 				 * recovered at the next start. */
 				if (d->dog_db != NULL)
-					dispatch_record(d, d->dog_db, late[i],
+					dispatch_record(d, d->dog_db, act,
 					    JD_RETRY, reason, time_now());
-				dispatch_act_free(late[i]);
-				free(late[i]);
+				pthread_mutex_lock(&d->lock);
+				dispatch_release(d, late[i].lane,
+				    late[i].suspect, JD_RETRY, time_now());
+				pthread_mutex_unlock(&d->lock);
+				dispatch_act_free(act);
+				free(act);
 			}
 			pthread_mutex_lock(&d->lock);
 			continue;
