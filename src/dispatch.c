@@ -58,6 +58,43 @@
 
 #define WORKER_CACHE_KIB 2048	/* page cache of each worker's connection */
 
+/* The statements of a dispatcher's connection, prepared once. */
+enum {
+	SQL_BEGIN, SQL_COMMIT, SQL_CLAIM, SQL_SUBJECT, SQL_FIRST_TRY,
+	SQL_RECORD, SQL_COUNT
+};
+/*
+ * SQL_CLAIM: the partial index outbox_queue walks due rows in order, so that
+ * the first match ends the search; without INDEXED BY the planner would sort
+ * every queued row instead. "status IN (0, 3)" is written out as the index's
+ * WHERE says.
+ */
+#if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
+#error "outbox statuses changed: update outbox_queue and SQL_CLAIM"
+#endif
+static const char *dispatch_sql[SQL_COUNT] = {
+	"BEGIN IMMEDIATE",
+	"COMMIT",
+	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
+	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2 WHERE "
+	"aid = (SELECT aid FROM outbox INDEXED BY outbox_queue WHERE status IN "
+	"(0, 3) AND due <= ?2 AND instance IN (SELECT value FROM json_each(?3)) "
+	"AND (crashes = 0 OR ?4) ORDER BY due, aid LIMIT 1) RETURNING aid, id, "
+	"subject, journey, rule, coalesce(stage, ''), instance, params, created, "
+	"attempts, crashes",
+	"SELECT s.id, s.kind, s.traits, a.traits FROM subjects s LEFT JOIN "
+	"subjects a ON a.sid = s.account WHERE s.sid = ?1",
+	"SELECT first_try FROM outbox WHERE aid = ?1",
+	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
+	"coalesce(?4, note), crashes = 0, updated = ?5 WHERE aid = ?6",
+};
+
+/* A connection of the dispatcher's: one per worker, one for the watchdog. */
+struct conn {
+	sqlite3		*db;
+	sqlite3_stmt	*st[SQL_COUNT];
+};
+
 enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_TRIAL };
 
 /* What the dispatcher keeps per plugin instance. */
@@ -76,18 +113,27 @@ struct lane {
 
 enum worker_state { WORKER_IDLE, WORKER_ACTING, WORKER_ABANDONED };
 
-/* A worker thread. It owns its connection and its action, and frees itself
+/* One action in a worker's hands: claimed, performed, then recorded. */
+struct job {
+	struct act	 act;
+	int		 lane;		/* its instance's, or -1 */
+	int		 suspect;	/* in flight during a crash before */
+	enum jd_result	 res;		/* once performed */
+	char		 reason[1024];
+	int64_t		 now;		/* when it ended */
+};
+
+/* A worker thread. It owns its connection and its jobs, and frees itself
  * when it ends. */
 struct worker {
 	struct dispatcher	*d;
 	pthread_t		 thread;
 	int			 slot;		/* in d->slots, -1 once abandoned */
-	sqlite3			*db;
+	struct conn		 conn;
 	enum worker_state	 state;
 	int64_t			 deadline;	/* monotonic ms, while acting */
-	int			 lane;		/* of the action claimed, or -1 */
-	int			 suspect;	/* the action claimed is one */
-	struct act		 act;
+	struct job		*acting;	/* the job in act(), for the dog */
+	struct job		 jobs[2];	/* one performed, one to record */
 };
 
 struct dispatcher {
@@ -101,6 +147,8 @@ struct dispatcher {
 	pthread_cond_t		 ended;		/* a worker ended */
 	pthread_cond_t		 dog;		/* for the watchdog */
 	struct worker		**slots;	/* the pool */
+	pthread_t		*joinable;	/* workers not abandoned, to join */
+	int			 njoinable;
 	int			 running;	/* workers not abandoned */
 	int			 stuck;		/* abandoned, still in a plugin */
 	int			 inflight;	/* actions claimed, all instances */
@@ -110,7 +158,7 @@ struct dispatcher {
 	int			 dog_stop;
 	int64_t			 dog_wake;	/* monotonic ms */
 	pthread_t		 watchdog;
-	sqlite3			*dog_db;
+	struct conn		 dog_conn;
 	struct lane		*lanes;
 	long			 outcomes[4];	/* by enum jd_result */
 };
@@ -125,6 +173,64 @@ dispatch_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Open the database for c, with a small page cache. -1 when it cannot
+ * be, logged. */
+static int
+conn_open(struct conn *c, const char *path)
+{
+	char	 err[512], pragma[64];
+
+	memset(c, 0, sizeof *c);
+	if ((c->db = store_open(path, err, sizeof err)) == NULL) {
+		log_err("dispatcher: %s", err);
+		return -1;
+	}
+	snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d",
+	    WORKER_CACHE_KIB);
+	store_exec(c->db, pragma);
+	return 0;
+}
+
+/* Close c and its statements. */
+static void
+conn_close(struct conn *c)
+{
+	for (int i = 0; i < SQL_COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	store_close(c->db);
+	memset(c, 0, sizeof *c);
+}
+
+/* Statement which of c, prepared on first use, reset and ready to bind. */
+static sqlite3_stmt *
+conn_stmt(struct conn *c, int which)
+{
+	if (c->st[which] != NULL) {
+		sqlite3_reset(c->st[which]);
+		sqlite3_clear_bindings(c->st[which]);
+	} else if (sqlite3_prepare_v3(c->db, dispatch_sql[which], -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->st[which], NULL) != SQLITE_OK)
+		fatalx("sqlite: %s in: %.200s", sqlite3_errmsg(c->db),
+		    dispatch_sql[which]);
+	return c->st[which];
+}
+
+/* Run BEGIN IMMEDIATE or COMMIT on c. */
+static int
+conn_exec(struct conn *c, int which)
+{
+	sqlite3_stmt	*st = conn_stmt(c, which);
+	int		 rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s: %s", dispatch_sql[which],
+		    sqlite3_errmsg(c->db));
+		return -1;
+	}
+	return 0;
 }
 
 /* Put actions left in flight by a crash back in the queue. */
@@ -294,136 +400,65 @@ dispatch_lanes_json(struct dispatcher *d, int64_t now, int borrow)
 	return buf_steal(&b);
 }
 
-/* Claim the oldest due action of the instances in lanes (a JSON array);
- * fill act. 1 when one was claimed, 0 when none is due, -1 on error. Called
- * with write_lock held. */
+/* Claim the oldest due action of the instances in lanes (a JSON array)
+ * into act, inside the caller's transaction. 1 when one was claimed, 0 when
+ * none is due, -1 on error. */
 static int
-dispatch_claim_from(sqlite3 *db, struct act *act, const char *lanes,
+dispatch_claim_from(struct conn *c, struct act *act, const char *lanes,
     int suspects, int64_t now, int *crashes)
 {
 	sqlite3_stmt	*st;
-	int		 rc = 0;
+	int		 rc;
 
-	/* "status IN (0, 3)" is written out so that SQLite uses the partial
-	 * index outbox_queue. */
-#if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
-#error "outbox statuses changed: update outbox_queue and this query"
-#endif
-	if (store_begin(db) != 0)
-		return -1;
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, attempts = "
-	    "attempts + 1, crashes = crashes + 1, first_try = "
-	    "coalesce(first_try, ?2), updated = ?2 WHERE aid = (SELECT aid "
-	    "FROM outbox WHERE status IN (0, 3) AND due <= ?2 AND instance "
-	    "IN (SELECT value FROM json_each(?3)) AND (crashes = 0 OR ?4) "
-	    "ORDER BY due, aid LIMIT 1) RETURNING aid, id, subject, journey, "
-	    "rule, coalesce(stage, ''), instance, params, created, attempts, "
-	    "crashes");
+	st = conn_stmt(c, SQL_CLAIM);
 	sqlite3_bind_int(st, 1, OUTBOX_INFLIGHT);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_text(st, 3, lanes, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, suspects);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	act->aid = sqlite3_column_int64(st, 0);
+	act->a.id = xstrdup((const char *)sqlite3_column_text(st, 1));
+	act->sid = sqlite3_column_int64(st, 2);
+	act->a.journey = xstrdup((const char *)sqlite3_column_text(st, 3));
+	act->a.rule = xstrdup((const char *)sqlite3_column_text(st, 4));
+	act->a.stage = xstrdup((const char *)sqlite3_column_text(st, 5));
+	act->a.instance = xstrdup((const char *)sqlite3_column_text(st, 6));
+	act->a.params = xstrdup((const char *)sqlite3_column_text(st, 7));
+	act->a.time = sqlite3_column_int64(st, 8);
+	act->a.attempt = sqlite3_column_int(st, 9);
+	*crashes = sqlite3_column_int(st, 10);
+	sqlite3_reset(st);
+
+	st = conn_stmt(c, SQL_SUBJECT);
+	sqlite3_bind_int64(st, 1, act->sid);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		act->aid = sqlite3_column_int64(st, 0);
-		act->a.id = xstrdup((const char *)sqlite3_column_text(st, 1));
-		act->sid = sqlite3_column_int64(st, 2);
-		act->a.journey = xstrdup((const char *)
-		    sqlite3_column_text(st, 3));
-		act->a.rule = xstrdup((const char *)sqlite3_column_text(st, 4));
-		act->a.stage = xstrdup((const char *)
-		    sqlite3_column_text(st, 5));
-		act->a.instance = xstrdup((const char *)
-		    sqlite3_column_text(st, 6));
-		act->a.params = xstrdup((const char *)
-		    sqlite3_column_text(st, 7));
-		act->a.time = sqlite3_column_int64(st, 8);
-		act->a.attempt = sqlite3_column_int(st, 9);
-		*crashes = sqlite3_column_int(st, 10);
-		rc = 1;
+		act->kind = sqlite3_column_int(st, 1);
+		act->a.subject_id = xstrdup((const char *)
+		    sqlite3_column_text(st, 0));
+		act->a.traits = xstrdup((const char *)
+		    sqlite3_column_text(st, 2));
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			act->a.account_traits = xstrdup((const char *)
+			    sqlite3_column_text(st, 3));
+	} else {
+		act->a.subject_id = xstrdup("");
+		act->a.traits = xstrdup("{}");
 	}
-	sqlite3_finalize(st);
-	if (rc == 1) {
-		st = store_prepare(db, "SELECT s.id, s.kind, s.traits, a.traits "
-		    "FROM subjects s LEFT JOIN subjects a ON a.sid = s.account "
-		    "WHERE s.sid = ?1");
-		sqlite3_bind_int64(st, 1, act->sid);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			act->kind = sqlite3_column_int(st, 1);
-			act->a.subject_id = xstrdup((const char *)
-			    sqlite3_column_text(st, 0));
-			act->a.traits = xstrdup((const char *)
-			    sqlite3_column_text(st, 2));
-			if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-				act->a.account_traits = xstrdup((const char *)
-				    sqlite3_column_text(st, 3));
-		} else {
-			act->a.subject_id = xstrdup("");
-			act->a.traits = xstrdup("{}");
-		}
-		sqlite3_finalize(st);
-		act->a.subject_kind = act->kind == SUBJECT_ACCOUNT ? "account" :
-		    "user";
-	}
-	if (store_commit(db) != 0) {
-		store_rollback(db);
-		return -1;
-	}
-	return rc;
+	sqlite3_reset(st);
+	act->a.subject_kind = act->kind == SUBJECT_ACCOUNT ? "account" : "user";
+	return 1;
 }
 
-/*
- * Claim the oldest due action the fairness rules allow for worker w: first
- * from instances under their cap, else (borrowing) from those at it. A
- * suspect is claimed only when nothing else is in flight, and then nothing
- * else is until it ends. 1 when one was claimed, 0 when none is due, 2 when
- * a suspect in flight blocks claims, -1 on error.
- */
-static int
-dispatch_claim(struct dispatcher *d, struct worker *w, struct act *act,
-    int64_t now)
-{
-	char	*lanes;
-	int	 rc = 0, crashes = 0, suspects;
-
-	pthread_mutex_lock(&d->write_lock);
-	for (int borrow = 0; borrow <= 1 && rc == 0; borrow++) {
-		pthread_mutex_lock(&d->lock);
-		if (d->suspect) {
-			pthread_mutex_unlock(&d->lock);
-			rc = 2;
-			break;
-		}
-		suspects = d->inflight == 0;
-		lanes = dispatch_lanes_json(d, now, borrow);
-		pthread_mutex_unlock(&d->lock);
-		if (lanes == NULL)
-			continue;
-		rc = dispatch_claim_from(w->db, act, lanes, suspects, now,
-		    &crashes);
-		free(lanes);
-	}
-	if (rc == 1) {
-		pthread_mutex_lock(&d->lock);
-		w->lane = dispatch_lane(d, act->a.instance);
-		if (w->lane >= 0) {
-			d->lanes[w->lane].inflight++;
-			if (d->lanes[w->lane].state == BREAKER_TRIAL)
-				d->lanes[w->lane].trial_out = 1;
-		}
-		d->inflight++;
-		w->suspect = crashes > 1;
-		if (w->suspect)
-			d->suspect = 1;
-		pthread_mutex_unlock(&d->lock);
-	}
-	pthread_mutex_unlock(&d->write_lock);
-	return rc;
-}
-
-/* Free what a claim allocated. */
+/* Free what a job holds, and clear it. */
 static void
-dispatch_act_free(struct act *act)
+dispatch_job_free(struct job *job)
 {
+	struct act	*act = &job->act;
+
 	act_clear(act);
 	free((char *)act->a.id);
 	free((char *)act->a.journey);
@@ -434,7 +469,8 @@ dispatch_act_free(struct act *act)
 	free((char *)act->a.subject_id);
 	free((char *)act->a.traits);
 	free((char *)act->a.account_traits);
-	memset(act, 0, sizeof *act);
+	memset(job, 0, sizeof *job);
+	job->lane = -1;
 }
 
 /* The delay before the next try after attempt n (1-based): retry_min,
@@ -450,83 +486,84 @@ dispatch_backoff(const struct config *cf, int attempt)
 }
 
 /*
- * Record the outcome of an attempt, durably, and log it: one line per
- * outcome, with the action's id. A transient failure is tried again after
- * the backoff, or when a "retry-after=N" in the reason says, but never
- * later than retry_for after the first try: that last try's failure makes
- * the action dead.
+ * Write the outcome of a job, inside the caller's transaction; its status
+ * and next due time go to *status and *due. A transient failure is tried
+ * again after the backoff, or when a "retry-after=N" in the reason says, but
+ * never later than retry_for after the first try: that last try's failure
+ * makes the action dead.
  */
 static int
-dispatch_record(struct dispatcher *d, sqlite3 *db, struct act *act,
-    enum jd_result res, const char *reason, int64_t now)
+dispatch_record_sql(struct dispatcher *d, struct conn *c, struct job *job,
+    int *status, int64_t *due)
 {
 	const struct config	*cf = d->conf;
+	struct act		*act = &job->act;
+	const char		*reason = job->reason[0] ? job->reason : NULL;
 	sqlite3_stmt		*st;
-	int64_t			 due = now, first = now;
-	int			 status, rc;
+	int64_t			 now = job->now, first = now;
 	const char		*ra;
+	int			 rc;
 
-	pthread_mutex_lock(&d->write_lock);
-	if (store_begin(db) != 0) {
-		pthread_mutex_unlock(&d->write_lock);
-		return -1;
-	}
-	switch (res) {
+	*due = now;
+	switch (job->res) {
 	case JD_DONE:
-		status = OUTBOX_DONE;
+		*status = OUTBOX_DONE;
 		break;
 	case JD_HELD:
-		status = OUTBOX_HELD;
+		*status = OUTBOX_HELD;
 		break;
 	case JD_FAILED:
-		status = OUTBOX_DEAD;
+		*status = OUTBOX_DEAD;
 		break;
 	case JD_RETRY:
 	default:
-		status = OUTBOX_RETRYING;
-		st = store_prepare(db, "SELECT first_try FROM outbox WHERE "
-		    "aid = ?1");
+		*status = OUTBOX_RETRYING;
+		st = conn_stmt(c, SQL_FIRST_TRY);
 		sqlite3_bind_int64(st, 1, act->aid);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    sqlite3_column_type(st, 0) != SQLITE_NULL)
 			first = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		due = now + dispatch_backoff(cf, act->a.attempt);
+		sqlite3_reset(st);
+		*due = now + dispatch_backoff(cf, act->a.attempt);
 		if (reason != NULL &&
 		    (ra = strstr(reason, "retry-after=")) != NULL) {
 			long long s = strtoll(ra + 12, NULL, 10);
 			if (s >= 0)
-				due = now + s;
+				*due = now + s;
 		}
 		if (now - first >= cf->retry_for)
-			status = OUTBOX_DEAD;
-		else if (due > first + cf->retry_for)
-			due = first + cf->retry_for;
+			*status = OUTBOX_DEAD;
+		else if (*due > first + cf->retry_for)
+			*due = first + cf->retry_for;
 		break;
 	}
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-	    "reason = ?3, note = coalesce(?4, note), crashes = 0, updated = ?5 "
-	    "WHERE aid = ?6");
-	sqlite3_bind_int(st, 1, status);
-	sqlite3_bind_int64(st, 2, due);
-	if (status == OUTBOX_DEAD && res == JD_RETRY)
+	st = conn_stmt(c, SQL_RECORD);
+	sqlite3_bind_int(st, 1, *status);
+	sqlite3_bind_int64(st, 2, *due);
+	if (*status == OUTBOX_DEAD && job->res == JD_RETRY)
 		sqlite3_bind_text(st, 3, xprintf("gave up after %d attempts: "
 		    "%s", act->a.attempt, reason ? reason : "failed"), -1, free);
-	else if (res != JD_DONE)
+	else if (job->res != JD_DONE)
 		sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, act->note, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, act->aid);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	if (rc != 0 || store_commit(db) != 0) {
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != 0)
 		log_err("outbox: cannot record action %s: %s", act->a.id,
-		    sqlite3_errmsg(db));
-		store_rollback(db);
-		pthread_mutex_unlock(&d->write_lock);
-		return -1;
-	}
-	pthread_mutex_unlock(&d->write_lock);
+		    sqlite3_errmsg(c->db));
+	return rc;
+}
+
+/* Log a recorded outcome: one line per outcome, with the action's id. */
+static void
+dispatch_record_log(struct job *job, int status, int64_t due)
+{
+	struct act	*act = &job->act;
+	const char	*reason = job->reason[0] ? job->reason : NULL;
+
 	switch (status) {
 	case OUTBOX_DONE:
 		log_info("action %s (%s, %s/%s, %s): done%s%s", act->a.id,
@@ -543,7 +580,7 @@ dispatch_record(struct dispatcher *d, sqlite3 *db, struct act *act,
 		log_notice("action %s (%s, %s/%s, %s): attempt %d failed, "
 		    "retrying in %llds: %s", act->a.id, act->a.instance,
 		    act->a.journey, act->a.rule, act->a.subject_id,
-		    act->a.attempt, (long long)(due - now),
+		    act->a.attempt, (long long)(due - job->now),
 		    reason ? reason : "");
 		break;
 	case OUTBOX_DEAD:
@@ -553,34 +590,135 @@ dispatch_record(struct dispatcher *d, sqlite3 *db, struct act *act,
 		    reason ? reason : "failed");
 		break;
 	}
-	return 0;
+}
+
+/*
+ * Record job's outcome in a transaction of its own, log it, and count the
+ * job out. Left in flight when it cannot be recorded: recovered at the next
+ * start.
+ */
+static void
+dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
+{
+	int64_t	 due;
+	int	 status, rc = -1;
+
+	pthread_mutex_lock(&d->write_lock);
+	if (conn_exec(c, SQL_BEGIN) == 0) {
+		if ((rc = dispatch_record_sql(d, c, job, &status, &due)) == 0)
+			rc = conn_exec(c, SQL_COMMIT);
+		if (rc != 0)
+			store_rollback(c->db);
+	}
+	pthread_mutex_unlock(&d->write_lock);
+	if (rc == 0)
+		dispatch_record_log(job, status, due);
+	pthread_mutex_lock(&d->lock);
+	dispatch_release(d, job->lane, job->suspect, job->res, job->now);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * In one transaction, record the outcome of prev (the worker's last job, or
+ * NULL) and claim into job the oldest due action the fairness rules allow:
+ * first from instances under their cap, else (borrowing) from those at it.
+ * A suspect is claimed only when nothing else is in flight, and then nothing
+ * else is until it ends. Returns 1 when one was claimed, 0 when none is due,
+ * 2 when a suspect in flight blocks claims, -1 on error (prev is then not
+ * recorded: the caller keeps it).
+ */
+static int
+dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
+    int64_t now, struct job *prev)
+{
+	struct conn	*c = &w->conn;
+	char		*lanes;
+	int64_t		 due = 0;
+	int		 rc = 0, crashes = 0, suspects, status = 0;
+
+	pthread_mutex_lock(&d->write_lock);
+	if (conn_exec(c, SQL_BEGIN) != 0) {
+		pthread_mutex_unlock(&d->write_lock);
+		return -1;
+	}
+	if (prev != NULL && dispatch_record_sql(d, c, prev, &status,
+	    &due) != 0)
+		rc = -1;
+	for (int borrow = 0; borrow <= 1 && rc == 0; borrow++) {
+		pthread_mutex_lock(&d->lock);
+		/* prev, recorded in this transaction, counts as ended. */
+		if (d->suspect && (prev == NULL || !prev->suspect)) {
+			pthread_mutex_unlock(&d->lock);
+			rc = 2;
+			break;
+		}
+		suspects = d->inflight - (prev != NULL) == 0;
+		lanes = dispatch_lanes_json(d, now, borrow);
+		pthread_mutex_unlock(&d->lock);
+		if (lanes == NULL)
+			continue;
+		rc = dispatch_claim_from(c, &job->act, lanes, suspects, now,
+		    &crashes);
+		free(lanes);
+	}
+	if (rc < 0 || conn_exec(c, SQL_COMMIT) != 0) {
+		store_rollback(c->db);
+		pthread_mutex_unlock(&d->write_lock);
+		if (rc == 1)
+			dispatch_job_free(job);
+		return -1;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (prev != NULL)
+		dispatch_release(d, prev->lane, prev->suspect, prev->res,
+		    prev->now);
+	if (rc == 1) {
+		job->lane = dispatch_lane(d, job->act.a.instance);
+		if (job->lane >= 0) {
+			d->lanes[job->lane].inflight++;
+			if (d->lanes[job->lane].state == BREAKER_TRIAL)
+				d->lanes[job->lane].trial_out = 1;
+		}
+		d->inflight++;
+		job->suspect = crashes > 1;
+		if (job->suspect)
+			d->suspect = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->write_lock);
+	if (prev != NULL)
+		dispatch_record_log(prev, status, due);
+	return rc;
 }
 
 /* Call the plugin with the watchdog's deadline on. Returns the result, or
  * -1 when the watchdog gave up on the call meanwhile (the worker is then
  * abandoned and its result must be ignored). */
 static int
-dispatch_act(struct worker *w, struct instance *inst, struct act *act,
-    char *reason, size_t reasonlen)
+dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 {
 	struct dispatcher	*d = w->d;
+	struct act		*act = &job->act;
 	enum jd_result		 res;
 	int			 abandoned;
 
 	pthread_mutex_lock(&d->lock);
 	w->state = WORKER_ACTING;
+	w->acting = job;
 	w->deadline = dispatch_mono_ms() + inst->timeout * 1000;
 	if (w->deadline < d->dog_wake)
 		pthread_cond_signal(&d->dog);
 	pthread_mutex_unlock(&d->lock);
 
-	res = inst->plugin->act(inst->state, &inst->host, &act->a, reason,
-	    reasonlen);
+	res = inst->plugin->act(inst->state, &inst->host, &act->a, job->reason,
+	    sizeof job->reason);
 
 	pthread_mutex_lock(&d->lock);
 	abandoned = w->state == WORKER_ABANDONED;
-	if (!abandoned)
+	if (!abandoned) {
 		w->state = WORKER_IDLE;
+		w->acting = NULL;
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (abandoned) {
 		log_notice("action %s (%s): the call abandoned after its "
@@ -590,26 +728,28 @@ dispatch_act(struct worker *w, struct instance *inst, struct act *act,
 		return -1;
 	}
 	if (res > JD_HELD) {
-		snprintf(reason, reasonlen, "plugin returned an unknown result "
-		    "%d", (int)res);
+		snprintf(job->reason, sizeof job->reason, "plugin returned an "
+		    "unknown result %d", (int)res);
 		res = JD_RETRY;
 	}
 	return res;
 }
 
-/* Perform one claimed action through its instance: [guard,] act, record.
- * Returns -1 when the worker was abandoned by the watchdog meanwhile. */
+/*
+ * Perform one claimed action through its instance: [guard,] act. Its
+ * outcome stays in job, and is recorded in the same transaction as the
+ * worker's next claim (or on its own when there is none). Returns -1 when
+ * the worker was abandoned by the watchdog meanwhile.
+ */
 static int
-dispatch_one(struct worker *w, struct act *act)
+dispatch_one(struct worker *w, struct job *job)
 {
 	struct dispatcher	*d = w->d;
-	sqlite3			*db = w->db;
+	struct act		*act = &job->act;
 	struct instance		*inst;
 	int			 res;
-	char			 reason[1024] = "";
-	int64_t			 now;
 
-	act->db = db;
+	act->db = w->conn.db;
 	act->conf = d->conf;
 	inst = config_instance(d->conf, act->a.instance);
 	act->inst = inst;
@@ -622,21 +762,15 @@ dispatch_one(struct worker *w, struct act *act)
 	act->a.now = time_now();
 	if (inst == NULL || !inst->started) {
 		res = JD_RETRY;
-		snprintf(reason, sizeof reason, "no plugin instance \"%s\"",
-		    act->a.instance);
+		snprintf(job->reason, sizeof job->reason, "no plugin instance "
+		    "\"%s\"", act->a.instance);
 	} else {
 		act->a.settings = inst->settings;
-		if ((res = dispatch_act(w, inst, act, reason,
-		    sizeof reason)) < 0)
+		if ((res = dispatch_act(w, inst, job)) < 0)
 			return -1;
 	}
-	now = time_now();
-	dispatch_record(d, db, act, res, reason[0] ? reason : NULL, now);
-	pthread_mutex_lock(&d->lock);
-	dispatch_release(d, w->lane, w->suspect, res, now);
-	w->lane = -1;
-	w->suspect = 0;
-	pthread_mutex_unlock(&d->lock);
+	job->res = res;
+	job->now = time_now();
 	return 0;
 }
 
@@ -645,21 +779,20 @@ static void
 dispatch_spawn(struct dispatcher *d, int i)
 {
 	struct worker	*w;
-	pthread_attr_t	 attr;
 
 	w = xcalloc(1, sizeof *w);
 	w->d = d;
 	w->slot = i;
-	w->lane = -1;
+	w->jobs[0].lane = w->jobs[1].lane = -1;
 	d->slots[i] = w;
 	d->running++;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if ((errno = pthread_create(&w->thread, &attr, dispatch_worker, w)) !=
+	if ((errno = pthread_create(&w->thread, NULL, dispatch_worker, w)) !=
 	    0)
 		fatalx("dispatcher: cannot start a worker: %s",
 		    strerror(errno));
-	pthread_attr_destroy(&attr);
+	d->joinable = xreallocarray(d->joinable, d->njoinable + 1,
+	    sizeof *d->joinable);
+	d->joinable[d->njoinable++] = w->thread;
 }
 
 /* A worker: claim and perform until told to stop, or until abandoned. */
@@ -668,29 +801,32 @@ dispatch_worker(void *arg)
 {
 	struct worker		*w = arg;
 	struct dispatcher	*d = w->d;
-	char			 err[512], pragma[64];
+	struct job		*job, *prev = NULL;
 	int			 rc, abandoned = 0;
 
-	if ((w->db = store_open(d->conf->database, err, sizeof err)) == NULL)
-		log_err("dispatcher: %s", err);
-	else {
-		snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d",
-		    WORKER_CACHE_KIB);
-		store_exec(w->db, pragma);
-	}
-	while (w->db != NULL) {
+	if (conn_open(&w->conn, d->conf->database) != 0)
+		w->conn.db = NULL;
+	while (w->conn.db != NULL) {
 		pthread_mutex_lock(&d->lock);
 		rc = d->stopping;
 		pthread_mutex_unlock(&d->lock);
 		if (rc)
 			break;
-		memset(&w->act, 0, sizeof w->act);
-		rc = dispatch_claim(d, w, &w->act, time_now());
+		job = prev == &w->jobs[0] ? &w->jobs[1] : &w->jobs[0];
+		rc = dispatch_claim(d, w, job, time_now(), prev);
+		if (rc >= 0 && prev != NULL) {
+			dispatch_job_free(prev);
+			prev = NULL;
+			if (rc != 1)
+				continue;	/* it may have unblocked some */
+		}
 		if (rc == 1) {
-			abandoned = dispatch_one(w, &w->act) < 0;
-			dispatch_act_free(&w->act);
-			if (abandoned)
+			if (dispatch_one(w, job) < 0) {
+				abandoned = 1;
+				dispatch_job_free(job);
 				break;
+			}
+			prev = job;
 			continue;
 		}
 		pthread_mutex_lock(&d->lock);
@@ -707,7 +843,11 @@ dispatch_worker(void *arg)
 		d->kicked = 0;
 		pthread_mutex_unlock(&d->lock);
 	}
-	store_close(w->db);
+	if (prev != NULL) {
+		dispatch_settle(d, &w->conn, prev);
+		dispatch_job_free(prev);
+	}
+	conn_close(&w->conn);
 	pthread_mutex_lock(&d->lock);
 	if (abandoned)
 		d->stuck--;
@@ -722,32 +862,34 @@ dispatch_worker(void *arg)
 	return NULL;
 }
 
-/* An action given up on by the watchdog, to record. */
-struct late {
-	struct act	*act;
-	int		 lane;
-	int		 suspect;
-};
-
 /* Give up on worker w, whose call overran: put a new worker in its place,
- * and keep in late what is needed to record the action. Called with the lock
- * held. */
-static void
-dispatch_abandon(struct dispatcher *d, struct worker *w, struct late *late)
+ * and return a copy of its job to record. Called with the lock held. */
+static struct job *
+dispatch_abandon(struct dispatcher *d, struct worker *w)
 {
-	struct act	*copy = xcalloc(1, sizeof *copy);
+	struct job	*copy = xcalloc(1, sizeof *copy), *job = w->acting;
+	struct instance	*inst = config_instance(d->conf, job->act.a.instance);
 	int		 slot = w->slot;
 
-	copy->aid = w->act.aid;
-	copy->a.attempt = w->act.a.attempt;
-	copy->a.id = xstrdup(w->act.a.id);
-	copy->a.instance = xstrdup(w->act.a.instance);
-	copy->a.journey = xstrdup(w->act.a.journey);
-	copy->a.rule = xstrdup(w->act.a.rule);
-	copy->a.subject_id = xstrdup(w->act.a.subject_id);
-	late->act = copy;
-	late->lane = w->lane;
-	late->suspect = w->suspect;
+	copy->act.aid = job->act.aid;
+	copy->act.a.attempt = job->act.a.attempt;
+	copy->act.a.id = xstrdup(job->act.a.id);
+	copy->act.a.instance = xstrdup(job->act.a.instance);
+	copy->act.a.journey = xstrdup(job->act.a.journey);
+	copy->act.a.rule = xstrdup(job->act.a.rule);
+	copy->act.a.subject_id = xstrdup(job->act.a.subject_id);
+	copy->lane = job->lane;
+	copy->suspect = job->suspect;
+	copy->res = JD_RETRY;
+	copy->now = time_now();
+	snprintf(copy->reason, sizeof copy->reason, "timed out after %llds",
+	    inst != NULL ? (long long)inst->timeout : 0LL);
+	for (int i = 0; i < d->njoinable; i++)
+		if (pthread_equal(d->joinable[i], w->thread)) {
+			d->joinable[i] = d->joinable[--d->njoinable];
+			break;
+		}
+	pthread_detach(w->thread);
 	w->state = WORKER_ABANDONED;
 	w->slot = -1;
 	d->slots[slot] = NULL;
@@ -756,6 +898,7 @@ dispatch_abandon(struct dispatcher *d, struct worker *w, struct late *late)
 	if (!d->stopping)
 		dispatch_spawn(d, slot);
 	pthread_cond_broadcast(&d->ended);
+	return copy;
 }
 
 /* The watchdog: give up on calls past their instance's timeout, record
@@ -764,8 +907,7 @@ static void *
 dispatch_watchdog(void *arg)
 {
 	struct dispatcher	*d = arg;
-	struct late		 late[64];
-	char			 err[512], reason[128];
+	struct job		*late[64];
 	int			 nlate;
 
 	pthread_mutex_lock(&d->lock);
@@ -780,34 +922,27 @@ dispatch_watchdog(void *arg)
 			if (w == NULL || w->state != WORKER_ACTING)
 				continue;
 			if (w->deadline <= now)
-				dispatch_abandon(d, w, &late[nlate++]);
+				late[nlate++] = dispatch_abandon(d, w);
 			else if (w->deadline < next)
 				next = w->deadline;
 		}
 		if (nlate > 0) {
 			pthread_mutex_unlock(&d->lock);
-			if (d->dog_db == NULL && (d->dog_db = store_open(
-			    d->conf->database, err, sizeof err)) == NULL)
-				log_err("dispatcher: %s", err);
+			if (d->dog_conn.db == NULL)
+				conn_open(&d->dog_conn, d->conf->database);
 			for (int i = 0; i < nlate; i++) {
-				struct act *act = late[i].act;
-				struct instance *inst = config_instance(d->conf,
-				    act->a.instance);
-
-				snprintf(reason, sizeof reason, "timed out "
-				    "after %llds", inst != NULL ?
-				    (long long)inst->timeout : 0LL);
-				/* Left in flight when it cannot be recorded:
-				 * recovered at the next start. */
-				if (d->dog_db != NULL)
-					dispatch_record(d, d->dog_db, act,
-					    JD_RETRY, reason, time_now());
-				pthread_mutex_lock(&d->lock);
-				dispatch_release(d, late[i].lane,
-				    late[i].suspect, JD_RETRY, time_now());
-				pthread_mutex_unlock(&d->lock);
-				dispatch_act_free(act);
-				free(act);
+				if (d->dog_conn.db != NULL)
+					dispatch_settle(d, &d->dog_conn,
+					    late[i]);
+				else {
+					pthread_mutex_lock(&d->lock);
+					dispatch_release(d, late[i]->lane,
+					    late[i]->suspect, JD_RETRY,
+					    late[i]->now);
+					pthread_mutex_unlock(&d->lock);
+				}
+				dispatch_job_free(late[i]);
+				free(late[i]);
 			}
 			pthread_mutex_lock(&d->lock);
 			continue;
@@ -823,7 +958,7 @@ dispatch_watchdog(void *arg)
 		pthread_cond_timedwait(&d->dog, &d->lock, &ts);
 	}
 	pthread_mutex_unlock(&d->lock);
-	store_close(d->dog_db);
+	conn_close(&d->dog_conn);
 	return NULL;
 }
 
@@ -895,6 +1030,10 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	pthread_cond_signal(&d->dog);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->watchdog, NULL);
+	/* Nothing starts workers any more: wait until they have ended, thread
+	 * destructors included (a plugin's, say), before anything is freed. */
+	for (int i = 0; i < d->njoinable; i++)
+		pthread_join(d->joinable[i], NULL);
 	pthread_mutex_lock(&d->lock);
 	stuck = d->stuck;
 	if (outcomes != NULL)
@@ -912,6 +1051,7 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	pthread_cond_destroy(&d->ended);
 	pthread_cond_destroy(&d->dog);
 	free(d->slots);
+	free(d->joinable);
 	free(d->lanes);
 	free(d);
 	return 0;

@@ -85,14 +85,26 @@ def no_core():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def service(env, log, *args, now=START):
-    """journeyd as a service in the background, its log appended to log."""
+def started(log):
+    if not os.path.exists(log):
+        return 0
+    with open(log) as f:
+        return f.read().count("journeyd: started: ")
+
+
+def service(env, log, *args, now=START, wait=True):
+    """journeyd as a service in the background, its log appended to log;
+    returns once it says it started (its signal handlers are set), or at
+    once without wait."""
+    before = started(log)
     f = open(log, "a")
     argv = [JOURNEYD, "-c", env.conf] + (["--now", now] if now else [])
     p = subprocess.Popen(argv + list(args), stdout=f, stderr=f,
                          preexec_fn=no_core)
     f.close()
     env.procs.append(p)
+    if wait:
+        wait_until(lambda: started(log) > before, "journeyd to start", proc=p)
     return p
 
 
