@@ -1,11 +1,13 @@
 /*
- * The dispatcher (SPEC §8, §9): `workers` threads, each with its own database
- * connection, claim due actions from the outbox (oldest due first), hand them
- * to their plugin instance and record the outcome: done, retry with
- * exponential backoff until retry_for has passed since the first try, dead,
- * or held. The dispatcher's own write transactions (claims and records) are
- * serialised by write_lock, so that its threads never meet in SQLite's busy
- * handler, which sleeps.
+ * The dispatcher (SPEC §8, §9): `workers` threads claim due actions from the
+ * outbox (oldest due first), hand them to their plugin instance and record
+ * the outcome: done, retry with exponential backoff until retry_for has
+ * passed since the first try, dead, or held. Claims and records go through
+ * one connection, serialised by write_lock (they would be serialised by
+ * SQLite anyway, whose busy handler sleeps, and its page cache stays warm);
+ * a worker records its last outcome in the same transaction as its next
+ * claim, so an action costs one commit. Each worker has a connection of its
+ * own for its plugin's host->enroll() and host->queue().
  *
  * Fairness. While another instance has due work, an instance may have at
  * most max(1, workers / 2) actions in flight: a claim first looks only at
@@ -56,7 +58,8 @@
 #define BREAKER_WINDOW	20	/* recent attempts looked at */
 #define BREAKER_FAILS	10	/* transient failures among them that open it */
 
-#define WORKER_CACHE_KIB 2048	/* page cache of each worker's connection */
+#define WORKER_CACHE_KIB 1024	/* page cache of a worker's connection */
+#define WRITER_CACHE_KIB 8192	/* of the connection claims and records use */
 
 /* The statements of a dispatcher's connection, prepared once. */
 enum {
@@ -158,7 +161,7 @@ struct dispatcher {
 	int			 dog_stop;
 	int64_t			 dog_wake;	/* monotonic ms */
 	pthread_t		 watchdog;
-	struct conn		 dog_conn;
+	struct conn		 wconn;		/* claims, records; write_lock */
 	struct lane		*lanes;
 	long			 outcomes[4];	/* by enum jd_result */
 };
@@ -175,10 +178,10 @@ dispatch_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Open the database for c, with a small page cache. -1 when it cannot
- * be, logged. */
+/* Open the database for c, with a page cache of cache_kib. -1 when it
+ * cannot be, logged. */
 static int
-conn_open(struct conn *c, const char *path)
+conn_open(struct conn *c, const char *path, int cache_kib)
 {
 	char	 err[512], pragma[64];
 
@@ -187,8 +190,7 @@ conn_open(struct conn *c, const char *path)
 		log_err("dispatcher: %s", err);
 		return -1;
 	}
-	snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d",
-	    WORKER_CACHE_KIB);
+	snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d", cache_kib);
 	store_exec(c->db, pragma);
 	return 0;
 }
@@ -631,7 +633,7 @@ static int
 dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
     int64_t now, struct job *prev)
 {
-	struct conn	*c = &w->conn;
+	struct conn	*c = &d->wconn;
 	char		*lanes;
 	int64_t		 due = 0;
 	int		 rc = 0, crashes = 0, suspects, status = 0;
@@ -804,7 +806,8 @@ dispatch_worker(void *arg)
 	struct job		*job, *prev = NULL;
 	int			 rc, abandoned = 0;
 
-	if (conn_open(&w->conn, d->conf->database) != 0)
+	/* For the plugin's host->enroll() and host->queue(). */
+	if (conn_open(&w->conn, d->conf->database, WORKER_CACHE_KIB) != 0)
 		w->conn.db = NULL;
 	while (w->conn.db != NULL) {
 		pthread_mutex_lock(&d->lock);
@@ -844,7 +847,7 @@ dispatch_worker(void *arg)
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (prev != NULL) {
-		dispatch_settle(d, &w->conn, prev);
+		dispatch_settle(d, &d->wconn, prev);
 		dispatch_job_free(prev);
 	}
 	conn_close(&w->conn);
@@ -928,19 +931,8 @@ dispatch_watchdog(void *arg)
 		}
 		if (nlate > 0) {
 			pthread_mutex_unlock(&d->lock);
-			if (d->dog_conn.db == NULL)
-				conn_open(&d->dog_conn, d->conf->database);
 			for (int i = 0; i < nlate; i++) {
-				if (d->dog_conn.db != NULL)
-					dispatch_settle(d, &d->dog_conn,
-					    late[i]);
-				else {
-					pthread_mutex_lock(&d->lock);
-					dispatch_release(d, late[i]->lane,
-					    late[i]->suspect, JD_RETRY,
-					    late[i]->now);
-					pthread_mutex_unlock(&d->lock);
-				}
+				dispatch_settle(d, &d->wconn, late[i]);
 				dispatch_job_free(late[i]);
 				free(late[i]);
 			}
@@ -958,7 +950,6 @@ dispatch_watchdog(void *arg)
 		pthread_cond_timedwait(&d->dog, &d->lock, &ts);
 	}
 	pthread_mutex_unlock(&d->lock);
-	conn_close(&d->dog_conn);
 	return NULL;
 }
 
@@ -982,6 +973,10 @@ dispatch_start(const struct config *cf, int once)
 	pthread_cond_init(&d->wake, NULL);
 	pthread_cond_init(&d->ended, NULL);
 	pthread_cond_init(&d->dog, NULL);
+	/* One connection for every claim and record: they are serialised
+	 * anyway, and its page cache stays warm. */
+	if (conn_open(&d->wconn, cf->database, WRITER_CACHE_KIB) != 0)
+		fatalx("dispatcher: cannot open the database");
 	d->slots = xcalloc(d->nworkers, sizeof *d->slots);
 	pthread_mutex_lock(&d->lock);
 	for (int i = 0; i < d->nworkers; i++)
@@ -1034,6 +1029,7 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	 * destructors included (a plugin's, say), before anything is freed. */
 	for (int i = 0; i < d->njoinable; i++)
 		pthread_join(d->joinable[i], NULL);
+	conn_close(&d->wconn);
 	pthread_mutex_lock(&d->lock);
 	stuck = d->stuck;
 	if (outcomes != NULL)
