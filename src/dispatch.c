@@ -1,13 +1,49 @@
 /*
- * The dispatcher (SPEC §9): `workers` threads, each with its own database
- * connection, claim due actions from the outbox (oldest due first), hand them
- * to their plugin instance and record the outcome: done, retry with
- * exponential backoff until retry_for has passed, dead, or held.
+ * The dispatcher (SPEC §8, §9): `workers` threads claim due actions from the
+ * outbox (oldest due first), hand them to their plugin instance and record
+ * the outcome: done, retry with exponential backoff until retry_for has
+ * passed since the first try, dead, or held. Claims and records go through
+ * one connection, serialised by write_lock (they would be serialised by
+ * SQLite anyway, whose busy handler sleeps, and its page cache stays warm);
+ * a worker records its last outcome in the same transaction as its next
+ * claim, so an action costs one commit. Each worker has a connection of its
+ * own for its plugin's host->enroll() and host->queue().
  *
- * A claim marks the row in flight and counts it in `crashes`; a finished
- * attempt resets that count. After a crash, outbox_recover() puts in-flight
- * rows back, due at once, and parks as dead a row that was in flight during
- * three crashes in a row.
+ * Fairness. While another instance has due work, an instance may have at
+ * most max(1, workers / 2) actions in flight: a claim first looks only at
+ * instances under that cap, and only when none of them has anything due does
+ * it take more from an instance at its cap (borrowing idle workers). So a
+ * slow instance holds at most half the workers while others wait, a lone busy
+ * instance still gets them all, and borrowed workers come back as their
+ * actions end (each within its instance's timeout).
+ *
+ * Timeouts. act() runs on the worker thread with a deadline, the instance's
+ * `timeout`, kept by a watchdog thread. When a call overruns, the watchdog
+ * records the action for retry (same id, the usual backoff), counts it as a
+ * failure for the breaker, and starts a new worker in the stuck one's place
+ * so that the pool keeps its size. The stuck thread is abandoned: when its
+ * call returns at last, its result is logged and ignored, and the thread
+ * frees what it holds and ends. The trade-off: C cannot cancel a call
+ * safely, so the stuck thread (and whatever the plugin holds) lives on until
+ * the plugin returns, and the action may be performed twice, with the same
+ * id, if the late call did get through. The plugin's code and state must
+ * outlive such calls: dispatch_stop() returns how many are still running,
+ * and then the caller must not unload the config.
+ *
+ * Crashes. A claim marks the row in flight and counts it in `crashes`; a
+ * recorded outcome resets the count. After a crash, outbox_recover() puts
+ * rows left in flight back, due at once, and parks as dead those that were in
+ * flight during three crashes in a row. A row that was in flight during a
+ * crash is a suspect: it is performed alone, nothing else in flight, so that
+ * a poison action does not take innocent ones down with it.
+ *
+ * Circuit breaker, per instance. When BREAKER_FAILS of its last
+ * BREAKER_WINDOW attempts failed transiently (retry, timeout), the instance
+ * is paused: none of its actions is claimed (they wait; nothing is dropped),
+ * the other instances go on. The pause is retry_min, then doubles, up to
+ * retry_max, while failures go on. After a pause one trial action is let
+ * through: if it fails, the instance is paused again; otherwise it is
+ * resumed. Opening and resuming are logged once each.
  */
 #include "config.h"
 
@@ -20,30 +56,184 @@
 #include "journeyd.h"
 
 #define BREAKER_WINDOW	20	/* recent attempts looked at */
-#define BREAKER_COOL	30	/* first pause, doubling while failures go on */
+#define BREAKER_FAILS	10	/* transient failures among them that open it */
 
-/* What the dispatcher keeps per plugin instance: the circuit breaker. */
-struct breaker {
-	struct instance	*inst;
-	unsigned char	 recent[BREAKER_WINDOW];	/* 1 = failed */
-	int		 nrecent;
-	int		 pos;
-	int64_t		 open_until;
-	int64_t		 cool;
+#define WORKER_CACHE_KIB 1024	/* page cache of a worker's connection */
+#define WRITER_CACHE_KIB 8192	/* of the connection claims and records use */
+
+/* The statements of a dispatcher's connection, prepared once. */
+enum {
+	SQL_BEGIN, SQL_COMMIT, SQL_CLAIM, SQL_SUBJECT, SQL_FIRST_TRY,
+	SQL_RECORD, SQL_COUNT
+};
+/*
+ * SQL_CLAIM: the partial index outbox_queue walks due rows in order, so that
+ * the first match ends the search; without INDEXED BY the planner would sort
+ * every queued row instead. "status IN (0, 3)" is written out as the index's
+ * WHERE says.
+ */
+#if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
+#error "outbox statuses changed: update outbox_queue and SQL_CLAIM"
+#endif
+static const char *dispatch_sql[SQL_COUNT] = {
+	"BEGIN IMMEDIATE",
+	"COMMIT",
+	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
+	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2 WHERE "
+	"aid = (SELECT aid FROM outbox INDEXED BY outbox_queue WHERE status IN "
+	"(0, 3) AND due <= ?2 AND instance IN (SELECT value FROM json_each(?3)) "
+	"AND (crashes = 0 OR ?4) ORDER BY due, aid LIMIT 1) RETURNING aid, id, "
+	"subject, journey, rule, coalesce(stage, ''), instance, params, created, "
+	"attempts, crashes",
+	"SELECT s.id, s.kind, s.traits, a.traits FROM subjects s LEFT JOIN "
+	"subjects a ON a.sid = s.account WHERE s.sid = ?1",
+	"SELECT first_try FROM outbox WHERE aid = ?1",
+	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
+	"coalesce(?4, note), crashes = 0, updated = ?5 WHERE aid = ?6",
+};
+
+/* A connection of the dispatcher's: one per worker, one for the watchdog. */
+struct conn {
+	sqlite3		*db;
+	sqlite3_stmt	*st[SQL_COUNT];
+};
+
+enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_TRIAL };
+
+/* What the dispatcher keeps per plugin instance. */
+struct lane {
+	struct instance		*inst;
+	int			 inflight;	/* its actions being performed */
+	/* the circuit breaker */
+	enum breaker_state	 state;
+	unsigned char		 recent[BREAKER_WINDOW];	/* 1 = failed */
+	int			 nrecent;
+	int			 pos;
+	int64_t			 open_until;	/* run's clock, while open */
+	int64_t			 cool;		/* current pause, seconds */
+	int			 trial_out;	/* a trial is in flight */
+};
+
+enum worker_state { WORKER_IDLE, WORKER_ACTING, WORKER_ABANDONED };
+
+/* One action in a worker's hands: claimed, performed, then recorded. */
+struct job {
+	struct act	 act;
+	int		 lane;		/* its instance's, or -1 */
+	int		 suspect;	/* in flight during a crash before */
+	enum jd_result	 res;		/* once performed */
+	char		 reason[1024];
+	int64_t		 now;		/* when it ended */
+};
+
+/* A worker thread. It owns its connection and its jobs, and frees itself
+ * when it ends. */
+struct worker {
+	struct dispatcher	*d;
+	pthread_t		 thread;
+	int			 slot;		/* in d->slots, -1 once abandoned */
+	struct conn		 conn;
+	enum worker_state	 state;
+	int64_t			 deadline;	/* monotonic ms, while acting */
+	struct job		*acting;	/* the job in act(), for the dog */
+	struct job		 jobs[2];	/* one performed, one to record */
 };
 
 struct dispatcher {
 	const struct config	*conf;
-	int			 nworkers;
-	pthread_t		*threads;
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 wake;
-	int			 stopping;
 	int			 once;		/* exit when nothing is due */
+	int			 nworkers;
+	int			 cap;		/* in flight per instance */
+	pthread_mutex_t		 lock;		/* everything below */
+	pthread_mutex_t		 write_lock;	/* the dispatcher's writes */
+	pthread_cond_t		 wake;		/* for idle workers */
+	pthread_cond_t		 ended;		/* a worker ended */
+	pthread_cond_t		 dog;		/* for the watchdog */
+	struct worker		**slots;	/* the pool */
+	pthread_t		*joinable;	/* workers not abandoned, to join */
+	int			 njoinable;
+	int			 running;	/* workers not abandoned */
+	int			 stuck;		/* abandoned, still in a plugin */
+	int			 inflight;	/* actions claimed, all instances */
+	int			 suspect;	/* a suspect is in flight */
+	int			 stopping;
 	int			 kicked;
-	struct breaker		*breakers;
+	int			 dog_stop;
+	int64_t			 dog_wake;	/* monotonic ms */
+	pthread_t		 watchdog;
+	struct conn		 wconn;		/* claims, records; write_lock */
+	struct lane		*lanes;
 	long			 outcomes[4];	/* by enum jd_result */
 };
+
+static void	*dispatch_worker(void *);
+
+/* The monotonic clock in milliseconds. */
+static int64_t
+dispatch_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Open the database for c, with a page cache of cache_kib. -1 when it
+ * cannot be, logged. */
+static int
+conn_open(struct conn *c, const char *path, int cache_kib)
+{
+	char	 err[512], pragma[64];
+
+	memset(c, 0, sizeof *c);
+	if ((c->db = store_open(path, err, sizeof err)) == NULL) {
+		log_err("dispatcher: %s", err);
+		return -1;
+	}
+	snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d", cache_kib);
+	store_exec(c->db, pragma);
+	return 0;
+}
+
+/* Close c and its statements. */
+static void
+conn_close(struct conn *c)
+{
+	for (int i = 0; i < SQL_COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	store_close(c->db);
+	memset(c, 0, sizeof *c);
+}
+
+/* Statement which of c, prepared on first use, reset and ready to bind. */
+static sqlite3_stmt *
+conn_stmt(struct conn *c, int which)
+{
+	if (c->st[which] != NULL) {
+		sqlite3_reset(c->st[which]);
+		sqlite3_clear_bindings(c->st[which]);
+	} else if (sqlite3_prepare_v3(c->db, dispatch_sql[which], -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->st[which], NULL) != SQLITE_OK)
+		fatalx("sqlite: %s in: %.200s", sqlite3_errmsg(c->db),
+		    dispatch_sql[which]);
+	return c->st[which];
+}
+
+/* Run BEGIN IMMEDIATE or COMMIT on c. */
+static int
+conn_exec(struct conn *c, int which)
+{
+	sqlite3_stmt	*st = conn_stmt(c, which);
+	int		 rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_err("sqlite: %s: %s", dispatch_sql[which],
+		    sqlite3_errmsg(c->db));
+		return -1;
+	}
+	return 0;
+}
 
 /* Put actions left in flight by a crash back in the queue. */
 int
@@ -85,10 +275,109 @@ outbox_recover(sqlite3 *db, int64_t now)
 	return 0;
 }
 
-/* The instances a worker may claim for now, as a JSON array, or NULL when
- * every breaker is open. Called with the lock held. */
+/* The lane of an instance by name, or -1. */
+static int
+dispatch_lane(struct dispatcher *d, const char *name)
+{
+	for (int i = 0; i < d->conf->ninstances; i++)
+		if (strcmp(d->lanes[i].inst->name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* May lane i be claimed from now (its breaker)? Moves an open breaker whose
+ * pause is over to its trial. Called with the lock held. */
+static int
+dispatch_lane_open(struct lane *ln, int64_t now)
+{
+	switch (ln->state) {
+	case BREAKER_CLOSED:
+		return 1;
+	case BREAKER_OPEN:
+		if (ln->open_until > now)
+			return 0;
+		ln->state = BREAKER_TRIAL;
+		ln->trial_out = 0;
+		/* FALLTHROUGH */
+	case BREAKER_TRIAL:
+		return !ln->trial_out;
+	}
+	return 0;
+}
+
+/* Record an attempt's outcome in lane i's breaker. Called with the lock
+ * held. */
+static void
+dispatch_breaker(struct dispatcher *d, int i, int failed, int64_t now)
+{
+	struct lane	*ln = &d->lanes[i];
+	int		 fails = 0;
+
+	switch (ln->state) {
+	case BREAKER_OPEN:
+		/* Late outcomes of actions claimed before it opened. */
+		return;
+	case BREAKER_TRIAL:
+		ln->trial_out = 0;
+		if (failed) {
+			ln->cool = ln->cool * 2 > d->conf->retry_max ?
+			    d->conf->retry_max : ln->cool * 2;
+			ln->open_until = now + ln->cool;
+			ln->state = BREAKER_OPEN;
+			log_debug("%s: trial failed; pausing it for %llds",
+			    ln->inst->name, (long long)ln->cool);
+			return;
+		}
+		ln->state = BREAKER_CLOSED;
+		ln->nrecent = ln->pos = 0;
+		ln->cool = 0;
+		log_notice("%s: circuit closed: delivering again",
+		    ln->inst->name);
+		return;
+	case BREAKER_CLOSED:
+		break;
+	}
+	ln->recent[ln->pos] = failed;
+	ln->pos = (ln->pos + 1) % BREAKER_WINDOW;
+	if (ln->nrecent < BREAKER_WINDOW)
+		ln->nrecent++;
+	if (!failed || ln->nrecent < BREAKER_WINDOW)
+		return;
+	for (int k = 0; k < BREAKER_WINDOW; k++)
+		fails += ln->recent[k];
+	if (fails < BREAKER_FAILS)
+		return;
+	ln->cool = d->conf->retry_min;
+	ln->open_until = now + ln->cool;
+	ln->state = BREAKER_OPEN;
+	log_warn("%s: circuit open: %d of its last %d attempts failed; pausing "
+	    "it for %llds, then more while failures go on (its actions wait)",
+	    ln->inst->name, fails, BREAKER_WINDOW, (long long)ln->cool);
+}
+
+/* An action of lane (or -1) ended, recorded: count its outcome, and let
+ * capped, borrowing or suspect-blocked workers go on. Only then, so that a
+ * suspect runs with nothing else unrecorded. Called with the lock held. */
+static void
+dispatch_release(struct dispatcher *d, int lane, int suspect,
+    enum jd_result res, int64_t now)
+{
+	d->outcomes[res]++;
+	d->inflight--;
+	if (suspect)
+		d->suspect = 0;
+	if (lane >= 0) {
+		d->lanes[lane].inflight--;
+		dispatch_breaker(d, lane, res == JD_RETRY, now);
+	}
+	pthread_cond_broadcast(&d->wake);
+}
+
+/* The names of the instances a claim may take from, as a JSON array, or
+ * NULL when none: with borrow, those at their cap, else those under it;
+ * never those paused by their breaker. Called with the lock held. */
 static char *
-dispatch_open_instances(struct dispatcher *d, int64_t now)
+dispatch_lanes_json(struct dispatcher *d, int64_t now, int borrow)
 {
 	struct buf	 b;
 	int		 n = 0;
@@ -96,17 +385,14 @@ dispatch_open_instances(struct dispatcher *d, int64_t now)
 	buf_init(&b);
 	buf_puts(&b, "[");
 	for (int i = 0; i < d->conf->ninstances; i++) {
-		struct breaker *br = &d->breakers[i];
-		if (br->open_until > now)
+		struct lane *ln = &d->lanes[i];
+
+		if (!dispatch_lane_open(ln, now))
 			continue;
-		if (br->open_until != 0) {
-			log_notice("%s: resuming after its pause",
-			    br->inst->name);
-			br->open_until = 0;
-			br->nrecent = br->pos = 0;
-		}
+		if (borrow != (ln->inflight >= d->cap))
+			continue;
 		/* Names are plain (letters, digits, '_', '-', '.'). */
-		buf_printf(&b, "%s\"%s\"", n++ ? "," : "", br->inst->name);
+		buf_printf(&b, "%s\"%s\"", n++ ? "," : "", ln->inst->name);
 	}
 	buf_puts(&b, "]");
 	if (n == 0) {
@@ -116,127 +402,65 @@ dispatch_open_instances(struct dispatcher *d, int64_t now)
 	return buf_steal(&b);
 }
 
-/* Record an attempt's outcome in the instance's breaker; open it when half
- * of the recent attempts failed. Called with the lock held. */
-static void
-dispatch_breaker(struct dispatcher *d, struct instance *inst, int failed,
-    int64_t now)
-{
-	struct breaker	*br = NULL;
-	int		 fails = 0;
-
-	for (int i = 0; i < d->conf->ninstances; i++)
-		if (d->breakers[i].inst == inst)
-			br = &d->breakers[i];
-	if (br == NULL)
-		return;
-	br->recent[br->pos] = failed;
-	br->pos = (br->pos + 1) % BREAKER_WINDOW;
-	if (br->nrecent < BREAKER_WINDOW)
-		br->nrecent++;
-	if (!failed) {
-		br->cool = 0;
-		return;
-	}
-	for (int i = 0; i < br->nrecent; i++)
-		fails += br->recent[i];
-	if (br->nrecent < BREAKER_WINDOW || fails * 2 < BREAKER_WINDOW)
-		return;
-	br->cool = br->cool ? br->cool * 2 : BREAKER_COOL;
-	if (br->cool > d->conf->retry_max)
-		br->cool = d->conf->retry_max > BREAKER_COOL ?
-		    d->conf->retry_max : BREAKER_COOL;
-	br->open_until = now + br->cool;
-	log_warn("%s: %d of its last %d attempts failed; pausing it for %llds "
-	    "(its actions wait)", inst->name, fails, br->nrecent,
-	    (long long)br->cool);
-}
-
-/* Claim the oldest due action of an open instance; fill act. 1 when one was
- * claimed, 0 when none is due, -1 on error. */
+/* Claim the oldest due action of the instances in lanes (a JSON array)
+ * into act, inside the caller's transaction. 1 when one was claimed, 0 when
+ * none is due, -1 on error. */
 static int
-dispatch_claim(struct dispatcher *d, sqlite3 *db, struct act *act,
-    int64_t now)
+dispatch_claim_from(struct conn *c, struct act *act, const char *lanes,
+    int suspects, int64_t now, int *crashes)
 {
 	sqlite3_stmt	*st;
-	char		*open;
-	int		 rc = 0;
+	int		 rc;
 
-	pthread_mutex_lock(&d->lock);
-	open = dispatch_open_instances(d, now);
-	pthread_mutex_unlock(&d->lock);
-	if (open == NULL)
-		return 0;
-	/* "status IN (0, 3)" is written out so that SQLite uses the partial
-	 * index outbox_queue. */
-#if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
-#error "outbox statuses changed: update outbox_queue and this query"
-#endif
-	if (store_begin(db) != 0) {
-		free(open);
-		return -1;
-	}
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, attempts = "
-	    "attempts + 1, crashes = crashes + 1, first_try = "
-	    "coalesce(first_try, ?2), updated = ?2 WHERE aid = (SELECT aid "
-	    "FROM outbox WHERE status IN (0, 3) AND due <= ?2 AND instance "
-	    "IN (SELECT value FROM json_each(?5)) ORDER BY due, aid LIMIT 1) RETURNING aid, id, subject, journey, rule, "
-	    "coalesce(stage, ''), instance, params, created, attempts");
+	st = conn_stmt(c, SQL_CLAIM);
 	sqlite3_bind_int(st, 1, OUTBOX_INFLIGHT);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 5, open, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, lanes, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, suspects);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	act->aid = sqlite3_column_int64(st, 0);
+	act->a.id = xstrdup((const char *)sqlite3_column_text(st, 1));
+	act->sid = sqlite3_column_int64(st, 2);
+	act->a.journey = xstrdup((const char *)sqlite3_column_text(st, 3));
+	act->a.rule = xstrdup((const char *)sqlite3_column_text(st, 4));
+	act->a.stage = xstrdup((const char *)sqlite3_column_text(st, 5));
+	act->a.instance = xstrdup((const char *)sqlite3_column_text(st, 6));
+	act->a.params = xstrdup((const char *)sqlite3_column_text(st, 7));
+	act->a.time = sqlite3_column_int64(st, 8);
+	act->a.attempt = sqlite3_column_int(st, 9);
+	*crashes = sqlite3_column_int(st, 10);
+	sqlite3_reset(st);
+
+	st = conn_stmt(c, SQL_SUBJECT);
+	sqlite3_bind_int64(st, 1, act->sid);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		act->aid = sqlite3_column_int64(st, 0);
-		act->a.id = xstrdup((const char *)sqlite3_column_text(st, 1));
-		act->sid = sqlite3_column_int64(st, 2);
-		act->a.journey = xstrdup((const char *)
-		    sqlite3_column_text(st, 3));
-		act->a.rule = xstrdup((const char *)sqlite3_column_text(st, 4));
-		act->a.stage = xstrdup((const char *)
-		    sqlite3_column_text(st, 5));
-		act->a.instance = xstrdup((const char *)
-		    sqlite3_column_text(st, 6));
-		act->a.params = xstrdup((const char *)
-		    sqlite3_column_text(st, 7));
-		act->a.time = sqlite3_column_int64(st, 8);
-		act->a.attempt = sqlite3_column_int(st, 9);
-		rc = 1;
+		act->kind = sqlite3_column_int(st, 1);
+		act->a.subject_id = xstrdup((const char *)
+		    sqlite3_column_text(st, 0));
+		act->a.traits = xstrdup((const char *)
+		    sqlite3_column_text(st, 2));
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			act->a.account_traits = xstrdup((const char *)
+			    sqlite3_column_text(st, 3));
+	} else {
+		act->a.subject_id = xstrdup("");
+		act->a.traits = xstrdup("{}");
 	}
-	sqlite3_finalize(st);
-	free(open);
-	if (rc == 1) {
-		st = store_prepare(db, "SELECT s.id, s.kind, s.traits, a.traits "
-		    "FROM subjects s LEFT JOIN subjects a ON a.sid = s.account "
-		    "WHERE s.sid = ?1");
-		sqlite3_bind_int64(st, 1, act->sid);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			act->kind = sqlite3_column_int(st, 1);
-			act->a.subject_id = xstrdup((const char *)
-			    sqlite3_column_text(st, 0));
-			act->a.traits = xstrdup((const char *)
-			    sqlite3_column_text(st, 2));
-			if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-				act->a.account_traits = xstrdup((const char *)
-				    sqlite3_column_text(st, 3));
-		} else {
-			act->a.subject_id = xstrdup("");
-			act->a.traits = xstrdup("{}");
-		}
-		sqlite3_finalize(st);
-		act->a.subject_kind = act->kind == SUBJECT_ACCOUNT ? "account" :
-		    "user";
-	}
-	if (store_commit(db) != 0) {
-		store_rollback(db);
-		return -1;
-	}
-	return rc;
+	sqlite3_reset(st);
+	act->a.subject_kind = act->kind == SUBJECT_ACCOUNT ? "account" : "user";
+	return 1;
 }
 
-/* Free what a claim allocated. */
+/* Free what a job holds, and clear it. */
 static void
-dispatch_act_free(struct act *act)
+dispatch_job_free(struct job *job)
 {
+	struct act	*act = &job->act;
+
 	act_clear(act);
 	free((char *)act->a.id);
 	free((char *)act->a.journey);
@@ -247,10 +471,12 @@ dispatch_act_free(struct act *act)
 	free((char *)act->a.subject_id);
 	free((char *)act->a.traits);
 	free((char *)act->a.account_traits);
-	memset(act, 0, sizeof *act);
+	memset(job, 0, sizeof *job);
+	job->lane = -1;
 }
 
-/* The delay before the next try after attempt n (1-based). */
+/* The delay before the next try after attempt n (1-based): retry_min,
+ * doubling, up to retry_max. */
 static int64_t
 dispatch_backoff(const struct config *cf, int attempt)
 {
@@ -261,70 +487,85 @@ dispatch_backoff(const struct config *cf, int attempt)
 	return d > cf->retry_max ? cf->retry_max : d;
 }
 
-/* Record the outcome of an attempt. */
+/*
+ * Write the outcome of a job, inside the caller's transaction; its status
+ * and next due time go to *status and *due. A transient failure is tried
+ * again after the backoff, or when a "retry-after=N" in the reason says, but
+ * never later than retry_for after the first try: that last try's failure
+ * makes the action dead.
+ */
 static int
-dispatch_record(struct dispatcher *d, sqlite3 *db, struct act *act,
-    enum jd_result res, const char *reason, int64_t now)
+dispatch_record_sql(struct dispatcher *d, struct conn *c, struct job *job,
+    int *status, int64_t *due)
 {
 	const struct config	*cf = d->conf;
+	struct act		*act = &job->act;
+	const char		*reason = job->reason[0] ? job->reason : NULL;
 	sqlite3_stmt		*st;
-	int64_t			 due = now, first = now;
-	int			 status, rc;
+	int64_t			 now = job->now, first = now;
 	const char		*ra;
+	int			 rc;
 
-	switch (res) {
+	*due = now;
+	switch (job->res) {
 	case JD_DONE:
-		status = OUTBOX_DONE;
+		*status = OUTBOX_DONE;
 		break;
 	case JD_HELD:
-		status = OUTBOX_HELD;
+		*status = OUTBOX_HELD;
 		break;
 	case JD_FAILED:
-		status = OUTBOX_DEAD;
+		*status = OUTBOX_DEAD;
 		break;
 	case JD_RETRY:
 	default:
-		status = OUTBOX_RETRYING;
-		st = store_prepare(db, "SELECT first_try FROM outbox WHERE "
-		    "aid = ?1");
+		*status = OUTBOX_RETRYING;
+		st = conn_stmt(c, SQL_FIRST_TRY);
 		sqlite3_bind_int64(st, 1, act->aid);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_type(st, 0) != SQLITE_NULL)
 			first = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		due = now + dispatch_backoff(cf, act->a.attempt);
+		sqlite3_reset(st);
+		*due = now + dispatch_backoff(cf, act->a.attempt);
 		if (reason != NULL &&
 		    (ra = strstr(reason, "retry-after=")) != NULL) {
 			long long s = strtoll(ra + 12, NULL, 10);
-			if (s > 0 && s <= cf->retry_for)
-				due = now + s;
+			if (s >= 0)
+				*due = now + s;
 		}
-		if (due - first > cf->retry_for || now - first >= cf->retry_for)
-			status = OUTBOX_DEAD;
+		if (now - first >= cf->retry_for)
+			*status = OUTBOX_DEAD;
+		else if (*due > first + cf->retry_for)
+			*due = first + cf->retry_for;
 		break;
 	}
-	if (store_begin(db) != 0)
-		return -1;
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-	    "reason = ?3, note = coalesce(?4, note), crashes = 0, updated = ?5 "
-	    "WHERE aid = ?6");
-	sqlite3_bind_int(st, 1, status);
-	sqlite3_bind_int64(st, 2, due);
-	if (status == OUTBOX_DEAD && res == JD_RETRY)
+	st = conn_stmt(c, SQL_RECORD);
+	sqlite3_bind_int(st, 1, *status);
+	sqlite3_bind_int64(st, 2, *due);
+	if (*status == OUTBOX_DEAD && job->res == JD_RETRY)
 		sqlite3_bind_text(st, 3, xprintf("gave up after %d attempts: "
 		    "%s", act->a.attempt, reason ? reason : "failed"), -1, free);
-	else if (res != JD_DONE)
+	else if (job->res != JD_DONE)
 		sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 4, act->note, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, act->aid);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	if (rc != 0 || store_commit(db) != 0) {
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != 0)
 		log_err("outbox: cannot record action %s: %s", act->a.id,
-		    sqlite3_errmsg(db));
-		store_rollback(db);
-		return -1;
-	}
+		    sqlite3_errmsg(c->db));
+	return rc;
+}
+
+/* Log a recorded outcome: one line per outcome, with the action's id. */
+static void
+dispatch_record_log(struct job *job, int status, int64_t due)
+{
+	struct act	*act = &job->act;
+	const char	*reason = job->reason[0] ? job->reason : NULL;
+
 	switch (status) {
 	case OUTBOX_DONE:
 		log_info("action %s (%s, %s/%s, %s): done%s%s", act->a.id,
@@ -341,28 +582,195 @@ dispatch_record(struct dispatcher *d, sqlite3 *db, struct act *act,
 		log_notice("action %s (%s, %s/%s, %s): attempt %d failed, "
 		    "retrying in %llds: %s", act->a.id, act->a.instance,
 		    act->a.journey, act->a.rule, act->a.subject_id,
-		    act->a.attempt, (long long)(due - now),
+		    act->a.attempt, (long long)(due - job->now),
 		    reason ? reason : "");
 		break;
 	case OUTBOX_DEAD:
-		log_warn("action %s (%s, %s/%s, %s): dead: %s", act->a.id,
-		    act->a.instance, act->a.journey, act->a.rule,
-		    act->a.subject_id, reason ? reason : "failed");
+		log_warn("action %s (%s, %s/%s, %s): dead after %d attempt(s): "
+		    "%s", act->a.id, act->a.instance, act->a.journey,
+		    act->a.rule, act->a.subject_id, act->a.attempt,
+		    reason ? reason : "failed");
 		break;
 	}
-	return 0;
 }
 
-/* Perform one claimed action through its instance. */
+/*
+ * Record job's outcome in a transaction of its own, log it, and count the
+ * job out. Left in flight when it cannot be recorded: recovered at the next
+ * start.
+ */
 static void
-dispatch_one(struct dispatcher *d, sqlite3 *db, struct act *act)
+dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
 {
-	struct instance	*inst;
-	enum jd_result	 res;
-	char		 reason[1024] = "";
-	int64_t		 now;
+	int64_t	 due;
+	int	 status, rc = -1;
 
-	act->db = db;
+	pthread_mutex_lock(&d->write_lock);
+	if (conn_exec(c, SQL_BEGIN) == 0) {
+		if ((rc = dispatch_record_sql(d, c, job, &status, &due)) == 0)
+			rc = conn_exec(c, SQL_COMMIT);
+		if (rc != 0)
+			store_rollback(c->db);
+	}
+	pthread_mutex_unlock(&d->write_lock);
+	if (rc == 0)
+		dispatch_record_log(job, status, due);
+	pthread_mutex_lock(&d->lock);
+	dispatch_release(d, job->lane, job->suspect, job->res, job->now);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * In one transaction, record the outcome of prev (the worker's last job, or
+ * NULL) and claim into job the oldest due action the fairness rules allow:
+ * first from instances under their cap, else (borrowing) from those at it.
+ * A suspect is claimed only when nothing else is in flight, and then nothing
+ * else is until it ends. Returns 1 when one was claimed, 0 when none is due,
+ * 2 when a suspect in flight blocks claims, -1 on error (prev is then not
+ * recorded: the caller keeps it).
+ */
+static int
+dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
+    int64_t now, struct job *prev)
+{
+	struct conn	*c = &d->wconn;
+	char		*lanes;
+	int64_t		 due = 0;
+	int		 rc = 0, crashes = 0, suspects, status = 0;
+
+	pthread_mutex_lock(&d->write_lock);
+	if (conn_exec(c, SQL_BEGIN) != 0) {
+		pthread_mutex_unlock(&d->write_lock);
+		return -1;
+	}
+	if (prev != NULL && dispatch_record_sql(d, c, prev, &status,
+	    &due) != 0)
+		rc = -1;
+	for (int borrow = 0; borrow <= 1 && rc == 0; borrow++) {
+		pthread_mutex_lock(&d->lock);
+		/* prev, recorded in this transaction, counts as ended. */
+		if (d->suspect && (prev == NULL || !prev->suspect)) {
+			pthread_mutex_unlock(&d->lock);
+			rc = 2;
+			break;
+		}
+		suspects = d->inflight - (prev != NULL) == 0;
+		lanes = dispatch_lanes_json(d, now, borrow);
+		pthread_mutex_unlock(&d->lock);
+		if (lanes == NULL)
+			continue;
+		rc = dispatch_claim_from(c, &job->act, lanes, suspects, now,
+		    &crashes);
+		free(lanes);
+	}
+	if (rc < 0 || conn_exec(c, SQL_COMMIT) != 0) {
+		store_rollback(c->db);
+		pthread_mutex_unlock(&d->write_lock);
+		if (rc == 1)
+			dispatch_job_free(job);
+		return -1;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (prev != NULL)
+		dispatch_release(d, prev->lane, prev->suspect, prev->res,
+		    prev->now);
+	if (rc == 1) {
+		job->lane = dispatch_lane(d, job->act.a.instance);
+		if (job->lane >= 0) {
+			d->lanes[job->lane].inflight++;
+			if (d->lanes[job->lane].state == BREAKER_TRIAL)
+				d->lanes[job->lane].trial_out = 1;
+		}
+		d->inflight++;
+		job->suspect = crashes > 1;
+		if (job->suspect)
+			d->suspect = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->write_lock);
+	if (prev != NULL)
+		dispatch_record_log(prev, status, due);
+	return rc;
+}
+
+/* Call the plugin with the watchdog's deadline on. Returns the result, or
+ * -1 when the watchdog gave up on the call meanwhile (the worker is then
+ * abandoned and its result must be ignored). */
+static int
+dispatch_act(struct worker *w, struct instance *inst, struct job *job)
+{
+	struct dispatcher	*d = w->d;
+	struct act		*act = &job->act;
+	enum jd_result		 res;
+	int			 abandoned;
+
+	pthread_mutex_lock(&d->lock);
+	w->state = WORKER_ACTING;
+	w->acting = job;
+	w->deadline = dispatch_mono_ms() + inst->timeout * 1000;
+	if (w->deadline < d->dog_wake)
+		pthread_cond_signal(&d->dog);
+	pthread_mutex_unlock(&d->lock);
+
+	res = inst->plugin->act(inst->state, &inst->host, &act->a, job->reason,
+	    sizeof job->reason);
+
+	pthread_mutex_lock(&d->lock);
+	abandoned = w->state == WORKER_ABANDONED;
+	if (!abandoned) {
+		w->state = WORKER_IDLE;
+		w->acting = NULL;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (abandoned) {
+		log_notice("action %s (%s): the call abandoned after its "
+		    "timeout returned %s at last; ignored", act->a.id,
+		    act->a.instance, res == JD_DONE ? "done" : res == JD_HELD ?
+		    "held" : res == JD_FAILED ? "failed" : "retry");
+		return -1;
+	}
+	if (res > JD_HELD) {
+		snprintf(job->reason, sizeof job->reason, "plugin returned an "
+		    "unknown result %d", (int)res);
+		res = JD_RETRY;
+	}
+	return res;
+}
+
+/* Count a claimed job out that the guard settled before any attempt: no
+ * outcome, nothing for the breaker (a trial it held is not a trial). */
+static void
+dispatch_unclaim(struct dispatcher *d, struct job *job)
+{
+	pthread_mutex_lock(&d->lock);
+	d->inflight--;
+	if (job->suspect)
+		d->suspect = 0;
+	if (job->lane >= 0) {
+		d->lanes[job->lane].inflight--;
+		if (d->lanes[job->lane].state == BREAKER_TRIAL)
+			d->lanes[job->lane].trial_out = 0;
+	}
+	pthread_cond_broadcast(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Perform one claimed action through its instance: guard, then act. Its
+ * outcome stays in job, and is recorded in the same transaction as the
+ * worker's next claim (or on its own when there is none). Returns 0, 1 when
+ * the guard settled it (nothing to record), or -1 when the worker was
+ * abandoned by the watchdog meanwhile.
+ */
+static int
+dispatch_one(struct worker *w, struct job *job)
+{
+	struct dispatcher	*d = w->d;
+	struct act		*act = &job->act;
+	struct instance		*inst;
+	int			 res;
+
+	act->db = w->conn.db;
 	act->conf = d->conf;
 	inst = config_instance(d->conf, act->a.instance);
 	act->inst = inst;
@@ -373,60 +781,90 @@ dispatch_one(struct dispatcher *d, sqlite3 *db, struct act *act)
 	act->rv.rule = act->a.rule;
 	act->rv.id = act->a.id;
 	act->a.now = time_now();
-	if (guard_check(db, d->conf, act) != GUARD_SEND)
-		return;		/* quiet hours or capped: recorded, not sent */
+	/* Quiet hours and frequency caps: the guard records a deferral or a
+	 * hold itself; that is no attempt, and nothing for the breaker. */
+	pthread_mutex_lock(&d->write_lock);
+	res = guard_check(d->wconn.db, d->conf, act);
+	pthread_mutex_unlock(&d->write_lock);
+	if (res != GUARD_SEND) {
+		dispatch_unclaim(d, job);
+		return 1;
+	}
 	if (inst == NULL || !inst->started) {
 		res = JD_RETRY;
-		snprintf(reason, sizeof reason, "no plugin instance \"%s\"",
-		    act->a.instance);
+		snprintf(job->reason, sizeof job->reason, "no plugin instance "
+		    "\"%s\"", act->a.instance);
 	} else {
 		act->a.settings = inst->settings;
-		res = inst->plugin->act(inst->state, &inst->host, &act->a,
-		    reason, sizeof reason);
-		if (res > JD_HELD) {
-			snprintf(reason, sizeof reason, "plugin returned an "
-			    "unknown result %d", (int)res);
-			res = JD_RETRY;
-		}
+		if ((res = dispatch_act(w, inst, job)) < 0)
+			return -1;
 	}
-	now = time_now();
-	pthread_mutex_lock(&d->lock);
-	d->outcomes[res]++;
-	if (inst != NULL)
-		dispatch_breaker(d, inst, res == JD_RETRY, now);
-	pthread_mutex_unlock(&d->lock);
-	dispatch_record(d, db, act, res, reason[0] ? reason : NULL, now);
+	job->res = res;
+	job->now = time_now();
+	return 0;
 }
 
-/* A worker: claim and perform until told to stop. */
+/* Start a worker in slot i. Called with the lock held. */
+static void
+dispatch_spawn(struct dispatcher *d, int i)
+{
+	struct worker	*w;
+
+	w = xcalloc(1, sizeof *w);
+	w->d = d;
+	w->slot = i;
+	w->jobs[0].lane = w->jobs[1].lane = -1;
+	d->slots[i] = w;
+	d->running++;
+	if ((errno = pthread_create(&w->thread, NULL, dispatch_worker, w)) !=
+	    0)
+		fatalx("dispatcher: cannot start a worker: %s",
+		    strerror(errno));
+	d->joinable = xreallocarray(d->joinable, d->njoinable + 1,
+	    sizeof *d->joinable);
+	d->joinable[d->njoinable++] = w->thread;
+}
+
+/* A worker: claim and perform until told to stop, or until abandoned. */
 static void *
 dispatch_worker(void *arg)
 {
-	struct dispatcher	*d = arg;
-	sqlite3			*db;
-	struct act		 act;
-	char			 err[512];
-	int			 rc;
+	struct worker		*w = arg;
+	struct dispatcher	*d = w->d;
+	struct job		*job, *prev = NULL;
+	int			 rc, abandoned = 0;
 
-	if ((db = store_open(d->conf->database, err, sizeof err)) == NULL) {
-		log_err("dispatcher: %s", err);
-		return NULL;
-	}
-	for (;;) {
+	/* For the plugin's host->enroll() and host->queue(). */
+	if (conn_open(&w->conn, d->conf->database, WORKER_CACHE_KIB) != 0)
+		w->conn.db = NULL;
+	while (w->conn.db != NULL) {
 		pthread_mutex_lock(&d->lock);
 		rc = d->stopping;
 		pthread_mutex_unlock(&d->lock);
 		if (rc)
 			break;
-		memset(&act, 0, sizeof act);
-		rc = dispatch_claim(d, db, &act, time_now());
+		job = prev == &w->jobs[0] ? &w->jobs[1] : &w->jobs[0];
+		rc = dispatch_claim(d, w, job, time_now(), prev);
+		if (rc >= 0 && prev != NULL) {
+			dispatch_job_free(prev);
+			prev = NULL;
+			if (rc != 1)
+				continue;	/* it may have unblocked some */
+		}
 		if (rc == 1) {
-			dispatch_one(d, db, &act);
-			dispatch_act_free(&act);
+			if ((rc = dispatch_one(w, job)) < 0) {
+				abandoned = 1;
+				dispatch_job_free(job);
+				break;
+			}
+			if (rc == 1)
+				dispatch_job_free(job);
+			else
+				prev = job;
 			continue;
 		}
 		pthread_mutex_lock(&d->lock);
-		if (d->once) {
+		if (d->once && rc != 2) {
 			pthread_mutex_unlock(&d->lock);
 			break;
 		}
@@ -439,11 +877,115 @@ dispatch_worker(void *arg)
 		d->kicked = 0;
 		pthread_mutex_unlock(&d->lock);
 	}
-	store_close(db);
+	if (prev != NULL) {
+		dispatch_settle(d, &d->wconn, prev);
+		dispatch_job_free(prev);
+	}
+	conn_close(&w->conn);
+	pthread_mutex_lock(&d->lock);
+	if (abandoned)
+		d->stuck--;
+	else {
+		d->running--;
+		d->slots[w->slot] = NULL;
+	}
+	pthread_cond_broadcast(&d->ended);
+	pthread_mutex_unlock(&d->lock);
+	/* d may be gone from here on. */
+	free(w);
 	return NULL;
 }
 
-/* Start the workers. With once, they stop when nothing is due. */
+/* Give up on worker w, whose call overran: put a new worker in its place,
+ * and return a copy of its job to record. Called with the lock held. */
+static struct job *
+dispatch_abandon(struct dispatcher *d, struct worker *w)
+{
+	struct job	*copy = xcalloc(1, sizeof *copy), *job = w->acting;
+	struct instance	*inst = config_instance(d->conf, job->act.a.instance);
+	int		 slot = w->slot;
+
+	copy->act.aid = job->act.aid;
+	copy->act.a.attempt = job->act.a.attempt;
+	copy->act.a.id = xstrdup(job->act.a.id);
+	copy->act.a.instance = xstrdup(job->act.a.instance);
+	copy->act.a.journey = xstrdup(job->act.a.journey);
+	copy->act.a.rule = xstrdup(job->act.a.rule);
+	copy->act.a.subject_id = xstrdup(job->act.a.subject_id);
+	copy->lane = job->lane;
+	copy->suspect = job->suspect;
+	copy->res = JD_RETRY;
+	copy->now = time_now();
+	snprintf(copy->reason, sizeof copy->reason, "timed out after %llds",
+	    inst != NULL ? (long long)inst->timeout : 0LL);
+	for (int i = 0; i < d->njoinable; i++)
+		if (pthread_equal(d->joinable[i], w->thread)) {
+			d->joinable[i] = d->joinable[--d->njoinable];
+			break;
+		}
+	pthread_detach(w->thread);
+	w->state = WORKER_ABANDONED;
+	w->slot = -1;
+	d->slots[slot] = NULL;
+	d->running--;
+	d->stuck++;
+	if (!d->stopping)
+		dispatch_spawn(d, slot);
+	pthread_cond_broadcast(&d->ended);
+	return copy;
+}
+
+/* The watchdog: give up on calls past their instance's timeout, record
+ * their actions for retry. */
+static void *
+dispatch_watchdog(void *arg)
+{
+	struct dispatcher	*d = arg;
+	struct job		*late[64];
+	int			 nlate;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->dog_stop) {
+		int64_t now = dispatch_mono_ms(), next = now + 60000;
+		struct timespec ts;
+
+		nlate = 0;
+		for (int i = 0; i < d->nworkers && nlate < 64; i++) {
+			struct worker *w = d->slots[i];
+
+			if (w == NULL || w->state != WORKER_ACTING)
+				continue;
+			if (w->deadline <= now)
+				late[nlate++] = dispatch_abandon(d, w);
+			else if (w->deadline < next)
+				next = w->deadline;
+		}
+		if (nlate > 0) {
+			pthread_mutex_unlock(&d->lock);
+			for (int i = 0; i < nlate; i++) {
+				dispatch_settle(d, &d->wconn, late[i]);
+				dispatch_job_free(late[i]);
+				free(late[i]);
+			}
+			pthread_mutex_lock(&d->lock);
+			continue;
+		}
+		d->dog_wake = next;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (next - now) / 1000;
+		ts.tv_nsec += ((next - now) % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&d->dog, &d->lock, &ts);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Start the workers and their watchdog. With once, they stop when nothing
+ * is due. */
 struct dispatcher *
 dispatch_start(const struct config *cf, int once)
 {
@@ -453,17 +995,28 @@ dispatch_start(const struct config *cf, int once)
 	d->conf = cf;
 	d->once = once;
 	d->nworkers = cf->workers;
-	d->breakers = xcalloc(cf->ninstances + 1, sizeof *d->breakers);
+	d->cap = cf->workers / 2 > 1 ? cf->workers / 2 : 1;
+	d->lanes = xcalloc(cf->ninstances + 1, sizeof *d->lanes);
 	for (int i = 0; i < cf->ninstances; i++)
-		d->breakers[i].inst = cf->instances[i];
+		d->lanes[i].inst = cf->instances[i];
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->write_lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
-	d->threads = xcalloc(d->nworkers, sizeof *d->threads);
+	pthread_cond_init(&d->ended, NULL);
+	pthread_cond_init(&d->dog, NULL);
+	/* One connection for every claim and record: they are serialised
+	 * anyway, and its page cache stays warm. */
+	if (conn_open(&d->wconn, cf->database, WRITER_CACHE_KIB) != 0)
+		fatalx("dispatcher: cannot open the database");
+	d->slots = xcalloc(d->nworkers, sizeof *d->slots);
+	pthread_mutex_lock(&d->lock);
 	for (int i = 0; i < d->nworkers; i++)
-		if ((errno = pthread_create(&d->threads[i], NULL,
-		    dispatch_worker, d)) != 0)
-			fatalx("dispatcher: cannot start a worker: %s",
-			    strerror(errno));
+		dispatch_spawn(d, i);
+	pthread_mutex_unlock(&d->lock);
+	if ((errno = pthread_create(&d->watchdog, NULL, dispatch_watchdog,
+	    d)) != 0)
+		fatalx("dispatcher: cannot start the watchdog: %s",
+		    strerror(errno));
 	return d;
 }
 
@@ -477,25 +1030,56 @@ dispatch_kick(struct dispatcher *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Stop claiming, let in-flight actions finish, and join the workers. In
- * once mode, wait until nothing is due. Returns the outcome counts. */
-void
+/*
+ * Stop claiming, let the actions in flight finish (each within its
+ * instance's timeout: the watchdog goes on meanwhile), and wait for the
+ * workers. In once mode, wait until nothing is due. Fills the outcome counts.
+ * Returns how many abandoned plugin calls are still running: when any are,
+ * the dispatcher stays allocated for them, and the config (the plugins' code
+ * and state) must not be freed.
+ */
+int
 dispatch_stop(struct dispatcher *d, long outcomes[4])
 {
+	int	 stuck;
+
 	if (d == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&d->lock);
 	if (!d->once)
 		d->stopping = 1;
 	pthread_cond_broadcast(&d->wake);
+	while (d->running > 0)
+		pthread_cond_wait(&d->ended, &d->lock);
+	d->stopping = 1;
+	d->dog_stop = 1;
+	pthread_cond_signal(&d->dog);
 	pthread_mutex_unlock(&d->lock);
-	for (int i = 0; i < d->nworkers; i++)
-		pthread_join(d->threads[i], NULL);
+	pthread_join(d->watchdog, NULL);
+	/* Nothing starts workers any more: wait until they have ended, thread
+	 * destructors included (a plugin's, say), before anything is freed. */
+	for (int i = 0; i < d->njoinable; i++)
+		pthread_join(d->joinable[i], NULL);
+	conn_close(&d->wconn);
+	pthread_mutex_lock(&d->lock);
+	stuck = d->stuck;
 	if (outcomes != NULL)
 		memcpy(outcomes, d->outcomes, sizeof d->outcomes);
+	pthread_mutex_unlock(&d->lock);
+	if (stuck > 0) {
+		log_warn("dispatcher: %d plugin call(s) overran their timeout "
+		    "and are still running; their actions will be retried",
+		    stuck);
+		return stuck;
+	}
 	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->write_lock);
 	pthread_cond_destroy(&d->wake);
-	free(d->threads);
-	free(d->breakers);
+	pthread_cond_destroy(&d->ended);
+	pthread_cond_destroy(&d->dog);
+	free(d->slots);
+	free(d->joinable);
+	free(d->lanes);
 	free(d);
+	return 0;
 }

@@ -414,7 +414,9 @@ cmd_outbox(struct config *cf, sqlite3 *db, int argc, char **argv)
 	return 0;
 }
 
-/* journeyctl retry ID|--dead: an action id, a subject, or every dead one. */
+/* journeyctl retry ID|--dead: an action id, a subject, or every dead one.
+ * They are due at once: since they died, or now if that is earlier (a
+ * daemon run with --now may have recorded a time ahead of the clock). */
 static int
 cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
 {
@@ -427,13 +429,14 @@ cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
 	if (store_begin(db) != 0)
 		return 1;
 	if (strcmp(argv[0], "--dead") == 0) {
-		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-		    "first_try = NULL, attempts = 0, crashes = 0, updated = ?2 "
-		    "WHERE status = ?3");
+		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = "
+		    "min(?2, coalesce(updated, ?2)), first_try = NULL, "
+		    "attempts = 0, crashes = 0, updated = ?2 WHERE status = ?3");
 	} else {
-		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-		    "first_try = NULL, attempts = 0, crashes = 0, updated = ?2 "
-		    "WHERE status = ?3 AND (id = ?4 OR subject = ?5)");
+		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = "
+		    "min(?2, coalesce(updated, ?2)), first_try = NULL, "
+		    "attempts = 0, crashes = 0, updated = ?2 WHERE status = ?3 "
+		    "AND (id = ?4 OR subject = ?5)");
 		sid = store_subject(db, argv[0], &kind);
 		sqlite3_bind_text(st, 4, argv[0], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, sid);

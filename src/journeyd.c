@@ -178,6 +178,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	struct dispatcher	*d;
 	int64_t			 next_tick = 0, watchdog, last_dog = 0;
 	char			 status[256], msg[64];
+	int			 stuck;
 
 	signals_setup();
 	watchdog = notify_watchdog_usec();
@@ -208,8 +209,10 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 				    "restart journeyd to use another one");
 				config_free(ncf);
 			} else {
-				dispatch_stop(d, NULL);
-				config_free(cf);
+				/* Plugin calls still running keep the old
+				 * config's plugins in use: leave it be. */
+				if (dispatch_stop(d, NULL) == 0)
+					config_free(cf);
 				cf = ncf;
 				warn_lost_stages(db, cf);
 				d = dispatch_start(cf, 0);
@@ -243,10 +246,12 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	}
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
-	dispatch_stop(d, NULL);
-	config_free(cf);
+	stuck = dispatch_stop(d, NULL);
 	store_close(db);
 	log_notice("stopped");
+	if (stuck > 0)
+		_exit(0);	/* not unloading plugins still being called */
+	config_free(cf);
 	return 0;
 }
 
@@ -255,6 +260,7 @@ main(int argc, char **argv)
 {
 	const char	*path = JD_DEFAULT_CONFIG, *now_arg = NULL;
 	int		 once = 0, dry_run = 0, check = 0, verbose = 0, ch, rc = 0;
+	int		 stuck;
 	struct problems	 probs = { 0 };
 	struct config	*cf;
 	sqlite3		*db;
@@ -322,11 +328,15 @@ main(int argc, char **argv)
 		outbox_recover(db, time_now());
 		rc = run_tick(db, cf, time_now(), status, sizeof status);
 		d = dispatch_start(cf, 1);
-		dispatch_stop(d, out);
+		stuck = dispatch_stop(d, out);
 		log_info("dispatched: %ld done, %ld to retry, %ld failed, %ld "
 		    "held", out[JD_DONE], out[JD_RETRY], out[JD_FAILED],
 		    out[JD_HELD]);
 		rc = rc == 0 ? 0 : 1;
+		if (stuck > 0) {
+			store_close(db);
+			_exit(rc);	/* as in serve() */
+		}
 	} else {
 		rc = serve(path, cf, db);
 		cf = NULL;

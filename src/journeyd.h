@@ -306,7 +306,9 @@ struct dispatcher;
 int		 outbox_recover(sqlite3 *, int64_t now);
 struct dispatcher *dispatch_start(const struct config *, int once);
 void		 dispatch_kick(struct dispatcher *);
-void		 dispatch_stop(struct dispatcher *, long outcomes[4]);
+/* Returns how many plugin calls, abandoned after their timeout, still run:
+ * while any do, the config must not be freed. */
+int		 dispatch_stop(struct dispatcher *, long outcomes[4]);
 
 /* guard.c: guardrails (quiet hours, frequency caps) and holdout buckets. */
 #define GUARD_SEND	0	/* perform the action */

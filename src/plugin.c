@@ -120,7 +120,11 @@ plugin_load(struct instance *inst, const char *dir, void *group,
 		return -1;
 	}
 	path = xprintf("%s/%s.so", dir, inst->module);
-	if ((inst->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	/* RTLD_NODELETE: a plugin's code stays mapped after dlclose(), for
+	 * what may still run it (thread destructors it registered, a call the
+	 * dispatcher gave up on after its timeout). */
+	if ((inst->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) ==
+	    NULL) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': cannot load module \"%s\": %s", inst->name,
 		    inst->module, dlerror());
