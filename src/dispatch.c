@@ -79,12 +79,14 @@ static const char *dispatch_sql[SQL_COUNT] = {
 	"BEGIN IMMEDIATE",
 	"COMMIT",
 	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
-	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2 WHERE "
+	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2, "
+	"traits = coalesce(traits, (SELECT s.traits FROM subjects s WHERE "
+	"s.sid = outbox.subject)) WHERE "
 	"aid = (SELECT aid FROM outbox INDEXED BY outbox_queue WHERE status IN "
 	"(0, 3) AND due <= ?2 AND instance IN (SELECT value FROM json_each(?3)) "
 	"AND (crashes = 0 OR ?4) ORDER BY due, aid LIMIT 1) RETURNING aid, id, "
 	"subject, journey, rule, coalesce(stage, ''), instance, params, created, "
-	"attempts, crashes",
+	"attempts, crashes, traits",
 	"SELECT s.id, s.kind, s.traits, a.traits FROM subjects s LEFT JOIN "
 	"subjects a ON a.sid = s.account WHERE s.sid = ?1",
 	"SELECT first_try FROM outbox WHERE aid = ?1",
@@ -433,6 +435,11 @@ dispatch_claim_from(struct conn *c, struct act *act, const char *lanes,
 	act->a.time = sqlite3_column_int64(st, 8);
 	act->a.attempt = sqlite3_column_int(st, 9);
 	*crashes = sqlite3_column_int(st, 10);
+	/* The traits the plugin is handed are those of the first attempt, the
+	 * same on every retry (a webhook's body); host->trait() and
+	 * host->render() read the current ones (an unsubscription counts). */
+	act->a.traits = sqlite3_column_type(st, 11) != SQLITE_NULL ?
+	    xstrdup((const char *)sqlite3_column_text(st, 11)) : NULL;
 	sqlite3_reset(st);
 
 	st = conn_stmt(c, SQL_SUBJECT);
@@ -441,15 +448,17 @@ dispatch_claim_from(struct conn *c, struct act *act, const char *lanes,
 		act->kind = sqlite3_column_int(st, 1);
 		act->a.subject_id = xstrdup((const char *)
 		    sqlite3_column_text(st, 0));
-		act->a.traits = xstrdup((const char *)
+		act->traits_now = xstrdup((const char *)
 		    sqlite3_column_text(st, 2));
 		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
 			act->a.account_traits = xstrdup((const char *)
 			    sqlite3_column_text(st, 3));
 	} else {
 		act->a.subject_id = xstrdup("");
-		act->a.traits = xstrdup("{}");
+		act->traits_now = xstrdup("{}");
 	}
+	if (act->a.traits == NULL)
+		act->a.traits = xstrdup(act->traits_now);
 	sqlite3_reset(st);
 	act->a.subject_kind = act->kind == SUBJECT_ACCOUNT ? "account" : "user";
 	return 1;
@@ -471,6 +480,7 @@ dispatch_job_free(struct job *job)
 	free((char *)act->a.subject_id);
 	free((char *)act->a.traits);
 	free((char *)act->a.account_traits);
+	free(act->traits_now);
 	memset(job, 0, sizeof *job);
 	job->lane = -1;
 }
@@ -774,7 +784,7 @@ dispatch_one(struct worker *w, struct job *job)
 	act->conf = d->conf;
 	inst = config_instance(d->conf, act->a.instance);
 	act->inst = inst;
-	act->rv.traits = act->a.traits;
+	act->rv.traits = act->traits_now;
 	act->rv.account_traits = act->a.account_traits;
 	act->rv.journey = act->a.journey;
 	act->rv.stage = act->a.stage;

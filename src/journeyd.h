@@ -270,6 +270,7 @@ struct act {
 	int64_t			 aid;		/* outbox row */
 	int64_t			 sid;		/* subject row */
 	int			 kind;
+	char			*traits_now;	/* current, for trait() */
 	char			*note;		/* from host->note() */
 	char			**strings;	/* returned by host->param() */
 	int			 nstrings;

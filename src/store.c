@@ -9,7 +9,9 @@
  *   members   who is in which journey, at which stage, since when
  *   history   entries, moves, completions, exits and actions, with times
  *   firings   when an action rule last fired for a subject (repeat)
- *   outbox    queued actions and their delivery state
+ *   outbox    queued actions and their delivery state (with the subject's
+ *             traits as of the first attempt, so that every retry carries
+ *             the same ones)
  *   meta      key/value: last tick and the like
  */
 #include "config.h"
@@ -90,7 +92,8 @@ static const char *store_migrations[] = {
 	"  status INTEGER NOT NULL,"
 	"  reason TEXT,"
 	"  note TEXT,"
-	"  updated INTEGER);"
+	"  updated INTEGER,"
+	"  traits TEXT);"
 	"CREATE INDEX outbox_queue ON outbox(due, aid) WHERE status IN (0, 3);"
 	"CREATE INDEX outbox_status ON outbox(status);"
 	"CREATE INDEX outbox_subject ON outbox(subject, instance, created);"

@@ -73,7 +73,10 @@ struct jd_action {
 	const char	*rule;
 	const char	*subject_id;	/* the user's or account's id */
 	const char	*subject_kind;	/* "user" or "account" */
-	const char	*traits;	/* the subject's traits, a JSON object */
+	const char	*traits;	/* the subject's traits, a JSON object,
+					 * as of the first attempt: the same on
+					 * every retry (host->trait() and
+					 * host->render() read current ones) */
 	const char	*account_traits; /* the user's account's traits, or NULL */
 	const char	*params;	/* the action's parameters, a JSON object */
 	int64_t		 time;		/* when it was queued, Unix seconds */
