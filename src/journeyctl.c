@@ -44,6 +44,19 @@ col(sqlite3_stmt *st, int i)
 	return s != NULL ? (const char *)s : "";
 }
 
+/* Find a subject by "ID" or "account:ID", or say that there is none. */
+static int64_t
+ctl_subject(sqlite3 *db, const char *id, int *kind)
+{
+	int64_t	 sid = store_subject(db, id, kind);
+
+	if (sid < 0)
+		fprintf(stderr, "journeyctl: no %s \"%s\"\n", *kind ==
+		    SUBJECT_ACCOUNT ? "account" : "user", *kind ==
+		    SUBJECT_ACCOUNT ? id + 8 : id);
+	return sid;
+}
+
 /* journeyctl import [FILE ...] */
 static int
 cmd_import(struct config *cf, sqlite3 *db, int argc, char **argv)
@@ -189,12 +202,8 @@ cmd_show(struct config *cf, sqlite3 *db, int argc, char **argv)
 	}
 	if (id == NULL)
 		usage();
-	if ((sid = store_subject(db, id, &kind)) < 0) {
-		fprintf(stderr, "journeyctl: no %s \"%s\"\n", kind ==
-		    SUBJECT_ACCOUNT ? "account" : "user", kind ==
-		    SUBJECT_ACCOUNT ? id + 8 : id);
+	if ((sid = ctl_subject(db, id, &kind)) < 0)
 		return 1;
-	}
 	if (json) {
 		st = store_prepare(db, show_json_sql);
 		sqlite3_bind_int64(st, 1, sid);
@@ -287,12 +296,8 @@ cmd_explain(struct config *cf, sqlite3 *db, int argc, char **argv)
 	}
 	if (id == NULL)
 		usage();
-	if ((sid = store_subject(db, id, &kind)) < 0) {
-		fprintf(stderr, "journeyctl: no %s \"%s\"\n", kind ==
-		    SUBJECT_ACCOUNT ? "account" : "user", kind ==
-		    SUBJECT_ACCOUNT ? id + 8 : id);
+	if ((sid = ctl_subject(db, id, &kind)) < 0)
 		return 1;
-	}
 	now = time_now();
 	{
 		char when[32];
