@@ -1403,6 +1403,28 @@ expr_sql(const struct expr *e, struct sql *q)
 	node_sql(e, e->root, q);
 }
 
+/* Does n or a node under it read the subject's own membership of journey? */
+static int
+node_reads_journey(const struct node *n, const char *journey)
+{
+	if (n == NULL)
+		return 0;
+	if (n->kind == NODE_CALL && !n->account && n->s != NULL &&
+	    (n->func == FUNC_STAGE || n->func == FUNC_IN_JOURNEY ||
+	    n->func == FUNC_COMPLETED) && strcmp(n->s, journey) == 0)
+		return 1;
+	return node_reads_journey(n->l, journey) ||
+	    node_reads_journey(n->r, journey);
+}
+
+/* Does e read the subject's membership of journey (stage('j'),
+ * in_journey('j'), completed('j'))? */
+int
+expr_reads_journey(const struct expr *e, const char *journey)
+{
+	return node_reads_journey(e->root, journey);
+}
+
 /* Is n a constant, whose source says all about it? */
 static int
 node_constant(const struct node *n)

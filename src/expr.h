@@ -73,6 +73,10 @@ enum expr_type	 expr_type(const struct expr *);
  * values compare false, SPEC §6); a number or string may be NULL. */
 void		 expr_sql(const struct expr *, struct sql *q);
 
+/* Does the expression read the subject's own membership of the named
+ * journey (stage(), in_journey() or completed() of it)? */
+int		 expr_reads_journey(const struct expr *, const char *journey);
+
 /* Evaluate e for one subject and write why, one line per comparison, each
  * like "count('ride', 30d) = 7 (needs >= 8): no", indented by indent.
  * Sets *holds. Returns 0, or -1 on a database error. */

@@ -44,13 +44,14 @@ struct report_holdout {
 	long		 held, held_next;
 };
 
-/* The first time each subject reached each stage (by index ?2, a JSON array
- * of the journey's stages) of journey ?1. */
-#define REPORT_FIRST \
-	"WITH st(name, idx) AS (SELECT value, key FROM json_each(?2)), " \
-	"first AS (SELECT h.subject, st.idx, min(h.hid) AS hid, h.ts AS ts " \
-	"FROM history h JOIN st ON st.name = h.stage WHERE h.journey = ?1 " \
-	"AND h.what IN ('entered', 'moved') GROUP BY h.subject, st.idx) "
+/* Order two durations. */
+static int
+report_cmp(const void *a, const void *b)
+{
+	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 /* The stages of a journey as a JSON array (names are plain). */
 static char *
@@ -66,69 +67,179 @@ report_stage_list(const struct journey *j)
 	return buf_steal(&b);
 }
 
-/* Order two durations. */
-static int
-report_cmp(const void *a, const void *b)
-{
-	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
+/* Times to the next stage, per stage, for the median. */
+struct report_times {
+	int64_t		*v;
+	size_t		 n, cap;
+};
 
-	return x < y ? -1 : x > y;
+/* One entry or move of a subject: its order, time and stage. */
+struct report_row {
+	int64_t		 hid;
+	int64_t		 ts;
+	int		 idx;
+};
+
+/* Order two rows by hid. */
+static int
+report_row_cmp(const void *a, const void *b)
+{
+	const struct report_row	*x = a, *y = b;
+
+	return x->hid < y->hid ? -1 : x->hid > y->hid;
 }
 
-/* Fill the numbers of stage k of journey j. */
+/*
+ * Count one subject from its entries and moves: for each stage k it
+ * reached, its first reach (the first row at k), whether it later reached
+ * a later stage, and the earliest time it did. first and next are scratch
+ * arrays of nstages.
+ */
 static void
-report_stage(sqlite3 *db, const struct journey *j, const char *stages,
-    int k, int64_t now, struct report_stage *rs)
+report_subject(int nstages, struct report_row *rows, size_t nrows,
+    const struct report_row **first, int64_t *next, struct report_stage *rs,
+    struct report_times *tm)
 {
-	sqlite3_stmt	*st;
-	int64_t		*times = NULL;
-	size_t		 ntimes = 0, cap = 0;
+	for (size_t i = 1; i < nrows; i++)
+		if (rows[i].hid < rows[i - 1].hid) {
+			qsort(rows, nrows, sizeof *rows, report_row_cmp);
+			break;
+		}
+	for (int k = 0; k < nstages; k++) {
+		first[k] = NULL;
+		next[k] = INT64_MAX;
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		const struct report_row *r = &rows[i];
 
-	memset(rs, 0, sizeof *rs);
-	rs->name = j->stages[k].name;
-	rs->expect = j->stages[k].expect;
-	rs->median = -1;
+		for (int k = 0; k < r->idx; k++)
+			if (first[k] != NULL && r->ts < next[k])
+				next[k] = r->ts;
+		if (first[r->idx] == NULL)
+			first[r->idx] = r;
+	}
+	for (int k = 0; k < nstages; k++) {
+		if (first[k] == NULL)
+			continue;
+		rs[k].reached++;
+		if (next[k] == INT64_MAX)
+			continue;
+		rs[k].next++;
+		if (tm[k].n == tm[k].cap) {
+			tm[k].cap = tm[k].cap ? tm[k].cap * 2 : 64;
+			tm[k].v = xreallocarray(tm[k].v, tm[k].cap,
+			    sizeof *tm[k].v);
+		}
+		tm[k].v[tm[k].n++] = next[k] - first[k]->ts;
+	}
+}
 
+/*
+ * Fill the numbers of every stage of journey j. Now and stalled from
+ * members; reached, to next and the median from one pass over the
+ * journey's entries and moves, subject by subject in the order they
+ * happened: a stage's first reach (its first row), and the earliest time
+ * of a later row at a later stage.
+ */
+static void
+report_stages(sqlite3 *db, const struct journey *j, int64_t now,
+    struct report_stage *rs)
+{
+	sqlite3_stmt		*st, *stc;
+	struct report_times	*tm;
+	struct report_row	*rows = NULL;
+	const struct report_row	**first;
+	int64_t			*next, cur = -1;
+	size_t			 nrows = 0, cap = 0;
+	int			 n = j->nstages;
+
+	tm = xcalloc(n, sizeof *tm);
+	first = xcalloc(n, sizeof *first);
+	next = xcalloc(n, sizeof *next);
+
+	/* Counted from the (journey, status, stage) index alone; stalled
+	 * reads stage_since, only for a stage with an expect. */
 	st = store_prepare(db, "SELECT count(*), coalesce(sum(?4 > 0 AND "
 	    "stage_since < ?3 - ?4), 0) FROM members WHERE journey = ?1 AND "
-	    "stage = ?2 AND status <> ?5");
-	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, rs->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, rs->expect);
-	sqlite3_bind_int(st, 5, MEMBER_EXITED);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		rs->now = sqlite3_column_int64(st, 0);
-		rs->stalled = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
+	    "stage = ?2 AND status IN (?5, ?6)");
+	stc = store_prepare(db, "SELECT count(*), 0 FROM members WHERE "
+	    "journey = ?1 AND stage = ?2 AND status IN (?5, ?6)");
+	for (int k = 0; k < n; k++) {
+		sqlite3_stmt *q = j->stages[k].expect > 0 ? st : stc;
 
-	st = store_prepare(db, REPORT_FIRST "SELECT a.ts, (SELECT min(h.ts) "
-	    "FROM history h JOIN st ON st.name = h.stage WHERE h.subject = "
-	    "a.subject AND h.journey = ?1 AND h.what IN ('entered', 'moved') "
-	    "AND st.idx > ?3 AND h.hid > a.hid) FROM first a WHERE a.idx = ?3");
-	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, stages, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, k);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		rs->reached++;
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-			continue;
-		rs->next++;
-		if (ntimes == cap) {
-			cap = cap ? cap * 2 : 64;
-			times = xreallocarray(times, cap, sizeof *times);
+		memset(&rs[k], 0, sizeof rs[k]);
+		rs[k].name = j->stages[k].name;
+		rs[k].expect = j->stages[k].expect;
+		rs[k].median = -1;
+		sqlite3_reset(q);
+		sqlite3_bind_text(q, 1, j->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, rs[k].name, -1, SQLITE_STATIC);
+		if (q == st) {
+			sqlite3_bind_int64(q, 3, now);
+			sqlite3_bind_int64(q, 4, rs[k].expect);
 		}
-		times[ntimes++] = sqlite3_column_int64(st, 1) -
-		    sqlite3_column_int64(st, 0);
+		sqlite3_bind_int(q, 5, MEMBER_ACTIVE);
+		sqlite3_bind_int(q, 6, MEMBER_COMPLETED);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			rs[k].now = sqlite3_column_int64(q, 0);
+			rs[k].stalled = sqlite3_column_int64(q, 1);
+		}
 	}
 	sqlite3_finalize(st);
-	if (ntimes > 0) {
-		qsort(times, ntimes, sizeof *times, report_cmp);
-		rs->median = ntimes % 2 ? times[ntimes / 2] :
-		    (times[ntimes / 2 - 1] + times[ntimes / 2]) / 2;
+	sqlite3_finalize(stc);
+
+	/* Every subject that was ever in the journey has its row in
+	 * members: read subject by subject (members in its key's order), its
+	 * entries and moves found by (subject, hid). */
+	st = store_prepare(db, "SELECT m.subject, h.hid, h.ts, h.stage FROM "
+	    "members m CROSS JOIN history h ON h.subject = m.subject WHERE "
+	    "+m.journey = ?1 AND h.journey = ?1 AND h.what IN ('entered', "
+	    "'moved') ORDER BY m.subject");
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	for (;;) {
+		int	 more = sqlite3_step(st) == SQLITE_ROW, idx = -1;
+		int64_t	 sid = more ? sqlite3_column_int64(st, 0) : -1;
+		const char *stage;
+
+		if (!more || sid != cur) {
+			if (nrows > 0)
+				report_subject(n, rows, nrows, first, next, rs,
+				    tm);
+			nrows = 0;
+			if (!more)
+				break;
+			cur = sid;
+		}
+		stage = (const char *)sqlite3_column_text(st, 3);
+		for (int k = 0; k < n && stage != NULL; k++)
+			if (strcmp(j->stages[k].name, stage) == 0)
+				idx = k;
+		if (idx < 0)
+			continue;
+		if (nrows == cap) {
+			cap = cap ? cap * 2 : 16;
+			rows = xreallocarray(rows, cap, sizeof *rows);
+		}
+		rows[nrows].hid = sqlite3_column_int64(st, 1);
+		rows[nrows].ts = sqlite3_column_int64(st, 2);
+		rows[nrows++].idx = idx;
 	}
-	free(times);
+	sqlite3_finalize(st);
+	free(rows);
+
+	for (int k = 0; k < n; k++) {
+		size_t nt = tm[k].n;
+
+		if (nt > 0) {
+			qsort(tm[k].v, nt, sizeof *tm[k].v, report_cmp);
+			rs[k].median = nt % 2 ? tm[k].v[nt / 2] :
+			    (tm[k].v[nt / 2 - 1] + tm[k].v[nt / 2]) / 2;
+		}
+		free(tm[k].v);
+	}
+	free(tm);
+	free(first);
+	free(next);
 }
 
 /* Fill the treated / held-out numbers of a holdout rule. */
@@ -411,8 +522,7 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 		int			 nholdout = 0;
 
 		rs = xcalloc(j->nstages, sizeof *rs);
-		for (int k = 0; k < j->nstages; k++)
-			report_stage(db, j, stages, k, now, &rs[k]);
+		report_stages(db, j, now, rs);
 		fprintf(out, "\njourney %s (%s)\n", j->name, who);
 		fprintf(out, "  %-18s %8s %8s %9s %10s %8s\n", "stage", "now",
 		    "reached", "to next", "median", "stalled");

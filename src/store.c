@@ -6,8 +6,13 @@
  *   subjects  users (kind 0) and accounts (kind 1); a user's account
  *   events    tracked events, indexed by (subject, name, ts) for counting
  *   messages  identities of imported identify/group lines (idempotency)
- *   members   who is in which journey, at which stage, since when
- *   history   entries, moves, completions, exits and actions, with times
+ *   members   who is in which journey, at which stage, since when; by
+ *             (subject, journey), and by (journey, status, stage) for a
+ *             tick's rules and the counts of status and report
+ *   history   entries, moves, completions, exits and actions, with times;
+ *             by subject in order (show, and report via members). Every
+ *             index of a table written by the tick costs a B-tree insert
+ *             per row: history has no other.
  *   firings   when an action rule last fired for a subject (repeat)
  *   outbox    queued actions and their delivery state (with the subject's
  *             traits as of the first attempt, so that every retry carries
@@ -53,9 +58,8 @@ static const char *store_migrations[] = {
 	"  status INTEGER NOT NULL,"
 	"  entered INTEGER NOT NULL,"
 	"  stage_since INTEGER NOT NULL,"
-	"  PRIMARY KEY (journey, subject)) WITHOUT ROWID;"
+	"  PRIMARY KEY (subject, journey)) WITHOUT ROWID;"
 	"CREATE INDEX members_stage ON members(journey, status, stage);"
-	"CREATE INDEX members_subject ON members(subject);"
 	"CREATE TABLE history ("
 	"  hid INTEGER PRIMARY KEY,"
 	"  subject INTEGER NOT NULL,"
@@ -68,7 +72,6 @@ static const char *store_migrations[] = {
 	"  action INTEGER,"
 	"  note TEXT);"
 	"CREATE INDEX history_subject ON history(subject, hid);"
-	"CREATE INDEX history_journey ON history(journey, what, stage);"
 	"CREATE TABLE firings ("
 	"  journey TEXT NOT NULL,"
 	"  rule TEXT NOT NULL,"

@@ -9,6 +9,12 @@
  * moves, history entries and outbox rows are written from that batch with a
  * few more. No statement runs per subject.
  *
+ * Entrants climb before they are written: they enter into temp.tick_new,
+ * the goto rules move them there (same order and semantics as for members),
+ * and they are written to members once, at the stage they settle on, with
+ * their whole history in one statement in subject order. A first tick over
+ * many new subjects so writes each row once instead of once per step.
+ *
  * With JOURNEYD_DEBUG_SQL set in the environment, every statement of a
  * tick is logged with its query plan, the rows it changed and its time
  * (wall clock and CPU).
@@ -29,6 +35,9 @@ struct tick {
 	int64_t			 now;
 	struct tick_stats	*stats;
 	int			 debug;		/* JOURNEYD_DEBUG_SQL */
+	int			 climb;		/* entrants climb in tick_new */
+	int			 tagw;		/* digits of a rule index */
+	int64_t			 nnew;		/* entrants in tick_new */
 };
 
 /* A clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) in seconds. */
@@ -164,6 +173,9 @@ tick_stage_filter(struct sql *q, const struct rule *r)
 	buf_puts(&q->text, ")");
 }
 
+static int	tick_queue(struct tick *, const struct rule *, const char *,
+		    int);
+
 /* Mark the batch, just moved to the last stage, as completed. */
 static int
 tick_complete(struct tick *t)
@@ -218,9 +230,12 @@ tick_exit(struct tick *t)
 
 /*
  * Subjects not in the journey (or exited, with reenter) who match entry and
- * not exit enter at the first stage. Whether a subject is in the journey is
- * asked first, so that entry is evaluated only for those who are not: once
- * everyone is in, a tick costs one index probe per subject.
+ * not exit enter at the first stage: into temp.tick_new, the tick's
+ * entrants, which climb there (tick_climb) and are written to members and
+ * the history once, at the stage they settle on (tick_settle_new). Whether a
+ * subject is in the journey is asked first, so that entry is evaluated only
+ * for those who are not: once everyone is in, a tick costs one index probe
+ * per subject.
  */
 static int
 tick_entry(struct tick *t)
@@ -228,20 +243,27 @@ tick_entry(struct tick *t)
 	struct sql	 q;
 	int		 n;
 
+	t->nnew = 0;
+	if (tick_run_sql(t, "DELETE FROM temp.tick_new", NULL, NULL, 0) < 0)
+		return -1;
 	if (t->j->entry == NULL)
 		return 0;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
-		return -1;
 	sql_init(&q);
 	/* Users are most subjects: read them in sid order (a "+" keeps the
 	 * (kind, id) index out), so that the probes into members and events
-	 * go in their order too. Accounts are few: found by that index. */
+	 * go in their order too, and tick_new is written in its order.
+	 * Accounts are few: found by that index. */
 	/* Whoever may enter is not in the journey (or has left it), where
 	 * every value read from m (stage_age, journey_age, stalled) is
 	 * absent: m is a row of NULLs, not a second probe of members. */
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid) SELECT s.sid FROM "
-	    "subjects s LEFT JOIN (SELECT NULL AS stage, NULL AS status, NULL "
-	    "AS entered, NULL AS stage_since, NULL AS subject) m WHERE ");
+	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, stage, status, "
+	    "entered, stage_since, seq, fired) SELECT s.sid, ");
+	sql_add_text(&q, t->j->stages[0].name);
+	buf_puts(&q.text, ", ");
+	sql_add_int(&q, t->j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE);
+	buf_puts(&q.text, ", :now, :now, -1, ',' FROM subjects s LEFT JOIN "
+	    "(SELECT NULL AS stage, NULL AS status, NULL AS entered, NULL AS "
+	    "stage_since, NULL AS subject) m WHERE ");
 	buf_puts(&q.text, t->j->subject == SUBJECT_USER ? "+s.kind = " :
 	    "s.kind = ");
 	sql_add_int(&q, t->j->subject);
@@ -256,27 +278,241 @@ tick_entry(struct tick *t)
 		expr_sql(t->j->exit, &q);
 		buf_puts(&q.text, ")");
 	}
+	buf_puts(&q.text, " ORDER BY s.sid");
 	n = tick_exec(t, &q);
 	sql_free(&q);
 	if (n <= 0)
 		return n;
-	if (tick_run_sql(t, "INSERT INTO members(journey, subject, stage, "
-	    "status, entered, stage_since) SELECT :journey, sid, :a, 0, :now, "
-	    ":now FROM temp.tick_batch WHERE true ON CONFLICT(journey, subject) "
-	    "DO UPDATE SET stage = excluded.stage, status = 0, entered = "
-	    "excluded.entered, stage_since = excluded.stage_since",
-	    t->j->stages[0].name, NULL, 0) < 0 ||
-	    tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule) SELECT sid, :journey, :now, 'entered', :a, 'entry' "
-	    "FROM temp.tick_batch", t->j->stages[0].name, NULL, 0) < 0)
-		return -1;
 	/* Only a subject that was in the journey before has firings. */
 	if (t->j->reenter && tick_run_sql(t, "DELETE FROM firings WHERE "
-	    "journey = :journey AND subject IN (SELECT sid FROM "
-	    "temp.tick_batch)", NULL, NULL, 0) < 0)
+	    "journey = :journey AND subject IN (SELECT subject FROM "
+	    "temp.tick_new)", NULL, NULL, 0) < 0)
 		return -1;
+	t->nnew = n;
 	t->stats->entered += n;
-	return t->j->nstages == 1 ? tick_complete(t) : 0;
+	if (t->j->nstages == 1)
+		t->stats->completed += n;
+	return 0;
+}
+
+/*
+ * temp.tick_emit: the history rows each step of an entrant writes, by the
+ * step's rule (ri, -1 for the entry) and their order (sub): 'entered' or
+ * 'moved' (0), the rule's action (1), 'completed' when it reaches the last
+ * stage (2). temp.tick_k: the step numbers 0 .. the number of goto rules.
+ */
+static int
+tick_emit_fill(struct tick *t)
+{
+	const struct journey	*j = t->j;
+	sqlite3_stmt		*st;
+	int			 rc = 0, k = 0;
+
+	if (tick_run_sql(t, "DELETE FROM temp.tick_emit", NULL, NULL, 0) < 0 ||
+	    tick_run_sql(t, "DELETE FROM temp.tick_k", NULL, NULL, 0) < 0)
+		return -1;
+	if ((st = tick_prepare(t, "INSERT INTO temp.tick_emit(ri, sub, what, "
+	    "stage, rule, instance) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) == NULL)
+		return -1;
+	for (int i = -1; i < j->nrules && rc == 0; i++) {
+		const struct rule *r = i >= 0 ? &j->rules[i] : NULL;
+		int go = r != NULL ? r->go : 0;
+
+		if (go < 0)
+			continue;
+		for (int sub = 0; sub < 3 && rc == 0; sub++) {
+			if ((sub == 1 && (r == NULL || r->instance == NULL)) ||
+			    (sub == 2 && go != j->nstages - 1))
+				continue;
+			sqlite3_reset(st);
+			sqlite3_bind_int(st, 1, i);
+			sqlite3_bind_int(st, 2, sub);
+			sqlite3_bind_text(st, 3, sub == 1 ? "action" : sub == 2 ?
+			    "completed" : r == NULL ? "entered" : "moved", -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, j->stages[go].name, -1,
+			    SQLITE_STATIC);
+			if (sub < 2)
+				sqlite3_bind_text(st, 5, r != NULL ? r->name :
+				    "entry", -1, SQLITE_STATIC);
+			else
+				sqlite3_bind_null(st, 5);
+			if (sub == 1)
+				sqlite3_bind_text(st, 6, r->instance, -1,
+				    SQLITE_STATIC);
+			else
+				sqlite3_bind_null(st, 6);
+			if (sqlite3_step(st) != SQLITE_DONE) {
+				log_err("journey %s: sqlite: %s", j->name,
+				    sqlite3_errmsg(t->db));
+				rc = -1;
+			}
+		}
+		if (rc == 0 && tick_run_sql(t, "INSERT INTO temp.tick_k(k) "
+		    "VALUES (:i)", NULL, NULL, k++) < 0)
+			rc = -1;
+	}
+	sqlite3_finalize(st);
+	/* An entrant's fired lists the rules that moved it, in order, each
+	 * as wide as the widest rule index (",0,2," or ",03,12,"). */
+	t->tagw = 1;
+	for (int n = j->nrules - 1; n >= 10; n /= 10)
+		t->tagw++;
+	return rc;
+}
+
+/*
+ * One pass of goto rule ri over the entrants in temp.tick_new: the same
+ * order and semantics as tick_transition (each rule moves a subject at most
+ * once a tick; a later pass looks only at those that moved at or after this
+ * rule's turn in the previous pass), but a move updates the entrant's row
+ * there: its stage, its status, seq and fired (",0,2,": the rules that moved
+ * it, in order, from which its history is written). Returns how many moved,
+ * or -1.
+ */
+static int
+tick_climb_rule(struct tick *t, int ri, int pass)
+{
+	const struct rule	*r = &t->j->rules[ri];
+	const char		*to = t->j->stages[r->go].name;
+	int64_t			 seq = (int64_t)pass * t->j->nrules + ri;
+	int			 last = r->go == t->j->nstages - 1;
+	struct sql		 q;
+	char			 tag[32];
+	int			 n;
+
+	sql_init(&q);
+	buf_puts(&q.text, "UPDATE temp.tick_new AS m SET stage = ");
+	sql_add_text(&q, to);
+	buf_puts(&q.text, ", status = ");
+	sql_add_int(&q, last ? MEMBER_COMPLETED : MEMBER_ACTIVE);
+	buf_puts(&q.text, ", seq = ");
+	sql_add_int(&q, seq);
+	buf_puts(&q.text, ", fired = fired || ");
+	snprintf(tag, sizeof tag, "%0*d,", t->tagw, ri);
+	sql_add_text(&q, tag);
+	buf_puts(&q.text, " FROM subjects s WHERE s.sid = m.subject AND "
+	    "m.stage != ");
+	sql_add_text(&q, to);
+	tick_stage_filter(&q, r);
+	if (pass > 0) {
+		buf_puts(&q.text, " AND m.seq >= ");
+		sql_add_int(&q, seq - t->j->nrules);
+		buf_puts(&q.text, " AND instr(m.fired, ");
+		snprintf(tag, sizeof tag, ",%0*d,", t->tagw, ri);
+		sql_add_text(&q, tag);
+		buf_puts(&q.text, ") = 0");
+	}
+	buf_puts(&q.text, " AND (");
+	expr_sql(r->when, &q);
+	buf_puts(&q.text, ")");
+	n = tick_exec(t, &q);
+	sql_free(&q);
+	if (n > 0) {
+		t->stats->moved += n;
+		if (last)
+			t->stats->completed += n;
+	}
+	return n;
+}
+
+/* The entrants climb: passes of the goto rules until nobody moves. */
+static int
+tick_climb(struct tick *t)
+{
+	const struct journey	*j = t->j;
+	int			 moved, ngoto = 0;
+
+	for (int i = 0; i < j->nrules; i++)
+		if (j->rules[i].go >= 0)
+			ngoto++;
+	for (int pass = 0; pass <= ngoto && t->nnew > 0; pass++) {
+		moved = 0;
+		for (int i = 0; i < j->nrules; i++) {
+			int n;
+			if (j->rules[i].go < 0)
+				continue;
+			if ((n = tick_climb_rule(t, i, pass)) < 0)
+				return -1;
+			moved += n;
+		}
+		if (moved == 0)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * The entrants in temp.tick_new join the journey at the stage they settled
+ * on: the actions of the goto rules that moved them are queued, their rows
+ * written to members, and their history (entered, then for each move:
+ * moved, the move's action, completed when it reached the last stage) in
+ * one statement in subject order, so that each B-tree of the history is
+ * appended to, not torn open once per step.
+ */
+static int
+tick_settle_new(struct tick *t)
+{
+	const struct journey	*j = t->j;
+	sqlite3_stmt		*st;
+	int64_t			 before = 0;
+	char			 tag[32];
+	int			 n;
+
+	if (t->nnew == 0)
+		return 0;
+	st = store_prepare(t->db, "SELECT coalesce(max(aid), 0) FROM outbox");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		before = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (int i = 0; i < j->nrules; i++) {
+		const struct rule *r = &j->rules[i];
+		if (r->go < 0 || r->instance == NULL)
+			continue;
+		snprintf(tag, sizeof tag, ",%0*d,", t->tagw, i);
+		if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL,
+		    0) < 0 || (n = tick_run_sql(t, "INSERT INTO "
+		    "temp.tick_batch(sid, stage) SELECT subject, :a FROM "
+		    "temp.tick_new WHERE instr(fired, :b) > 0",
+		    j->stages[r->go].name, tag, 0)) < 0)
+			return -1;
+		if (n > 0 && tick_queue(t, r, j->stages[r->go].name, 0) != 0)
+			return -1;
+	}
+	if (tick_run_sql(t, "INSERT INTO members(journey, subject, stage, "
+	    "status, entered, stage_since) SELECT :journey, subject, stage, "
+	    "status, entered, stage_since FROM temp.tick_new WHERE true ORDER "
+	    "BY subject ON CONFLICT(journey, subject) DO UPDATE SET stage = "
+	    "excluded.stage, status = excluded.status, entered = "
+	    "excluded.entered, stage_since = excluded.stage_since", NULL, NULL,
+	    0) < 0)
+		return -1;
+	/* Each entrant's steps k: the entry (ri -1), then the rules in
+	 * fired, each writing its rows of tick_emit; a move comes from the
+	 * stage the step before went to. The loops go in the order of the
+	 * CROSS JOINs: subject, step, row. */
+	if ((st = tick_prepare(t, "INSERT INTO history(subject, journey, ts, "
+	    "what, stage, from_stage, rule, action) SELECT n.subject, "
+	    ":journey, :now, e.what, e.stage, CASE WHEN e.sub = 0 AND x.k > 0 "
+	    "THEN (SELECT p.stage FROM temp.tick_emit p WHERE p.ri = CASE "
+	    "WHEN x.k = 1 THEN -1 ELSE CAST(substr(n.fired, 2 + (:w + 1) * "
+	    "(x.k - 2), :w) AS INTEGER) END AND p.sub = 0) END, e.rule, CASE "
+	    "WHEN e.instance IS NOT NULL THEN (SELECT o.aid FROM outbox o "
+	    "WHERE o.subject = n.subject AND o.instance = e.instance AND "
+	    "o.created = :now AND o.journey = :journey AND o.rule = e.rule AND "
+	    "o.aid > :i) END FROM temp.tick_new n CROSS JOIN temp.tick_k x "
+	    "CROSS JOIN temp.tick_emit e ON e.ri = CASE WHEN x.k = 0 THEN -1 "
+	    "ELSE CAST(substr(n.fired, 2 + (:w + 1) * (x.k - 1), :w) AS "
+	    "INTEGER) END WHERE x.k <= (length(n.fired) - 1) / (:w + 1) "
+	    "ORDER BY n.subject, x.k, e.sub")) == NULL)
+		return -1;
+	sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":w"), t->tagw);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":i"), before);
+	tick_bind_names(t, st);
+	if (tick_step(t, st) < 0)
+		return -1;
+	t->nnew = 0;
+	return 0;
 }
 
 /* Append the condition "subject s is held out of rule r" (SPEC §11): a
@@ -292,9 +528,11 @@ tick_held_out(struct sql *q, const struct rule *r)
 }
 
 /* Queue rule r's action for every subject in the batch, at stage (or, when
- * NULL, the stage the batch holds), and record the firing. */
+ * NULL, the stage the batch holds), and record the firing; with history,
+ * also its 'action' entry in the history (else the caller writes it). */
 static int
-tick_queue(struct tick *t, const struct rule *r, const char *stage)
+tick_queue(struct tick *t, const struct rule *r, const char *stage,
+    int history)
 {
 	sqlite3_stmt	*st;
 	struct sql	 q;
@@ -339,10 +577,10 @@ tick_queue(struct tick *t, const struct rule *r, const char *stage)
 	sql_free(&q);
 	if (n < 0)
 		return -1;
-	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule, action) SELECT subject, journey, :now, 'action', "
-	    "stage, rule, aid FROM outbox WHERE aid > :i ORDER BY aid", NULL,
-	    NULL, before) < 0 ||
+	if ((history && tick_run_sql(t, "INSERT INTO history(subject, "
+	    "journey, ts, what, stage, rule, action) SELECT subject, journey, "
+	    ":now, 'action', stage, rule, aid FROM outbox WHERE aid > :i "
+	    "ORDER BY aid", NULL, NULL, before) < 0) ||
 	    tick_run_sql(t, "INSERT INTO firings(journey, rule, subject, last) "
 	    "SELECT :journey, :a, sid, :now FROM temp.tick_batch WHERE true "
 	    "ON CONFLICT(journey, rule, subject) DO UPDATE SET last = "
@@ -431,7 +669,7 @@ tick_transition(struct tick *t, int ri, int pass)
 	    rule_tag, seq) < 0)
 		return -1;
 	t->stats->moved += n;
-	if (r->instance != NULL && tick_queue(t, r, to) != 0)
+	if (r->instance != NULL && tick_queue(t, r, to, 1) != 0)
 		return -1;
 	if (r->go == t->j->nstages - 1 && tick_complete(t) != 0)
 		return -1;
@@ -467,7 +705,7 @@ tick_action(struct tick *t, const struct rule *r)
 	sql_free(&q);
 	if (n <= 0)
 		return n;
-	return tick_queue(t, r, NULL);
+	return tick_queue(t, r, NULL, 1);
 }
 
 /* Evaluate one journey; the caller owns the transaction. */
@@ -477,7 +715,19 @@ tick_journey(struct tick *t)
 	const struct journey	*j = t->j;
 	int			 moved, ngoto = 0;
 
-	if (tick_exit(t) != 0 || tick_entry(t) != 0)
+	/* The entrants climb on their own unless a goto rule reads the
+	 * subject's own membership of this journey, which they do not have
+	 * until they are written to members: then they are written at once,
+	 * at the first stage, and climb with the members. */
+	t->climb = 1;
+	for (int i = 0; i < j->nrules; i++)
+		if (j->rules[i].go >= 0 &&
+		    expr_reads_journey(j->rules[i].when, j->name))
+			t->climb = 0;
+	if (tick_exit(t) != 0 || tick_emit_fill(t) != 0 ||
+	    tick_entry(t) != 0)
+		return -1;
+	if (t->climb ? tick_climb(t) != 0 : tick_settle_new(t) != 0)
 		return -1;
 	if (tick_run_sql(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0)
 		return -1;
@@ -499,6 +749,8 @@ tick_journey(struct tick *t)
 		if (moved == 0)
 			break;
 	}
+	if (tick_settle_new(t) != 0)
+		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
 		if (r->go < 0 && r->instance != NULL && tick_action(t, r) != 0)
@@ -554,7 +806,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 {
 	struct tick_stats	 dummy;
 	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy,
-				    0 };
+				    0, 0, 0, 0 };
 	sqlite3_stmt		*st;
 	int64_t			 hid = 0;
 	int			 rc = 0;
@@ -569,7 +821,16 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "PRIMARY KEY, seq INTEGER NOT NULL, stage TEXT NOT NULL, "
 	    "fired TEXT NOT NULL);"
 	    "CREATE INDEX IF NOT EXISTS temp.tick_moved_stage ON "
-	    "tick_moved(stage, seq)") != 0)
+	    "tick_moved(stage, seq);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_new (subject INTEGER "
+	    "PRIMARY KEY, stage TEXT NOT NULL, status INTEGER NOT NULL, "
+	    "entered INTEGER NOT NULL, stage_since INTEGER NOT NULL, seq "
+	    "INTEGER NOT NULL, fired TEXT NOT NULL);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_emit (ri INTEGER NOT NULL, "
+	    "sub INTEGER NOT NULL, what TEXT NOT NULL, stage TEXT NOT NULL, "
+	    "rule TEXT, instance TEXT, PRIMARY KEY (ri, sub)) WITHOUT ROWID;"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_k (k INTEGER PRIMARY KEY)")
+	    != 0)
 		return -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
