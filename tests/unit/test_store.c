@@ -1,0 +1,137 @@
+/* The store: created 0600 in WAL mode, the schema migrated by
+ * PRAGMA user_version, a newer database refused, reopened with its data. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "journeyd.h"
+
+static char	 dir[] = "/tmp/jd-store-XXXXXX";
+static char	 path[256];
+
+/* One integer from a query. */
+static int64_t
+one(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st = store_prepare(db, sql);
+	int64_t		 v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+test_create(void **state)
+{
+	struct stat	 sb;
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	char		 err[256];
+
+	unlink(path);
+	assert_non_null(db = store_open(path, err, sizeof err));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_true(one(db, "PRAGMA user_version") >= 1);
+	st = store_prepare(db, "PRAGMA journal_mode");
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	assert_int_equal(store_exec(db, "INSERT INTO subjects(kind, id, "
+	    "created) VALUES (0, 'u1', 0)"), 0);
+	store_close(db);
+
+	/* Reopened: the data is there and the schema is not made again. */
+	assert_non_null(db = store_open(path, err, sizeof err));
+	assert_int_equal(one(db, "SELECT count(*) FROM subjects"), 1);
+	assert_int_equal(store_subject(db, "u1", NULL) > 0, 1);
+	assert_int_equal(store_subject(db, "account:u1", NULL), -1);
+	store_close(db);
+}
+
+static void
+test_newer_refused(void **state)
+{
+	sqlite3		*db;
+	char		 err[256] = "";
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(store_open(path, err, sizeof err));
+	assert_non_null(strstr(err, "newer"));
+}
+
+static void
+test_not_a_database(void **state)
+{
+	char	 err[256] = "";
+	FILE	*f;
+
+	unlink(path);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("this is not a database, just text that is long enough to "
+	    "fill a header of one hundred bytes, and then some more text\n", f);
+	fclose(f);
+	assert_null(store_open(path, err, sizeof err));
+	assert_non_null(strstr(err, path));
+}
+
+static void
+test_meta(void **state)
+{
+	sqlite3	*db;
+	char	 err[256], *v;
+
+	unlink(path);
+	assert_non_null(db = store_open(path, err, sizeof err));
+	assert_null(store_meta_get(db, "last_tick"));
+	assert_int_equal(store_meta_set(db, "last_tick", "a"), 0);
+	assert_int_equal(store_meta_set(db, "last_tick", "b"), 0);
+	assert_non_null(v = store_meta_get(db, "last_tick"));
+	assert_string_equal(v, "b");
+	free(v);
+	store_close(db);
+}
+
+static int
+setup(void **state)
+{
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof path, "%s/j.db", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create),
+		cmocka_unit_test(test_newer_refused),
+		cmocka_unit_test(test_not_a_database),
+		cmocka_unit_test(test_meta),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
