@@ -63,32 +63,41 @@
 
 /* The statements of a dispatcher's connection, prepared once. */
 enum {
-	SQL_BEGIN, SQL_COMMIT, SQL_CLAIM, SQL_SUBJECT, SQL_FIRST_TRY,
+	SQL_BEGIN, SQL_COMMIT, SQL_PICK, SQL_MARK, SQL_LOAD, SQL_FIRST_TRY,
 	SQL_RECORD, SQL_COUNT
 };
 /*
- * SQL_CLAIM: the partial index outbox_queue walks due rows in order, so that
+ * A claim is three plain statements: SQL_PICK walks the due rows, oldest
+ * first, until one of an instance the claim may take from (the caller
+ * checks each row's instance against the lanes); SQL_MARK marks it in
+ * flight; SQL_LOAD reads it with its subject. One UPDATE with "instance IN
+ * (SELECT value FROM json_each(?))", a subquery and RETURNING did the same
+ * at twice the cost: the IN and the RETURNING each open an ephemeral table
+ * per run.
+ *
+ * SQL_PICK: the partial index outbox_queue walks due rows in order, so that
  * the first match ends the search; without INDEXED BY the planner would sort
  * every queued row instead. "status IN (0, 3)" is written out as the index's
  * WHERE says.
  */
 #if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
-#error "outbox statuses changed: update outbox_queue and SQL_CLAIM"
+#error "outbox statuses changed: update outbox_queue and SQL_PICK"
 #endif
 static const char *dispatch_sql[SQL_COUNT] = {
 	"BEGIN IMMEDIATE",
 	"COMMIT",
+	"SELECT aid, instance FROM outbox INDEXED BY outbox_queue WHERE "
+	"status IN (0, 3) AND due <= ?1 AND (crashes = 0 OR ?2) ORDER BY due, "
+	"aid",
 	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
 	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2, "
 	"traits = coalesce(traits, (SELECT s.traits FROM subjects s WHERE "
-	"s.sid = outbox.subject)) WHERE "
-	"aid = (SELECT aid FROM outbox INDEXED BY outbox_queue WHERE status IN "
-	"(0, 3) AND due <= ?2 AND instance IN (SELECT value FROM json_each(?3)) "
-	"AND (crashes = 0 OR ?4) ORDER BY due, aid LIMIT 1) RETURNING aid, id, "
-	"subject, journey, rule, coalesce(stage, ''), instance, params, created, "
-	"attempts, crashes, traits",
-	"SELECT s.id, s.kind, s.traits, a.traits FROM subjects s LEFT JOIN "
-	"subjects a ON a.sid = s.account WHERE s.sid = ?1",
+	"s.sid = outbox.subject)) WHERE aid = ?3",
+	"SELECT o.id, o.subject, o.journey, o.rule, coalesce(o.stage, ''), "
+	"o.instance, o.params, o.created, o.attempts, o.crashes, o.traits, "
+	"s.id, s.kind, s.traits, a.traits FROM outbox o LEFT JOIN subjects s "
+	"ON s.sid = o.subject LEFT JOIN subjects a ON a.sid = s.account "
+	"WHERE o.aid = ?1",
 	"SELECT first_try FROM outbox WHERE aid = ?1",
 	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
 	"coalesce(?4, note), crashes = 0, updated = ?5 WHERE aid = ?6",
@@ -165,6 +174,7 @@ struct dispatcher {
 	pthread_t		 watchdog;
 	struct conn		 wconn;		/* claims, records; write_lock */
 	struct lane		*lanes;
+	unsigned char		*pass;		/* per lane; write_lock */
 	long			 outcomes[4];	/* by enum jd_result */
 };
 
@@ -375,88 +385,121 @@ dispatch_release(struct dispatcher *d, int lane, int suspect,
 	pthread_cond_broadcast(&d->wake);
 }
 
-/* The names of the instances a claim may take from, as a JSON array, or
- * NULL when none: with borrow, those at their cap, else those under it;
- * never those paused by their breaker. Called with the lock held. */
-static char *
-dispatch_lanes_json(struct dispatcher *d, int64_t now, int borrow)
+/* Which instances a claim may take from, in d->pass (by lane): 1 for
+ * those under their cap, 2 for those at it (borrowing), 0 for those paused
+ * by their breaker. Returns how many have 1, and in *borrow how many have 2.
+ * Called with the lock and write_lock held. */
+static int
+dispatch_lanes(struct dispatcher *d, int64_t now, int *borrow)
 {
-	struct buf	 b;
-	int		 n = 0;
+	int	 n = 0;
 
-	buf_init(&b);
-	buf_puts(&b, "[");
+	*borrow = 0;
 	for (int i = 0; i < d->conf->ninstances; i++) {
 		struct lane *ln = &d->lanes[i];
 
 		if (!dispatch_lane_open(ln, now))
-			continue;
-		if (borrow != (ln->inflight >= d->cap))
-			continue;
-		/* Names are plain (letters, digits, '_', '-', '.'). */
-		buf_printf(&b, "%s\"%s\"", n++ ? "," : "", ln->inst->name);
+			d->pass[i] = 0;
+		else if (ln->inflight >= d->cap) {
+			d->pass[i] = 2;
+			(*borrow)++;
+		} else {
+			d->pass[i] = 1;
+			n++;
+		}
 	}
-	buf_puts(&b, "]");
-	if (n == 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_steal(&b);
+	return n;
 }
 
-/* Claim the oldest due action of the instances in lanes (a JSON array)
- * into act, inside the caller's transaction. 1 when one was claimed, 0 when
- * none is due, -1 on error. */
+/* A column as a new string; NULL for SQL NULL. */
+static char *
+dispatch_column(sqlite3_stmt *st, int i)
+{
+	const char	*s = (const char *)sqlite3_column_text(st, i);
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/*
+ * Claim into act, inside the caller's transaction, the oldest due action of
+ * an instance whose d->pass is 1, or else (when borrow) the oldest of one
+ * whose d->pass is 2: as if the due rows were searched first for the one,
+ * then for the other, but in one walk. Rows of instances not configured are
+ * left alone. 1 when one was claimed, 0 when none is due, -1 on error.
+ */
 static int
-dispatch_claim_from(struct conn *c, struct act *act, const char *lanes,
-    int suspects, int64_t now, int *crashes)
+dispatch_claim_from(struct dispatcher *d, struct conn *c, struct act *act,
+    int under, int borrow, int suspects, int64_t now, int *crashes)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
+	const char	*inst;
+	int64_t		 aid = 0, later = 0;
+	int		 rc, lane;
 
-	st = conn_stmt(c, SQL_CLAIM);
+	st = conn_stmt(c, SQL_PICK);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, suspects);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		inst = (const char *)sqlite3_column_text(st, 1);
+		if (inst == NULL || (lane = dispatch_lane(d, inst)) < 0)
+			continue;
+		if (d->pass[lane] == 1) {
+			aid = sqlite3_column_int64(st, 0);
+			break;
+		}
+		if (d->pass[lane] == 2 && borrow && later == 0) {
+			later = sqlite3_column_int64(st, 0);
+			if (!under)
+				break;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (aid == 0 && (aid = later) == 0)
+		return 0;
+
+	st = conn_stmt(c, SQL_MARK);
 	sqlite3_bind_int(st, 1, OUTBOX_INFLIGHT);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, lanes, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, suspects);
+	sqlite3_bind_int64(st, 3, aid);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+
+	st = conn_stmt(c, SQL_LOAD);
+	sqlite3_bind_int64(st, 1, aid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : -1;
+		return -1;
 	}
-	act->aid = sqlite3_column_int64(st, 0);
-	act->a.id = xstrdup((const char *)sqlite3_column_text(st, 1));
-	act->sid = sqlite3_column_int64(st, 2);
-	act->a.journey = xstrdup((const char *)sqlite3_column_text(st, 3));
-	act->a.rule = xstrdup((const char *)sqlite3_column_text(st, 4));
-	act->a.stage = xstrdup((const char *)sqlite3_column_text(st, 5));
-	act->a.instance = xstrdup((const char *)sqlite3_column_text(st, 6));
-	act->a.params = xstrdup((const char *)sqlite3_column_text(st, 7));
-	act->a.time = sqlite3_column_int64(st, 8);
-	act->a.attempt = sqlite3_column_int(st, 9);
-	*crashes = sqlite3_column_int(st, 10);
+	act->aid = aid;
+	act->a.id = dispatch_column(st, 0);
+	act->sid = sqlite3_column_int64(st, 1);
+	act->a.journey = dispatch_column(st, 2);
+	act->a.rule = dispatch_column(st, 3);
+	act->a.stage = dispatch_column(st, 4);
+	act->a.instance = dispatch_column(st, 5);
+	act->a.params = dispatch_column(st, 6);
+	act->a.time = sqlite3_column_int64(st, 7);
+	act->a.attempt = sqlite3_column_int(st, 8);
+	*crashes = sqlite3_column_int(st, 9);
 	/* The traits the plugin is handed are those of the first attempt, the
 	 * same on every retry (a webhook's body); host->trait() and
 	 * host->render() read the current ones (an unsubscription counts). */
-	act->a.traits = sqlite3_column_type(st, 11) != SQLITE_NULL ?
-	    xstrdup((const char *)sqlite3_column_text(st, 11)) : NULL;
-	sqlite3_reset(st);
-
-	st = conn_stmt(c, SQL_SUBJECT);
-	sqlite3_bind_int64(st, 1, act->sid);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		act->kind = sqlite3_column_int(st, 1);
-		act->a.subject_id = xstrdup((const char *)
-		    sqlite3_column_text(st, 0));
-		act->traits_now = xstrdup((const char *)
-		    sqlite3_column_text(st, 2));
-		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-			act->a.account_traits = xstrdup((const char *)
-			    sqlite3_column_text(st, 3));
+	act->a.traits = dispatch_column(st, 10);
+	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+		act->a.subject_id = dispatch_column(st, 11);
+		act->kind = sqlite3_column_int(st, 12);
+		act->traits_now = dispatch_column(st, 13);
+		act->a.account_traits = dispatch_column(st, 14);
 	} else {
 		act->a.subject_id = xstrdup("");
 		act->traits_now = xstrdup("{}");
 	}
+	if (act->traits_now == NULL)
+		act->traits_now = xstrdup("{}");
 	if (act->a.traits == NULL)
 		act->a.traits = xstrdup(act->traits_now);
 	sqlite3_reset(st);
@@ -644,9 +687,8 @@ dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
     int64_t now, struct job *prev)
 {
 	struct conn	*c = &d->wconn;
-	char		*lanes;
 	int64_t		 due = 0;
-	int		 rc = 0, crashes = 0, suspects, status = 0;
+	int		 rc = 0, crashes = 0, suspects, status = 0, under, borrow;
 
 	pthread_mutex_lock(&d->write_lock);
 	if (conn_exec(c, SQL_BEGIN) != 0) {
@@ -656,22 +698,17 @@ dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
 	if (prev != NULL && dispatch_record_sql(d, c, prev, &status,
 	    &due) != 0)
 		rc = -1;
-	for (int borrow = 0; borrow <= 1 && rc == 0; borrow++) {
+	if (rc == 0) {
 		pthread_mutex_lock(&d->lock);
 		/* prev, recorded in this transaction, counts as ended. */
-		if (d->suspect && (prev == NULL || !prev->suspect)) {
-			pthread_mutex_unlock(&d->lock);
+		if (d->suspect && (prev == NULL || !prev->suspect))
 			rc = 2;
-			break;
-		}
 		suspects = d->inflight - (prev != NULL) == 0;
-		lanes = dispatch_lanes_json(d, now, borrow);
+		under = dispatch_lanes(d, now, &borrow);
 		pthread_mutex_unlock(&d->lock);
-		if (lanes == NULL)
-			continue;
-		rc = dispatch_claim_from(c, &job->act, lanes, suspects, now,
-		    &crashes);
-		free(lanes);
+		if (rc == 0 && under + borrow > 0)
+			rc = dispatch_claim_from(d, c, &job->act, under,
+			    borrow, suspects, now, &crashes);
 	}
 	if (rc < 0 || conn_exec(c, SQL_COMMIT) != 0) {
 		store_rollback(c->db);
@@ -1007,6 +1044,7 @@ dispatch_start(const struct config *cf, int once)
 	d->nworkers = cf->workers;
 	d->cap = cf->workers / 2 > 1 ? cf->workers / 2 : 1;
 	d->lanes = xcalloc(cf->ninstances + 1, sizeof *d->lanes);
+	d->pass = xcalloc(cf->ninstances + 1, sizeof *d->pass);
 	for (int i = 0; i < cf->ninstances; i++)
 		d->lanes[i].inst = cf->instances[i];
 	pthread_mutex_init(&d->lock, NULL);
@@ -1090,6 +1128,7 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	free(d->slots);
 	free(d->joinable);
 	free(d->lanes);
+	free(d->pass);
 	free(d);
 	return 0;
 }
