@@ -58,6 +58,9 @@
 #define BREAKER_WINDOW	20	/* recent attempts looked at */
 #define BREAKER_FAILS	10	/* transient failures among them that open it */
 
+#define GATHER_MAX	8	/* claims served in one transaction, at most */
+#define GATHER_US	1000	/* longest wait for more claims */
+
 #define WORKER_CACHE_KIB 1024	/* page cache of a worker's connection */
 #define WRITER_CACHE_KIB 8192	/* of the connection claims and records use */
 
@@ -137,6 +140,20 @@ struct job {
 	int64_t		 now;		/* when it ended */
 };
 
+/* A worker's request to record its last job and claim its next, queued for
+ * the transaction that serves it (see dispatch_claim()). */
+struct claim {
+	struct job	*job;		/* to claim into */
+	struct job	*prev;		/* to record, or NULL */
+	int64_t		 now;
+	int		 rc;		/* as dispatch_claim() returns */
+	int		 crashes;	/* the claimed row's */
+	int		 status;	/* prev's, as recorded */
+	int64_t		 due;
+	int		 done;		/* served */
+	struct claim	*next;
+};
+
 /* A worker thread. It owns its connection and its jobs, and frees itself
  * when it ends. */
 struct worker {
@@ -174,7 +191,19 @@ struct dispatcher {
 	pthread_t		 watchdog;
 	struct conn		 wconn;		/* claims, records; write_lock */
 	struct lane		*lanes;
-	unsigned char		*pass;		/* per lane; write_lock */
+	struct claim		*claims;	/* queued, to serve */
+	struct claim		**claims_tail;
+	int			 nclaims;	/* queued */
+	int			 serving;	/* a worker serves them */
+	int			 gathering;	/* it waits for more */
+	pthread_cond_t		 arrived;	/* for it: one more, or one
+						   fewer acting */
+	int			 acting;	/* workers in a plugin call */
+	pthread_cond_t		 served;	/* claims were served */
+	/* The server's, while it serves a batch (write_lock): */
+	unsigned char		*pass;		/* per lane, dispatch_lanes() */
+	int			*delta;		/* per lane, in flight */
+	unsigned char		*trial;		/* per lane, a trial claimed */
 	long			 outcomes[4];	/* by enum jd_result */
 };
 
@@ -387,8 +416,9 @@ dispatch_release(struct dispatcher *d, int lane, int suspect,
 
 /* Which instances a claim may take from, in d->pass (by lane): 1 for
  * those under their cap, 2 for those at it (borrowing), 0 for those paused
- * by their breaker. Returns how many have 1, and in *borrow how many have 2.
- * Called with the lock and write_lock held. */
+ * by their breaker or with their trial claimed. Counts the batch's claims
+ * and records so far (d->delta, d->trial). Returns how many have 1, and in
+ * *borrow how many have 2. Called with the lock and write_lock held. */
 static int
 dispatch_lanes(struct dispatcher *d, int64_t now, int *borrow)
 {
@@ -398,9 +428,10 @@ dispatch_lanes(struct dispatcher *d, int64_t now, int *borrow)
 	for (int i = 0; i < d->conf->ninstances; i++) {
 		struct lane *ln = &d->lanes[i];
 
-		if (!dispatch_lane_open(ln, now))
+		if (!dispatch_lane_open(ln, now) || (d->trial[i] &&
+		    ln->state == BREAKER_TRIAL))
 			d->pass[i] = 0;
-		else if (ln->inflight >= d->cap) {
+		else if (ln->inflight + d->delta[i] >= d->cap) {
 			d->pass[i] = 2;
 			(*borrow)++;
 		} else {
@@ -674,6 +705,134 @@ dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
 }
 
 /*
+ * Serve a batch of claims (see dispatch_claim()) in one transaction: for
+ * each in turn, record its prev and claim its next job, as if they had come
+ * one after the other: a claim sees the batch's earlier records as ended and
+ * its earlier claims as in flight (its own prev still counts in its lane, as
+ * it would before its commit). Only the breaker hears of the batch's
+ * outcomes after the commit. On any error, nothing is recorded nor claimed:
+ * every claim of the batch gets -1.
+ */
+static void
+dispatch_serve(struct dispatcher *d, struct claim *batch)
+{
+	struct conn	*c = &d->wconn;
+	struct claim	*cl;
+	int		 rc = 0, under, borrow, suspects, blocked;
+	int		 inflight = 0, sus_ended = 0, sus_claimed = 0;
+
+	pthread_mutex_lock(&d->write_lock);
+	memset(d->delta, 0, d->conf->ninstances * sizeof *d->delta);
+	memset(d->trial, 0, d->conf->ninstances * sizeof *d->trial);
+	if (conn_exec(c, SQL_BEGIN) != 0)
+		rc = -1;
+	for (cl = batch; cl != NULL && rc == 0; cl = cl->next) {
+		struct job *prev = cl->prev, *job = cl->job;
+
+		cl->rc = 0;
+		if (prev != NULL && dispatch_record_sql(d, c, prev, &cl->status,
+		    &cl->due) != 0) {
+			rc = -1;
+			break;
+		}
+		pthread_mutex_lock(&d->lock);
+		/* prev, recorded in this transaction, counts as ended; so do
+		 * the batch's earlier ones, and its earlier claims count as in
+		 * flight (inflight, sus_*, d->delta, d->trial). */
+		blocked = sus_claimed || (d->suspect && !sus_ended);
+		if (blocked && (prev == NULL || !prev->suspect))
+			cl->rc = 2;
+		suspects = d->inflight + inflight - (prev != NULL) == 0;
+		under = dispatch_lanes(d, cl->now, &borrow);
+		pthread_mutex_unlock(&d->lock);
+		if (cl->rc == 0 && under + borrow > 0 &&
+		    (cl->rc = dispatch_claim_from(d, c, &job->act, under,
+		    borrow, suspects, cl->now, &cl->crashes)) < 0) {
+			rc = -1;
+			break;
+		}
+		if (prev != NULL) {
+			inflight--;
+			if (prev->suspect)
+				sus_ended = 1;
+			if (prev->lane >= 0)
+				d->delta[prev->lane]--;
+		}
+		if (cl->rc == 1) {
+			job->lane = dispatch_lane(d, job->act.a.instance);
+			job->suspect = cl->crashes > 1;
+			inflight++;
+			if (job->suspect)
+				sus_claimed = 1;
+			if (job->lane >= 0) {
+				d->delta[job->lane]++;
+				d->trial[job->lane] = 1;
+			}
+		}
+	}
+	if (rc != 0 || conn_exec(c, SQL_COMMIT) != 0) {
+		store_rollback(c->db);
+		pthread_mutex_unlock(&d->write_lock);
+		for (cl = batch; cl != NULL; cl = cl->next) {
+			if (cl->rc == 1)
+				dispatch_job_free(cl->job);
+			cl->rc = -1;
+		}
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	for (cl = batch; cl != NULL; cl = cl->next) {
+		struct job *prev = cl->prev, *job = cl->job;
+
+		if (prev != NULL)
+			dispatch_release(d, prev->lane, prev->suspect,
+			    prev->res, prev->now);
+		if (cl->rc != 1)
+			continue;
+		if (job->lane >= 0) {
+			d->lanes[job->lane].inflight++;
+			if (d->lanes[job->lane].state == BREAKER_TRIAL)
+				d->lanes[job->lane].trial_out = 1;
+		}
+		d->inflight++;
+		if (job->suspect)
+			d->suspect = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->write_lock);
+}
+
+/*
+ * Before serving the claims queued, wait a little for more while other
+ * workers are performing actions (they claim next when they end), up to
+ * GATHER_MAX claims and GATHER_US: the commit, the costliest part of a
+ * claim, is then shared. Only while more than a quarter of the workers are
+ * still performing: those keep the endpoints busy meanwhile, so that waiting
+ * costs latency but no throughput (with 1 worker, or 2 or 3, nobody waits).
+ * Called with the lock held, as the server of claims.
+ */
+static void
+dispatch_gather(struct dispatcher *d)
+{
+	struct timespec	 ts;
+
+	if (d->nclaims >= GATHER_MAX || d->acting <= d->nworkers / 4)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += GATHER_US * 1000L;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	d->gathering = 1;
+	while (d->nclaims < GATHER_MAX && d->acting > d->nworkers / 4 &&
+	    !d->stopping && pthread_cond_timedwait(&d->arrived, &d->lock,
+	    &ts) == 0)
+		;
+	d->gathering = 0;
+}
+
+/*
  * In one transaction, record the outcome of prev (the worker's last job, or
  * NULL) and claim into job the oldest due action the fairness rules allow:
  * first from instances under their cap, else (borrowing) from those at it.
@@ -681,63 +840,60 @@ dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
  * else is until it ends. Returns 1 when one was claimed, 0 when none is due,
  * 2 when a suspect in flight blocks claims, -1 on error (prev is then not
  * recorded: the caller keeps it).
+ *
+ * Group commit: the transaction may serve other workers' claims too. A
+ * worker queues its claim; when no worker is serving, it serves the whole
+ * queue in one transaction (dispatch_serve()), else it waits until its claim
+ * is served. So while one transaction commits, the claims that arrive
+ * meanwhile gather for the next, and the commits, the busiest part of a
+ * claim, are shared. Each worker's outcome is still recorded before it
+ * performs its next action, and each claim marks one action in flight, the
+ * one its worker performs next: batching changes no guarantee.
  */
 static int
 dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
     int64_t now, struct job *prev)
 {
-	struct conn	*c = &d->wconn;
-	int64_t		 due = 0;
-	int		 rc = 0, crashes = 0, suspects, status = 0, under, borrow;
+	struct claim	 cl, *batch;
 
-	pthread_mutex_lock(&d->write_lock);
-	if (conn_exec(c, SQL_BEGIN) != 0) {
-		pthread_mutex_unlock(&d->write_lock);
-		return -1;
-	}
-	if (prev != NULL && dispatch_record_sql(d, c, prev, &status,
-	    &due) != 0)
-		rc = -1;
-	if (rc == 0) {
-		pthread_mutex_lock(&d->lock);
-		/* prev, recorded in this transaction, counts as ended. */
-		if (d->suspect && (prev == NULL || !prev->suspect))
-			rc = 2;
-		suspects = d->inflight - (prev != NULL) == 0;
-		under = dispatch_lanes(d, now, &borrow);
-		pthread_mutex_unlock(&d->lock);
-		if (rc == 0 && under + borrow > 0)
-			rc = dispatch_claim_from(d, c, &job->act, under,
-			    borrow, suspects, now, &crashes);
-	}
-	if (rc < 0 || conn_exec(c, SQL_COMMIT) != 0) {
-		store_rollback(c->db);
-		pthread_mutex_unlock(&d->write_lock);
-		if (rc == 1)
-			dispatch_job_free(job);
-		return -1;
-	}
+	(void)w;
+	memset(&cl, 0, sizeof cl);
+	cl.job = job;
+	cl.prev = prev;
+	cl.now = now;
+	cl.rc = -1;
 	pthread_mutex_lock(&d->lock);
-	if (prev != NULL)
-		dispatch_release(d, prev->lane, prev->suspect, prev->res,
-		    prev->now);
-	if (rc == 1) {
-		job->lane = dispatch_lane(d, job->act.a.instance);
-		if (job->lane >= 0) {
-			d->lanes[job->lane].inflight++;
-			if (d->lanes[job->lane].state == BREAKER_TRIAL)
-				d->lanes[job->lane].trial_out = 1;
+	*d->claims_tail = &cl;
+	d->claims_tail = &cl.next;
+	d->nclaims++;
+	if (d->gathering)
+		pthread_cond_signal(&d->arrived);
+	while (!cl.done) {
+		if (d->serving) {
+			pthread_cond_wait(&d->served, &d->lock);
+			continue;
 		}
-		d->inflight++;
-		job->suspect = crashes > 1;
-		if (job->suspect)
-			d->suspect = 1;
+		d->serving = 1;
+		dispatch_gather(d);
+		/* Ours is among them: not served, and nobody serves. */
+		d->nclaims = 0;
+		batch = d->claims;
+		d->claims = NULL;
+		d->claims_tail = &d->claims;
+		pthread_mutex_unlock(&d->lock);
+		dispatch_serve(d, batch);
+		pthread_mutex_lock(&d->lock);
+		for (struct claim *b = batch, *next; b != NULL; b = next) {
+			next = b->next;
+			b->done = 1;	/* b may be gone from here on */
+		}
+		d->serving = 0;
+		pthread_cond_broadcast(&d->served);
 	}
 	pthread_mutex_unlock(&d->lock);
-	pthread_mutex_unlock(&d->write_lock);
-	if (prev != NULL)
-		dispatch_record_log(prev, status, due);
-	return rc;
+	if (cl.rc >= 0 && prev != NULL)
+		dispatch_record_log(prev, cl.status, cl.due);
+	return cl.rc;
 }
 
 /* Call the plugin with the watchdog's deadline on. Returns the result, or
@@ -752,6 +908,7 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 	int			 abandoned;
 
 	pthread_mutex_lock(&d->lock);
+	d->acting++;
 	w->state = WORKER_ACTING;
 	w->acting = job;
 	w->deadline = dispatch_mono_ms() + inst->timeout * 1000;
@@ -765,6 +922,9 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 	pthread_mutex_lock(&d->lock);
 	abandoned = w->state == WORKER_ABANDONED;
 	if (!abandoned) {
+		d->acting--;	/* (dispatch_abandon() counted it out) */
+		if (d->gathering)
+			pthread_cond_signal(&d->arrived);
 		w->state = WORKER_IDLE;
 		w->acting = NULL;
 	}
@@ -973,6 +1133,7 @@ dispatch_abandon(struct dispatcher *d, struct worker *w)
 	pthread_detach(w->thread);
 	w->state = WORKER_ABANDONED;
 	w->slot = -1;
+	d->acting--;
 	d->slots[slot] = NULL;
 	d->running--;
 	d->stuck++;
@@ -1045,6 +1206,9 @@ dispatch_start(const struct config *cf, int once)
 	d->cap = cf->workers / 2 > 1 ? cf->workers / 2 : 1;
 	d->lanes = xcalloc(cf->ninstances + 1, sizeof *d->lanes);
 	d->pass = xcalloc(cf->ninstances + 1, sizeof *d->pass);
+	d->delta = xcalloc(cf->ninstances + 1, sizeof *d->delta);
+	d->trial = xcalloc(cf->ninstances + 1, sizeof *d->trial);
+	d->claims_tail = &d->claims;
 	for (int i = 0; i < cf->ninstances; i++)
 		d->lanes[i].inst = cf->instances[i];
 	pthread_mutex_init(&d->lock, NULL);
@@ -1052,6 +1216,8 @@ dispatch_start(const struct config *cf, int once)
 	pthread_cond_init(&d->wake, NULL);
 	pthread_cond_init(&d->ended, NULL);
 	pthread_cond_init(&d->dog, NULL);
+	pthread_cond_init(&d->served, NULL);
+	pthread_cond_init(&d->arrived, NULL);
 	/* One connection for every claim and record: they are serialised
 	 * anyway, and its page cache stays warm. */
 	if (conn_open(&d->wconn, cf->database, WRITER_CACHE_KIB) != 0)
@@ -1125,10 +1291,14 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	pthread_cond_destroy(&d->wake);
 	pthread_cond_destroy(&d->ended);
 	pthread_cond_destroy(&d->dog);
+	pthread_cond_destroy(&d->served);
+	pthread_cond_destroy(&d->arrived);
 	free(d->slots);
 	free(d->joinable);
 	free(d->lanes);
 	free(d->pass);
+	free(d->delta);
+	free(d->trial);
 	free(d);
 	return 0;
 }
