@@ -151,6 +151,7 @@ struct claim {
 	int		 status;	/* prev's, as recorded */
 	int64_t		 due;
 	int		 done;		/* served */
+	pthread_cond_t	 wake;		/* served, or to serve */
 	struct claim	*next;
 };
 
@@ -196,10 +197,8 @@ struct dispatcher {
 	int			 nclaims;	/* queued */
 	int			 serving;	/* a worker serves them */
 	int			 gathering;	/* it waits for more */
-	pthread_cond_t		 arrived;	/* for it: one more, or one
-						   fewer acting */
+	pthread_cond_t		 arrived;	/* for it: enough to stop */
 	int			 acting;	/* workers in a plugin call */
-	pthread_cond_t		 served;	/* claims were served */
 	/* The server's, while it serves a batch (write_lock): */
 	unsigned char		*pass;		/* per lane, dispatch_lanes() */
 	int			*delta;		/* per lane, in flight */
@@ -865,12 +864,12 @@ dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
 	pthread_mutex_lock(&d->lock);
 	*d->claims_tail = &cl;
 	d->claims_tail = &cl.next;
-	d->nclaims++;
-	if (d->gathering)
+	if (++d->nclaims >= GATHER_MAX && d->gathering)
 		pthread_cond_signal(&d->arrived);
+	pthread_cond_init(&cl.wake, NULL);
 	while (!cl.done) {
 		if (d->serving) {
-			pthread_cond_wait(&d->served, &d->lock);
+			pthread_cond_wait(&cl.wake, &d->lock);
 			continue;
 		}
 		d->serving = 1;
@@ -886,11 +885,16 @@ dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
 		for (struct claim *b = batch, *next; b != NULL; b = next) {
 			next = b->next;
 			b->done = 1;	/* b may be gone from here on */
+			if (b != &cl)
+				pthread_cond_signal(&b->wake);
 		}
 		d->serving = 0;
-		pthread_cond_broadcast(&d->served);
+		/* Those queued meanwhile: the first serves them. */
+		if (d->claims != NULL)
+			pthread_cond_signal(&d->claims->wake);
 	}
 	pthread_mutex_unlock(&d->lock);
+	pthread_cond_destroy(&cl.wake);
 	if (cl.rc >= 0 && prev != NULL)
 		dispatch_record_log(prev, cl.status, cl.due);
 	return cl.rc;
@@ -922,8 +926,8 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 	pthread_mutex_lock(&d->lock);
 	abandoned = w->state == WORKER_ABANDONED;
 	if (!abandoned) {
-		d->acting--;	/* (dispatch_abandon() counted it out) */
-		if (d->gathering)
+		/* (dispatch_abandon() counted it out) */
+		if (--d->acting <= d->nworkers / 4 && d->gathering)
 			pthread_cond_signal(&d->arrived);
 		w->state = WORKER_IDLE;
 		w->acting = NULL;
@@ -1133,7 +1137,8 @@ dispatch_abandon(struct dispatcher *d, struct worker *w)
 	pthread_detach(w->thread);
 	w->state = WORKER_ABANDONED;
 	w->slot = -1;
-	d->acting--;
+	if (--d->acting <= d->nworkers / 4 && d->gathering)
+		pthread_cond_signal(&d->arrived);
 	d->slots[slot] = NULL;
 	d->running--;
 	d->stuck++;
@@ -1216,7 +1221,6 @@ dispatch_start(const struct config *cf, int once)
 	pthread_cond_init(&d->wake, NULL);
 	pthread_cond_init(&d->ended, NULL);
 	pthread_cond_init(&d->dog, NULL);
-	pthread_cond_init(&d->served, NULL);
 	pthread_cond_init(&d->arrived, NULL);
 	/* One connection for every claim and record: they are serialised
 	 * anyway, and its page cache stays warm. */
@@ -1291,7 +1295,6 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	pthread_cond_destroy(&d->wake);
 	pthread_cond_destroy(&d->ended);
 	pthread_cond_destroy(&d->dog);
-	pthread_cond_destroy(&d->served);
 	pthread_cond_destroy(&d->arrived);
 	free(d->slots);
 	free(d->joinable);
