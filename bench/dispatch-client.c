@@ -1,10 +1,13 @@
 /*
  * dispatch-client: the plain client bench/dispatch measures the HTTP server's
  * own capacity with. THREADS threads, each with one libcurl handle reusing
- * its connection, POST TOTAL requests shaped like testsink's (JSON body,
- * Content-Type, Idempotency-Key) to URL. Prints requests per second.
+ * its connection, POST TOTAL requests to URL shaped like the webhook
+ * plugin's: the same headers (User-Agent, Content-Type, webhook-id,
+ * webhook-timestamp, Idempotency-Key, no Expect) and a body of the same size,
+ * BODYFILE's JSON document (written by bench/dispatch) with the id, the
+ * first 32 zeros in it, made unique per request. Prints requests per second.
  *
- * usage: dispatch-client URL THREADS TOTAL
+ * usage: dispatch-client URL THREADS TOTAL BODYFILE
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -16,6 +19,8 @@
 #include <curl/curl.h>
 
 static const char	*url;
+static char		*body0;		/* the body, id zeroed */
+static size_t		 idpos;		/* where the id is in it */
 static long		 per_thread;
 static long		 failures;
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
@@ -32,19 +37,27 @@ static void *
 client(void *arg)
 {
 	CURL	*h = curl_easy_init();
+	char	*body = strdup(body0);
 	long	 id0 = (long)(intptr_t)arg * per_thread, bad = 0;
 
 	for (long i = 0; i < per_thread; i++) {
 		struct curl_slist *hdrs = NULL;
-		char body[512], key[300];
+		char id[33], key[300], wid[300], ts[64];
 		long code = 0;
 
-		snprintf(body, sizeof body, "{\"id\":\"%032lx\",\"journey\":"
-		    "\"bench\",\"rule\":\"go\",\"attempt\":1}", id0 + i);
-		snprintf(key, sizeof key, "Idempotency-Key: %032lx", id0 + i);
+		snprintf(id, sizeof id, "%032lx", id0 + i);
+		memcpy(body + idpos, id, 32);
+		snprintf(wid, sizeof wid, "webhook-id: %s", id);
+		snprintf(ts, sizeof ts, "webhook-timestamp: %lld",
+		    (long long)time(NULL));
+		snprintf(key, sizeof key, "Idempotency-Key: %s", id);
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		hdrs = curl_slist_append(hdrs, "Expect:");
+		hdrs = curl_slist_append(hdrs, wid);
+		hdrs = curl_slist_append(hdrs, ts);
 		hdrs = curl_slist_append(hdrs, key);
 		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_USERAGENT, "journeyd/0.1.0");
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
@@ -58,6 +71,7 @@ client(void *arg)
 		curl_slist_free_all(hdrs);
 	}
 	curl_easy_cleanup(h);
+	free(body);
 	pthread_mutex_lock(&lock);
 	failures += bad;
 	pthread_mutex_unlock(&lock);
@@ -71,12 +85,30 @@ main(int argc, char **argv)
 	pthread_t	*t;
 	int		 n;
 	double		 secs;
+	char		*zeros;
+	FILE		*f;
+	long		 len;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: dispatch-client URL THREADS TOTAL\n");
+	if (argc != 5) {
+		fprintf(stderr, "usage: dispatch-client URL THREADS TOTAL "
+		    "BODYFILE\n");
 		return 2;
 	}
 	url = argv[1];
+	if ((f = fopen(argv[4], "r")) == NULL || fseek(f, 0, SEEK_END) != 0 ||
+	    (len = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    (body0 = calloc(1, len + 1)) == NULL ||
+	    fread(body0, 1, len, f) != (size_t)len) {
+		fprintf(stderr, "dispatch-client: cannot read %s\n", argv[4]);
+		return 2;
+	}
+	fclose(f);
+	if ((zeros = strstr(body0, "00000000000000000000000000000000")) ==
+	    NULL) {
+		fprintf(stderr, "dispatch-client: no id in %s\n", argv[4]);
+		return 2;
+	}
+	idpos = (size_t)(zeros - body0);
 	n = atoi(argv[2]);
 	per_thread = atol(argv[3]) / n;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -93,5 +125,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "dispatch-client: %ld failed requests\n",
 		    failures);
 	free(t);
+	free(body0);
 	return failures > 0;
 }

@@ -405,11 +405,34 @@ putil_curl_put(struct putil_pool *pool, CURL *curl)
 		putil_pool_put(pool, curl);
 }
 
-/* Release a pooled SQLite connection. */
+/*
+ * A pooled in-memory SQLite connection, with the statements it ran last kept
+ * prepared: a plugin runs the same few statements for every action, and
+ * preparing one costs far more than running it.
+ */
+#define PUTIL_SQL_CACHE	8
+
+struct putil_sqlconn {
+	sqlite3		*db;
+	struct {
+		char		*sql;
+		sqlite3_stmt	*st;
+	}		 cache[PUTIL_SQL_CACHE];
+	unsigned	 next;		/* the slot replaced next */
+};
+
+/* Release a pooled SQLite connection and its statements. */
 static void
 putil_sql_destroy(void *item)
 {
-	sqlite3_close(item);
+	struct putil_sqlconn	*c = item;
+
+	for (int i = 0; i < PUTIL_SQL_CACHE; i++) {
+		sqlite3_finalize(c->cache[i].st);
+		free(c->cache[i].sql);
+	}
+	sqlite3_close(c->db);
+	free(c);
 }
 
 /* A pool of private in-memory SQLite connections. */
@@ -417,6 +440,31 @@ struct putil_pool *
 putil_sql_pool(void)
 {
 	return putil_pool_new(putil_sql_destroy);
+}
+
+/* The statement for sql on c: the one kept from before, else a new one,
+ * kept in place of the oldest. NULL with err when it does not prepare. */
+static sqlite3_stmt *
+putil_sql_stmt(struct putil_sqlconn *c, const char *sql, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	int		 i;
+
+	for (i = 0; i < PUTIL_SQL_CACHE; i++)
+		if (c->cache[i].sql != NULL && strcmp(c->cache[i].sql, sql) == 0)
+			return c->cache[i].st;
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(c->db));
+		return NULL;
+	}
+	i = (int)(c->next++ % PUTIL_SQL_CACHE);
+	sqlite3_finalize(c->cache[i].st);
+	free(c->cache[i].sql);
+	c->cache[i].sql = putil_strdup(sql);
+	c->cache[i].st = st;
+	return st;
 }
 
 /*
@@ -428,26 +476,25 @@ int
 putil_sql(struct putil_pool *pool, char **out, char *err, size_t errlen,
     const char *sql, int nargs, ...)
 {
-	sqlite3		*db;
-	sqlite3_stmt	*st = NULL;
-	const char	*arg, *text;
-	va_list		 ap;
-	int		 rc = -1, step;
+	struct putil_sqlconn	*c;
+	sqlite3_stmt		*st;
+	const char		*arg, *text;
+	va_list			 ap;
+	int			 rc = -1, step;
 
 	*out = NULL;
-	if ((db = putil_pool_get(pool)) == NULL) {
-		if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
+	if ((c = putil_pool_get(pool)) == NULL) {
+		c = putil_calloc(1, sizeof *c);
+		if (sqlite3_open_v2(":memory:", &c->db, SQLITE_OPEN_READWRITE |
 		    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) !=
 		    SQLITE_OK) {
 			snprintf(err, errlen, "sqlite: cannot open a database");
-			sqlite3_close(db);
+			putil_sql_destroy(c);
 			return -1;
 		}
 	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
+	if ((st = putil_sql_stmt(c, sql, err, errlen)) == NULL)
 		goto out;
-	}
 	va_start(ap, nargs);
 	for (int i = 1; i <= nargs; i++) {
 		if ((arg = va_arg(ap, const char *)) == NULL)
@@ -463,10 +510,13 @@ putil_sql(struct putil_pool *pool, char **out, char *err, size_t errlen,
 	} else if (step == SQLITE_DONE)
 		rc = 0;
 	else
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
+	/* Ready for the next run; no pointer to the caller's arguments is
+	 * kept. */
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 out:
-	sqlite3_finalize(st);
-	putil_pool_put(pool, db);
+	putil_pool_put(pool, c);
 	return rc;
 }
 

@@ -58,37 +58,49 @@
 #define BREAKER_WINDOW	20	/* recent attempts looked at */
 #define BREAKER_FAILS	10	/* transient failures among them that open it */
 
+#define GATHER_MAX	8	/* claims served in one transaction, at most */
+#define GATHER_US	1000	/* longest wait for more claims */
+
 #define WORKER_CACHE_KIB 1024	/* page cache of a worker's connection */
 #define WRITER_CACHE_KIB 8192	/* of the connection claims and records use */
 
 /* The statements of a dispatcher's connection, prepared once. */
 enum {
-	SQL_BEGIN, SQL_COMMIT, SQL_CLAIM, SQL_SUBJECT, SQL_FIRST_TRY,
+	SQL_BEGIN, SQL_COMMIT, SQL_PICK, SQL_MARK, SQL_LOAD, SQL_FIRST_TRY,
 	SQL_RECORD, SQL_COUNT
 };
 /*
- * SQL_CLAIM: the partial index outbox_queue walks due rows in order, so that
+ * A claim is three plain statements: SQL_PICK walks the due rows, oldest
+ * first, until one of an instance the claim may take from (the caller
+ * checks each row's instance against the lanes); SQL_MARK marks it in
+ * flight; SQL_LOAD reads it with its subject. One UPDATE with "instance IN
+ * (SELECT value FROM json_each(?))", a subquery and RETURNING did the same
+ * at twice the cost: the IN and the RETURNING each open an ephemeral table
+ * per run.
+ *
+ * SQL_PICK: the partial index outbox_queue walks due rows in order, so that
  * the first match ends the search; without INDEXED BY the planner would sort
  * every queued row instead. "status IN (0, 3)" is written out as the index's
  * WHERE says.
  */
 #if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
-#error "outbox statuses changed: update outbox_queue and SQL_CLAIM"
+#error "outbox statuses changed: update outbox_queue and SQL_PICK"
 #endif
 static const char *dispatch_sql[SQL_COUNT] = {
 	"BEGIN IMMEDIATE",
 	"COMMIT",
+	"SELECT aid, instance FROM outbox INDEXED BY outbox_queue WHERE "
+	"status IN (0, 3) AND due <= ?1 AND (crashes = 0 OR ?2) ORDER BY due, "
+	"aid",
 	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
 	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2, "
 	"traits = coalesce(traits, (SELECT s.traits FROM subjects s WHERE "
-	"s.sid = outbox.subject)) WHERE "
-	"aid = (SELECT aid FROM outbox INDEXED BY outbox_queue WHERE status IN "
-	"(0, 3) AND due <= ?2 AND instance IN (SELECT value FROM json_each(?3)) "
-	"AND (crashes = 0 OR ?4) ORDER BY due, aid LIMIT 1) RETURNING aid, id, "
-	"subject, journey, rule, coalesce(stage, ''), instance, params, created, "
-	"attempts, crashes, traits",
-	"SELECT s.id, s.kind, s.traits, a.traits FROM subjects s LEFT JOIN "
-	"subjects a ON a.sid = s.account WHERE s.sid = ?1",
+	"s.sid = outbox.subject)) WHERE aid = ?3",
+	"SELECT o.id, o.subject, o.journey, o.rule, coalesce(o.stage, ''), "
+	"o.instance, o.params, o.created, o.attempts, o.crashes, o.traits, "
+	"s.id, s.kind, s.traits, a.traits FROM outbox o LEFT JOIN subjects s "
+	"ON s.sid = o.subject LEFT JOIN subjects a ON a.sid = s.account "
+	"WHERE o.aid = ?1",
 	"SELECT first_try FROM outbox WHERE aid = ?1",
 	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
 	"coalesce(?4, note), crashes = 0, updated = ?5 WHERE aid = ?6",
@@ -128,6 +140,21 @@ struct job {
 	int64_t		 now;		/* when it ended */
 };
 
+/* A worker's request to record its last job and claim its next, queued for
+ * the transaction that serves it (see dispatch_claim()). */
+struct claim {
+	struct job	*job;		/* to claim into */
+	struct job	*prev;		/* to record, or NULL */
+	int64_t		 now;
+	int		 rc;		/* as dispatch_claim() returns */
+	int		 crashes;	/* the claimed row's */
+	int		 status;	/* prev's, as recorded */
+	int64_t		 due;
+	int		 done;		/* served */
+	pthread_cond_t	 wake;		/* served, or to serve */
+	struct claim	*next;
+};
+
 /* A worker thread. It owns its connection and its jobs, and frees itself
  * when it ends. */
 struct worker {
@@ -165,6 +192,17 @@ struct dispatcher {
 	pthread_t		 watchdog;
 	struct conn		 wconn;		/* claims, records; write_lock */
 	struct lane		*lanes;
+	struct claim		*claims;	/* queued, to serve */
+	struct claim		**claims_tail;
+	int			 nclaims;	/* queued */
+	int			 serving;	/* a worker serves them */
+	int			 gathering;	/* it waits for more */
+	pthread_cond_t		 arrived;	/* for it: enough to stop */
+	int			 acting;	/* workers in a plugin call */
+	/* The server's, while it serves a batch (write_lock): */
+	unsigned char		*pass;		/* per lane, dispatch_lanes() */
+	int			*delta;		/* per lane, in flight */
+	unsigned char		*trial;		/* per lane, a trial claimed */
 	long			 outcomes[4];	/* by enum jd_result */
 };
 
@@ -375,88 +413,123 @@ dispatch_release(struct dispatcher *d, int lane, int suspect,
 	pthread_cond_broadcast(&d->wake);
 }
 
-/* The names of the instances a claim may take from, as a JSON array, or
- * NULL when none: with borrow, those at their cap, else those under it;
- * never those paused by their breaker. Called with the lock held. */
-static char *
-dispatch_lanes_json(struct dispatcher *d, int64_t now, int borrow)
+/* Which instances a claim may take from, in d->pass (by lane): 1 for
+ * those under their cap, 2 for those at it (borrowing), 0 for those paused
+ * by their breaker or with their trial claimed. Counts the batch's claims
+ * and records so far (d->delta, d->trial). Returns how many have 1, and in
+ * *borrow how many have 2. Called with the lock and write_lock held. */
+static int
+dispatch_lanes(struct dispatcher *d, int64_t now, int *borrow)
 {
-	struct buf	 b;
-	int		 n = 0;
+	int	 n = 0;
 
-	buf_init(&b);
-	buf_puts(&b, "[");
+	*borrow = 0;
 	for (int i = 0; i < d->conf->ninstances; i++) {
 		struct lane *ln = &d->lanes[i];
 
-		if (!dispatch_lane_open(ln, now))
-			continue;
-		if (borrow != (ln->inflight >= d->cap))
-			continue;
-		/* Names are plain (letters, digits, '_', '-', '.'). */
-		buf_printf(&b, "%s\"%s\"", n++ ? "," : "", ln->inst->name);
+		if (!dispatch_lane_open(ln, now) || (d->trial[i] &&
+		    ln->state == BREAKER_TRIAL))
+			d->pass[i] = 0;
+		else if (ln->inflight + d->delta[i] >= d->cap) {
+			d->pass[i] = 2;
+			(*borrow)++;
+		} else {
+			d->pass[i] = 1;
+			n++;
+		}
 	}
-	buf_puts(&b, "]");
-	if (n == 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_steal(&b);
+	return n;
 }
 
-/* Claim the oldest due action of the instances in lanes (a JSON array)
- * into act, inside the caller's transaction. 1 when one was claimed, 0 when
- * none is due, -1 on error. */
+/* A column as a new string; NULL for SQL NULL. */
+static char *
+dispatch_column(sqlite3_stmt *st, int i)
+{
+	const char	*s = (const char *)sqlite3_column_text(st, i);
+
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/*
+ * Claim into act, inside the caller's transaction, the oldest due action of
+ * an instance whose d->pass is 1, or else (when borrow) the oldest of one
+ * whose d->pass is 2: as if the due rows were searched first for the one,
+ * then for the other, but in one walk. Rows of instances not configured are
+ * left alone. 1 when one was claimed, 0 when none is due, -1 on error.
+ */
 static int
-dispatch_claim_from(struct conn *c, struct act *act, const char *lanes,
-    int suspects, int64_t now, int *crashes)
+dispatch_claim_from(struct dispatcher *d, struct conn *c, struct act *act,
+    int under, int borrow, int suspects, int64_t now, int *crashes)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
+	const char	*inst;
+	int64_t		 aid = 0, later = 0;
+	int		 rc, lane;
 
-	st = conn_stmt(c, SQL_CLAIM);
+	st = conn_stmt(c, SQL_PICK);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, suspects);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		inst = (const char *)sqlite3_column_text(st, 1);
+		if (inst == NULL || (lane = dispatch_lane(d, inst)) < 0)
+			continue;
+		if (d->pass[lane] == 1) {
+			aid = sqlite3_column_int64(st, 0);
+			break;
+		}
+		if (d->pass[lane] == 2 && borrow && later == 0) {
+			later = sqlite3_column_int64(st, 0);
+			if (!under)
+				break;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (aid == 0 && (aid = later) == 0)
+		return 0;
+
+	st = conn_stmt(c, SQL_MARK);
 	sqlite3_bind_int(st, 1, OUTBOX_INFLIGHT);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, lanes, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, suspects);
+	sqlite3_bind_int64(st, 3, aid);
 	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+
+	st = conn_stmt(c, SQL_LOAD);
+	sqlite3_bind_int64(st, 1, aid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : -1;
+		return -1;
 	}
-	act->aid = sqlite3_column_int64(st, 0);
-	act->a.id = xstrdup((const char *)sqlite3_column_text(st, 1));
-	act->sid = sqlite3_column_int64(st, 2);
-	act->a.journey = xstrdup((const char *)sqlite3_column_text(st, 3));
-	act->a.rule = xstrdup((const char *)sqlite3_column_text(st, 4));
-	act->a.stage = xstrdup((const char *)sqlite3_column_text(st, 5));
-	act->a.instance = xstrdup((const char *)sqlite3_column_text(st, 6));
-	act->a.params = xstrdup((const char *)sqlite3_column_text(st, 7));
-	act->a.time = sqlite3_column_int64(st, 8);
-	act->a.attempt = sqlite3_column_int(st, 9);
-	*crashes = sqlite3_column_int(st, 10);
+	act->aid = aid;
+	act->a.id = dispatch_column(st, 0);
+	act->sid = sqlite3_column_int64(st, 1);
+	act->a.journey = dispatch_column(st, 2);
+	act->a.rule = dispatch_column(st, 3);
+	act->a.stage = dispatch_column(st, 4);
+	act->a.instance = dispatch_column(st, 5);
+	act->a.params = dispatch_column(st, 6);
+	act->a.time = sqlite3_column_int64(st, 7);
+	act->a.attempt = sqlite3_column_int(st, 8);
+	*crashes = sqlite3_column_int(st, 9);
 	/* The traits the plugin is handed are those of the first attempt, the
 	 * same on every retry (a webhook's body); host->trait() and
 	 * host->render() read the current ones (an unsubscription counts). */
-	act->a.traits = sqlite3_column_type(st, 11) != SQLITE_NULL ?
-	    xstrdup((const char *)sqlite3_column_text(st, 11)) : NULL;
-	sqlite3_reset(st);
-
-	st = conn_stmt(c, SQL_SUBJECT);
-	sqlite3_bind_int64(st, 1, act->sid);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		act->kind = sqlite3_column_int(st, 1);
-		act->a.subject_id = xstrdup((const char *)
-		    sqlite3_column_text(st, 0));
-		act->traits_now = xstrdup((const char *)
-		    sqlite3_column_text(st, 2));
-		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-			act->a.account_traits = xstrdup((const char *)
-			    sqlite3_column_text(st, 3));
+	act->a.traits = dispatch_column(st, 10);
+	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+		act->a.subject_id = dispatch_column(st, 11);
+		act->kind = sqlite3_column_int(st, 12);
+		act->traits_now = dispatch_column(st, 13);
+		act->a.account_traits = dispatch_column(st, 14);
 	} else {
 		act->a.subject_id = xstrdup("");
 		act->traits_now = xstrdup("{}");
 	}
+	if (act->traits_now == NULL)
+		act->traits_now = xstrdup("{}");
 	if (act->a.traits == NULL)
 		act->a.traits = xstrdup(act->traits_now);
 	sqlite3_reset(st);
@@ -631,6 +704,134 @@ dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
 }
 
 /*
+ * Serve a batch of claims (see dispatch_claim()) in one transaction: for
+ * each in turn, record its prev and claim its next job, as if they had come
+ * one after the other: a claim sees the batch's earlier records as ended and
+ * its earlier claims as in flight (its own prev still counts in its lane, as
+ * it would before its commit). Only the breaker hears of the batch's
+ * outcomes after the commit. On any error, nothing is recorded nor claimed:
+ * every claim of the batch gets -1.
+ */
+static void
+dispatch_serve(struct dispatcher *d, struct claim *batch)
+{
+	struct conn	*c = &d->wconn;
+	struct claim	*cl;
+	int		 rc = 0, under, borrow, suspects, blocked;
+	int		 inflight = 0, sus_ended = 0, sus_claimed = 0;
+
+	pthread_mutex_lock(&d->write_lock);
+	memset(d->delta, 0, d->conf->ninstances * sizeof *d->delta);
+	memset(d->trial, 0, d->conf->ninstances * sizeof *d->trial);
+	if (conn_exec(c, SQL_BEGIN) != 0)
+		rc = -1;
+	for (cl = batch; cl != NULL && rc == 0; cl = cl->next) {
+		struct job *prev = cl->prev, *job = cl->job;
+
+		cl->rc = 0;
+		if (prev != NULL && dispatch_record_sql(d, c, prev, &cl->status,
+		    &cl->due) != 0) {
+			rc = -1;
+			break;
+		}
+		pthread_mutex_lock(&d->lock);
+		/* prev, recorded in this transaction, counts as ended; so do
+		 * the batch's earlier ones, and its earlier claims count as in
+		 * flight (inflight, sus_*, d->delta, d->trial). */
+		blocked = sus_claimed || (d->suspect && !sus_ended);
+		if (blocked && (prev == NULL || !prev->suspect))
+			cl->rc = 2;
+		suspects = d->inflight + inflight - (prev != NULL) == 0;
+		under = dispatch_lanes(d, cl->now, &borrow);
+		pthread_mutex_unlock(&d->lock);
+		if (cl->rc == 0 && under + borrow > 0 &&
+		    (cl->rc = dispatch_claim_from(d, c, &job->act, under,
+		    borrow, suspects, cl->now, &cl->crashes)) < 0) {
+			rc = -1;
+			break;
+		}
+		if (prev != NULL) {
+			inflight--;
+			if (prev->suspect)
+				sus_ended = 1;
+			if (prev->lane >= 0)
+				d->delta[prev->lane]--;
+		}
+		if (cl->rc == 1) {
+			job->lane = dispatch_lane(d, job->act.a.instance);
+			job->suspect = cl->crashes > 1;
+			inflight++;
+			if (job->suspect)
+				sus_claimed = 1;
+			if (job->lane >= 0) {
+				d->delta[job->lane]++;
+				d->trial[job->lane] = 1;
+			}
+		}
+	}
+	if (rc != 0 || conn_exec(c, SQL_COMMIT) != 0) {
+		store_rollback(c->db);
+		pthread_mutex_unlock(&d->write_lock);
+		for (cl = batch; cl != NULL; cl = cl->next) {
+			if (cl->rc == 1)
+				dispatch_job_free(cl->job);
+			cl->rc = -1;
+		}
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	for (cl = batch; cl != NULL; cl = cl->next) {
+		struct job *prev = cl->prev, *job = cl->job;
+
+		if (prev != NULL)
+			dispatch_release(d, prev->lane, prev->suspect,
+			    prev->res, prev->now);
+		if (cl->rc != 1)
+			continue;
+		if (job->lane >= 0) {
+			d->lanes[job->lane].inflight++;
+			if (d->lanes[job->lane].state == BREAKER_TRIAL)
+				d->lanes[job->lane].trial_out = 1;
+		}
+		d->inflight++;
+		if (job->suspect)
+			d->suspect = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->write_lock);
+}
+
+/*
+ * Before serving the claims queued, wait a little for more while other
+ * workers are performing actions (they claim next when they end), up to
+ * GATHER_MAX claims and GATHER_US: the commit, the costliest part of a
+ * claim, is then shared. Only while more than a quarter of the workers are
+ * still performing: those keep the endpoints busy meanwhile, so that waiting
+ * costs latency but no throughput (with 1 worker, or 2 or 3, nobody waits).
+ * Called with the lock held, as the server of claims.
+ */
+static void
+dispatch_gather(struct dispatcher *d)
+{
+	struct timespec	 ts;
+
+	if (d->nclaims >= GATHER_MAX || d->acting <= d->nworkers / 4)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += GATHER_US * 1000L;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	d->gathering = 1;
+	while (d->nclaims < GATHER_MAX && d->acting > d->nworkers / 4 &&
+	    !d->stopping && pthread_cond_timedwait(&d->arrived, &d->lock,
+	    &ts) == 0)
+		;
+	d->gathering = 0;
+}
+
+/*
  * In one transaction, record the outcome of prev (the worker's last job, or
  * NULL) and claim into job the oldest due action the fairness rules allow:
  * first from instances under their cap, else (borrowing) from those at it.
@@ -638,69 +839,65 @@ dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
  * else is until it ends. Returns 1 when one was claimed, 0 when none is due,
  * 2 when a suspect in flight blocks claims, -1 on error (prev is then not
  * recorded: the caller keeps it).
+ *
+ * Group commit: the transaction may serve other workers' claims too. A
+ * worker queues its claim; when no worker is serving, it serves the whole
+ * queue in one transaction (dispatch_serve()), else it waits until its claim
+ * is served. So while one transaction commits, the claims that arrive
+ * meanwhile gather for the next, and the commits, the busiest part of a
+ * claim, are shared. Each worker's outcome is still recorded before it
+ * performs its next action, and each claim marks one action in flight, the
+ * one its worker performs next: batching changes no guarantee.
  */
 static int
 dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
     int64_t now, struct job *prev)
 {
-	struct conn	*c = &d->wconn;
-	char		*lanes;
-	int64_t		 due = 0;
-	int		 rc = 0, crashes = 0, suspects, status = 0;
+	struct claim	 cl, *batch;
 
-	pthread_mutex_lock(&d->write_lock);
-	if (conn_exec(c, SQL_BEGIN) != 0) {
-		pthread_mutex_unlock(&d->write_lock);
-		return -1;
-	}
-	if (prev != NULL && dispatch_record_sql(d, c, prev, &status,
-	    &due) != 0)
-		rc = -1;
-	for (int borrow = 0; borrow <= 1 && rc == 0; borrow++) {
-		pthread_mutex_lock(&d->lock);
-		/* prev, recorded in this transaction, counts as ended. */
-		if (d->suspect && (prev == NULL || !prev->suspect)) {
-			pthread_mutex_unlock(&d->lock);
-			rc = 2;
-			break;
-		}
-		suspects = d->inflight - (prev != NULL) == 0;
-		lanes = dispatch_lanes_json(d, now, borrow);
-		pthread_mutex_unlock(&d->lock);
-		if (lanes == NULL)
-			continue;
-		rc = dispatch_claim_from(c, &job->act, lanes, suspects, now,
-		    &crashes);
-		free(lanes);
-	}
-	if (rc < 0 || conn_exec(c, SQL_COMMIT) != 0) {
-		store_rollback(c->db);
-		pthread_mutex_unlock(&d->write_lock);
-		if (rc == 1)
-			dispatch_job_free(job);
-		return -1;
-	}
+	(void)w;
+	memset(&cl, 0, sizeof cl);
+	cl.job = job;
+	cl.prev = prev;
+	cl.now = now;
+	cl.rc = -1;
 	pthread_mutex_lock(&d->lock);
-	if (prev != NULL)
-		dispatch_release(d, prev->lane, prev->suspect, prev->res,
-		    prev->now);
-	if (rc == 1) {
-		job->lane = dispatch_lane(d, job->act.a.instance);
-		if (job->lane >= 0) {
-			d->lanes[job->lane].inflight++;
-			if (d->lanes[job->lane].state == BREAKER_TRIAL)
-				d->lanes[job->lane].trial_out = 1;
+	*d->claims_tail = &cl;
+	d->claims_tail = &cl.next;
+	if (++d->nclaims >= GATHER_MAX && d->gathering)
+		pthread_cond_signal(&d->arrived);
+	pthread_cond_init(&cl.wake, NULL);
+	while (!cl.done) {
+		if (d->serving) {
+			pthread_cond_wait(&cl.wake, &d->lock);
+			continue;
 		}
-		d->inflight++;
-		job->suspect = crashes > 1;
-		if (job->suspect)
-			d->suspect = 1;
+		d->serving = 1;
+		dispatch_gather(d);
+		/* Ours is among them: not served, and nobody serves. */
+		d->nclaims = 0;
+		batch = d->claims;
+		d->claims = NULL;
+		d->claims_tail = &d->claims;
+		pthread_mutex_unlock(&d->lock);
+		dispatch_serve(d, batch);
+		pthread_mutex_lock(&d->lock);
+		for (struct claim *b = batch, *next; b != NULL; b = next) {
+			next = b->next;
+			b->done = 1;	/* b may be gone from here on */
+			if (b != &cl)
+				pthread_cond_signal(&b->wake);
+		}
+		d->serving = 0;
+		/* Those queued meanwhile: the first serves them. */
+		if (d->claims != NULL)
+			pthread_cond_signal(&d->claims->wake);
 	}
 	pthread_mutex_unlock(&d->lock);
-	pthread_mutex_unlock(&d->write_lock);
-	if (prev != NULL)
-		dispatch_record_log(prev, status, due);
-	return rc;
+	pthread_cond_destroy(&cl.wake);
+	if (cl.rc >= 0 && prev != NULL)
+		dispatch_record_log(prev, cl.status, cl.due);
+	return cl.rc;
 }
 
 /* Call the plugin with the watchdog's deadline on. Returns the result, or
@@ -715,6 +912,7 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 	int			 abandoned;
 
 	pthread_mutex_lock(&d->lock);
+	d->acting++;
 	w->state = WORKER_ACTING;
 	w->acting = job;
 	w->deadline = dispatch_mono_ms() + inst->timeout * 1000;
@@ -728,6 +926,9 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 	pthread_mutex_lock(&d->lock);
 	abandoned = w->state == WORKER_ABANDONED;
 	if (!abandoned) {
+		/* (dispatch_abandon() counted it out) */
+		if (--d->acting <= d->nworkers / 4 && d->gathering)
+			pthread_cond_signal(&d->arrived);
 		w->state = WORKER_IDLE;
 		w->acting = NULL;
 	}
@@ -936,6 +1137,8 @@ dispatch_abandon(struct dispatcher *d, struct worker *w)
 	pthread_detach(w->thread);
 	w->state = WORKER_ABANDONED;
 	w->slot = -1;
+	if (--d->acting <= d->nworkers / 4 && d->gathering)
+		pthread_cond_signal(&d->arrived);
 	d->slots[slot] = NULL;
 	d->running--;
 	d->stuck++;
@@ -1007,6 +1210,10 @@ dispatch_start(const struct config *cf, int once)
 	d->nworkers = cf->workers;
 	d->cap = cf->workers / 2 > 1 ? cf->workers / 2 : 1;
 	d->lanes = xcalloc(cf->ninstances + 1, sizeof *d->lanes);
+	d->pass = xcalloc(cf->ninstances + 1, sizeof *d->pass);
+	d->delta = xcalloc(cf->ninstances + 1, sizeof *d->delta);
+	d->trial = xcalloc(cf->ninstances + 1, sizeof *d->trial);
+	d->claims_tail = &d->claims;
 	for (int i = 0; i < cf->ninstances; i++)
 		d->lanes[i].inst = cf->instances[i];
 	pthread_mutex_init(&d->lock, NULL);
@@ -1014,6 +1221,7 @@ dispatch_start(const struct config *cf, int once)
 	pthread_cond_init(&d->wake, NULL);
 	pthread_cond_init(&d->ended, NULL);
 	pthread_cond_init(&d->dog, NULL);
+	pthread_cond_init(&d->arrived, NULL);
 	/* One connection for every claim and record: they are serialised
 	 * anyway, and its page cache stays warm. */
 	if (conn_open(&d->wconn, cf->database, WRITER_CACHE_KIB) != 0)
@@ -1087,9 +1295,13 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	pthread_cond_destroy(&d->wake);
 	pthread_cond_destroy(&d->ended);
 	pthread_cond_destroy(&d->dog);
+	pthread_cond_destroy(&d->arrived);
 	free(d->slots);
 	free(d->joinable);
 	free(d->lanes);
+	free(d->pass);
+	free(d->delta);
+	free(d->trial);
 	free(d);
 	return 0;
 }
