@@ -107,14 +107,21 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 	int		 version = 0;
 	char		*msg = NULL;
 
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
-		goto fail;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	/* Read the version first: a database that is up to date needs no
+	 * write lock, so opening it never waits for another writer. */
+	for (int locked = 0; locked <= 1; locked++) {
+		if (locked && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+		    &msg) != SQLITE_OK)
+			goto fail;
+		if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+		    NULL) != SQLITE_OK)
+			goto fail;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (version == STORE_NMIGRATIONS && !locked)
+			return 0;
+	}
 	if (version > STORE_NMIGRATIONS) {
 		snprintf(err, errlen, "database schema version %d is newer "
 		    "than this journeyd (%d)", version, STORE_NMIGRATIONS);
@@ -136,8 +143,8 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "database schema: %s",
-	    msg ? msg : sqlite3_errmsg(db));
+	snprintf(err, errlen, "%s: database schema: %s",
+	    sqlite3_db_filename(db, "main"), msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
@@ -211,7 +218,8 @@ store_exec(sqlite3 *db, const char *sql)
 	char	*msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_err("sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+		log_err("sqlite: %s: %s", sqlite3_db_filename(db, "main"),
+		    msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return -1;
 	}
