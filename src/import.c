@@ -993,9 +993,12 @@ importer_line(struct importer *imp, const char *line, size_t len, char *err,
 		imp->pending.imported++;
 		break;
 	}
-	if (import_batch_full(imp) && importer_commit(imp) != 0) {
-		snprintf(err, errlen, "%s", importer_fault(imp));
-		return -2;
+	if (import_batch_full(imp)) {
+		if (importer_commit(imp) != 0) {
+			snprintf(err, errlen, "%s", importer_fault(imp));
+			return -2;
+		}
+		store_yield();	/* the next batch would begin at once */
 	}
 	return 0;
 }
@@ -1166,6 +1169,7 @@ import_stream(sqlite3 *db, FILE *f, const char *name, int64_t now,
 		import_stream_fault(&r, importer_fault(r.imp));
 		goto fault;
 	}
+	store_yield();		/* another file may follow at once */
 	goto out;
 
 fault:

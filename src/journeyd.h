@@ -194,6 +194,10 @@ sqlite3		*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(sqlite3 *);
 int		 store_exec(sqlite3 *, const char *sql);
 int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
+/* Pause STORE_YIELD_MS between two write transactions of a long run, so
+ * that other writers (waiting in the busy handler) get their turn. */
+#define STORE_YIELD_MS	5
+void		 store_yield(void);
 int		 store_commit(sqlite3 *);
 void		 store_rollback(sqlite3 *);
 sqlite3_stmt	*store_prepare(sqlite3 *, const char *sql);

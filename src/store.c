@@ -18,9 +18,13 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journeyd.h"
+
+#define STORE_BUSY_MS		10000	/* longest wait for another writer */
+#define STORE_BUSY_POLL_MS	1	/* between tries meanwhile */
 
 /* Each entry upgrades from version i to i + 1. */
 static const char *store_migrations[] = {
@@ -150,6 +154,42 @@ fail:
 	return -1;
 }
 
+/*
+ * The busy handler: try again every STORE_BUSY_POLL_MS, for up to
+ * STORE_BUSY_MS. SQLite's own handler sleeps longer and longer, up to 100 ms
+ * a time, and so misses the short gaps a busy writer leaves between its
+ * transactions (an import commits a batch and begins the next at once):
+ * under load its waiters starved past the timeout. Each writer that goes
+ * on at once leaves a gap of STORE_YIELD_MS (store_yield()).
+ */
+static int
+store_busy(void *arg, int count)
+{
+	static _Thread_local struct timespec	 start;
+	struct timespec				 now, ts = { 0,
+						    STORE_BUSY_POLL_MS * 1000000L };
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0)
+		start = now;
+	else if ((now.tv_sec - start.tv_sec) * 1000 +
+	    (now.tv_nsec - start.tv_nsec) / 1000000 >= STORE_BUSY_MS)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* Leave other writers a chance: called between two write transactions of a
+ * long run (an import's batches). */
+void
+store_yield(void)
+{
+	struct timespec	 ts = { 0, STORE_YIELD_MS * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 /* Open (creating when needed, mode 0600) and migrate the database. */
 sqlite3 *
 store_open(const char *path, char *err, size_t errlen)
@@ -175,7 +215,7 @@ store_open(const char *path, char *err, size_t errlen)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, 10000);
+	sqlite3_busy_handler(db, store_busy, NULL);
 	sqlite3_extended_result_codes(db, 1);
 	if (guard_register(db) != 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
