@@ -4,15 +4,19 @@
 #   build/      make check-valgrind: the test programs (unit tests and fuzz
 #               corpus replays) again under valgrind memcheck
 #   build-san/  ./configure --enable-sanitizers --enable-werror, make check
+#   build-fuzz/ tests/fuzz/run.sh: each libFuzzer target for a short while
 # Both are out-of-tree (VPATH) builds from a fresh autogen.sh. On failure the
 # failing tests' logs are printed. The last line is "N passed, N failed"
 # over all runs (PASS, XPASS and XFAIL count as passed, FAIL and ERROR as
-# failed; a build step that fails before its tests ran counts as one
-# failure). Exits non-zero when anything failed.
+# failed; a fuzz target counts as one test, failed when it found a crash;
+# a build step that fails before its tests ran counts as one failure).
+# Exits non-zero when anything failed.
 #
 # make distcheck runs only when make check passed in build/.
 # Environment: JOURNEYD_DISTCHECK=0 skips make distcheck; JOURNEYD_VALGRIND=0
-# skips the valgrind pass; JOBS (default 2).
+# skips the valgrind pass; JOURNEYD_FUZZ=0 skips fuzzing, and
+# JOURNEYD_FUZZ_SECONDS is how long each target runs (default 15); JOBS
+# (default 2).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -128,6 +132,35 @@ if [ -f build/Makefile ] && [ "${JOURNEYD_VALGRIND:-1}" != 0 ]; then
 fi
 
 run_build build-san --enable-sanitizers --enable-werror || true
+
+# Fuzzing, briefly: each target from its seed corpus and what earlier runs
+# found (kept in build-fuzz/corpus). A crash is a failed test, its input
+# saved in build-fuzz/crashes.
+if [ "${JOURNEYD_FUZZ:-1}" != 0 ]; then
+	seconds=${JOURNEYD_FUZZ_SECONDS:-15}
+	echo
+	echo "test: ======== build-fuzz: tests/fuzz/run.sh $seconds ========"
+	start=$(date +%s)
+	rm -rf build-fuzz/crashes
+	mkdir -p build-fuzz
+	fuzz_rc=0
+	FUZZ_OUT="$top/build-fuzz" ./tests/fuzz/run.sh "$seconds" \
+	    >build-fuzz/run.log 2>&1 || fuzz_rc=$?
+	cat build-fuzz/run.log
+	ran=$(grep -c '^fuzz: ======== fuzz_' build-fuzz/run.log || true)
+	crashed=$(grep -c '^fuzz: fuzz_.* FAILED' build-fuzz/run.log || true)
+	clean=$((ran - crashed))
+	if [ "$crashed" -eq 0 ] && { [ "$fuzz_rc" -ne 0 ] || [ "$ran" -eq 0 ]; }
+	then
+		echo "test: build-fuzz: tests/fuzz/run.sh failed before fuzzing"
+		crashed=1
+	fi
+	[ "$crashed" -eq 0 ] || status=1
+	passed=$((passed + clean))
+	failed=$((failed + crashed))
+	echo "test: build-fuzz: $clean passed, $crashed failed"
+	echo "test: fuzzing took $(($(date +%s) - start))s"
+fi
 
 echo
 echo "$passed passed, $failed failed"

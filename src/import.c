@@ -101,6 +101,7 @@ struct importer {
 	struct timespec		 started;	/* when it began */
 
 	struct import_stats	 stats;		/* committed */
+	char			 fault[256];	/* why the last commit failed */
 	struct import_stats	 pending;	/* in the open transaction */
 
 	sqlite3_stmt		*parse;
@@ -220,13 +221,24 @@ importer_abort(struct importer *imp)
 	importer_cache_clear(imp);
 }
 
-/* Commit the lines imported so far. */
+/* Say what the database refused: its file and SQLite's message, taken
+ * before a rollback resets it. */
+static void
+import_db_error(sqlite3 *db, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"),
+	    sqlite3_errmsg(db));
+}
+
+/* Commit the lines imported so far; on a failure, roll them back and keep
+ * the reason for importer_fault(). */
 int
 importer_commit(struct importer *imp)
 {
 	if (!imp->in_txn)
 		return 0;
 	if (store_commit(imp->db) != 0) {
+		import_db_error(imp->db, imp->fault, sizeof imp->fault);
 		importer_abort(imp);
 		return -1;
 	}
@@ -236,6 +248,13 @@ importer_commit(struct importer *imp)
 	imp->in_txn = 0;
 	imp->batch = 0;
 	return 0;
+}
+
+/* Why the last commit failed. */
+const char *
+importer_fault(const struct importer *imp)
+{
+	return imp->fault[0] != '\0' ? imp->fault : "database fault";
 }
 
 /* The counts so far: committed lines and those of the open transaction. */
@@ -583,7 +602,7 @@ import_cache_put(struct importer *imp, int kind, const char *id, size_t len,
 static int
 import_fault(struct importer *imp, sqlite3_stmt *st, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "database: %s", sqlite3_errmsg(imp->db));
+	import_db_error(imp->db, err, errlen);
 	if (st != NULL) {
 		sqlite3_reset(st);
 	}
@@ -974,9 +993,12 @@ importer_line(struct importer *imp, const char *line, size_t len, char *err,
 		imp->pending.imported++;
 		break;
 	}
-	if (import_batch_full(imp) && importer_commit(imp) != 0) {
-		snprintf(err, errlen, "database: %s", sqlite3_errmsg(imp->db));
-		return -2;
+	if (import_batch_full(imp)) {
+		if (importer_commit(imp) != 0) {
+			snprintf(err, errlen, "%s", importer_fault(imp));
+			return -2;
+		}
+		store_yield();	/* the next batch would begin at once */
 	}
 	return 0;
 }
@@ -1021,7 +1043,21 @@ struct import_reader {
 	const char	*name;
 	FILE		*errf;
 	long		 lineno;
+	long		 settled;	/* every line up to it committed or
+					   reported */
 };
+
+/* A database fault at the current line: say what failed and from which
+ * line on nothing was imported (the batch rolled back, the rest unread). */
+static void
+import_stream_fault(struct import_reader *r, const char *err)
+{
+	log_err("%s:%ld: %s", r->name, r->lineno, err);
+	log_err("%s: not imported from line %ld on (rolled back, or not "
+	    "read); import it again when the database is writable: the lines "
+	    "already imported are skipped as duplicates", r->name,
+	    r->settled + 1);
+}
 
 /* Import one line of a stream and report it when rejected. */
 static int
@@ -1046,7 +1082,9 @@ import_stream_line(struct import_reader *r, const char *line, size_t len,
 	if (rc == -1 && r->errf != NULL)
 		fprintf(r->errf, "%s:%ld: %s\n", r->name, r->lineno, err);
 	if (rc == -2)
-		log_err("%s:%ld: %s", r->name, r->lineno, err);
+		import_stream_fault(r, err);
+	else if (!r->imp->in_txn)
+		r->settled = r->lineno;
 	return rc;
 }
 
@@ -1076,14 +1114,23 @@ import_stream(sqlite3 *db, FILE *f, const char *name, int64_t now,
 	buf_init(&part);
 
 	for (;;) {
-		if (pipe_like && r.imp->in_txn && !import_readable(fd) &&
-		    importer_commit(r.imp) != 0) {
-			rc = -1;
-			break;
+		if (pipe_like && r.imp->in_txn && !import_readable(fd)) {
+			if (importer_commit(r.imp) != 0) {
+				import_stream_fault(&r, importer_fault(r.imp));
+				goto fault;
+			}
+			r.settled = r.lineno;
 		}
 		if ((got = import_read(f, fd, rbuf, IMPORT_READ)) == -1) {
-			log_err("%s: %s", name, strerror(errno));
+			log_err("%s: after line %ld: %s", name, r.lineno,
+			    strerror(errno));
 			rc = -1;
+			/* Keep the whole lines read so far, as their counts
+			 * say. */
+			if (importer_commit(r.imp) != 0) {
+				import_stream_fault(&r, importer_fault(r.imp));
+				goto fault;
+			}
 			break;
 		}
 		if (got == 0)
@@ -1118,12 +1165,15 @@ import_stream(sqlite3 *db, FILE *f, const char *name, int64_t now,
 	if (rc == 0 && (part.len != 0 || too_long) &&
 	    import_stream_line(&r, part.s, part.len, too_long) == -2)
 		goto fault;
-	if (rc == 0 && importer_commit(r.imp) != 0)
-		rc = -1;
+	if (rc == 0 && importer_commit(r.imp) != 0) {
+		import_stream_fault(&r, importer_fault(r.imp));
+		goto fault;
+	}
+	store_yield();		/* another file may follow at once */
 	goto out;
 
 fault:
-	rc = -1;
+	rc = -2;
 out:
 	importer_stats(r.imp, stats);
 	if (rc == 0 && stats->rejected != 0)

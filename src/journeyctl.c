@@ -88,6 +88,13 @@ cmd_import(struct config *cf, sqlite3 *db, int argc, char **argv)
 		total.imported += st.imported;
 		total.duplicates += st.duplicates;
 		total.rejected += st.rejected;
+		/* The database refused (full, locked): the next files would
+		 * fail the same way. */
+		if (r == -2) {
+			for (i++; i < argc; i++)
+				log_err("%s: not read", argv[i]);
+			break;
+		}
 	}
 	printf("imported %ld, duplicates %ld, rejected %ld\n", total.imported,
 	    total.duplicates, total.rejected);

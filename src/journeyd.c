@@ -161,6 +161,17 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 	start = mono_usec();
 	cpu = cpu_seconds();
 	rc = tick_run(db, cf, now, 0, NULL, &ts);
+	if (rc != 0) {
+		/* A journey whose transaction failed (the database full or
+		 * locked past the busy timeout) was rolled back whole, and its
+		 * counts cannot be told apart from the others'. */
+		log_err("tick: failed on %s (the reason is above): each journey "
+		    "that failed was rolled back, nothing of it applied; the "
+		    "next tick tries again", cf->database);
+		snprintf(status, statuslen, "STATUS=last tick failed: see the "
+		    "log");
+		return rc;
+	}
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
 	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
 	    ts.completed, ts.exited, ts.actions,

@@ -194,6 +194,10 @@ sqlite3		*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(sqlite3 *);
 int		 store_exec(sqlite3 *, const char *sql);
 int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
+/* Pause STORE_YIELD_MS between two write transactions of a long run, so
+ * that other writers (waiting in the busy handler) get their turn. */
+#define STORE_YIELD_MS	5
+void		 store_yield(void);
 int		 store_commit(sqlite3 *);
 void		 store_rollback(sqlite3 *);
 sqlite3_stmt	*store_prepare(sqlite3 *, const char *sql);
@@ -229,6 +233,9 @@ struct importer	*importer_new(sqlite3 *, int64_t now);
 int		 importer_line(struct importer *, const char *line, size_t len,
 		    char *err, size_t errlen);
 int		 importer_commit(struct importer *);
+/* Why the last importer_commit() failed: the database file and SQLite's
+ * message. */
+const char	*importer_fault(const struct importer *);
 /* Counts so far, committed or not. */
 void		 importer_stats(const struct importer *, struct import_stats *);
 /* Rolls back what was not committed. */
@@ -237,8 +244,10 @@ void		 importer_free(struct importer *);
 char		*import_summary(const struct import_stats *, char *out,
 		    size_t len);
 /* Import a whole stream, reporting rejected lines as NAME:LINE: reason to
- * errf. Returns 0 when every line was good, 1 when any was rejected, -1 on
- * a fault (the stream was not imported). */
+ * errf. Returns 0 when every line was good, 1 when any was rejected, -1
+ * when the stream could not be read, -2 on a database fault (logged with
+ * the database's file, and the line from which nothing was imported: the
+ * lines before it are committed or reported). */
 int		 import_stream(sqlite3 *, FILE *, const char *name, int64_t now,
 		    FILE *errf, struct import_stats *);
 /* Import every complete file of a spool folder into done/ or failed/. */

@@ -139,7 +139,7 @@ spool_file(sqlite3 *db, const char *dir, const char *name, int64_t now)
 		log_warn("spool: %s: %s", errors, strerror(errno));
 	import_summary(&stats, summary, sizeof summary);
 
-	if (rc == -1) {
+	if (rc < 0) {
 		log_err("spool: %s: not imported, left for the next scan",
 		    name);
 		unlink(errors);

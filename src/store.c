@@ -25,9 +25,13 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journeyd.h"
+
+#define STORE_BUSY_MS		10000	/* longest wait for another writer */
+#define STORE_BUSY_POLL_MS	1	/* between tries meanwhile */
 
 /* Each entry upgrades from version i to i + 1. */
 static const char *store_migrations[] = {
@@ -113,14 +117,21 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 	int		 version = 0;
 	char		*msg = NULL;
 
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
-		goto fail;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	/* Read the version first: a database that is up to date needs no
+	 * write lock, so opening it never waits for another writer. */
+	for (int locked = 0; locked <= 1; locked++) {
+		if (locked && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+		    &msg) != SQLITE_OK)
+			goto fail;
+		if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+		    NULL) != SQLITE_OK)
+			goto fail;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (version == STORE_NMIGRATIONS && !locked)
+			return 0;
+	}
 	if (version > STORE_NMIGRATIONS) {
 		snprintf(err, errlen, "database schema version %d is newer "
 		    "than this journeyd (%d)", version, STORE_NMIGRATIONS);
@@ -142,11 +153,47 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "database schema: %s",
-	    msg ? msg : sqlite3_errmsg(db));
+	snprintf(err, errlen, "%s: database schema: %s",
+	    sqlite3_db_filename(db, "main"), msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+/*
+ * The busy handler: try again every STORE_BUSY_POLL_MS, for up to
+ * STORE_BUSY_MS. SQLite's own handler sleeps longer and longer, up to 100 ms
+ * a time, and so misses the short gaps a busy writer leaves between its
+ * transactions (an import commits a batch and begins the next at once):
+ * under load its waiters starved past the timeout. Each writer that goes
+ * on at once leaves a gap of STORE_YIELD_MS (store_yield()).
+ */
+static int
+store_busy(void *arg, int count)
+{
+	static _Thread_local struct timespec	 start;
+	struct timespec				 now, ts = { 0,
+						    STORE_BUSY_POLL_MS * 1000000L };
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (count == 0)
+		start = now;
+	else if ((now.tv_sec - start.tv_sec) * 1000 +
+	    (now.tv_nsec - start.tv_nsec) / 1000000 >= STORE_BUSY_MS)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* Leave other writers a chance: called between two write transactions of a
+ * long run (an import's batches). */
+void
+store_yield(void)
+{
+	struct timespec	 ts = { 0, STORE_YIELD_MS * 1000000L };
+
+	nanosleep(&ts, NULL);
 }
 
 /* Open (creating when needed, mode 0600) and migrate the database. */
@@ -174,7 +221,7 @@ store_open(const char *path, char *err, size_t errlen)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, 10000);
+	sqlite3_busy_handler(db, store_busy, NULL);
 	sqlite3_extended_result_codes(db, 1);
 	if (guard_register(db) != 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
@@ -217,7 +264,8 @@ store_exec(sqlite3 *db, const char *sql)
 	char	*msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_err("sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+		log_err("sqlite: %s: %s", sqlite3_db_filename(db, "main"),
+		    msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return -1;
 	}

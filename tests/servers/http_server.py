@@ -8,7 +8,9 @@ the answer is sent.
 
 Answers: the i-th request gets the i-th of --statuses (e.g. 503,503,200),
 then --default. --body is sent with each answer (e.g. '{"id":"task-42"}').
---delays (seconds, per request, e.g. 3,0) stalls answers. --retry-after N
+--delays (seconds, per request, e.g. 3,0) stalls answers; with
+--stall-while FILE every answer also waits while FILE exists (up to 10
+minutes), so that a test decides when the endpoint recovers. --retry-after N
 adds a Retry-After header to 429 and 503 answers. Once listening, the port
 is written to --ready-file (by rename when it is a regular file).
 """
@@ -100,6 +102,10 @@ class Handler(BaseHTTPRequestHandler):
         delay = st.delays[index] if index < len(st.delays) else 0
         if delay:
             time.sleep(delay)
+        if st.args.stall_while:
+            end = time.monotonic() + 600
+            while os.path.exists(st.args.stall_while) and time.monotonic() < end:
+                time.sleep(0.05)
         answer = b"" if status == 204 else st.args.body.encode()
         try:
             self.send_response(status)
@@ -127,6 +133,7 @@ def main():
     ap.add_argument("--delays", default="")
     ap.add_argument("--retry-after", type=int, default=None)
     ap.add_argument("--verify-secret", default=None)
+    ap.add_argument("--stall-while", default=None)
     args = ap.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -7,7 +7,11 @@ decoded subject, addresses, text and html parts, defects). The .json file
 appears last, by rename, once both are complete.
 
 --rcpt-code / --data-code make the server refuse RCPT / DATA with that code
-(451, 550, ...). --auth USER:PASS offers AUTH PLAIN/LOGIN without TLS and
+(451, 550, ...). --drop-after-data N makes it drop the connection, without
+an answer, once the message of each of the first N sessions is in;
+--die-after-data makes the whole server exit (status 3) at that point, as
+if it crashed. A message cut off that way is kept as NNNN.dropped.eml,
+never as a delivered one. --auth USER:PASS offers AUTH PLAIN/LOGIN without TLS and
 accepts only those credentials. Once listening, the port is written to
 --ready-file (by rename when it is a regular file).
 
@@ -70,6 +74,7 @@ class Handler:
     def __init__(self, args):
         self.args = args
         self.count = 0
+        self.dropped = 0
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         if self.args.rcpt_code:
@@ -80,6 +85,19 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if self.args.data_code:
             return "%d Message refused (test)" % self.args.data_code
+        if (self.args.die_after_data
+                or self.dropped < self.args.drop_after_data):
+            self.dropped += 1
+            raw = envelope.original_content or envelope.content
+            path = os.path.join(self.args.dir,
+                                "%04d.dropped.eml" % self.dropped)
+            with open(path + ".tmp", "wb") as f:
+                f.write(raw)
+            os.rename(path + ".tmp", path)
+            if self.args.die_after_data:
+                os._exit(3)
+            server.transport.abort()
+            return "421 dropped (test; never sent)"
         self.count += 1
         base = os.path.join(self.args.dir, "%04d" % self.count)
         raw = envelope.original_content or envelope.content
@@ -106,6 +124,8 @@ def main():
     ap.add_argument("--rcpt-code", type=int, default=0)
     ap.add_argument("--data-code", type=int, default=0)
     ap.add_argument("--auth", default=None, help="USER:PASS")
+    ap.add_argument("--drop-after-data", type=int, default=0)
+    ap.add_argument("--die-after-data", action="store_true")
     args = ap.parse_args()
 
     warnings.simplefilter("ignore")
