@@ -1310,6 +1310,7 @@ op_sql(enum token_kind op)
 }
 
 static void	node_sql(const struct expr *, const struct node *, struct sql *);
+static enum token_kind op_mirror(enum token_kind);
 
 /* Append a chain of and, or, + or - without nesting its left operands in
  * parentheses: SQLite reads "a OR b OR c" and "a + b - c" from the left,
@@ -1337,6 +1338,42 @@ chain_sql(const struct expr *e, const struct node *n, struct sql *q)
 	buf_puts(b, "(");
 	node_sql(e, n->r, q);
 	buf_puts(b, ")");
+}
+
+/*
+ * A comparison of a count with 0 or 1 that only asks whether there is an
+ * event ("count('ride') >= 1", "count('x', 7d) == 0", "0 < count('y')"):
+ * append EXISTS or NOT EXISTS of the events, which stops at the first one
+ * instead of counting them all, and return 1; else return 0.
+ */
+static int
+count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	const struct node	*call = n->l, *num = n->r;
+	enum token_kind		 op = n->op;
+	int			 exists;
+
+	if (num->kind == NODE_CALL) {
+		call = n->r;
+		num = n->l;
+		op = op_mirror(op);
+	}
+	if (call->kind != NODE_CALL || call->func != FUNC_COUNT ||
+	    num->kind != NODE_NUMBER || num->is_float)
+		return 0;
+	if ((op == TOK_GE && num->i == 1) || (op == TOK_GT && num->i == 0) ||
+	    (op == TOK_NE && num->i == 0))
+		exists = 1;
+	else if ((op == TOK_LT && num->i == 1) ||
+	    (op == TOK_LE && num->i == 0) || (op == TOK_EQ && num->i == 0))
+		exists = 0;
+	else
+		return 0;
+	buf_puts(&q->text, exists ? "EXISTS (SELECT 1 " :
+	    "(NOT EXISTS (SELECT 1 ");
+	events_sql(e, call, q);
+	buf_puts(&q->text, exists ? ")" : "))");
+	return 1;
 }
 
 /* Append the SQL of a node. */
@@ -1370,6 +1407,8 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		buf_puts(b, ")");
 		break;
 	case NODE_COMPARE:
+		if (count_exists_sql(e, n, q))
+			break;
 		/* Absent on either side: false, never NULL. */
 		buf_puts(b, "coalesce((");
 		node_sql(e, n->l, q);

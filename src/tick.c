@@ -10,10 +10,12 @@
  * few more. No statement runs per subject.
  *
  * Entrants climb before they are written: they enter into temp.tick_new,
- * the goto rules move them there (same order and semantics as for members),
- * and they are written to members once, at the stage they settle on, with
- * their whole history in one statement in subject order. A first tick over
- * many new subjects so writes each row once instead of once per step.
+ * with a mask of the goto rules that hold for them, all evaluated by the
+ * entry's statement; the goto rules move each distinct mask (same order and
+ * semantics as for members) in temp.tick_mask; and they are written to
+ * members once, at the stage their mask settles on, with their whole
+ * history in one statement in subject order. A first tick over many new
+ * subjects so reads each of their events once and writes each row once.
  *
  * With JOURNEYD_DEBUG_SQL set in the environment, every statement of a
  * tick is logged with its query plan, the rows it changed and its time
@@ -28,6 +30,9 @@
 #include "journeyd.h"
 #include "expr.h"
 
+/* An entrant's mask has a bit for each goto rule (an SQLite integer). */
+#define TICK_MASK_BITS	62
+
 struct tick {
 	sqlite3			*db;
 	const struct config	*conf;
@@ -35,7 +40,8 @@ struct tick {
 	int64_t			 now;
 	struct tick_stats	*stats;
 	int			 debug;		/* JOURNEYD_DEBUG_SQL */
-	int			 climb;		/* entrants climb in tick_new */
+	int			 climb;		/* entrants climb by their mask */
+	int			 ngoto;		/* goto rules of the journey */
 	int			 tagw;		/* digits of a rule index */
 	int64_t			 nnew;		/* entrants in tick_new */
 };
@@ -231,24 +237,55 @@ tick_exit(struct tick *t)
 /*
  * Subjects not in the journey (or exited, with reenter) who match entry and
  * not exit enter at the first stage: into temp.tick_new, the tick's
- * entrants, which climb there (tick_climb) and are written to members and
- * the history once, at the stage they settle on (tick_settle_new). Whether a
+ * entrants, which climb (tick_climb) and are written to members and the
+ * history once, at the stage they settle on (tick_settle_new). Whether a
  * subject is in the journey is asked first, so that entry is evaluated only
  * for those who are not: once everyone is in, a tick costs one index probe
  * per subject.
+ *
+ * The same statement evaluates, for each entrant, the condition of every
+ * goto rule, into the bits of its mask (the rule's bit: its place among the
+ * goto rules). For an entrant they do not depend on the stage it climbs to:
+ * its stage_since and entered are now, so stage_age and journey_age are 0
+ * and stalled is false at every stage, and only its own membership of this
+ * journey changes during the tick, which no goto condition reads when
+ * t->climb is set (expr_reads_journey). So each is computed once, and the
+ * climb is worked out once per distinct mask, not per subject.
  */
 static int
 tick_entry(struct tick *t)
 {
-	struct sql	 q;
-	int		 n;
+	const struct journey	*j = t->j;
+	struct sql		 q;
+	int			 n, bit = 0;
 
 	t->nnew = 0;
 	if (tick_run_sql(t, "DELETE FROM temp.tick_new", NULL, NULL, 0) < 0)
 		return -1;
-	if (t->j->entry == NULL)
+	if (j->entry == NULL)
 		return 0;
 	sql_init(&q);
+	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, mask) SELECT "
+	    "s.sid, ");
+	if (t->climb && t->ngoto > 0) {
+		/* The entrant's membership, as it climbs: its own m. */
+		buf_puts(&q.text, "(SELECT ");
+		for (int i = 0; i < j->nrules; i++) {
+			if (j->rules[i].go < 0)
+				continue;
+			buf_puts(&q.text, bit > 0 ? " + ((" : "((");
+			expr_sql(j->rules[i].when, &q);
+			buf_printf(&q.text, ") << %d)", bit++);
+		}
+		buf_puts(&q.text, " FROM (SELECT ");
+		sql_add_text(&q, j->stages[0].name);
+		buf_puts(&q.text, " AS stage, ");
+		sql_add_int(&q, j->nstages == 1 ? MEMBER_COMPLETED :
+		    MEMBER_ACTIVE);
+		buf_puts(&q.text, " AS status, :now AS entered, :now AS "
+		    "stage_since) m)");
+	} else
+		buf_puts(&q.text, "0");
 	/* Users are most subjects: read them in sid order (a "+" keeps the
 	 * (kind, id) index out), so that the probes into members and events
 	 * go in their order too, and tick_new is written in its order.
@@ -256,26 +293,21 @@ tick_entry(struct tick *t)
 	/* Whoever may enter is not in the journey (or has left it), where
 	 * every value read from m (stage_age, journey_age, stalled) is
 	 * absent: m is a row of NULLs, not a second probe of members. */
-	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, stage, status, "
-	    "entered, stage_since, seq, fired) SELECT s.sid, ");
-	sql_add_text(&q, t->j->stages[0].name);
-	buf_puts(&q.text, ", ");
-	sql_add_int(&q, t->j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE);
-	buf_puts(&q.text, ", :now, :now, -1, ',' FROM subjects s LEFT JOIN "
-	    "(SELECT NULL AS stage, NULL AS status, NULL AS entered, NULL AS "
-	    "stage_since, NULL AS subject) m WHERE ");
-	buf_puts(&q.text, t->j->subject == SUBJECT_USER ? "+s.kind = " :
+	buf_puts(&q.text, " FROM subjects s LEFT JOIN (SELECT NULL AS stage, "
+	    "NULL AS status, NULL AS entered, NULL AS stage_since, NULL AS "
+	    "subject) m WHERE ");
+	buf_puts(&q.text, j->subject == SUBJECT_USER ? "+s.kind = " :
 	    "s.kind = ");
-	sql_add_int(&q, t->j->subject);
+	sql_add_int(&q, j->subject);
 	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM members x WHERE "
 	    "x.journey = :journey AND x.subject = s.sid");
-	buf_puts(&q.text, t->j->reenter ? " AND x.status IN (0, 1)) AND (" :
+	buf_puts(&q.text, j->reenter ? " AND x.status IN (0, 1)) AND (" :
 	    ") AND (");
-	expr_sql(t->j->entry, &q);
+	expr_sql(j->entry, &q);
 	buf_puts(&q.text, ")");
-	if (t->j->exit != NULL) {
+	if (j->exit != NULL) {
 		buf_puts(&q.text, " AND NOT (");
-		expr_sql(t->j->exit, &q);
+		expr_sql(j->exit, &q);
 		buf_puts(&q.text, ")");
 	}
 	buf_puts(&q.text, " ORDER BY s.sid");
@@ -284,14 +316,21 @@ tick_entry(struct tick *t)
 	if (n <= 0)
 		return n;
 	/* Only a subject that was in the journey before has firings. */
-	if (t->j->reenter && tick_run_sql(t, "DELETE FROM firings WHERE "
+	if (j->reenter && tick_run_sql(t, "DELETE FROM firings WHERE "
 	    "journey = :journey AND subject IN (SELECT subject FROM "
 	    "temp.tick_new)", NULL, NULL, 0) < 0)
 		return -1;
 	t->nnew = n;
 	t->stats->entered += n;
-	if (t->j->nstages == 1)
+	if (j->nstages == 1)
 		t->stats->completed += n;
+	/* The distinct masks, each at the first stage, with its entrants. */
+	if (tick_run_sql(t, "DELETE FROM temp.tick_mask", NULL, NULL, 0) < 0 ||
+	    tick_run_sql(t, "INSERT INTO temp.tick_mask(mask, stage, status, "
+	    "seq, fired, n) SELECT mask, :a, :i, -1, ',', count(*) FROM "
+	    "temp.tick_new GROUP BY mask", j->stages[0].name, NULL,
+	    j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE) < 0)
+		return -1;
 	return 0;
 }
 
@@ -362,16 +401,17 @@ tick_emit_fill(struct tick *t)
 }
 
 /*
- * One pass of goto rule ri over the entrants in temp.tick_new: the same
- * order and semantics as tick_transition (each rule moves a subject at most
- * once a tick; a later pass looks only at those that moved at or after this
- * rule's turn in the previous pass), but a move updates the entrant's row
- * there: its stage, its status, seq and fired (",0,2,": the rules that moved
- * it, in order, from which its history is written). Returns how many moved,
- * or -1.
+ * One pass of goto rule ri (bit bit of the masks) over the entrants' masks
+ * in temp.tick_mask: the same order and semantics as tick_transition (each
+ * rule moves a subject at most once a tick; a later pass looks only at
+ * those that moved at or after this rule's turn in the previous pass), but
+ * the rule holds where its bit is set, and a move updates the mask's row:
+ * its stage, its status, seq and fired (",0,2,": the rules that moved it,
+ * in order, from which its history is written). Returns how many masks
+ * moved, or -1.
  */
 static int
-tick_climb_rule(struct tick *t, int ri, int pass)
+tick_climb_rule(struct tick *t, int ri, int bit, int pass)
 {
 	const struct rule	*r = &t->j->rules[ri];
 	const char		*to = t->j->stages[r->go].name;
@@ -382,7 +422,7 @@ tick_climb_rule(struct tick *t, int ri, int pass)
 	int			 n;
 
 	sql_init(&q);
-	buf_puts(&q.text, "UPDATE temp.tick_new AS m SET stage = ");
+	buf_puts(&q.text, "UPDATE temp.tick_mask AS m SET stage = ");
 	sql_add_text(&q, to);
 	buf_puts(&q.text, ", status = ");
 	sql_add_int(&q, last ? MEMBER_COMPLETED : MEMBER_ACTIVE);
@@ -391,8 +431,7 @@ tick_climb_rule(struct tick *t, int ri, int pass)
 	buf_puts(&q.text, ", fired = fired || ");
 	snprintf(tag, sizeof tag, "%0*d,", t->tagw, ri);
 	sql_add_text(&q, tag);
-	buf_puts(&q.text, " FROM subjects s WHERE s.sid = m.subject AND "
-	    "m.stage != ");
+	buf_printf(&q.text, " WHERE (m.mask >> %d) & 1 AND m.stage != ", bit);
 	sql_add_text(&q, to);
 	tick_stage_filter(&q, r);
 	if (pass > 0) {
@@ -403,36 +442,26 @@ tick_climb_rule(struct tick *t, int ri, int pass)
 		sql_add_text(&q, tag);
 		buf_puts(&q.text, ") = 0");
 	}
-	buf_puts(&q.text, " AND (");
-	expr_sql(r->when, &q);
-	buf_puts(&q.text, ")");
 	n = tick_exec(t, &q);
 	sql_free(&q);
-	if (n > 0) {
-		t->stats->moved += n;
-		if (last)
-			t->stats->completed += n;
-	}
 	return n;
 }
 
-/* The entrants climb: passes of the goto rules until nobody moves. */
+/* The entrants climb: passes of the goto rules over their masks until
+ * nobody moves. */
 static int
 tick_climb(struct tick *t)
 {
 	const struct journey	*j = t->j;
-	int			 moved, ngoto = 0;
+	int			 moved;
 
-	for (int i = 0; i < j->nrules; i++)
-		if (j->rules[i].go >= 0)
-			ngoto++;
-	for (int pass = 0; pass <= ngoto && t->nnew > 0; pass++) {
+	for (int pass = 0; pass <= t->ngoto && t->nnew > 0; pass++) {
 		moved = 0;
-		for (int i = 0; i < j->nrules; i++) {
+		for (int i = 0, bit = 0; i < j->nrules; i++) {
 			int n;
 			if (j->rules[i].go < 0)
 				continue;
-			if ((n = tick_climb_rule(t, i, pass)) < 0)
+			if ((n = tick_climb_rule(t, i, bit++, pass)) < 0)
 				return -1;
 			moved += n;
 		}
@@ -442,29 +471,48 @@ tick_climb(struct tick *t)
 	return 0;
 }
 
+/* The first value of a one-row query of the tick (0 when NULL), or -1. */
+static int64_t
+tick_int(struct tick *t, const char *text)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+
+	if ((st = tick_prepare(t, text)) == NULL)
+		return -1;
+	tick_bind_names(t, st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else
+		log_err("journey %s: sqlite: %s", t->j->name,
+		    sqlite3_errmsg(t->db));
+	sqlite3_finalize(st);
+	return v;
+}
+
 /*
- * The entrants in temp.tick_new join the journey at the stage they settled
- * on: the actions of the goto rules that moved them are queued, their rows
- * written to members, and their history (entered, then for each move:
- * moved, the move's action, completed when it reached the last stage) in
- * one statement in subject order, so that each B-tree of the history is
- * appended to, not torn open once per step.
+ * The entrants in temp.tick_new join the journey at the stage their mask
+ * settled on: the actions of the goto rules that moved them are queued,
+ * their rows written to members, and their history (entered, then for each
+ * move: moved, the move's action, completed when it reached the last stage)
+ * in one statement in subject order, from the rows each mask writes
+ * (temp.tick_steps), so that each B-tree of the history is appended to, not
+ * torn open once per step.
  */
 static int
 tick_settle_new(struct tick *t)
 {
 	const struct journey	*j = t->j;
 	sqlite3_stmt		*st;
-	int64_t			 before = 0;
+	int64_t			 before, v;
 	char			 tag[32];
 	int			 n;
 
 	if (t->nnew == 0)
 		return 0;
-	st = store_prepare(t->db, "SELECT coalesce(max(aid), 0) FROM outbox");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		before = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if ((before = tick_int(t, "SELECT coalesce(max(aid), 0) FROM "
+	    "outbox")) < 0)
+		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
 		if (r->go < 0 || r->instance == NULL)
@@ -473,44 +521,69 @@ tick_settle_new(struct tick *t)
 		if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL,
 		    0) < 0 || (n = tick_run_sql(t, "INSERT INTO "
 		    "temp.tick_batch(sid, stage) SELECT subject, :a FROM "
-		    "temp.tick_new WHERE instr(fired, :b) > 0",
+		    "temp.tick_new WHERE mask IN (SELECT mask FROM "
+		    "temp.tick_mask WHERE instr(fired, :b) > 0)",
 		    j->stages[r->go].name, tag, 0)) < 0)
 			return -1;
 		if (n > 0 && tick_queue(t, r, j->stages[r->go].name, 0) != 0)
 			return -1;
 	}
 	if (tick_run_sql(t, "INSERT INTO members(journey, subject, stage, "
-	    "status, entered, stage_since) SELECT :journey, subject, stage, "
-	    "status, entered, stage_since FROM temp.tick_new WHERE true ORDER "
-	    "BY subject ON CONFLICT(journey, subject) DO UPDATE SET stage = "
+	    "status, entered, stage_since) SELECT :journey, n.subject, "
+	    "k.stage, k.status, :now, :now FROM temp.tick_new n CROSS JOIN "
+	    "temp.tick_mask k ON k.mask = n.mask WHERE true ORDER BY "
+	    "n.subject ON CONFLICT(journey, subject) DO UPDATE SET stage = "
 	    "excluded.stage, status = excluded.status, entered = "
 	    "excluded.entered, stage_since = excluded.stage_since", NULL, NULL,
 	    0) < 0)
 		return -1;
-	/* Each entrant's steps k: the entry (ri -1), then the rules in
-	 * fired, each writing its rows of tick_emit; a move comes from the
-	 * stage the step before went to. The loops go in the order of the
-	 * CROSS JOINs: subject, step, row. */
-	if ((st = tick_prepare(t, "INSERT INTO history(subject, journey, ts, "
-	    "what, stage, from_stage, rule, action) SELECT n.subject, "
-	    ":journey, :now, e.what, e.stage, CASE WHEN e.sub = 0 AND x.k > 0 "
-	    "THEN (SELECT p.stage FROM temp.tick_emit p WHERE p.ri = CASE "
-	    "WHEN x.k = 1 THEN -1 ELSE CAST(substr(n.fired, 2 + (:w + 1) * "
-	    "(x.k - 2), :w) AS INTEGER) END AND p.sub = 0) END, e.rule, CASE "
-	    "WHEN e.instance IS NOT NULL THEN (SELECT o.aid FROM outbox o "
-	    "WHERE o.subject = n.subject AND o.instance = e.instance AND "
-	    "o.created = :now AND o.journey = :journey AND o.rule = e.rule AND "
-	    "o.aid > :i) END FROM temp.tick_new n CROSS JOIN temp.tick_k x "
-	    "CROSS JOIN temp.tick_emit e ON e.ri = CASE WHEN x.k = 0 THEN -1 "
-	    "ELSE CAST(substr(n.fired, 2 + (:w + 1) * (x.k - 1), :w) AS "
-	    "INTEGER) END WHERE x.k <= (length(n.fired) - 1) / (:w + 1) "
-	    "ORDER BY n.subject, x.k, e.sub")) == NULL)
+	/* Each mask's steps k: the entry (ri -1), then the rules in fired,
+	 * each writing its rows of tick_emit; a move comes from the stage
+	 * the step before went to. */
+	if (tick_run_sql(t, "DELETE FROM temp.tick_steps", NULL, NULL, 0) < 0)
+		return -1;
+	if ((st = tick_prepare(t, "INSERT INTO temp.tick_steps(mask, k, sub, "
+	    "what, stage, from_stage, rule, instance) SELECT n.mask, x.k, "
+	    "e.sub, e.what, e.stage, CASE WHEN e.sub = 0 AND x.k > 0 THEN "
+	    "(SELECT p.stage FROM temp.tick_emit p WHERE p.ri = CASE WHEN "
+	    "x.k = 1 THEN -1 ELSE CAST(substr(n.fired, 2 + (:w + 1) * "
+	    "(x.k - 2), :w) AS INTEGER) END AND p.sub = 0) END, e.rule, "
+	    "e.instance FROM temp.tick_mask n CROSS JOIN temp.tick_k x CROSS "
+	    "JOIN temp.tick_emit e ON e.ri = CASE WHEN x.k = 0 THEN -1 ELSE "
+	    "CAST(substr(n.fired, 2 + (:w + 1) * (x.k - 1), :w) AS INTEGER) "
+	    "END WHERE x.k <= (length(n.fired) - 1) / (:w + 1)")) == NULL)
 		return -1;
 	sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":w"), t->tagw);
+	if (tick_step(t, st) < 0)
+		return -1;
+	/* The loops go in the order of the CROSS JOIN: subject, then its
+	 * mask's rows by (k, sub), the key of tick_steps. */
+	if ((st = tick_prepare(t, "INSERT INTO history(subject, journey, ts, "
+	    "what, stage, from_stage, rule, action) SELECT n.subject, "
+	    ":journey, :now, p.what, p.stage, p.from_stage, p.rule, CASE WHEN "
+	    "p.instance IS NOT NULL THEN (SELECT o.aid FROM outbox o WHERE "
+	    "o.subject = n.subject AND o.instance = p.instance AND o.created = "
+	    ":now AND o.journey = :journey AND o.rule = p.rule AND o.aid > :i) "
+	    "END FROM temp.tick_new n CROSS JOIN temp.tick_steps p ON p.mask = "
+	    "n.mask ORDER BY n.subject, p.k, p.sub")) == NULL)
+		return -1;
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":i"), before);
 	tick_bind_names(t, st);
 	if (tick_step(t, st) < 0)
 		return -1;
+	if (t->climb) {
+		/* The moves and completions of the climb, by mask. */
+		if ((v = tick_int(t, "SELECT coalesce(sum(k.n), 0) FROM "
+		    "temp.tick_steps p JOIN temp.tick_mask k ON k.mask = "
+		    "p.mask WHERE p.k > 0 AND p.sub = 0")) < 0)
+			return -1;
+		t->stats->moved += v;
+		if ((v = tick_int(t, "SELECT coalesce(sum(k.n), 0) FROM "
+		    "temp.tick_steps p JOIN temp.tick_mask k ON k.mask = "
+		    "p.mask WHERE p.k > 0 AND p.sub = 2")) < 0)
+			return -1;
+		t->stats->completed += v;
+	}
 	t->nnew = 0;
 	return 0;
 }
@@ -713,17 +786,24 @@ static int
 tick_journey(struct tick *t)
 {
 	const struct journey	*j = t->j;
-	int			 moved, ngoto = 0;
+	int			 moved;
 
 	/* The entrants climb on their own unless a goto rule reads the
 	 * subject's own membership of this journey, which they do not have
-	 * until they are written to members: then they are written at once,
-	 * at the first stage, and climb with the members. */
+	 * until they are written to members, or there are more goto rules
+	 * than a mask has bits: then they are written at once, at the first
+	 * stage, and climb with the members. */
 	t->climb = 1;
-	for (int i = 0; i < j->nrules; i++)
-		if (j->rules[i].go >= 0 &&
-		    expr_reads_journey(j->rules[i].when, j->name))
+	t->ngoto = 0;
+	for (int i = 0; i < j->nrules; i++) {
+		if (j->rules[i].go < 0)
+			continue;
+		t->ngoto++;
+		if (expr_reads_journey(j->rules[i].when, j->name))
 			t->climb = 0;
+	}
+	if (t->ngoto > TICK_MASK_BITS)
+		t->climb = 0;
 	if (tick_exit(t) != 0 || tick_emit_fill(t) != 0 ||
 	    tick_entry(t) != 0)
 		return -1;
@@ -731,12 +811,9 @@ tick_journey(struct tick *t)
 		return -1;
 	if (tick_run_sql(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0)
 		return -1;
-	for (int i = 0; i < j->nrules; i++)
-		if (j->rules[i].go >= 0)
-			ngoto++;
 	/* Transitions settle: passes until nobody moves; each rule moves a
 	 * subject at most once a tick, so this ends. */
-	for (int pass = 0; pass <= ngoto; pass++) {
+	for (int pass = 0; pass <= t->ngoto; pass++) {
 		moved = 0;
 		for (int i = 0; i < j->nrules; i++) {
 			int n;
@@ -806,7 +883,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 {
 	struct tick_stats	 dummy;
 	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy,
-				    0, 0, 0, 0 };
+				    0, 0, 0, 0, 0 };
 	sqlite3_stmt		*st;
 	int64_t			 hid = 0;
 	int			 rc = 0;
@@ -823,9 +900,14 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "CREATE INDEX IF NOT EXISTS temp.tick_moved_stage ON "
 	    "tick_moved(stage, seq);"
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_new (subject INTEGER "
-	    "PRIMARY KEY, stage TEXT NOT NULL, status INTEGER NOT NULL, "
-	    "entered INTEGER NOT NULL, stage_since INTEGER NOT NULL, seq "
-	    "INTEGER NOT NULL, fired TEXT NOT NULL);"
+	    "PRIMARY KEY, mask INTEGER NOT NULL);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_mask (mask INTEGER PRIMARY "
+	    "KEY, stage TEXT NOT NULL, status INTEGER NOT NULL, seq INTEGER "
+	    "NOT NULL, fired TEXT NOT NULL, n INTEGER NOT NULL);"
+	    "CREATE TEMP TABLE IF NOT EXISTS tick_steps (mask INTEGER NOT "
+	    "NULL, k INTEGER NOT NULL, sub INTEGER NOT NULL, what TEXT NOT "
+	    "NULL, stage TEXT NOT NULL, from_stage TEXT, rule TEXT, instance "
+	    "TEXT, PRIMARY KEY (mask, k, sub)) WITHOUT ROWID;"
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_emit (ri INTEGER NOT NULL, "
 	    "sub INTEGER NOT NULL, what TEXT NOT NULL, stage TEXT NOT NULL, "
 	    "rule TEXT, instance TEXT, PRIMARY KEY (ri, sub)) WITHOUT ROWID;"
