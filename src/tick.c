@@ -917,8 +917,12 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int i = 0; i < cf->njourneys; i++) {
+		struct tick_stats before = *t.stats;
+
 		t.j = &cf->journeys[i];
 		if (store_begin(db) != 0) {
+			log_err("journey %s: cannot start its tick: %s",
+			    t.j->name, sqlite3_errmsg(db));
 			rc = -1;
 			continue;
 		}
@@ -933,6 +937,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 			log_err("journey %s: tick failed, nothing of it was "
 			    "applied", t.j->name);
 			store_rollback(db);
+			*t.stats = before;	/* count only what was applied */
 			rc = -1;
 			continue;
 		}
@@ -940,11 +945,15 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 			tick_print(db, hid, out);
 			store_rollback(db);
 		} else if (store_commit(db) != 0) {
+			log_err("journey %s: tick not committed, nothing of it "
+			    "was applied", t.j->name);
 			store_rollback(db);
+			*t.stats = before;
 			rc = -1;
 		}
 	}
-	if (!dry_run) {
+	/* The last tick is one that applied every journey. */
+	if (!dry_run && rc == 0) {
 		store_meta_set(db, "last_tick", time_format(now, when,
 		    sizeof when));
 	}
