@@ -34,6 +34,7 @@ struct email {
 	char			*password;
 	size_t			 passwordlen;
 	int			 starttls;
+	char			*ca_file;	/* CA bundle to trust, or NULL */
 	char			*unsubscribe_url;
 	long			 connect_timeout;
 	long			 timeout;
@@ -68,6 +69,8 @@ static const struct jd_setting email_settings[] = {
 	  "file holding the SMTP AUTH password" },
 	{ "starttls", JD_T_BOOL, 0, "false",
 	  "require STARTTLS on an smtp:// connection" },
+	{ "ca_file", JD_T_STRING, 0, NULL,
+	  "CA certificates to trust for TLS (default: the system's)" },
 	{ "unsubscribe_url", JD_T_STRING, 0, NULL,
 	  "List-Unsubscribe URL (a template)" },
 	{ "connect_timeout", JD_T_DURATION, 0, "10s",
@@ -91,6 +94,7 @@ email_free(struct email *em)
 	if (em == NULL)
 		return;
 	free(em->smtp);
+	free(em->ca_file);
 	free(em->maildir);
 	mime_mailbox_free(&em->from);
 	free(em->templates);
@@ -201,6 +205,8 @@ email_init(const struct jd_host *host, const struct jd_settings *settings,
 			goto fail;
 	}
 	em->starttls = host->setting_int(settings, "starttls") != 0;
+	if ((v = host->setting(settings, "ca_file")) != NULL)
+		em->ca_file = putil_strdup(v);
 	if ((v = host->setting(settings, "unsubscribe_url")) != NULL)
 		em->unsubscribe_url = putil_strdup(v);
 
@@ -405,6 +411,8 @@ email_smtp(struct email *em, const char *rcpt, const char *message,
 	curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.left);
 	if (em->starttls)
 		curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (em->ca_file != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, em->ca_file);
 	if (em->user != NULL)
 		curl_easy_setopt(curl, CURLOPT_USERNAME, em->user);
 	if (em->password != NULL)

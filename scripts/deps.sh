@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
-libsqlite3-dev sqlite3 libconfig-dev libcurl4-openssl-dev libssl-dev
+libsqlite3-dev sqlite3 libconfig-dev libcurl4-openssl-dev libssl-dev openssl
 libcmocka-dev python3 python3-aiosmtpd systemd clang time valgrind
 tzdata chromium"
 

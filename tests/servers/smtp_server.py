@@ -126,6 +126,10 @@ def main():
     ap.add_argument("--auth", default=None, help="USER:PASS")
     ap.add_argument("--drop-after-data", type=int, default=0)
     ap.add_argument("--die-after-data", action="store_true")
+    ap.add_argument("--tls-cert", default=None, help="PEM certificate")
+    ap.add_argument("--tls-key", default=None, help="PEM private key")
+    ap.add_argument("--tls", choices=("starttls", "implicit"),
+                    default=None, help="require STARTTLS, or TLS at once")
     args = ap.parse_args()
 
     warnings.simplefilter("ignore")
@@ -144,11 +148,21 @@ def main():
         kwargs.update(auth_require_tls=False, auth_required=True,
                       authenticator=authenticator)
 
+    ssl_ctx = None
+    if args.tls:
+        import ssl
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls == "starttls":
+            kwargs.update(tls_context=ctx, require_starttls=True)
+        else:
+            ssl_ctx = ctx
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = loop.run_until_complete(loop.create_server(
         lambda: SMTP(handler, hostname="journeyd-test", **kwargs),
-        host="127.0.0.1", port=args.port))
+        host="127.0.0.1", port=args.port, ssl=ssl_ctx))
     port = server.sockets[0].getsockname()[1]
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.add_signal_handler(signal.SIGINT, loop.stop)
