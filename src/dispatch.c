@@ -208,16 +208,6 @@ struct dispatcher {
 
 static void	*dispatch_worker(void *);
 
-/* The monotonic clock in milliseconds. */
-static int64_t
-dispatch_mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Open the database for c, with a page cache of cache_kib. -1 when it
  * cannot be, logged. */
 static int
@@ -915,7 +905,7 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 	d->acting++;
 	w->state = WORKER_ACTING;
 	w->acting = job;
-	w->deadline = dispatch_mono_ms() + inst->timeout * 1000;
+	w->deadline = (time_mono_usec() / 1000) + inst->timeout * 1000;
 	if (w->deadline < d->dog_wake)
 		pthread_cond_signal(&d->dog);
 	pthread_mutex_unlock(&d->lock);
@@ -1159,7 +1149,7 @@ dispatch_watchdog(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->dog_stop) {
-		int64_t now = dispatch_mono_ms(), next = now + 60000;
+		int64_t now = (time_mono_usec() / 1000), next = now + 60000;
 		struct timespec ts;
 
 		nlate = 0;

@@ -127,16 +127,6 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 	sqlite3_finalize(st);
 }
 
-/* The monotonic clock in microseconds. */
-static int64_t
-mono_usec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The CPU time this process used, in seconds. */
 static double
 cpu_seconds(void)
@@ -159,7 +149,7 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 
 	if (cf->spool_dir != NULL)
 		spool_scan(db, cf->spool_dir, now);
-	start = mono_usec();
+	start = time_mono_usec();
 	cpu = cpu_seconds();
 	rc = tick_run(db, cf, now, 0, NULL, &ts);
 	if (rc != 0) {
@@ -176,7 +166,7 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
 	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
 	    ts.completed, ts.exited, ts.actions,
-	    (double)(mono_usec() - start) / 1e6, cpu_seconds() - cpu);
+	    (double)(time_mono_usec() - start) / 1e6, cpu_seconds() - cpu);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
 	metrics_write(db, cf, now, &ts);
@@ -210,7 +200,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 
 			got_hup = 0;
 			snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC="
-			    "%lld", (long long)mono_usec());
+			    "%lld", (long long)time_mono_usec());
 			notify_send(msg);
 			log_notice("reloading %s", path);
 			if ((ncf = load(path, CONFIG_PLUGINS)) == NULL) {
@@ -241,9 +231,9 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
 		}
-		if (watchdog > 0 && mono_usec() - last_dog >= watchdog / 2) {
+		if (watchdog > 0 && time_mono_usec() - last_dog >= watchdog / 2) {
 			notify_send("WATCHDOG=1");
-			last_dog = mono_usec();
+			last_dog = time_mono_usec();
 		}
 		wait_ms = (next_tick - time_now()) * 1000;
 		if (watchdog > 0 && wait_ms > watchdog / 2000)

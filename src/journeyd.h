@@ -67,7 +67,8 @@ int		 duration_parse(const char *, int64_t *);
 char		*duration_format(int64_t, char *, size_t);
 int		 time_parse(const char *, int64_t *);	/* ISO 8601 or @N */
 char		*time_format(int64_t, char *, size_t);	/* ISO 8601, UTC */
-int64_t		 time_now(void);	/* the run's clock: --now or real */
+int64_t		 time_now(void);
+int64_t		 time_mono_usec(void);	/* monotonic, microseconds */	/* the run's clock: --now or real */
 void		 time_set_now(int64_t);	/* pin the clock at --now */
 void		 time_set_advancing(int);	/* let it move on */
 

@@ -888,7 +888,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	int64_t			 hid = 0;
 	int			 rc = 0;
 	char			 when[32];
-	struct timespec		 start, end;
+	double			 start;
 
 	memset(t.stats, 0, sizeof *t.stats);
 	t.debug = getenv("JOURNEYD_DEBUG_SQL") != NULL;
@@ -915,7 +915,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    != 0)
 		return -1;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = tick_clock(CLOCK_MONOTONIC);
 	for (int i = 0; i < cf->njourneys; i++) {
 		struct tick_stats before = *t.stats;
 
@@ -957,9 +957,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 		store_meta_set(db, "last_tick", time_format(now, when,
 		    sizeof when));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	t.stats->seconds = (double)(end.tv_sec - start.tv_sec) +
-	    (end.tv_nsec - start.tv_nsec) / 1e9;
+	t.stats->seconds = tick_clock(CLOCK_MONOTONIC) - start;
 	return rc;
 }
 

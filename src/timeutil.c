@@ -156,6 +156,16 @@ time_set_advancing(int on)
 	clock_gettime(CLOCK_MONOTONIC, &time_start);
 }
 
+/* The monotonic clock in microseconds, for measuring and deadlines. */
+int64_t
+time_mono_usec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The run's clock, in Unix seconds. */
 int64_t
 time_now(void)
