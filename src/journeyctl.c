@@ -101,6 +101,38 @@ cmd_import(struct config *cf, sqlite3 *db, int argc, char **argv)
 	return rc;
 }
 
+/* Print journey j's stages, each with how many are there, in one pass
+ * over its members. */
+static void
+status_journey(sqlite3 *db, const struct journey *j)
+{
+	sqlite3_stmt	*st;
+	int64_t		(*n)[3];
+
+	n = xcalloc((size_t)j->nstages, sizeof *n);
+	st = store_prepare(db, "SELECT stage, count(*) FILTER (WHERE status "
+	    "!= 2), count(*) FILTER (WHERE status = 1), count(*) FILTER "
+	    "(WHERE status = 2) FROM members WHERE journey = ?1 GROUP BY "
+	    "stage");
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int k = journey_stage(j, (const char *)sqlite3_column_text(st,
+		    0));
+		for (int c = 0; k >= 0 && c < 3; c++)
+			n[k][c] = sqlite3_column_int64(st, c + 1);
+	}
+	sqlite3_finalize(st);
+	for (int k = 0; k < j->nstages; k++) {
+		printf("  %-20s %8lld", j->stages[k].name, (long long)n[k][0]);
+		if (n[k][1] > 0)
+			printf("  (completed)");
+		if (n[k][2] > 0)
+			printf("  %lld exited here", (long long)n[k][2]);
+		printf("\n");
+	}
+	free(n);
+}
+
 /* journeyctl status */
 static int
 cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
@@ -118,27 +150,7 @@ cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
 
 		printf("journey %s (%s)\n", j->name, j->subject ==
 		    SUBJECT_ACCOUNT ? "accounts" : "users");
-		st = store_prepare(db, "SELECT count(*) FILTER (WHERE status "
-		    "!= 2), count(*) FILTER (WHERE status = 1), count(*) "
-		    "FILTER (WHERE status = 2) FROM members WHERE journey = ?1 "
-		    "AND stage = ?2");
-		for (int k = 0; k < j->nstages; k++) {
-			sqlite3_reset(st);
-			sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, j->stages[k].name, -1,
-			    SQLITE_STATIC);
-			if (sqlite3_step(st) != SQLITE_ROW)
-				continue;
-			printf("  %-20s %8lld", j->stages[k].name,
-			    (long long)sqlite3_column_int64(st, 0));
-			if (sqlite3_column_int64(st, 1) > 0)
-				printf("  (completed)");
-			if (sqlite3_column_int64(st, 2) > 0)
-				printf("  %lld exited here",
-				    (long long)sqlite3_column_int64(st, 2));
-			printf("\n");
-		}
-		sqlite3_finalize(st);
+		status_journey(db, j);
 	}
 	st = store_prepare(db, "SELECT status, count(*) FROM outbox GROUP BY "
 	    "status ORDER BY status");
@@ -159,6 +171,16 @@ cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
 	return 0;
 }
 
+/* The memberships of subject SID, as the FROM clause "members m": members
+ * is keyed by (journey, subject), so one probe per journey in it, the
+ * journeys found one after the other by the same key. */
+#define MEMBERS_OF(SID) \
+	"(WITH RECURSIVE js(j) AS (SELECT min(journey) FROM members" \
+	" UNION ALL SELECT (SELECT min(journey) FROM members WHERE" \
+	" journey > js.j) FROM js WHERE js.j IS NOT NULL) SELECT x.* FROM" \
+	" js CROSS JOIN members x ON x.journey = js.j AND x.subject = " SID \
+	") m"
+
 /* The SQL of a subject's profile as one JSON object (SPEC §3). */
 static const char show_json_sql[] =
 	"SELECT json_object("
@@ -176,7 +198,7 @@ static const char show_json_sql[] =
 	"   'entered', strftime('%Y-%m-%dT%H:%M:%SZ', m.entered, 'unixepoch'),"
 	"   'since', strftime('%Y-%m-%dT%H:%M:%SZ', m.stage_since,"
 	"     'unixepoch')))"
-	"   FROM members m WHERE m.subject = s.sid),"
+	"   FROM " MEMBERS_OF("s.sid") "),"
 	" 'history', (SELECT json_group_array(json_object("
 	"   'time', strftime('%Y-%m-%dT%H:%M:%SZ', h.ts, 'unixepoch'),"
 	"   'journey', h.journey, 'what', h.what, 'stage', h.stage,"
@@ -236,7 +258,7 @@ cmd_show(struct config *cf, sqlite3 *db, int argc, char **argv)
 	sqlite3_finalize(st);
 	st = store_prepare(db, "SELECT journey, stage, status, "
 	    "strftime('%Y-%m-%dT%H:%M:%SZ', stage_since, 'unixepoch') FROM "
-	    "members WHERE subject = ?1 ORDER BY journey");
+	    MEMBERS_OF("?1") " ORDER BY journey");
 	sqlite3_bind_int64(st, 1, sid);
 	printf("journeys:\n");
 	while (sqlite3_step(st) == SQLITE_ROW)

@@ -145,7 +145,7 @@ static void
 report_stages(sqlite3 *db, const struct journey *j, int64_t now,
     struct report_stage *rs)
 {
-	sqlite3_stmt		*st, *stc;
+	sqlite3_stmt		*st;
 	struct report_times	*tm;
 	struct report_row	*rows = NULL;
 	const struct report_row	**first;
@@ -157,43 +157,40 @@ report_stages(sqlite3 *db, const struct journey *j, int64_t now,
 	first = xcalloc(n, sizeof *first);
 	next = xcalloc(n, sizeof *next);
 
-	/* Counted from the (journey, status, stage) index alone; stalled
-	 * reads stage_since, only for a stage with an expect. */
-	st = store_prepare(db, "SELECT count(*), coalesce(sum(?4 > 0 AND "
-	    "stage_since < ?3 - ?4), 0) FROM members WHERE journey = ?1 AND "
-	    "stage = ?2 AND status IN (?5, ?6)");
-	stc = store_prepare(db, "SELECT count(*), 0 FROM members WHERE "
-	    "journey = ?1 AND stage = ?2 AND status IN (?5, ?6)");
+	/* Now and stalled: one pass over the journey's members (stalled
+	 * only where the stage has an expect). */
 	for (int k = 0; k < n; k++) {
-		sqlite3_stmt *q = j->stages[k].expect > 0 ? st : stc;
-
 		memset(&rs[k], 0, sizeof rs[k]);
 		rs[k].name = j->stages[k].name;
 		rs[k].expect = j->stages[k].expect;
 		rs[k].median = -1;
-		sqlite3_reset(q);
-		sqlite3_bind_text(q, 1, j->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, rs[k].name, -1, SQLITE_STATIC);
-		if (q == st) {
-			sqlite3_bind_int64(q, 3, now);
-			sqlite3_bind_int64(q, 4, rs[k].expect);
-		}
-		sqlite3_bind_int(q, 5, MEMBER_ACTIVE);
-		sqlite3_bind_int(q, 6, MEMBER_COMPLETED);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			rs[k].now = sqlite3_column_int64(q, 0);
-			rs[k].stalled = sqlite3_column_int64(q, 1);
-		}
+	}
+	st = store_prepare(db, "SELECT stage, count(*), stage_since FROM "
+	    "members WHERE journey = ?1 AND status IN (?2, ?3) GROUP BY "
+	    "stage, stage_since");
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, MEMBER_ACTIVE);
+	sqlite3_bind_int(st, 3, MEMBER_COMPLETED);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int k = journey_stage(j, (const char *)sqlite3_column_text(st,
+		    0));
+		int64_t c = sqlite3_column_int64(st, 1);
+
+		if (k < 0)
+			continue;
+		rs[k].now += c;
+		if (rs[k].expect > 0 &&
+		    sqlite3_column_int64(st, 2) < now - rs[k].expect)
+			rs[k].stalled += c;
 	}
 	sqlite3_finalize(st);
-	sqlite3_finalize(stc);
 
 	/* Every subject that was ever in the journey has its row in
 	 * members: read subject by subject (members in its key's order), its
 	 * entries and moves found by (subject, hid). */
 	st = store_prepare(db, "SELECT m.subject, h.hid, h.ts, h.stage FROM "
 	    "members m CROSS JOIN history h ON h.subject = m.subject WHERE "
-	    "+m.journey = ?1 AND h.journey = ?1 AND h.what IN ('entered', "
+	    "m.journey = ?1 AND h.journey = ?1 AND h.what IN ('entered', "
 	    "'moved') ORDER BY m.subject");
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 	for (;;) {

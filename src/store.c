@@ -7,8 +7,10 @@
  *   events    tracked events, indexed by (subject, name, ts) for counting
  *   messages  identities of imported identify/group lines (idempotency)
  *   members   who is in which journey, at which stage, since when; by
- *             (subject, journey), and by (journey, status, stage) for a
- *             tick's rules and the counts of status and report
+ *             (journey, subject) alone: a tick's rules read a journey's
+ *             members in subject order (the order of events and subjects),
+ *             and a second index would cost a tick with many entrants
+ *             more than all its rules' reads save (bench/tick)
  *   history   entries, moves, completions, exits and actions, with times;
  *             by subject in order (show, and report via members). Every
  *             index of a table written by the tick costs a B-tree insert
@@ -62,8 +64,7 @@ static const char *store_migrations[] = {
 	"  status INTEGER NOT NULL,"
 	"  entered INTEGER NOT NULL,"
 	"  stage_since INTEGER NOT NULL,"
-	"  PRIMARY KEY (subject, journey)) WITHOUT ROWID;"
-	"CREATE INDEX members_stage ON members(journey, status, stage);"
+	"  PRIMARY KEY (journey, subject)) WITHOUT ROWID;"
 	"CREATE TABLE history ("
 	"  hid INTEGER PRIMARY KEY,"
 	"  subject INTEGER NOT NULL,"
