@@ -1064,6 +1064,7 @@ sql_init(struct sql *q)
 	buf_init(&q->text);
 	q->params = NULL;
 	q->nparams = 0;
+	q->share = NULL;
 }
 
 /* Free a query's text and parameters. */
@@ -1343,16 +1344,18 @@ chain_sql(const struct expr *e, const struct node *n, struct sql *q)
 /*
  * A comparison of a count with 0 or 1 that only asks whether there is an
  * event ("count('ride') >= 1", "count('x', 7d) == 0", "0 < count('y')"):
- * append EXISTS or NOT EXISTS of the events, which stops at the first one
- * instead of counting them all, and return 1; else return 0.
+ * its count is written as EXISTS or NOT EXISTS of the events, which stops
+ * at the first one instead of counting them all. Returns the count's node
+ * and sets *exists, or returns NULL for any other node.
  */
-static int
-count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
+static const struct node *
+count_exists(const struct node *n, int *exists)
 {
 	const struct node	*call = n->l, *num = n->r;
 	enum token_kind		 op = n->op;
-	int			 exists;
 
+	if (n->kind != NODE_COMPARE)
+		return NULL;
 	if (num->kind == NODE_CALL) {
 		call = n->r;
 		num = n->l;
@@ -1360,20 +1363,152 @@ count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
 	}
 	if (call->kind != NODE_CALL || call->func != FUNC_COUNT ||
 	    num->kind != NODE_NUMBER || num->is_float)
-		return 0;
+		return NULL;
 	if ((op == TOK_GE && num->i == 1) || (op == TOK_GT && num->i == 0) ||
 	    (op == TOK_NE && num->i == 0))
-		exists = 1;
+		*exists = 1;
 	else if ((op == TOK_LT && num->i == 1) ||
 	    (op == TOK_LE && num->i == 0) || (op == TOK_EQ && num->i == 0))
-		exists = 0;
+		*exists = 0;
 	else
-		return 0;
+		return NULL;
+	return call;
+}
+
+/* Append the EXISTS of a comparison count_exists accepts. */
+static void
+count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	const struct node	*call;
+	int			 exists;
+
+	call = count_exists(n, &exists);
 	buf_puts(&q->text, exists ? "EXISTS (SELECT 1 " :
 	    "(NOT EXISTS (SELECT 1 ");
 	events_sql(e, call, q);
 	buf_puts(&q->text, exists ? ")" : "))");
-	return 1;
+}
+
+/*
+ * Shared values (struct expr_share): a node that reads the subject's data
+ * (a call other than stage_age, journey_age and stalled, or a count_exists
+ * comparison) is a leaf; with q->share set, each distinct leaf (by its SQL
+ * and parameters) is written once, as a column jd_xN of the query that
+ * reads the subjects, and every use refers to that column.
+ */
+static int
+node_is_leaf(const struct node *n)
+{
+	int	 exists;
+
+	if (n->kind == NODE_CALL)
+		return n->func != FUNC_STAGE_AGE && n->func != FUNC_JOURNEY_AGE &&
+		    n->func != FUNC_STALLED;
+	return count_exists(n, &exists) != NULL;
+}
+
+/* Append the SQL of leaf n itself. */
+static void
+leaf_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	if (n->kind == NODE_CALL)
+		call_sql(e, n, q);
+	else
+		count_exists_sql(e, n, q);
+}
+
+/* The key of a leaf: its SQL, then its parameters' values. */
+static char *
+leaf_key(const struct expr *e, const struct node *n)
+{
+	struct sql	 q;
+	char		*key;
+
+	sql_init(&q);
+	leaf_sql(e, n, &q);
+	for (int i = 0; i < q.nparams; i++) {
+		const struct sql_param *p = &q.params[i];
+
+		if (p->type == SQLITE_TEXT)
+			buf_printf(&q.text, "\n%zu:%s", strlen(p->s), p->s);
+		else if (p->type == SQLITE_FLOAT)
+			buf_printf(&q.text, "\nf%.17g", p->d);
+		else
+			buf_printf(&q.text, "\ni%lld", (long long)p->i);
+	}
+	key = buf_steal(&q.text);
+	sql_free(&q);
+	return key;
+}
+
+/* The column of leaf n in share; with add, added when it is not there.
+ * -1 when it is not there. */
+static int
+share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
+    int add)
+{
+	char	*key = leaf_key(e, n);
+
+	for (int i = 0; i < sh->n; i++) {
+		if (strcmp(sh->v[i].key, key) == 0) {
+			free(key);
+			return i;
+		}
+	}
+	if (!add) {
+		free(key);
+		return -1;
+	}
+	sh->v = xreallocarray(sh->v, sh->n + 1, sizeof *sh->v);
+	sh->v[sh->n].e = e;
+	sh->v[sh->n].n = n;
+	sh->v[sh->n].key = key;
+	return sh->n++;
+}
+
+/* How many leaves of n are not in share. */
+static int
+share_missing(struct expr_share *sh, const struct expr *e,
+    const struct node *n)
+{
+	if (n == NULL)
+		return 0;
+	if (node_is_leaf(n))
+		return share_find(sh, e, n, 0) < 0;
+	return share_missing(sh, e, n->l) + share_missing(sh, e, n->r);
+}
+
+/* Does share hold every leaf of e? */
+int
+expr_share_covers(struct expr_share *sh, const struct expr *e)
+{
+	return share_missing(sh, e, e->root) == 0;
+}
+
+/* Append ", LEAF AS jd_x0, ..." for every leaf in share. */
+void
+expr_share_columns(struct expr_share *sh, struct sql *q)
+{
+	struct expr_share *saved = q->share;
+
+	q->share = NULL;
+	for (int i = 0; i < sh->n; i++) {
+		buf_puts(&q->text, ", ");
+		leaf_sql(sh->v[i].e, sh->v[i].n, q);
+		buf_printf(&q->text, " AS jd_x%d", i);
+	}
+	q->share = saved;
+}
+
+/* Free what share holds. */
+void
+expr_share_free(struct expr_share *sh)
+{
+	for (int i = 0; i < sh->n; i++)
+		free(sh->v[i].key);
+	free(sh->v);
+	sh->v = NULL;
+	sh->n = 0;
 }
 
 /* Append the SQL of a node. */
@@ -1382,6 +1517,10 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
 
+	if (q->share != NULL && node_is_leaf(n)) {
+		buf_printf(b, "jd_x%d", share_find(q->share, e, n, 1));
+		return;
+	}
 	switch (n->kind) {
 	case NODE_NUMBER:
 		if (n->is_float)
@@ -1407,8 +1546,10 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		buf_puts(b, ")");
 		break;
 	case NODE_COMPARE:
-		if (count_exists_sql(e, n, q))
+		if (node_is_leaf(n)) {
+			count_exists_sql(e, n, q);
 			break;
+		}
 		/* Absent on either side: false, never NULL. */
 		buf_puts(b, "coalesce((");
 		node_sql(e, n->l, q);

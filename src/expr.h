@@ -44,13 +44,33 @@ struct sql_param {
 	char	*s;
 };
 
+/*
+ * Values several expressions of one query share: each distinct read of the
+ * subject's data (a count, sum, since, attr, ... or a count compared with
+ * 0 or 1) that they make, computed once per subject as a column "jd_xN" of
+ * a subquery over s, to which the expressions then refer. Start it zeroed.
+ */
+struct expr;
+struct node;
+struct expr_share {
+	struct {
+		const struct expr	*e;
+		const struct node	*n;
+		char			*key;	/* its SQL and parameters */
+	}		*v;
+	int		 n;
+};
+
 /* A query being built: its text and its parameters :p1 .. :pn. They are
  * named, not "?N": SQLite numbers a named parameter (:journey in EXPR_FROM)
- * by where it first appears, so "?1" after it would share its slot. */
+ * by where it first appears, so "?1" after it would share its slot. With
+ * share set, expr_sql writes the reads of subjects' data as references to
+ * shared columns. */
 struct sql {
 	struct buf	 text;
 	struct sql_param *params;
 	int		 nparams;
+	struct expr_share *share;
 };
 void		 sql_init(struct sql *);
 void		 sql_free(struct sql *);
@@ -72,6 +92,13 @@ enum expr_type	 expr_type(const struct expr *);
 /* Append the expression's SQL to q: a boolean is 0 or 1, never NULL (absent
  * values compare false, SPEC §6); a number or string may be NULL. */
 void		 expr_sql(const struct expr *, struct sql *q);
+
+/* Does share already hold every read of subjects' data that e makes? */
+int		 expr_share_covers(struct expr_share *, const struct expr *);
+/* Append ", READ AS jd_x0, ..." for every read in share: the columns of the
+ * subquery over s (and the LEFT JOINed m of EXPR_FROM when needed). */
+void		 expr_share_columns(struct expr_share *, struct sql *);
+void		 expr_share_free(struct expr_share *);
 
 /* Does the expression read the subject's own membership of the named
  * journey (stage(), in_journey() or completed() of it)? */

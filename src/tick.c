@@ -44,6 +44,10 @@ struct tick {
 	int			 ngoto;		/* goto rules of the journey */
 	int			 tagw;		/* digits of a rule index */
 	int64_t			 nnew;		/* entrants in tick_new */
+	int64_t			 entrants;	/* ... still, once settled */
+	int			 members;	/* the journey has members */
+	int			 old;		/* ... active, before entry */
+	int			*fold;		/* an action rule's mask bit */
 };
 
 /* A clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) in seconds. */
@@ -251,39 +255,61 @@ tick_exit(struct tick *t)
  * journey changes during the tick, which no goto condition reads when
  * t->climb is set (expr_reads_journey). So each is computed once, and the
  * climb is worked out once per distinct mask, not per subject.
+ *
+ * The conditions are written over shared reads (struct expr_share): each
+ * distinct count, since, attr... that they make is a column of the subquery
+ * over the subjects, computed once per entrant however many conditions use
+ * it. An action rule whose condition makes no read the goto rules do not
+ * make already costs nothing more here: it is folded in, with the next bit
+ * (t->fold), and its entrants are found by their masks (tick_action)
+ * instead of by reading their events again at their settled stage.
  */
+/* May action rule r be folded into the entrants' masks at bit? */
+static int
+tick_foldable(const struct tick *t, const struct rule *r, int bit,
+    struct expr_share *share)
+{
+	return r->go < 0 && r->instance != NULL && bit < TICK_MASK_BITS &&
+	    !expr_reads_journey(r->when, t->j->name) &&
+	    expr_share_covers(share, r->when);
+}
+
 static int
 tick_entry(struct tick *t)
 {
 	const struct journey	*j = t->j;
+	struct expr_share	 share = { NULL, 0 };
 	struct sql		 q;
 	int			 n, bit = 0;
 
-	t->nnew = 0;
+	t->nnew = t->entrants = 0;
 	if (tick_run_sql(t, "DELETE FROM temp.tick_new", NULL, NULL, 0) < 0)
 		return -1;
 	if (j->entry == NULL)
 		return 0;
 	sql_init(&q);
 	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, mask) SELECT "
-	    "s.sid, ");
-	if (t->climb && t->ngoto > 0) {
-		/* The entrant's membership, as it climbs: its own m. */
-		buf_puts(&q.text, "(SELECT ");
-		for (int i = 0; i < j->nrules; i++) {
-			if (j->rules[i].go < 0)
-				continue;
-			buf_puts(&q.text, bit > 0 ? " + ((" : "((");
-			expr_sql(j->rules[i].when, &q);
-			buf_printf(&q.text, ") << %d)", bit++);
+	    "jd_sid, ");
+	if (t->climb) {
+		/* The mask, over the entrants' shared reads (jd_xN) and their
+		 * own membership as they climb: the constant row m. */
+		q.share = &share;
+		buf_puts(&q.text, "0");
+		for (int pass = 0; pass < 2; pass++) {
+			for (int i = 0; i < j->nrules; i++) {
+				const struct rule *r = &j->rules[i];
+
+				if (pass == 0 ? r->go < 0 :
+				    !tick_foldable(t, r, bit, &share))
+					continue;
+				if (pass == 1)
+					t->fold[i] = bit;
+				buf_puts(&q.text, " + ((");
+				expr_sql(r->when, &q);
+				buf_printf(&q.text, ") << %d)", bit++);
+			}
 		}
-		buf_puts(&q.text, " FROM (SELECT ");
-		sql_add_text(&q, j->stages[0].name);
-		buf_puts(&q.text, " AS stage, ");
-		sql_add_int(&q, j->nstages == 1 ? MEMBER_COMPLETED :
-		    MEMBER_ACTIVE);
-		buf_puts(&q.text, " AS status, :now AS entered, :now AS "
-		    "stage_since) m)");
+		q.share = NULL;
 	} else
 		buf_puts(&q.text, "0");
 	/* Users are most subjects: read them in sid order (a "+" keeps the
@@ -293,16 +319,22 @@ tick_entry(struct tick *t)
 	/* Whoever may enter is not in the journey (or has left it), where
 	 * every value read from m (stage_age, journey_age, stalled) is
 	 * absent: m is a row of NULLs, not a second probe of members. */
+	buf_puts(&q.text, " FROM (SELECT s.sid AS jd_sid");
+	expr_share_columns(&share, &q);
 	buf_puts(&q.text, " FROM subjects s LEFT JOIN (SELECT NULL AS stage, "
 	    "NULL AS status, NULL AS entered, NULL AS stage_since, NULL AS "
 	    "subject) m WHERE ");
 	buf_puts(&q.text, j->subject == SUBJECT_USER ? "+s.kind = " :
 	    "s.kind = ");
 	sql_add_int(&q, j->subject);
-	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM members x WHERE "
-	    "x.journey = :journey AND x.subject = s.sid");
-	buf_puts(&q.text, j->reenter ? " AND x.status IN (0, 1)) AND (" :
-	    ") AND (");
+	/* Who is in the journey is asked first, unless nobody is. */
+	if (t->members) {
+		buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM members x "
+		    "WHERE x.journey = :journey AND x.subject = s.sid");
+		buf_puts(&q.text, j->reenter ? " AND x.status IN (0, 1))" :
+		    ")");
+	}
+	buf_puts(&q.text, " AND (");
 	expr_sql(j->entry, &q);
 	buf_puts(&q.text, ")");
 	if (j->exit != NULL) {
@@ -310,7 +342,16 @@ tick_entry(struct tick *t)
 		expr_sql(j->exit, &q);
 		buf_puts(&q.text, ")");
 	}
-	buf_puts(&q.text, " ORDER BY s.sid");
+	/* OFFSET keeps SQLite from flattening the subquery into the outer
+	 * one, which would copy each shared read into every use of it. */
+	buf_puts(&q.text, " ORDER BY s.sid LIMIT -1 OFFSET 0) CROSS JOIN "
+	    "(SELECT ");
+	sql_add_text(&q, j->stages[0].name);
+	buf_puts(&q.text, " AS stage, ");
+	sql_add_int(&q, j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE);
+	buf_puts(&q.text, " AS status, :now AS entered, :now AS stage_since) "
+	    "m");
+	expr_share_free(&share);
 	n = tick_exec(t, &q);
 	sql_free(&q);
 	if (n <= 0)
@@ -320,7 +361,7 @@ tick_entry(struct tick *t)
 	    "journey = :journey AND subject IN (SELECT subject FROM "
 	    "temp.tick_new)", NULL, NULL, 0) < 0)
 		return -1;
-	t->nnew = n;
+	t->nnew = t->entrants = n;
 	t->stats->entered += n;
 	if (j->nstages == 1)
 		t->stats->completed += n;
@@ -749,36 +790,63 @@ tick_transition(struct tick *t, int ri, int pass)
 	return n;
 }
 
-/* Action rule r fires for the subjects at its stages for whom it holds and
- * whose last firing is older than repeat (or never, for once). */
+/*
+ * Action rule ri fires for the subjects at its stages for whom it holds and
+ * whose last firing is older than repeat (or never, for once). A rule
+ * folded into the entrants' masks (t->fold) finds the entrants by their
+ * mask's bit and settled stage (they have no firings: new, or deleted at
+ * re-entry), and evaluates its condition only over the members that were
+ * there before the entry, if any.
+ */
 static int
-tick_action(struct tick *t, const struct rule *r)
+tick_action(struct tick *t, int ri)
 {
-	struct sql	 q;
-	int		 n;
+	const struct rule	*r = &t->j->rules[ri];
+	int			 bit = t->fold[ri], n = 0, k;
+	struct sql		 q;
 
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
-	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
-	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
-	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1)");
-	tick_stage_filter(&q, r);
-	buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
-	    "f.journey = :journey AND f.subject = s.sid AND f.rule = ");
-	sql_add_text(&q, r->name);
-	if (r->repeat > 0) {
-		buf_puts(&q.text, " AND f.last > :now - ");
-		sql_add_int(&q, r->repeat);
+	if (bit >= 0 && t->entrants > 0) {
+		sql_init(&q);
+		buf_printf(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
+		    "SELECT n.subject, m.stage FROM temp.tick_new n CROSS JOIN "
+		    "temp.tick_mask m ON m.mask = n.mask WHERE (m.mask >> %d) "
+		    "& 1", bit);
+		tick_stage_filter(&q, r);
+		n = tick_exec(t, &q);
+		sql_free(&q);
+		if (n < 0)
+			return -1;
 	}
-	buf_puts(&q.text, ") AND (");
-	expr_sql(r->when, &q);
-	buf_puts(&q.text, ")");
-	n = tick_exec(t, &q);
-	sql_free(&q);
-	if (n <= 0)
-		return n;
-	return tick_queue(t, r, NULL, 1);
+	if (bit < 0 || t->old) {
+		sql_init(&q);
+		buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
+		    "SELECT s.sid, m.stage FROM members m JOIN subjects s ON "
+		    "s.sid = m.subject WHERE m.journey = :journey AND m.status "
+		    "IN (0, 1)");
+		tick_stage_filter(&q, r);
+		if (bit >= 0 && t->entrants > 0)
+			buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM "
+			    "temp.tick_new n WHERE n.subject = m.subject)");
+		buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f "
+		    "WHERE f.journey = :journey AND f.subject = s.sid AND "
+		    "f.rule = ");
+		sql_add_text(&q, r->name);
+		if (r->repeat > 0) {
+			buf_puts(&q.text, " AND f.last > :now - ");
+			sql_add_int(&q, r->repeat);
+		}
+		buf_puts(&q.text, ") AND (");
+		expr_sql(r->when, &q);
+		buf_puts(&q.text, ")");
+		k = tick_exec(t, &q);
+		sql_free(&q);
+		if (k < 0)
+			return -1;
+		n += k;
+	}
+	return n > 0 ? tick_queue(t, r, NULL, 1) : 0;
 }
 
 /* Evaluate one journey; the caller owns the transaction. */
@@ -795,6 +863,8 @@ tick_journey(struct tick *t)
 	 * stage, and climb with the members. */
 	t->climb = 1;
 	t->ngoto = 0;
+	for (int i = 0; i < j->nrules; i++)
+		t->fold[i] = -1;
 	for (int i = 0; i < j->nrules; i++) {
 		if (j->rules[i].go < 0)
 			continue;
@@ -805,6 +875,10 @@ tick_journey(struct tick *t)
 	if (t->ngoto > TICK_MASK_BITS)
 		t->climb = 0;
 	if (tick_exit(t) != 0 || tick_emit_fill(t) != 0 ||
+	    (t->members = tick_int(t, "SELECT EXISTS (SELECT 1 FROM members "
+	    "WHERE journey = :journey)")) < 0 ||
+	    (t->old = tick_int(t, "SELECT EXISTS (SELECT 1 FROM members "
+	    "WHERE journey = :journey AND status IN (0, 1))")) < 0 ||
 	    tick_entry(t) != 0)
 		return -1;
 	if (t->climb ? tick_climb(t) != 0 : tick_settle_new(t) != 0)
@@ -830,7 +904,7 @@ tick_journey(struct tick *t)
 		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
-		if (r->go < 0 && r->instance != NULL && tick_action(t, r) != 0)
+		if (r->go < 0 && r->instance != NULL && tick_action(t, i) != 0)
 			return -1;
 	}
 	return 0;
@@ -882,8 +956,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
     FILE *out, struct tick_stats *stats)
 {
 	struct tick_stats	 dummy;
-	struct tick		 t = { db, cf, NULL, now, stats ? stats : &dummy,
-				    0, 0, 0, 0, 0 };
+	struct tick		 t = { .db = db, .conf = cf, .now = now,
+				    .stats = stats ? stats : &dummy };
 	sqlite3_stmt		*st;
 	int64_t			 hid = 0;
 	int			 rc = 0;
@@ -920,6 +994,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 		struct tick_stats before = *t.stats;
 
 		t.j = &cf->journeys[i];
+		t.fold = xreallocarray(t.fold, t.j->nrules + 1,
+		    sizeof *t.fold);
 		if (store_begin(db) != 0) {
 			log_err("journey %s: cannot start its tick: %s",
 			    t.j->name, sqlite3_errmsg(db));
@@ -958,6 +1034,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 		    sizeof when));
 	}
 	t.stats->seconds = tick_clock(CLOCK_MONOTONIC) - start;
+	free(t.fold);
 	return rc;
 }
 

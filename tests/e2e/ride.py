@@ -102,8 +102,16 @@ with Env() as env:
     # repeat = 7d: not again after a day, again after 8 days while it holds.
     env.once("2026-03-05T09:00:00Z")
     eq(len([e for e in env.show("offer")["history"] if e["what"] == "action"]), 1, "repeat 7d: not again within 7 days")
+    # ... in the same tick as a rider who signs up and climbs to frequent at
+    # once: the rule fires for the member and for the newcomer alike.
+    env.import_lines([track("late", "signup", "2026-03-08T10:00:00Z"), identify("late", {"plan": "basic"})] +
+                     rides("late", range(8), base_day=8, month="03") + rides("late", range(4)))
     env.once("2026-03-09T09:00:00Z")
     eq(len([e for e in env.show("offer")["history"] if e["what"] == "action"]), 2, "repeat 7d: again after 8 days")
+    steps = [(e["what"], e.get("stage"), e.get("rule")) for e in env.show("late")["history"]]
+    eq(steps, [("entered", "new", "entry"), ("moved", "first_ride", "first-ride"),
+               ("moved", "frequent", "frequent"), ("action", "frequent", "offer-pass")],
+       "a newcomer climbs and gets the action of its settled stage in the same tick")
 
     # Exit: a deleted rider leaves and does not come back.
     env.import_lines([identify("gone", {"deleted": True})])

@@ -188,6 +188,93 @@ check_ids(const char *src, const char *journey, const char *want)
 	free(got);
 }
 
+/* Rows of "sid, e0, e1, ..." of the users, as text, from query q. */
+static char *
+rows_of(struct sql *q)
+{
+	struct buf	 out;
+	sqlite3_stmt	*st;
+
+	buf_init(&out);
+	if (sqlite3_prepare_v2(db, q->text.s, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sqlite3_errmsg(db), q->text.s);
+	assert_int_equal(sql_bind(q, st, NOW, "rider"), 0);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int c = 0; c < sqlite3_column_count(st); c++)
+			buf_printf(&out, "%s%s", c > 0 ? "," : "",
+			    (const char *)sqlite3_column_text(st, c));
+		buf_puts(&out, ";");
+	}
+	sqlite3_finalize(st);
+	return buf_steal(&out);
+}
+
+/* Shared reads: each distinct read once, as a column of a subquery over
+ * the subjects; the expressions over them hold where they held before. */
+static void
+test_share(void **state)
+{
+	static const char *const src[] = {
+		"count('ride', 30d) >= 2 and attr('plan') == 'basic'",
+		"count('ride', 30d) >= 2 or attr('plan') == 'pass'",
+		"since('ride') < 2d and count('ride', 30d) >= 1",
+		"has('vip') and attr('vip') == false",
+	};
+	struct expr_scope	 scope = scope_of("rider");
+	struct expr		*e[4], *x;
+	struct expr_share	 share = { NULL, 0 };
+	struct sql		 q, plain;
+	char			*got, *want;
+
+	sql_init(&q);
+	sql_init(&plain);
+	buf_puts(&q.text, "SELECT jd_sid");
+	buf_puts(&plain.text, "SELECT s.sid");
+	for (int i = 0; i < 4; i++) {
+		e[i] = compile_ok(src[i], &scope);
+		q.share = &share;
+		buf_puts(&q.text, ", ");
+		expr_sql(e[i], &q);
+		q.share = NULL;
+		buf_puts(&plain.text, ", ");
+		expr_sql(e[i], &plain);
+	}
+	/* count 30d, plan; since, exists 30d; has vip, vip */
+	assert_int_equal(share.n, 6);
+	buf_puts(&q.text, " FROM (SELECT s.sid AS jd_sid");
+	expr_share_columns(&share, &q);
+	buf_puts(&q.text, " FROM " EXPR_FROM " WHERE s.kind = 0 ORDER BY "
+	    "s.sid LIMIT -1 OFFSET 0)");
+	buf_puts(&plain.text, " FROM " EXPR_FROM " WHERE s.kind = 0 ORDER BY "
+	    "s.sid");
+	got = rows_of(&q);
+	want = rows_of(&plain);
+	assert_string_equal(got, want);
+	assert_string_equal(want, "1,1,1,1,0;2,0,1,1,1;3,0,0,0,0;4,0,1,0,0;");
+
+	x = compile_ok("attr('plan') == 'x' and count('ride', 30d) > 5",
+	    &scope);
+	assert_true(expr_share_covers(&share, x));
+	expr_free(x);
+	x = compile_ok("stage_age > 1d or true", &scope);
+	assert_true(expr_share_covers(&share, x));
+	expr_free(x);
+	x = compile_ok("count('signup') > 1", &scope);
+	assert_false(expr_share_covers(&share, x));
+	expr_free(x);
+	x = compile_ok("count('ride', 7d) > 1", &scope);
+	assert_false(expr_share_covers(&share, x));
+	expr_free(x);
+
+	for (int i = 0; i < 4; i++)
+		expr_free(e[i]);
+	expr_share_free(&share);
+	free(got);
+	free(want);
+	sql_free(&q);
+	sql_free(&plain);
+}
+
 struct bad {
 	const char	*src;
 	const char	*journey;
@@ -962,6 +1049,7 @@ main(void)
 		cmocka_unit_test(test_no_literals),
 		cmocka_unit_test(test_sql_bind),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_share),
 	};
 
 	return cmocka_run_group_tests(tests, setup_db, teardown_db);
