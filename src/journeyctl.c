@@ -208,7 +208,8 @@ static const char show_json_sql[] =
 	"     WHEN 5 THEN 'held' END,"
 	"   'action', o.id, 'plugin', o.instance, 'attempts', o.attempts,"
 	"   'reason', o.reason, 'note', coalesce(h.note, o.note)))"
-	"   FROM (SELECT * FROM history WHERE subject = s.sid ORDER BY hid) h"
+	"   FROM (SELECT * FROM history_steps WHERE subject = s.sid"
+	"     ORDER BY hid, part) h"
 	"   LEFT JOIN outbox o ON o.aid = h.action))"
 	" FROM subjects s WHERE s.sid = ?1";
 
@@ -268,8 +269,8 @@ cmd_show(struct config *cf, sqlite3 *db, int argc, char **argv)
 	st = store_prepare(db, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', h.ts, "
 	    "'unixepoch'), h.journey, h.what, h.stage, h.from_stage, h.rule, "
 	    "o.instance, o.status, o.reason, coalesce(h.note, o.note), o.id "
-	    "FROM history h LEFT JOIN outbox o ON o.aid = h.action WHERE "
-	    "h.subject = ?1 ORDER BY h.hid");
+	    "FROM history_steps h LEFT JOIN outbox o ON o.aid = h.action "
+	    "WHERE h.subject = ?1 ORDER BY h.hid, h.part");
 	sqlite3_bind_int64(st, 1, sid);
 	printf("history:\n");
 	while (sqlite3_step(st) == SQLITE_ROW) {

@@ -76,17 +76,20 @@ struct report_times {
 /* One entry or move of a subject: its order, time and stage. */
 struct report_row {
 	int64_t		 hid;
+	int		 part;		/* of history_steps */
 	int64_t		 ts;
 	int		 idx;
 };
 
-/* Order two rows by hid. */
+/* Order two rows by hid and part. */
 static int
 report_row_cmp(const void *a, const void *b)
 {
 	const struct report_row	*x = a, *y = b;
 
-	return x->hid < y->hid ? -1 : x->hid > y->hid;
+	if (x->hid != y->hid)
+		return x->hid < y->hid ? -1 : 1;
+	return x->part - y->part;
 }
 
 /*
@@ -101,7 +104,7 @@ report_subject(int nstages, struct report_row *rows, size_t nrows,
     struct report_times *tm)
 {
 	for (size_t i = 1; i < nrows; i++)
-		if (rows[i].hid < rows[i - 1].hid) {
+		if (report_row_cmp(&rows[i], &rows[i - 1]) < 0) {
 			qsort(rows, nrows, sizeof *rows, report_row_cmp);
 			break;
 		}
@@ -187,9 +190,11 @@ report_stages(sqlite3 *db, const struct journey *j, int64_t now,
 
 	/* Every subject that was ever in the journey has its row in
 	 * members: read subject by subject (members in its key's order), its
-	 * entries and moves found by (subject, hid). */
-	st = store_prepare(db, "SELECT m.subject, h.hid, h.ts, h.stage FROM "
-	    "members m CROSS JOIN history h ON h.subject = m.subject WHERE "
+	 * entries and moves found by (subject, hid); an entry's row may hold
+	 * the move right after it (moved_to: history_steps). */
+	st = store_prepare(db, "SELECT m.subject, h.hid, h.ts, h.stage, "
+	    "h.moved_to FROM members m CROSS JOIN history h ON h.subject = "
+	    "m.subject WHERE "
 	    "m.journey = ?1 AND h.journey = ?1 AND h.what IN ('entered', "
 	    "'moved') ORDER BY m.subject");
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
@@ -207,19 +212,23 @@ report_stages(sqlite3 *db, const struct journey *j, int64_t now,
 				break;
 			cur = sid;
 		}
-		stage = (const char *)sqlite3_column_text(st, 3);
-		for (int k = 0; k < n && stage != NULL; k++)
-			if (strcmp(j->stages[k].name, stage) == 0)
-				idx = k;
-		if (idx < 0)
-			continue;
-		if (nrows == cap) {
-			cap = cap ? cap * 2 : 16;
-			rows = xreallocarray(rows, cap, sizeof *rows);
+		for (int part = 0; part < 2; part++) {
+			stage = (const char *)sqlite3_column_text(st, 3 + part);
+			idx = -1;
+			for (int k = 0; k < n && stage != NULL; k++)
+				if (strcmp(j->stages[k].name, stage) == 0)
+					idx = k;
+			if (idx < 0)
+				continue;
+			if (nrows == cap) {
+				cap = cap ? cap * 2 : 16;
+				rows = xreallocarray(rows, cap, sizeof *rows);
+			}
+			rows[nrows].hid = sqlite3_column_int64(st, 1);
+			rows[nrows].part = part;
+			rows[nrows].ts = sqlite3_column_int64(st, 2);
+			rows[nrows++].idx = idx;
 		}
-		rows[nrows].hid = sqlite3_column_int64(st, 1);
-		rows[nrows].ts = sqlite3_column_int64(st, 2);
-		rows[nrows++].idx = idx;
 	}
 	sqlite3_finalize(st);
 	free(rows);
@@ -253,7 +262,8 @@ report_holdout(sqlite3 *db, const struct journey *j, const char *stages,
 	    "reason, stage FROM outbox WHERE journey = ?1 AND rule = ?3 GROUP "
 	    "BY subject) SELECT coalesce(o.status = ?4 AND o.reason = "
 	    "'holdout', 0) AS out, count(*), sum(EXISTS (SELECT 1 FROM history "
-	    "h JOIN st ON st.name = h.stage WHERE h.subject = o.subject AND "
+	    "h JOIN st ON st.name IN (h.stage, h.moved_to) WHERE h.subject = "
+	    "o.subject AND "
 	    "h.journey = ?1 AND h.what IN ('entered', 'moved') AND st.idx > "
 	    "coalesce((SELECT idx FROM st WHERE name = o.stage), -1) AND "
 	    "h.hid > (SELECT coalesce(max(x.hid), 0) FROM history x WHERE "

@@ -14,7 +14,10 @@
  *   history   entries, moves, completions, exits and actions, with times;
  *             by subject in order (show, and report via members). Every
  *             index of a table written by the tick costs a B-tree insert
- *             per row: history has no other.
+ *             per row: history has no other. An entry followed at once
+ *             by a move (most of a first tick's entrants) is one row,
+ *             with the move in moved_to and moved_rule: read the steps
+ *             one by one from the view history_steps, by (hid, part).
  *   firings   when an action rule last fired for a subject (repeat)
  *   outbox    queued actions and their delivery state (with the subject's
  *             traits as of the first attempt, so that every retry carries
@@ -75,8 +78,16 @@ static const char *store_migrations[] = {
 	"  from_stage TEXT,"
 	"  rule TEXT,"
 	"  action INTEGER,"
-	"  note TEXT);"
+	"  note TEXT,"
+	"  moved_to TEXT,"
+	"  moved_rule TEXT);"
 	"CREATE INDEX history_subject ON history(subject, hid);"
+	"CREATE VIEW history_steps AS"
+	"  SELECT hid, 0 AS part, subject, journey, ts, what, stage,"
+	"    from_stage, rule, action, note FROM history"
+	"  UNION ALL SELECT hid, 1, subject, journey, ts, 'moved', moved_to,"
+	"    stage, moved_rule, NULL, NULL FROM history"
+	"    WHERE moved_to IS NOT NULL;"
 	"CREATE TABLE firings ("
 	"  journey TEXT NOT NULL,"
 	"  rule TEXT NOT NULL,"

@@ -597,21 +597,6 @@ tick_settle_new(struct tick *t)
 	sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":w"), t->tagw);
 	if (tick_step(t, st) < 0)
 		return -1;
-	/* The loops go in the order of the CROSS JOIN: subject, then its
-	 * mask's rows by (k, sub), the key of tick_steps. */
-	if ((st = tick_prepare(t, "INSERT INTO history(subject, journey, ts, "
-	    "what, stage, from_stage, rule, action) SELECT n.subject, "
-	    ":journey, :now, p.what, p.stage, p.from_stage, p.rule, CASE WHEN "
-	    "p.instance IS NOT NULL THEN (SELECT o.aid FROM outbox o WHERE "
-	    "o.subject = n.subject AND o.instance = p.instance AND o.created = "
-	    ":now AND o.journey = :journey AND o.rule = p.rule AND o.aid > :i) "
-	    "END FROM temp.tick_new n CROSS JOIN temp.tick_steps p ON p.mask = "
-	    "n.mask ORDER BY n.subject, p.k, p.sub")) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":i"), before);
-	tick_bind_names(t, st);
-	if (tick_step(t, st) < 0)
-		return -1;
 	if (t->climb) {
 		/* The moves and completions of the climb, by mask. */
 		if ((v = tick_int(t, "SELECT coalesce(sum(k.n), 0) FROM "
@@ -625,6 +610,32 @@ tick_settle_new(struct tick *t)
 			return -1;
 		t->stats->completed += v;
 	}
+	/* An entry and the move right after it make one row of the
+	 * history (history_steps reads it as two): nothing comes between
+	 * them, the entry having neither an action nor, with a move to
+	 * come, a completion. */
+	if (tick_run_sql(t, "UPDATE temp.tick_steps AS p SET moved_to = "
+	    "q.stage, moved_rule = q.rule FROM temp.tick_steps q WHERE p.k = 0 "
+	    "AND p.sub = 0 AND q.mask = p.mask AND q.k = 1 AND q.sub = 0",
+	    NULL, NULL, 0) < 0 || tick_run_sql(t, "DELETE FROM "
+	    "temp.tick_steps WHERE k = 1 AND sub = 0", NULL, NULL, 0) < 0)
+		return -1;
+	/* The loops go in the order of the CROSS JOIN: subject, then its
+	 * mask's rows by (k, sub), the key of tick_steps. */
+	if ((st = tick_prepare(t, "INSERT INTO history(subject, journey, ts, "
+	    "what, stage, from_stage, rule, action, moved_to, moved_rule) "
+	    "SELECT n.subject, :journey, :now, p.what, p.stage, p.from_stage, "
+	    "p.rule, CASE WHEN p.instance IS NOT NULL THEN (SELECT o.aid FROM "
+	    "outbox o WHERE o.subject = n.subject AND o.instance = p.instance "
+	    "AND o.created = :now AND o.journey = :journey AND o.rule = p.rule "
+	    "AND o.aid > :i) END, p.moved_to, p.moved_rule FROM temp.tick_new "
+	    "n CROSS JOIN temp.tick_steps p ON p.mask = n.mask ORDER BY "
+	    "n.subject, p.k, p.sub")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":i"), before);
+	tick_bind_names(t, st);
+	if (tick_step(t, st) < 0)
+		return -1;
 	t->nnew = 0;
 	return 0;
 }
@@ -917,9 +928,10 @@ tick_print(sqlite3 *db, int64_t hid, FILE *out)
 	sqlite3_stmt	*st;
 
 	st = store_prepare(db, "SELECT h.journey, s.kind, s.id, h.what, "
-	    "h.stage, h.from_stage, h.rule, o.instance, o.status FROM history "
-	    "h JOIN subjects s ON s.sid = h.subject LEFT JOIN outbox o ON "
-	    "o.aid = h.action WHERE h.hid > :a ORDER BY h.hid");
+	    "h.stage, h.from_stage, h.rule, o.instance, o.status FROM "
+	    "history_steps h JOIN subjects s ON s.sid = h.subject LEFT JOIN "
+	    "outbox o ON o.aid = h.action WHERE h.hid > :a ORDER BY h.hid, "
+	    "h.part");
 	sqlite3_bind_int64(st, 1, hid);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *journey = (const char *)sqlite3_column_text(st, 0);
@@ -981,7 +993,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_steps (mask INTEGER NOT "
 	    "NULL, k INTEGER NOT NULL, sub INTEGER NOT NULL, what TEXT NOT "
 	    "NULL, stage TEXT NOT NULL, from_stage TEXT, rule TEXT, instance "
-	    "TEXT, PRIMARY KEY (mask, k, sub)) WITHOUT ROWID;"
+	    "TEXT, moved_to TEXT, moved_rule TEXT, PRIMARY KEY (mask, k, "
+	    "sub)) WITHOUT ROWID;"
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_emit (ri INTEGER NOT NULL, "
 	    "sub INTEGER NOT NULL, what TEXT NOT NULL, stage TEXT NOT NULL, "
 	    "rule TEXT, instance TEXT, PRIMARY KEY (ri, sub)) WITHOUT ROWID;"

@@ -108,7 +108,7 @@ with Env() as env:
        "after the reload rules still move the others; the stranded one stays")
     eq([m[1] for m in members("other")], ["paid", "trial", "trial"],
        "the other journey still ticks")
-    moved = env.sql("SELECT count(*) FROM history WHERE journey = 'rider' AND rule = 'frequent' "
+    moved = env.sql("SELECT count(*) FROM history_steps WHERE journey = 'rider' AND rule = 'frequent' "
                     "AND stage = 'frequent'")[0][0]
     eq(moved, 2, "the new rule's move recorded in the history")
 
