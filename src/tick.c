@@ -33,6 +33,19 @@
 /* An entrant's mask has a bit for each goto rule (an SQLite integer). */
 #define TICK_MASK_BITS	62
 
+/* The distinct masks of the entrants and how many have each, counted by
+ * jd_tally() as the entry statement writes them: an open-addressed table
+ * of TALLY_SLOTS; past TALLY_MAX distinct masks it gives up (full), and
+ * they are counted by a GROUP BY over temp.tick_new instead. */
+#define TALLY_SLOTS	8192
+#define TALLY_MAX	4096
+struct tally {
+	int64_t		 mask[TALLY_SLOTS];
+	int64_t		 n[TALLY_SLOTS];	/* 0: a free slot */
+	int		 used;
+	int		 full;
+};
+
 struct tick {
 	sqlite3			*db;
 	const struct config	*conf;
@@ -48,6 +61,7 @@ struct tick {
 	int			 members;	/* the journey has members */
 	int			 old;		/* ... active, before entry */
 	int			*fold;		/* an action rule's mask bit */
+	struct tally		*tally;
 };
 
 /* A clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) in seconds. */
@@ -264,6 +278,72 @@ tick_exit(struct tick *t)
  * (t->fold), and its entrants are found by their masks (tick_action)
  * instead of by reading their events again at their settled stage.
  */
+/* SQL jd_tally(mask): count mask in the tick's tally; returns it. */
+static void
+tick_tally_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct tally	*ty = sqlite3_user_data(ctx);
+	int64_t		 mask = sqlite3_value_int64(argv[0]);
+	uint64_t	 h;
+
+	(void)argc;
+	h = ((uint64_t)mask * 0x9e3779b97f4a7c15ULL) >> 51;	/* 13 bits */
+	while (!ty->full) {
+		if (ty->n[h] == 0 && ty->used == TALLY_MAX)
+			ty->full = 1;
+		else if (ty->n[h] == 0) {
+			ty->mask[h] = mask;
+			ty->n[h] = 1;
+			ty->used++;
+			break;
+		} else if (ty->mask[h] == mask) {
+			ty->n[h]++;
+			break;
+		} else
+			h = (h + 1) % TALLY_SLOTS;
+	}
+	sqlite3_result_int64(ctx, mask);
+}
+
+/* Fill temp.tick_mask with the entrants' distinct masks, each at the first
+ * stage, with how many have it: from the tally, or when it gave up from
+ * temp.tick_new. */
+static int
+tick_masks(struct tick *t)
+{
+	const struct journey	*j = t->j;
+	sqlite3_stmt		*st;
+	int			 status, rc = 0;
+
+	status = j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE;
+	if (tick_run_sql(t, "DELETE FROM temp.tick_mask", NULL, NULL, 0) < 0)
+		return -1;
+	if (t->tally->full)
+		return tick_run_sql(t, "INSERT INTO temp.tick_mask(mask, stage, "
+		    "status, seq, fired, n) SELECT mask, :a, :i, -1, ',', "
+		    "count(*) FROM temp.tick_new GROUP BY mask",
+		    j->stages[0].name, NULL, status) < 0 ? -1 : 0;
+	if ((st = tick_prepare(t, "INSERT INTO temp.tick_mask(mask, stage, "
+	    "status, seq, fired, n) VALUES (?1, ?2, ?3, -1, ',', ?4)")) == NULL)
+		return -1;
+	for (int i = 0; i < TALLY_SLOTS && rc == 0; i++) {
+		if (t->tally->n[i] == 0)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, t->tally->mask[i]);
+		sqlite3_bind_text(st, 2, j->stages[0].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, status);
+		sqlite3_bind_int64(st, 4, t->tally->n[i]);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			log_err("journey %s: sqlite: %s", j->name,
+			    sqlite3_errmsg(t->db));
+			rc = -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* May action rule r be folded into the entrants' masks at bit? */
 static int
 tick_foldable(const struct tick *t, const struct rule *r, int bit,
@@ -288,8 +368,9 @@ tick_entry(struct tick *t)
 	if (j->entry == NULL)
 		return 0;
 	sql_init(&q);
+	memset(t->tally, 0, sizeof *t->tally);
 	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, mask) SELECT "
-	    "jd_sid, ");
+	    "jd_sid, jd_tally(");
 	if (t->climb) {
 		/* The mask, over the entrants' shared reads (jd_xN) and their
 		 * own membership as they climb: the constant row m. */
@@ -312,6 +393,7 @@ tick_entry(struct tick *t)
 		q.share = NULL;
 	} else
 		buf_puts(&q.text, "0");
+	buf_puts(&q.text, ")");
 	/* Users are most subjects: read them in sid order (a "+" keeps the
 	 * (kind, id) index out), so that the probes into members and events
 	 * go in their order too, and tick_new is written in its order.
@@ -365,14 +447,7 @@ tick_entry(struct tick *t)
 	t->stats->entered += n;
 	if (j->nstages == 1)
 		t->stats->completed += n;
-	/* The distinct masks, each at the first stage, with its entrants. */
-	if (tick_run_sql(t, "DELETE FROM temp.tick_mask", NULL, NULL, 0) < 0 ||
-	    tick_run_sql(t, "INSERT INTO temp.tick_mask(mask, stage, status, "
-	    "seq, fired, n) SELECT mask, :a, :i, -1, ',', count(*) FROM "
-	    "temp.tick_new GROUP BY mask", j->stages[0].name, NULL,
-	    j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE) < 0)
-		return -1;
-	return 0;
+	return tick_masks(t);
 }
 
 /*
@@ -970,6 +1045,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	struct tick_stats	 dummy;
 	struct tick		 t = { .db = db, .conf = cf, .now = now,
 				    .stats = stats ? stats : &dummy };
+
 	sqlite3_stmt		*st;
 	int64_t			 hid = 0;
 	int			 rc = 0;
@@ -1001,6 +1077,13 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_k (k INTEGER PRIMARY KEY)")
 	    != 0)
 		return -1;
+	t.tally = xcalloc(1, sizeof *t.tally);
+	if (sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, t.tally, tick_tally_fn, NULL, NULL) !=
+	    SQLITE_OK) {
+		free(t.tally);
+		return -1;
+	}
 
 	start = tick_clock(CLOCK_MONOTONIC);
 	for (int i = 0; i < cf->njourneys; i++) {
@@ -1048,6 +1131,9 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	}
 	t.stats->seconds = tick_clock(CLOCK_MONOTONIC) - start;
 	free(t.fold);
+	sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8, NULL, NULL,
+	    NULL, NULL);
+	free(t.tally);
 	return rc;
 }
 
