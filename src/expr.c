@@ -1165,9 +1165,11 @@ sql_add_path(struct sql *q, const char *key)
 	free(path);
 }
 
-/* Append the FROM and WHERE of the events a count, sum or since reads. */
+/* Append the FROM and WHERE of the events a count, sum or since reads;
+ * a user's own events by sid, "s.sid" unless given. */
 static void
-events_sql(const struct expr *e, const struct node *n, struct sql *q)
+events_sql_of(const struct expr *e, const struct node *n, struct sql *q,
+    const char *sid)
 {
 	struct buf	*b = &q->text;
 
@@ -1178,7 +1180,7 @@ events_sql(const struct expr *e, const struct node *n, struct sql *q)
 		buf_puts(b, "FROM subjects u JOIN events e "
 		    "ON e.subject = u.sid WHERE u.account = s.sid");
 	else
-		buf_puts(b, "FROM events e WHERE e.subject = s.sid");
+		buf_printf(b, "FROM events e WHERE e.subject = %s", sid);
 	buf_puts(b, " AND e.name = ");
 	sql_add_text(q, n->s);
 	buf_puts(b, " AND e.ts <= :now");
@@ -1186,6 +1188,12 @@ events_sql(const struct expr *e, const struct node *n, struct sql *q)
 		buf_puts(b, " AND e.ts >= :now - ");
 		sql_add_int(q, n->window);
 	}
+}
+
+static void
+events_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	events_sql_of(e, n, q, "s.sid");
 }
 
 /* Append the SQL of a function or a name like stage_age. */
@@ -1375,9 +1383,11 @@ count_exists(const struct node *n, int *exists)
 	return call;
 }
 
-/* Append the EXISTS of a comparison count_exists accepts. */
+/* Append the EXISTS of a comparison count_exists accepts, the subject's
+ * events found by sid. */
 static void
-count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
+count_exists_sql_of(const struct expr *e, const struct node *n,
+    struct sql *q, const char *sid)
 {
 	const struct node	*call;
 	int			 exists;
@@ -1385,8 +1395,14 @@ count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
 	call = count_exists(n, &exists);
 	buf_puts(&q->text, exists ? "EXISTS (SELECT 1 " :
 	    "(NOT EXISTS (SELECT 1 ");
-	events_sql(e, call, q);
+	events_sql_of(e, call, q, sid);
 	buf_puts(&q->text, exists ? ")" : "))");
+}
+
+static void
+count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	count_exists_sql_of(e, n, q, "s.sid");
 }
 
 /*
@@ -1463,7 +1479,90 @@ share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
 	sh->v[sh->n].e = e;
 	sh->v[sh->n].n = n;
 	sh->v[sh->n].key = key;
+	sh->v[sh->n].lazy = 0;
 	return sh->n++;
+}
+
+/*
+ * A shared count of the same events as existence test n, over the same
+ * window or a narrower one (the column of that count), or -1: where the
+ * count is not 0 the events exist, and only where it is 0 need they be
+ * looked for. "count('ride') >= 1" and "count('ride', 30d) >= 8" in one
+ * mask seek the subject's rides once for most subjects, not twice.
+ */
+static int
+share_implied(struct expr_share *sh, const struct expr *e,
+    const struct node *n)
+{
+	const struct node	*call, *c;
+	int			 exists;
+
+	call = count_exists(n, &exists);
+	if (call->account || e->subject != SUBJECT_USER)
+		return -1;
+	for (int i = 0; i < sh->n; i++) {
+		c = sh->v[i].n;
+		if (c->kind != NODE_CALL || c->func != FUNC_COUNT ||
+		    c->account || sh->v[i].e->subject != SUBJECT_USER ||
+		    strcmp(c->s, call->s) != 0)
+			continue;
+		if (!call->has_window ||
+		    (c->has_window && c->window <= call->window))
+			return i;
+	}
+	return -1;
+}
+
+/* Pre-register every read e makes, so that existence tests find the
+ * counts that imply them wherever those come in the query. */
+static void
+share_add(struct expr_share *sh, const struct expr *e, const struct node *n)
+{
+	if (n == NULL)
+		return;
+	if (node_is_leaf(n)) {
+		share_find(sh, e, n, 1);
+		return;
+	}
+	share_add(sh, e, n->l);
+	share_add(sh, e, n->r);
+}
+
+void
+expr_share_add(struct expr_share *sh, const struct expr *e)
+{
+	share_add(sh, e, e->root);
+}
+
+/* Append the SQL of leaf n in share: its column, or for an existence test
+ * a shared count implies, that count and the test only where it is 0,
+ * over the subject jd_sid of the query over the subquery. */
+static void
+share_sql(struct expr_share *sh, const struct expr *e, const struct node *n,
+    struct sql *q)
+{
+	int	 i = share_find(sh, e, n, 1), c = -1, exists;
+
+	/* Decided at its first use, and kept: a column once used stays. */
+	if (sh->v[i].lazy == 0) {
+		if (n->kind == NODE_COMPARE)
+			c = share_implied(sh, e, n);
+		sh->v[i].lazy = c >= 0 ? 1 : -1;
+	} else if (sh->v[i].lazy > 0)
+		c = share_implied(sh, e, n);
+	if (c >= 0) {
+		count_exists(n, &exists);
+		/* CASE, not OR: SQLite computes both sides of an OR that is
+		 * a value, and only the branch taken of a CASE. */
+		buf_printf(&q->text, "(CASE WHEN jd_x%d > 0 THEN %d ELSE ", c,
+		    exists);
+		q->share = NULL;
+		count_exists_sql_of(e, n, q, "jd_sid");
+		q->share = sh;
+		buf_puts(&q->text, " END)");
+		return;
+	}
+	buf_printf(&q->text, "jd_x%d", i);
 }
 
 /* How many leaves of n are not in share. */
@@ -1493,6 +1592,8 @@ expr_share_columns(struct expr_share *sh, struct sql *q)
 
 	q->share = NULL;
 	for (int i = 0; i < sh->n; i++) {
+		if (sh->v[i].lazy > 0)
+			continue;
 		buf_puts(&q->text, ", ");
 		leaf_sql(sh->v[i].e, sh->v[i].n, q);
 		buf_printf(&q->text, " AS jd_x%d", i);
@@ -1518,7 +1619,7 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 	struct buf	*b = &q->text;
 
 	if (q->share != NULL && node_is_leaf(n)) {
-		buf_printf(b, "jd_x%d", share_find(q->share, e, n, 1));
+		share_sql(q->share, e, n, q);
 		return;
 	}
 	switch (n->kind) {

@@ -57,6 +57,7 @@ struct expr_share {
 		const struct expr	*e;
 		const struct node	*n;
 		char			*key;	/* its SQL and parameters */
+		int			 lazy;	/* 1: not a column (expr.c) */
 	}		*v;
 	int		 n;
 };
@@ -93,6 +94,12 @@ enum expr_type	 expr_type(const struct expr *);
  * values compare false, SPEC §6); a number or string may be NULL. */
 void		 expr_sql(const struct expr *, struct sql *q);
 
+/* Register every read of subjects' data that e makes, before writing any
+ * expression over share: then an existence test ("count('e') >= 1") that
+ * a shared count of the same events implies is written to look for the
+ * events only where that count is 0, by "jd_sid", the subject's sid, which
+ * the query over the subquery must provide. */
+void		 expr_share_add(struct expr_share *, const struct expr *);
 /* Does share already hold every read of subjects' data that e makes? */
 int		 expr_share_covers(struct expr_share *, const struct expr *);
 /* Append ", READ AS jd_x0, ..." for every read in share: the columns of the

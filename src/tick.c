@@ -374,6 +374,9 @@ tick_entry(struct tick *t)
 	if (t->climb) {
 		/* The mask, over the entrants' shared reads (jd_xN) and their
 		 * own membership as they climb: the constant row m. */
+		for (int i = 0; i < j->nrules; i++)
+			if (j->rules[i].go >= 0)
+				expr_share_add(&share, j->rules[i].when);
 		q.share = &share;
 		buf_puts(&q.text, "0");
 		for (int pass = 0; pass < 2; pass++) {

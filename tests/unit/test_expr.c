@@ -219,9 +219,13 @@ test_share(void **state)
 		"count('ride', 30d) >= 2 or attr('plan') == 'pass'",
 		"since('ride') < 2d and count('ride', 30d) >= 1",
 		"has('vip') and attr('vip') == false",
+		/* implied where count('ride', 30d) > 0, else looked for:
+		 * u4's only ride is 100 days old */
+		"count('ride') >= 1",
+		"count('ride') == 0",
 	};
 	struct expr_scope	 scope = scope_of("rider");
-	struct expr		*e[4], *x;
+	struct expr		*e[6], *x;
 	struct expr_share	 share = { NULL, 0 };
 	struct sql		 q, plain;
 	char			*got, *want;
@@ -230,7 +234,7 @@ test_share(void **state)
 	sql_init(&plain);
 	buf_puts(&q.text, "SELECT jd_sid");
 	buf_puts(&plain.text, "SELECT s.sid");
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 6; i++) {
 		e[i] = compile_ok(src[i], &scope);
 		q.share = &share;
 		buf_puts(&q.text, ", ");
@@ -239,8 +243,13 @@ test_share(void **state)
 		buf_puts(&plain.text, ", ");
 		expr_sql(e[i], &plain);
 	}
-	/* count 30d, plan; since, exists 30d; has vip, vip */
-	assert_int_equal(share.n, 6);
+	/* count 30d, plan; since, exists 30d; has vip, vip; exists, not */
+	assert_int_equal(share.n, 8);
+	/* the existence tests are written over the count, not as columns */
+	assert_non_null(strstr(q.text.s, "CASE WHEN jd_x0 > 0 THEN 1 ELSE "
+	    "EXISTS"));
+	assert_non_null(strstr(q.text.s, "CASE WHEN jd_x0 > 0 THEN 0 ELSE "
+	    "(NOT EXISTS"));
 	buf_puts(&q.text, " FROM (SELECT s.sid AS jd_sid");
 	expr_share_columns(&share, &q);
 	buf_puts(&q.text, " FROM " EXPR_FROM " WHERE s.kind = 0 ORDER BY "
@@ -250,7 +259,9 @@ test_share(void **state)
 	got = rows_of(&q);
 	want = rows_of(&plain);
 	assert_string_equal(got, want);
-	assert_string_equal(want, "1,1,1,1,0;2,0,1,1,1;3,0,0,0,0;4,0,1,0,0;");
+	assert_string_equal(want,
+	    "1,1,1,1,0,1,0;2,0,1,1,1,1,0;3,0,0,0,0,0,1;4,0,1,0,0,1,0;");
+	assert_null(strstr(q.text.s, "AS jd_x3"));	/* exists 30d */
 
 	x = compile_ok("attr('plan') == 'x' and count('ride', 30d) > 5",
 	    &scope);
@@ -266,7 +277,7 @@ test_share(void **state)
 	assert_false(expr_share_covers(&share, x));
 	expr_free(x);
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 6; i++)
 		expr_free(e[i]);
 	expr_share_free(&share);
 	free(got);
