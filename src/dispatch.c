@@ -80,18 +80,19 @@ enum {
  *
  * SQL_PICK: the partial index outbox_queue walks due rows in order, so that
  * the first match ends the search; without INDEXED BY the planner would sort
- * every queued row instead. "status IN (0, 3)" is written out as the index's
- * WHERE says.
+ * every queued row instead. The rows in flight (status 1) are in the index
+ * too, at its head (their due time is past): its status column skips them
+ * without reading the table.
  */
-#if OUTBOX_PENDING != 0 || OUTBOX_RETRYING != 3
-#error "outbox statuses changed: update outbox_queue and SQL_PICK"
+#if OUTBOX_PENDING != 0 || OUTBOX_INFLIGHT != 1 || OUTBOX_RETRYING != 3
+#error "outbox statuses changed: update SQL_PICK"
 #endif
 static const char *dispatch_sql[SQL_COUNT] = {
 	"BEGIN IMMEDIATE",
 	"COMMIT",
 	"SELECT aid, instance FROM outbox INDEXED BY outbox_queue WHERE "
-	"status IN (0, 3) AND due <= ?1 AND (crashes = 0 OR ?2) ORDER BY due, "
-	"aid",
+	OUTBOX_QUEUED_SQL " AND status <> 1 AND due <= ?1 AND (crashes = 0 "
+	"OR ?2) ORDER BY due, aid",
 	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
 	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2, "
 	"traits = coalesce(traits, (SELECT s.traits FROM subjects s WHERE "
@@ -274,9 +275,10 @@ outbox_recover(sqlite3 *db, int64_t now)
 
 	if (store_begin(db) != 0)
 		return -1;
+	/* Through outbox_queue, not the whole outbox. */
 	st = store_prepare(db, "UPDATE outbox SET status = ?1, reason = "
 	    "'in flight during 3 crashes in a row', updated = ?2 WHERE "
-	    "status = ?3 AND crashes >= 3");
+	    OUTBOX_QUEUED_SQL " AND status = ?3 AND crashes >= 3");
 	sqlite3_bind_int(st, 1, OUTBOX_DEAD);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, OUTBOX_INFLIGHT);
@@ -284,7 +286,7 @@ outbox_recover(sqlite3 *db, int64_t now)
 		dead = sqlite3_changes(db);
 	sqlite3_finalize(st);
 	st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-	    "updated = ?2 WHERE status = ?3");
+	    "updated = ?2 WHERE " OUTBOX_QUEUED_SQL " AND status = ?3");
 	sqlite3_bind_int(st, 1, OUTBOX_PENDING);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, OUTBOX_INFLIGHT);

@@ -47,8 +47,9 @@ if os.geteuid() != 0:
 
 def fill(path, leave):
     """Write zeros to path until the file system has leave bytes left, or
-    none at all (leave = 0)."""
-    with open(path, "wb") as f:
+    none at all (leave = 0). Unbuffered: a buffered file would try to
+    write what its buffer holds again when closed, and fail there."""
+    with open(path, "wb", buffering=0) as f:
         try:
             while True:
                 st = os.statvfs(os.path.dirname(path))
