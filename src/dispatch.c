@@ -990,10 +990,15 @@ dispatch_one(struct worker *w, struct job *job)
 	act->rv.id = act->a.id;
 	act->a.now = time_now();
 	/* Quiet hours and frequency caps: the guard records a deferral or a
-	 * hold itself; that is no attempt, and nothing for the breaker. */
-	pthread_mutex_lock(&d->write_lock);
-	res = guard_check(d->wconn.db, d->conf, act);
-	pthread_mutex_unlock(&d->write_lock);
+	 * hold itself; that is no attempt, and nothing for the breaker. When
+	 * none applies, the write lock is not waited for (a batch being
+	 * served holds it). */
+	res = GUARD_SEND;
+	if (guard_applies(d->conf, act)) {
+		pthread_mutex_lock(&d->write_lock);
+		res = guard_check(d->wconn.db, d->conf, act);
+		pthread_mutex_unlock(&d->write_lock);
+	}
 	if (res != GUARD_SEND) {
 		dispatch_unclaim(d, job);
 		return 1;

@@ -336,6 +336,7 @@ int		 dispatch_stop(struct dispatcher *, long outcomes[4]);
 #define GUARD_SEND	0	/* perform the action */
 #define GUARD_DEFERRED	1	/* quiet hours: pending until they end */
 #define GUARD_HELD	2	/* capped: held, with the reason */
+int		 guard_applies(const struct config *, const struct act *);
 int		 guard_check(sqlite3 *, const struct config *, struct act *);
 int		 guard_quiet_end(const char *zone, int from, int to,
 		    int64_t now, int64_t *end);
