@@ -261,6 +261,33 @@ guard_record(sqlite3 *db, const struct act *act, int status, int64_t due,
 	return rc;
 }
 
+/* The quiet hours that apply to an action (its rule's, else its
+ * instance's), or NULL; *r is its rule, or NULL. */
+static const char *
+guard_quiet_hours(const struct config *cf, const struct act *act,
+    const struct rule **r)
+{
+	*r = guard_rule(cf, act->a.journey, act->a.rule);
+	return *r != NULL && (*r)->quiet_hours != NULL ? (*r)->quiet_hours :
+	    act->inst->quiet_hours;
+}
+
+/* Does any guardrail apply to the action: quiet hours or a frequency cap?
+ * When none does, guard_check() would say GUARD_SEND without the database:
+ * the caller may skip it, and the lock it takes for it. */
+int
+guard_applies(const struct config *cf, const struct act *act)
+{
+	const struct rule	*r;
+	const char		*qh;
+
+	if (act->inst == NULL)
+		return 0;
+	qh = guard_quiet_hours(cf, act, &r);
+	return (qh != NULL && quiet_hours_parse(qh, NULL, NULL) == 0) ||
+	    (act->inst->limit_max > 0 && (r == NULL || !r->ignore_limits));
+}
+
 /*
  * Apply the guardrails to a claimed action (in flight) before its plugin
  * performs it. GUARD_SEND: go on. GUARD_DEFERRED or GUARD_HELD: the action
@@ -278,14 +305,9 @@ guard_check(sqlite3 *db, const struct config *cf, struct act *act)
 	int64_t			 now = act->a.now, end = 0, n;
 	int			 from, to, verdict = GUARD_SEND;
 
-	if (inst == NULL)
+	if (!guard_applies(cf, act))
 		return GUARD_SEND;
-	r = guard_rule(cf, act->a.journey, act->a.rule);
-	qh = r != NULL && r->quiet_hours != NULL ? r->quiet_hours :
-	    inst->quiet_hours;
-	if ((qh == NULL || quiet_hours_parse(qh, &from, &to) != 0) &&
-	    (inst->limit_max <= 0 || (r != NULL && r->ignore_limits)))
-		return GUARD_SEND;
+	qh = guard_quiet_hours(cf, act, &r);
 	if (store_begin(db) != 0)
 		goto fault;
 	if (qh != NULL && quiet_hours_parse(qh, &from, &to) == 0) {

@@ -218,6 +218,17 @@ char		*store_meta_get(sqlite3 *, const char *key);
 #define OUTBOX_RETRYING		3
 #define OUTBOX_DEAD		4
 #define OUTBOX_HELD		5
+/*
+ * The rows of the partial index outbox_queue: pending, in flight, retrying
+ * (the queue). A query that has this term, written out as the index's WHERE
+ * is, may use the index; one with "status IN (?1, ...)" may not. Not "IN
+ * (0, 1, 3)": SQLite tests an IN list of three or more in a temporary table,
+ * built twice by every UPDATE of a row's status, old row and new.
+ */
+#define OUTBOX_QUEUED_SQL	"(status <= 1 OR status = 3)"
+#if OUTBOX_PENDING != 0 || OUTBOX_INFLIGHT != 1 || OUTBOX_RETRYING != 3
+#error "outbox statuses changed: update OUTBOX_QUEUED_SQL"
+#endif
 const char	*outbox_status_name(int);
 const char	*member_status_name(int);
 
@@ -326,6 +337,7 @@ int		 dispatch_stop(struct dispatcher *, long outcomes[4]);
 #define GUARD_SEND	0	/* perform the action */
 #define GUARD_DEFERRED	1	/* quiet hours: pending until they end */
 #define GUARD_HELD	2	/* capped: held, with the reason */
+int		 guard_applies(const struct config *, const struct act *);
 int		 guard_check(sqlite3 *, const struct config *, struct act *);
 int		 guard_quiet_end(const char *zone, int from, int to,
 		    int64_t now, int64_t *end);

@@ -130,13 +130,10 @@ metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
 	sqlite3_finalize(st);
 	buf_free(&b);
 
-	st = store_prepare(db, "SELECT count(*), coalesce(?2 - min(CASE WHEN "
-	    "due <= ?2 THEN due END), 0) FROM outbox WHERE status IN (?1, ?3, "
-	    "?4)");
-	sqlite3_bind_int(st, 1, OUTBOX_PENDING);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int(st, 3, OUTBOX_INFLIGHT);
-	sqlite3_bind_int(st, 4, OUTBOX_RETRYING);
+	/* Pending, in flight, retrying: the rows of outbox_queue. */
+	st = store_prepare(db, "SELECT count(*), coalesce(?1 - min(CASE WHEN "
+	    "due <= ?1 THEN due END), 0) FROM outbox WHERE " OUTBOX_QUEUED_SQL);
+	sqlite3_bind_int64(st, 1, now);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		metrics_head(f, "journeyd_outbox_depth", "gauge",
 		    "Actions waiting: pending (quiet hours included), in flight "

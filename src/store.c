@@ -21,7 +21,13 @@
  *   firings   when an action rule last fired for a subject (repeat)
  *   outbox    queued actions and their delivery state (with the subject's
  *             traits as of the first attempt, so that every retry carries
- *             the same ones)
+ *             the same ones); the queue (pending, in flight, retrying) by
+ *             due time, for claims, recovery and metrics; by (subject,
+ *             instance, created) for the guard and the tick. No index on
+ *             status alone: each action goes pending, in flight, done in
+ *             two commits, and such an index moved its entry each time,
+ *             three more pages written per commit. The queue index keeps
+ *             an action's entry in place until it is done.
  *   meta      key/value: last tick and the like
  */
 #include "config.h"
@@ -114,8 +120,8 @@ static const char *store_migrations[] = {
 	"  note TEXT,"
 	"  updated INTEGER,"
 	"  traits TEXT);"
-	"CREATE INDEX outbox_queue ON outbox(due, aid) WHERE status IN (0, 3);"
-	"CREATE INDEX outbox_status ON outbox(status);"
+	"CREATE INDEX outbox_queue ON outbox(due, aid, status) WHERE "
+	OUTBOX_QUEUED_SQL ";"
 	"CREATE INDEX outbox_subject ON outbox(subject, instance, created);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
 };
