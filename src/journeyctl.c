@@ -422,14 +422,16 @@ cmd_outbox(struct config *cf, sqlite3 *db, int argc, char **argv)
 		dead = 1;
 	else if (argc != 0)
 		usage();
-	st = store_prepare(db, "SELECT o.id, s.kind, s.id, o.journey, o.rule, "
-	    "o.instance, o.status, o.attempts, strftime('%Y-%m-%dT%H:%M:%SZ', "
-	    "o.due, 'unixepoch'), o.reason FROM outbox o JOIN subjects s ON "
-	    "s.sid = o.subject WHERE o.status IN (?1, ?2, ?3) ORDER BY o.due, "
-	    "o.aid");
-	sqlite3_bind_int(st, 1, dead ? OUTBOX_DEAD : OUTBOX_PENDING);
-	sqlite3_bind_int(st, 2, dead ? OUTBOX_DEAD : OUTBOX_INFLIGHT);
-	sqlite3_bind_int(st, 3, dead ? OUTBOX_DEAD : OUTBOX_RETRYING);
+	/* By the index of the queue, or of the dead. */
+	st = store_prepare(db, dead ? "SELECT o.id, s.kind, s.id, o.journey, "
+	    "o.rule, o.instance, o.status, o.attempts, strftime("
+	    "'%Y-%m-%dT%H:%M:%SZ', o.due, 'unixepoch'), o.reason FROM outbox o "
+	    "JOIN subjects s ON s.sid = o.subject WHERE " OUTBOX_DEAD_SQL
+	    " ORDER BY o.due, o.aid" : "SELECT o.id, s.kind, s.id, o.journey, "
+	    "o.rule, o.instance, o.status, o.attempts, strftime("
+	    "'%Y-%m-%dT%H:%M:%SZ', o.due, 'unixepoch'), o.reason FROM outbox o "
+	    "JOIN subjects s ON s.sid = o.subject WHERE " OUTBOX_QUEUED_SQL
+	    " ORDER BY o.due, o.aid");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		printf("%s %s%s %s/%s via %s: %s, %d attempt(s)", col(st, 0),
 		    sqlite3_column_int(st, 1) == SUBJECT_ACCOUNT ? "account:" :
@@ -466,19 +468,20 @@ cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
 	if (strcmp(argv[0], "--dead") == 0) {
 		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = "
 		    "min(?2, coalesce(updated, ?2)), first_try = NULL, "
-		    "attempts = 0, crashes = 0, updated = ?2 WHERE status = ?3");
+		    "attempts = 0, crashes = 0, updated = ?2 WHERE "
+		    OUTBOX_DEAD_SQL);
 	} else {
 		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = "
 		    "min(?2, coalesce(updated, ?2)), first_try = NULL, "
 		    "attempts = 0, crashes = 0, updated = ?2 WHERE status = ?3 "
 		    "AND (id = ?4 OR subject = ?5)");
 		sid = store_subject(db, argv[0], &kind);
+		sqlite3_bind_int(st, 3, OUTBOX_DEAD);
 		sqlite3_bind_text(st, 4, argv[0], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, sid);
 	}
 	sqlite3_bind_int(st, 1, OUTBOX_PENDING);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int(st, 3, OUTBOX_DEAD);
 	n = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(db) : -1;
 	sqlite3_finalize(st);
 	if (n < 0 || store_commit(db) != 0) {

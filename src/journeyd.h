@@ -229,6 +229,12 @@ char		*store_meta_get(sqlite3 *, const char *key);
 #if OUTBOX_PENDING != 0 || OUTBOX_INFLIGHT != 1 || OUTBOX_RETRYING != 3
 #error "outbox statuses changed: update OUTBOX_QUEUED_SQL"
 #endif
+/* The dead, in the words of the partial index outbox_dead (a literal: the
+ * planner uses a partial index only for a term it can see implies it). */
+#define OUTBOX_DEAD_SQL		"(status = 4)"
+#if OUTBOX_DEAD != 4
+#error "outbox statuses changed: update OUTBOX_DEAD_SQL"
+#endif
 const char	*outbox_status_name(int);
 const char	*member_status_name(int);
 

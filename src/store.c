@@ -123,6 +123,8 @@ static const char *store_migrations[] = {
 	"CREATE INDEX outbox_queue ON outbox(due, aid, status) WHERE "
 	OUTBOX_QUEUED_SQL ";"
 	"CREATE INDEX outbox_subject ON outbox(subject, instance, created);"
+	"CREATE INDEX outbox_dead ON outbox(due, aid) WHERE " OUTBOX_DEAD_SQL
+	";"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
 };
 #define STORE_NMIGRATIONS \
