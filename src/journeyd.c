@@ -227,7 +227,6 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 		}
 		if (now >= next_tick) {
 			run_tick(db, cf, now, status, sizeof status);
-			store_checkpoint(db);
 			notify_send(status);
 			dispatch_kick(d);
 			next_tick = now + cf->interval;

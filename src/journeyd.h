@@ -194,7 +194,6 @@ void		 instance_free(struct instance *);
 sqlite3		*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(sqlite3 *);
 int		 store_exec(sqlite3 *, const char *sql);
-int		 store_checkpoint(sqlite3 *);	/* WAL: TRUNCATE */
 int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
 /* Pause STORE_YIELD_MS between two write transactions of a long run, so
  * that other writers (waiting in the busy handler) get their turn. */

@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,6 +45,8 @@
 #define STORE_BUSY_MS		10000	/* longest wait for another writer */
 #define STORE_BUSY_POLL_MS	1	/* between tries meanwhile */
 #define STORE_CHECKPOINT_MS	200	/* longest a checkpoint holds writers */
+#define STORE_WAL_PASSIVE	1000	/* frames: SQLite's own checkpoint */
+#define STORE_WAL_RESTART	16384	/* frames (64 MiB): start it over */
 
 /* Each entry upgrades from version i to i + 1. */
 static const char *store_migrations[] = {
@@ -217,13 +220,53 @@ store_yield(void)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * The WAL's checkpoints, in place of SQLite's automatic one (a passive
+ * checkpoint after a commit that leaves STORE_WAL_PASSIVE frames or more).
+ * A passive checkpoint never waits, so under an import that commits batch
+ * after batch beside the daemon's readers it never catches up, and the WAL
+ * never starts over: bench/load grew it to 9.8 GB, and its index (-shm,
+ * mapped by every process that opens the database) to 18 MiB. So once the
+ * WAL holds STORE_WAL_RESTART frames, a commit runs a TRUNCATE checkpoint:
+ * it waits for the readers of older data to finish, holding new writers
+ * meanwhile, for at most STORE_CHECKPOINT_MS; when a long reader (a backup,
+ * a report) is in the way, it is tried again STORE_WAL_RESTART frames on.
+ * arg: the frame count of the next try, one per connection.
+ */
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	int	*next = arg, logged = 0, done = 0, rc;
+
+	if (frames < STORE_WAL_PASSIVE)
+		return SQLITE_OK;
+	if (frames < *next) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+		    NULL, NULL);
+		return SQLITE_OK;
+	}
+	sqlite3_busy_timeout(db, STORE_CHECKPOINT_MS);
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE,
+	    &logged, &done);
+	sqlite3_busy_handler(db, store_busy, NULL);
+	if (rc == SQLITE_OK)
+		*next = STORE_WAL_RESTART;
+	else {
+		log_debug("checkpoint: %s with %d WAL frames, %d copied; again "
+		    "at %d", sqlite3_errstr(rc), frames, done,
+		    frames + STORE_WAL_RESTART);
+		*next = frames + STORE_WAL_RESTART;
+	}
+	return SQLITE_OK;
+}
+
 /* Open (creating when needed, mode 0600) and migrate the database. */
 sqlite3 *
 store_open(const char *path, char *err, size_t errlen)
 {
 	sqlite3	*db = NULL;
 	char	*msg = NULL;
-	int	 fd;
+	int	 fd, *next;
 
 	/*
 	 * Create it ourselves so that it is never world-readable (SQLite gives
@@ -243,10 +286,13 @@ store_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	sqlite3_busy_handler(db, store_busy, NULL);
+	next = xmalloc(sizeof *next);
+	*next = STORE_WAL_RESTART;
+	sqlite3_wal_hook(db, store_wal_hook, next);
 	sqlite3_extended_result_codes(db, 1);
 	if (guard_register(db) != 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
+		store_close(db);
 		return NULL;
 	}
 	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
@@ -260,11 +306,11 @@ store_open(const char *path, char *err, size_t errlen)
 	    "PRAGMA temp.cache_size = -8192;", NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg);
 		sqlite3_free(msg);
-		sqlite3_close(db);
+		store_close(db);
 		return NULL;
 	}
 	if (store_migrate(db, err, errlen) != 0) {
-		sqlite3_close(db);
+		store_close(db);
 		return NULL;
 	}
 	return db;
@@ -274,40 +320,13 @@ store_open(const char *path, char *err, size_t errlen)
 void
 store_close(sqlite3 *db)
 {
-	if (db != NULL)
+	if (db != NULL) {
+		free(sqlite3_wal_hook(db, NULL, NULL));
 		sqlite3_close_v2(db);
+	}
 }
 
 /* Run SQL with no result; log what failed. */
-/*
- * Checkpoint the WAL into the database and truncate it, waiting for readers
- * of older snapshots to finish, and holding new writers meanwhile: for at
- * most STORE_CHECKPOINT_MS, so that a long reader (a backup, a report) costs
- * the writers no more than that. Under reads and writes that never pause (an
- * import, the dispatcher, the ticks) SQLite's automatic checkpoints never
- * catch up, so the WAL never starts over: bench/load grew it to 9.8 GB, and
- * its index (-shm, mapped by every connection's process) to 18 MiB. Returns
- * 0, or 1 when a reader or writer kept it from finishing (the next tries).
- */
-int
-store_checkpoint(sqlite3 *db)
-{
-	int	 frames = 0, done = 0, rc;
-
-	sqlite3_busy_timeout(db, STORE_CHECKPOINT_MS);
-	rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE,
-	    &frames, &done);
-	sqlite3_busy_handler(db, store_busy, NULL);
-	if (rc == SQLITE_BUSY) {
-		log_debug("checkpoint: busy, %d of %d WAL frames copied", done,
-		    frames);
-		return 1;
-	}
-	if (rc != SQLITE_OK)
-		log_warn("checkpoint: %s", sqlite3_errmsg(db));
-	return rc == SQLITE_OK ? 0 : 1;
-}
-
 int
 store_exec(sqlite3 *db, const char *sql)
 {
