@@ -887,41 +887,55 @@ tick_transition(struct tick *t, int ri, int pass)
 
 /*
  * Action rule ri fires for the subjects at its stages for whom it holds and
- * whose last firing is older than repeat (or never, for once). A rule
- * folded into the entrants' masks (t->fold) finds the entrants by their
- * mask's bit and settled stage (they have no firings: new, or deleted at
- * re-entry), and evaluates its condition only over the members that were
- * there before the entry, if any.
+ * whose last firing is older than repeat (or never, for once). The
+ * entrants that climbed (who have no firings: new, or deleted at
+ * re-entry) are found apart, by their masks' settled stages: by the rule's
+ * bit when it was folded into them (t->fold), else by its condition over
+ * them alone, their membership that of their mask (entered now). The
+ * members that were there before the entry, if any, are evaluated as
+ * usual.
  */
 static int
 tick_action(struct tick *t, int ri)
 {
 	const struct rule	*r = &t->j->rules[ri];
 	int			 bit = t->fold[ri], n = 0, k;
+	int			 apart = t->climb && t->entrants > 0;
 	struct sql		 q;
 
 	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
-	if (bit >= 0 && t->entrants > 0) {
+	if (apart) {
 		sql_init(&q);
-		buf_printf(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
+		buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
 		    "SELECT n.subject, m.stage FROM temp.tick_new n CROSS JOIN "
-		    "temp.tick_mask m ON m.mask = n.mask WHERE (m.mask >> %d) "
-		    "& 1", bit);
+		    "(SELECT mask, stage, status, :now AS entered, :now AS "
+		    "stage_since FROM temp.tick_mask) m ON m.mask = n.mask");
+		if (bit < 0)
+			buf_puts(&q.text, " CROSS JOIN subjects s ON s.sid = "
+			    "n.subject");
+		buf_puts(&q.text, " WHERE m.status IN (0, 1)");
 		tick_stage_filter(&q, r);
+		if (bit >= 0)
+			buf_printf(&q.text, " AND (m.mask >> %d) & 1", bit);
+		else {
+			buf_puts(&q.text, " AND (");
+			expr_sql(r->when, &q);
+			buf_puts(&q.text, ")");
+		}
 		n = tick_exec(t, &q);
 		sql_free(&q);
 		if (n < 0)
 			return -1;
 	}
-	if (bit < 0 || t->old) {
+	if (!apart || t->old) {
 		sql_init(&q);
 		buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
 		    "SELECT s.sid, m.stage FROM members m JOIN subjects s ON "
 		    "s.sid = m.subject WHERE m.journey = :journey AND m.status "
 		    "IN (0, 1)");
 		tick_stage_filter(&q, r);
-		if (bit >= 0 && t->entrants > 0)
+		if (apart)
 			buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM "
 			    "temp.tick_new n WHERE n.subject = m.subject)");
 		buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f "
