@@ -227,10 +227,13 @@ store_yield(void)
  * after batch beside the daemon's readers it never catches up, and the WAL
  * never starts over: bench/load grew it to 9.8 GB, and its index (-shm,
  * mapped by every process that opens the database) to 18 MiB. So once the
- * WAL holds STORE_WAL_RESTART frames, a commit runs a TRUNCATE checkpoint:
+ * WAL holds STORE_WAL_RESTART frames, a commit runs a RESTART checkpoint:
  * it waits for the readers of older data to finish, holding new writers
- * meanwhile, for at most STORE_CHECKPOINT_MS; when a long reader (a backup,
- * a report) is in the way, it is tried again STORE_WAL_RESTART frames on.
+ * meanwhile, for at most STORE_CHECKPOINT_MS, so that the next writer
+ * starts the WAL over (overwriting its file, faster than appending; the
+ * file is cut back to that size when longer, by journal_size_limit). When
+ * a long reader (a backup, a report) is in the way, it is tried again
+ * STORE_WAL_RESTART frames on.
  * arg: the frame count of the next try, one per connection.
  */
 static int
@@ -246,7 +249,7 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		return SQLITE_OK;
 	}
 	sqlite3_busy_timeout(db, STORE_CHECKPOINT_MS);
-	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE,
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART,
 	    &logged, &done);
 	sqlite3_busy_handler(db, store_busy, NULL);
 	if (rc == SQLITE_OK)
@@ -299,6 +302,7 @@ store_open(const char *path, char *err, size_t errlen)
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = OFF;"
 	    "PRAGMA cache_size = -16384;"
+	    "PRAGMA journal_size_limit = 67108864;"	/* STORE_WAL_RESTART */
 	    /* Temporary tables and sorts (a tick's batches) can hold a row
 	     * per subject: in a file with a bounded cache, so that memory
 	     * does not grow with the number of subjects. */
