@@ -208,7 +208,9 @@ static const char show_json_sql[] =
 	"     WHEN 5 THEN 'held' END,"
 	"   'action', o.id, 'plugin', o.instance, 'attempts', o.attempts,"
 	"   'reason', o.reason, 'note', coalesce(h.note, o.note)))"
-	"   FROM (SELECT * FROM history_steps WHERE subject = s.sid"
+	/* ?1, not s.sid: SQLite pushes a constant into the view's two
+	 * parts (its index), not a column of the outer query (a scan). */
+	"   FROM (SELECT * FROM history_steps WHERE subject = ?1"
 	"     ORDER BY hid, part) h"
 	"   LEFT JOIN outbox o ON o.aid = h.action))"
 	" FROM subjects s WHERE s.sid = ?1";
