@@ -175,11 +175,8 @@ cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
  * is keyed by (journey, subject), so one probe per journey in it, the
  * journeys found one after the other by the same key. */
 #define MEMBERS_OF(SID) \
-	"(WITH RECURSIVE js(j) AS (SELECT min(journey) FROM members" \
-	" UNION ALL SELECT (SELECT min(journey) FROM members WHERE" \
-	" journey > js.j) FROM js WHERE js.j IS NOT NULL) SELECT x.* FROM" \
-	" js CROSS JOIN members x ON x.journey = js.j AND x.subject = " SID \
-	") m"
+	"(" MEMBER_JOURNEYS_CTE "SELECT x.* FROM js CROSS JOIN members x ON" \
+	" x.journey = js.j AND x.subject = " SID ") m"
 
 /* The SQL of a subject's profile as one JSON object (SPEC §3). */
 static const char show_json_sql[] =

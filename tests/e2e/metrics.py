@@ -93,6 +93,8 @@ with Env() as env:
               "VALUES ('x1', 1, 'rider', 'gone', 'new', 'gone', 0, strftime('%s', '2026-03-01T02:00:00Z'), 0)")
     c.execute("INSERT INTO members(journey, subject, stage, status, entered, stage_since) "
               "VALUES ('old', 1, 'we\"ird\\stage' || char(10) || 'x', 0, 0, 0)")
+    c.execute("INSERT INTO members(journey, subject, stage, status, entered, stage_since) "
+              "VALUES ('rider', 999, 'retired', 0, 0, 0)")
     c.commit()
     c.close()
     env.once("2026-03-01T03:00:00Z")
@@ -102,6 +104,9 @@ with Env() as env:
     eq(s[("journeyd_oldest_due_age_seconds", "")], 3600, "the oldest due action is 1h late")
     eq(s[("journeyd_subjects", '{journey="old",stage="we\\"ird\\\\stage\\nx"}')], 1,
        "label values escaped: quote, backslash, newline")
+    eq(s[("journeyd_subjects", '{journey="rider",stage="retired"}')], 1,
+       "a stage no longer in the config, beside those that are")
+    eq(s[("journeyd_subjects", '{journey="rider",stage="new"}')], 2, "and those still counted")
     eq(s[("journeyd_ticks_total", "")], 1, "ticks of this process")
     left = [f for f in os.listdir(env.dir) if f.startswith("journeyd.prom")]
     eq(left, ["journeyd.prom"], "no temporary file left")
