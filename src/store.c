@@ -1,6 +1,7 @@
 /*
- * The SQLite store: opening in WAL mode with a busy timeout, the schema and
- * its migrations by PRAGMA user_version, and small helpers.
+ * The SQLite store: opening in WAL mode with a busy timeout and the WAL's
+ * checkpoints (store_wal_hook), the schema and its migrations by PRAGMA
+ * user_version, and small helpers.
  *
  * Layout (version 1):
  *   subjects  users (kind 0) and accounts (kind 1); a user's account
@@ -27,7 +28,8 @@
  *             status alone: each action goes pending, in flight, done in
  *             two commits, and such an index moved its entry each time,
  *             three more pages written per commit. The queue index keeps
- *             an action's entry in place until it is done.
+ *             an action's entry in place until it is done. The dead, few,
+ *             by their own partial index (outbox, retry --dead).
  *   meta      key/value: last tick and the like
  */
 #include "config.h"
