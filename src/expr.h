@@ -57,7 +57,8 @@ struct expr_share {
 		const struct expr	*e;
 		const struct node	*n;
 		char			*key;	/* its SQL and parameters */
-		int			 lazy;	/* 1: not a column (expr.c) */
+		int			 by;	/* >= 0: no column, written
+						 * over that count's */
 	}		*v;
 	int		 n;
 };

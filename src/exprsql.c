@@ -414,6 +414,8 @@ leaf_key(const struct expr *e, const struct node *n)
 	return key;
 }
 
+#define SHARE_UNDECIDED	(-2)	/* struct expr_share's by, before first use */
+
 /* The column of leaf n in share; with add, added when it is not there.
  * -1 when it is not there. */
 static int
@@ -436,7 +438,7 @@ share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
 	sh->v[sh->n].e = e;
 	sh->v[sh->n].n = n;
 	sh->v[sh->n].key = key;
-	sh->v[sh->n].lazy = 0;
+	sh->v[sh->n].by = SHARE_UNDECIDED;
 	return sh->n++;
 }
 
@@ -498,16 +500,13 @@ static void
 share_sql(struct expr_share *sh, const struct expr *e, const struct node *n,
     struct sql *q)
 {
-	int	 i = share_find(sh, e, n, 1), c = -1, exists;
+	int	 i = share_find(sh, e, n, 1), c, exists;
 
 	/* Decided at its first use, and kept: a column once used stays. */
-	if (sh->v[i].lazy == 0) {
-		if (n->kind == NODE_COMPARE)
-			c = share_implied(sh, e, n);
-		sh->v[i].lazy = c >= 0 ? 1 : -1;
-	} else if (sh->v[i].lazy > 0)
-		c = share_implied(sh, e, n);
-	if (c >= 0) {
+	if (sh->v[i].by == SHARE_UNDECIDED)
+		sh->v[i].by = n->kind == NODE_COMPARE ?
+		    share_implied(sh, e, n) : -1;
+	if ((c = sh->v[i].by) >= 0) {
 		count_exists(n, &exists);
 		/* CASE, not OR: SQLite computes both sides of an OR that is
 		 * a value, and only the branch taken of a CASE. */
@@ -549,7 +548,7 @@ expr_share_columns(struct expr_share *sh, struct sql *q)
 
 	q->share = NULL;
 	for (int i = 0; i < sh->n; i++) {
-		if (sh->v[i].lazy > 0)
+		if (sh->v[i].by >= 0)
 			continue;
 		buf_puts(&q->text, ", ");
 		leaf_sql(sh->v[i].e, sh->v[i].n, q);
