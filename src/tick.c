@@ -258,32 +258,6 @@ tick_exit(struct tick *t)
 	return 0;
 }
 
-/*
- * Subjects not in the journey (or exited, with reenter) who match entry and
- * not exit enter at the first stage: into temp.tick_new, the tick's
- * entrants, which climb (tick_climb) and are written to members and the
- * history once, at the stage they settle on (tick_settle_new). Whether a
- * subject is in the journey is asked first, so that entry is evaluated only
- * for those who are not: once everyone is in, a tick costs one index probe
- * per subject.
- *
- * The same statement evaluates, for each entrant, the condition of every
- * goto rule, into the bits of its mask (the rule's bit: its place among the
- * goto rules). For an entrant they do not depend on the stage it climbs to:
- * its stage_since and entered are now, so stage_age and journey_age are 0
- * and stalled is false at every stage, and only its own membership of this
- * journey changes during the tick, which no goto condition reads when
- * t->climb is set (expr_reads_journey). So each is computed once, and the
- * climb is worked out once per distinct mask, not per subject.
- *
- * The conditions are written over shared reads (struct expr_share): each
- * distinct count, since, attr... that they make is a column of the subquery
- * over the subjects, computed once per entrant however many conditions use
- * it. An action rule whose condition makes no read the goto rules do not
- * make already costs nothing more here: it is folded in, with the next bit
- * (t->fold), and its entrants are found by their masks (tick_action)
- * instead of by reading their events again at their settled stage.
- */
 /* SQL jd_tally(mask): count mask in the tick's tally; returns it. */
 static void
 tick_tally_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -360,6 +334,32 @@ tick_foldable(const struct tick *t, const struct rule *r, int bit,
 	    expr_share_covers(share, r->when);
 }
 
+/*
+ * Subjects not in the journey (or exited, with reenter) who match entry and
+ * not exit enter at the first stage: into temp.tick_new, the tick's
+ * entrants, which climb (tick_climb) and are written to members and the
+ * history once, at the stage they settle on (tick_settle_new). Whether a
+ * subject is in the journey is asked first, so that entry is evaluated only
+ * for those who are not: once everyone is in, a tick costs one index probe
+ * per subject.
+ *
+ * The same statement evaluates, for each entrant, the condition of every
+ * goto rule, into the bits of its mask (the rule's bit: its place among the
+ * goto rules). For an entrant they do not depend on the stage it climbs to:
+ * its stage_since and entered are now, so stage_age and journey_age are 0
+ * and stalled is false at every stage, and only its own membership of this
+ * journey changes during the tick, which no goto condition reads when
+ * t->climb is set (expr_reads_journey). So each is computed once, and the
+ * climb is worked out once per distinct mask, not per subject.
+ *
+ * The conditions are written over shared reads (struct expr_share): each
+ * distinct count, since, attr... that they make is a column of the subquery
+ * over the subjects, computed once per entrant however many conditions use
+ * it. An action rule whose condition makes no read the goto rules do not
+ * make already costs nothing more here: it is folded in, with the next bit
+ * (t->fold), and its entrants are found by their masks (tick_action)
+ * instead of by reading their events again at their settled stage.
+ */
 static int
 tick_entry(struct tick *t)
 {
@@ -376,7 +376,7 @@ tick_entry(struct tick *t)
 	sql_init(&q);
 	memset(t->tally, 0, sizeof *t->tally);
 	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, mask) SELECT "
-	    "jd_sid, jd_tally(");
+	    "jd_sid, jd_tally(0");
 	if (t->climb) {
 		/* The mask, over the entrants' shared reads (jd_xN) and their
 		 * own membership as they climb: the constant row m. */
@@ -384,7 +384,6 @@ tick_entry(struct tick *t)
 			if (j->rules[i].go >= 0)
 				expr_share_add(&share, j->rules[i].when);
 		q.share = &share;
-		buf_puts(&q.text, "0");
 		for (int pass = 0; pass < 2; pass++) {
 			for (int i = 0; i < j->nrules; i++) {
 				const struct rule *r = &j->rules[i];
@@ -400,8 +399,7 @@ tick_entry(struct tick *t)
 			}
 		}
 		q.share = NULL;
-	} else
-		buf_puts(&q.text, "0");
+	}
 	buf_puts(&q.text, ")");
 	/* Users are most subjects: read them in sid order (a "+" keeps the
 	 * (kind, id) index out), so that the probes into members and events
