@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "journeyd.h"
+#include "ingest/ingest.h"
 
 #define BENCH_BASE	1767225600	/* 2026-01-01T00:00:00Z */
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "delivery/delivery.h"
 #include "fuzz.h"
 
 static char	 dir[64];

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
+#include "insight/insight.h"
 #include "fuzz.h"
 
 #define NOW	1772355600LL

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 #include "fuzz.h"
 
 int

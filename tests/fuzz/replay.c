@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_NAME

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 #include "mock_host.h"
 
 static pthread_mutex_t	 mock_lock = PTHREAD_MUTEX_INITIALIZER;

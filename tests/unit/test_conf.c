@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "journeyd.h"
+#include "delivery/delivery.h"
 
 static char	 dir[] = "/tmp/jd-conf-XXXXXX";
 static char	 path[256];

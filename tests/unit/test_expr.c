@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "expr.h"
+#include "insight/insight.h"
 
 #define NOW	10000000LL
 #define DAY	86400LL

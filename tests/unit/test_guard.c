@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 
 /* The quiet-hours end for zone at ISO time now, or "" when not quiet. */
 static const char *
@@ -76,12 +76,12 @@ test_quiet_zones(void **state)
 static void
 test_zone_valid(void **state)
 {
-	assert_true(guard_zone_valid("UTC"));
-	assert_true(guard_zone_valid("Europe/Berlin"));
-	assert_false(guard_zone_valid("Mars/Olympus_Mons"));
-	assert_false(guard_zone_valid("../../etc/passwd"));
-	assert_false(guard_zone_valid("/etc/localtime"));
-	assert_false(guard_zone_valid(""));
+	assert_true(tz_valid("UTC"));
+	assert_true(tz_valid("Europe/Berlin"));
+	assert_false(tz_valid("Mars/Olympus_Mons"));
+	assert_false(tz_valid("../../etc/passwd"));
+	assert_false(tz_valid("/etc/localtime"));
+	assert_false(tz_valid(""));
 }
 
 /* Many threads converting in different zones get their own answers. */
@@ -118,11 +118,11 @@ static void
 test_bucket(void **state)
 {
 	/* FNV-1a 64: "" is the offset basis, "a" is 0xaf63dc4c8601ec8c. */
-	assert_int_equal(guard_bucket("", 0), (int)(0xcbf29ce484222325ULL %
+	assert_int_equal(bucket_of("", 0), (int)(0xcbf29ce484222325ULL %
 	    100));
-	assert_int_equal(guard_bucket("a", 1), (int)(0xaf63dc4c8601ec8cULL %
+	assert_int_equal(bucket_of("a", 1), (int)(0xaf63dc4c8601ec8cULL %
 	    100));
-	assert_int_equal(guard_bucket("foobar", 6),
+	assert_int_equal(bucket_of("foobar", 6),
 	    (int)(0x85944171f73967e8ULL % 100));
 }
 

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "journeyd.h"
+#include "ingest/ingest.h"
 
 #define NOW		1767225600	/* 2026-01-01T00:00:00Z */
 #define MIB		1048576

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 
 static const struct render_vars vars = {
 	.traits = "{\"first_name\":\"Ann\",\"email\":\"ann@example.com\","

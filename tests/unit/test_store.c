@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "journeyd.h"
+#include "ingest/ingest.h"
 
 static char	 dir[] = "/tmp/jd-store-XXXXXX";
 static char	 path[256];

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "journeyd.h"
+#include "core/core.h"
 
 static void
 test_durations(void **state)

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 #include "mock_host.h"
 #include "testlib.h"
 

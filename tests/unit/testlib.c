@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 #include "testlib.h"
 
 static char	 testlib_dir[] = "/tmp/jdtest.XXXXXX";

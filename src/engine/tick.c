@@ -33,8 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "journeyd.h"
-#include "expr.h"
+#include "engine/engine.h"
 
 /* An entrant's mask has a bit for each goto rule (an SQLite integer). */
 #define TICK_MASK_BITS	62
@@ -724,7 +723,7 @@ tick_settle_new(struct tick *t)
 
 /* Append the condition "subject s is held out of rule r" (SPEC §11): a
  * stable share of subjects, by a fixed hash of journey, rule and subject
- * id (jd_bucket, guard.c), so the same subjects on every tick. */
+ * id (jd_bucket, rules/bucket.c), so the same subjects on every tick. */
 static void
 tick_held_out(struct sql *q, const struct rule *r)
 {
@@ -1097,6 +1096,8 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "rule TEXT, instance TEXT, PRIMARY KEY (ri, sub)) WITHOUT ROWID;"
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_k (k INTEGER PRIMARY KEY)")
 	    != 0)
+		return -1;
+	if (bucket_register(db) != 0)
 		return -1;
 	t.tally = xcalloc(1, sizeof *t.tally);
 	if (sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8 |

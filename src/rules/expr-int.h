@@ -5,7 +5,7 @@
 #ifndef JOURNEYD_EXPR_INT_H
 #define JOURNEYD_EXPR_INT_H
 
-#include "expr.h"
+#include "rules/expr.h"
 
 enum token_kind {
 	TOK_END,

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
+#include "core/core.h"
 
 /* Allocate size bytes or die. */
 void *
@@ -71,21 +71,6 @@ xstrndup(const char *s, size_t n)
 	if ((p = strndup(s, n)) == NULL)
 		fatalx("out of memory");
 	return p;
-}
-
-/* Print into a new string or die. */
-int
-xasprintf(char **out, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(out, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		fatalx("out of memory");
-	return n;
 }
 
 /* Print into a new string and return it. */

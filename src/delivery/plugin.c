@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "delivery/delivery.h"
 
 /* An instance's validated settings, as text, defaults applied. */
 struct jd_settings {

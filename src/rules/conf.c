@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
-#include "expr.h"
+#include "rules/expr.h"
+#include "delivery/delivery.h"	/* XXX stage 2 */
 
 #ifndef PLUGINDIR
 #define PLUGINDIR "/usr/lib/journeyd/plugins"
@@ -723,7 +723,7 @@ config_load(const char *path, int flags, struct problems *probs)
 	if ((v = conf_string(&c, root, "spool_dir")) != NULL)
 		cf->spool_dir = xstrdup(v);
 	if ((v = conf_string(&c, root, "default_timezone")) != NULL) {
-		if (!guard_zone_valid(v))
+		if (!tz_valid(v))
 			conf_error(&c, config_setting_get_member(root,
 			    "default_timezone"), "unknown time zone \"%s\" "
 			    "(an IANA name like \"Europe/Berlin\"; is tzdata "

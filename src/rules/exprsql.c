@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "expr-int.h"
+#include "rules/expr.h"
+#include "rules/expr-int.h"
 
 /* Start an empty query. */
 void

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
-#include "expr-int.h"
+#include "rules/expr.h"
+#include "rules/expr-int.h"
 
 struct token {
 	enum token_kind	 kind;

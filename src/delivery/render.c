@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
+#include "delivery/delivery.h"
 
 /* One private connection and its prepared lookup. */
 struct render_db {

@@ -47,7 +47,7 @@
 
 #include <openssl/evp.h>
 
-#include "journeyd.h"
+#include "ingest/ingest.h"
 
 #define IMPORT_MAX_LINE		1048576	/* bytes, line ending excluded */
 #ifndef IMPORT_BATCH

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
-#include "expr.h"
+#include "insight/insight.h"
 
 /* A command: its name, what it does, and the function that runs it. */
 struct ctl_cmd {

@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "store/store.h"
 
 #define STORE_BUSY_MS		10000	/* longest wait for another writer */
 #define STORE_BUSY_POLL_MS	1	/* between tries meanwhile */
@@ -295,11 +295,6 @@ store_open(const char *path, char *err, size_t errlen)
 	*next = STORE_WAL_RESTART;
 	sqlite3_wal_hook(db, store_wal_hook, next);
 	sqlite3_extended_result_codes(db, 1);
-	if (guard_register(db) != 0) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		store_close(db);
-		return NULL;
-	}
 	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = OFF;"
@@ -380,6 +375,20 @@ store_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+/* Prepare a statement; NULL when it cannot be, logged. */
+sqlite3_stmt *
+store_try_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_err("sqlite: %s: %s in: %.200s",
+		    sqlite3_db_filename(db, "main"), sqlite3_errmsg(db), sql);
+		return NULL;
+	}
+	return st;
+}
+
 /* Find a subject by "ID" (a user) or "account:ID"; -1 when unknown. */
 int64_t
 store_subject(sqlite3 *db, const char *ref, int *kind)
@@ -434,21 +443,6 @@ store_meta_get(sqlite3 *db, const char *key)
 		v = xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return v;
-}
-
-/* The name of an outbox status, as show and outbox print it. */
-const char *
-outbox_status_name(int status)
-{
-	switch (status) {
-	case OUTBOX_PENDING:	return "pending";
-	case OUTBOX_INFLIGHT:	return "pending";
-	case OUTBOX_DONE:	return "done";
-	case OUTBOX_RETRYING:	return "retrying";
-	case OUTBOX_DEAD:	return "dead";
-	case OUTBOX_HELD:	return "held";
-	}
-	return "unknown";
 }
 
 /* The name of a journey membership status. */

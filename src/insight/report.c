@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 
 struct report_stage {
 	const char	*name;

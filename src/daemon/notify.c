@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "daemon/daemon.h"
 
 /* Send state ("READY=1", "STATUS=..."); 0 when sent or no socket is set. */
 int

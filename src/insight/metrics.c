@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "insight/insight.h"
 
 static unsigned long long	 metrics_ticks;
 

@@ -12,10 +12,10 @@
  * Every value from the config (event names, trait keys, windows, strings)
  * is a bound parameter, collected in struct sql.
  */
-#ifndef JOURNEYD_EXPR_H
-#define JOURNEYD_EXPR_H
+#ifndef JD_RULES_EXPR_H
+#define JD_RULES_EXPR_H
 
-#include "journeyd.h"
+#include "rules/rules.h"
 
 /* The FROM clause that compiled expressions expect; bind :journey. */
 #define EXPR_FROM \
@@ -119,4 +119,4 @@ int		 expr_explain(const struct expr *, sqlite3 *, int64_t sid,
 		    int64_t now, const char *journey, int indent,
 		    struct buf *out, int *holds);
 
-#endif /* JOURNEYD_EXPR_H */
+#endif /* JD_RULES_EXPR_H */

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "journeyd.h"
+#include <sqlite3.h>
+
+#include "core/core.h"
 
 static pthread_mutex_t	 time_lock = PTHREAD_MUTEX_INITIALIZER;
 static sqlite3		*time_db;

@@ -19,7 +19,7 @@
 
 #include <curl/curl.h>
 
-#include "journeyd.h"
+#include "daemon/daemon.h"
 
 static volatile sig_atomic_t	 got_hup;
 static volatile sig_atomic_t	 got_term;

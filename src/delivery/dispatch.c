@@ -53,7 +53,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "journeyd.h"
+#include "delivery/delivery.h"
 
 #define BREAKER_WINDOW	20	/* recent attempts looked at */
 #define BREAKER_FAILS	10	/* transient failures among them that open it */

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "ingest/ingest.h"
 
 #define SPOOL_MAX_SUFFIX	10000
 

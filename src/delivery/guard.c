@@ -23,10 +23,6 @@
  * (glibc then swaps one pointer in the environment, so a getenv() running
  * in another thread, libcurl's for instance, never sees freed memory). No
  * other code of journeyd converts to local time.
- *
- * Holdouts: jd_bucket(TEXT), an SQL function on every connection, is FNV-1a
- * (64 bits) of its argument modulo 100: a fixed, stable hash, so a subject
- * is held out of a rule the same way on every tick, machine and version.
  */
 #include "config.h"
 
@@ -36,68 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journeyd.h"
+#include "delivery/delivery.h"
 
 static pthread_mutex_t	 guard_tz_lock = PTHREAD_MUTEX_INITIALIZER;
 static char		*guard_tz_saved;	/* TZ as the process had it */
-
-/* FNV-1a, 64 bits, of n bytes, modulo 100. */
-int
-guard_bucket(const void *p, size_t n)
-{
-	const unsigned char	*s = p;
-	uint64_t		 h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (int)(h % 100);
-}
-
-/* SQL jd_bucket(text): 0..99; NULL for NULL. */
-static void
-guard_sql_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const unsigned char	*s;
-
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	s = sqlite3_value_text(argv[0]);
-	sqlite3_result_int(ctx, guard_bucket(s, sqlite3_value_bytes(argv[0])));
-}
-
-/* Register jd_bucket() on a connection. */
-int
-guard_register(sqlite3 *db)
-{
-	return sqlite3_create_function_v2(db, "jd_bucket", 1, SQLITE_UTF8 |
-	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL, guard_sql_bucket,
-	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-/* Is zone a time zone of the system's tz database? */
-int
-guard_zone_valid(const char *zone)
-{
-	const char	*dir = getenv("TZDIR");
-	char		*path;
-	int		 ok;
-
-	if (strcmp(zone, "UTC") == 0)
-		return 1;
-	if (*zone == '\0' || *zone == '/' || strstr(zone, "..") != NULL ||
-	    strlen(zone) > 64 || strspn(zone, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789/_-+") != strlen(zone))
-		return 0;
-	path = xprintf("%s/%s", dir != NULL && *dir != '\0' ? dir :
-	    "/usr/share/zoneinfo", zone);
-	ok = access(path, R_OK) == 0;
-	free(path);
-	return ok;
-}
 
 /* Point TZ at zone (NULL: back to the process's own). Lock held. */
 static void
@@ -185,7 +123,7 @@ guard_zone(sqlite3 *db, const struct config *cf, const struct act *act)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		zone = xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
-	if (zone != NULL && !guard_zone_valid(zone)) {
+	if (zone != NULL && !tz_valid(zone)) {
 		log_info("action %s (%s): unknown timezone \"%s\"; using %s",
 		    act->a.id, act->a.subject_id, zone, cf->default_timezone ?
 		    cf->default_timezone : "UTC");

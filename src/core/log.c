@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journeyd.h"
+#include "core/core.h"
 
 static const char	*log_progname = "journeyd";
 static int		 log_verbose;
@@ -27,13 +27,6 @@ log_open(const char *progname, int verbose)
 	log_prefix = getenv("JOURNAL_STREAM") != NULL;
 }
 
-/* Turn "<N>" priority prefixes on or off. */
-void
-log_set_prefix_mode(int on)
-{
-	log_prefix = on;
-}
-
 /* Log a line with a priority. */
 void
 log_vmsg(int prio, const char *fmt, va_list ap)
@@ -42,7 +35,7 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	    "warning", "notice", "info", "debug" };
 	char	 line[4096];
 
-	if (prio >= JD_LOG_DEBUG && !log_verbose)
+	if (prio >= LOG_PRIO_DEBUG && !log_verbose)
 		return;
 	vsnprintf(line, sizeof line, fmt, ap);
 	/* One line per message: fold any newline the message carries. */
@@ -52,7 +45,7 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	pthread_mutex_lock(&log_lock);
 	if (log_prefix)
 		fprintf(stderr, "<%d>%s\n", prio, line);
-	else if (prio <= JD_LOG_WARNING)
+	else if (prio <= LOG_PRIO_WARNING)
 		fprintf(stderr, "%s: %s: %s\n", log_progname,
 		    names[prio & 7], line);
 	else
@@ -79,7 +72,7 @@ fatalx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_vmsg(JD_LOG_ERR, fmt, ap);
+	log_vmsg(LOG_PRIO_ERR, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -1,0 +1,93 @@
+/*
+ * The core layer: what every other layer of journeyd uses and nothing of
+ * journeyd's own is below. Allocation that aborts on out-of-memory and
+ * growing strings (xmalloc.c), the log and config problems (log.c),
+ * durations, timestamps and the run's clock (timeutil.c).
+ *
+ * The layers, each a folder of src/ whose header includes the one below
+ * it, calls going only downwards (docs/ARCHITECTURE.md):
+ *   core -> store -> ingest -> rules -> engine -> delivery -> insight
+ *   -> the programs (daemon/, ctl/).
+ */
+#ifndef JD_CORE_H
+#define JD_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Log priorities, as syslog's (the same values as JD_LOG_* of the plugin
+ * ABI). */
+#define LOG_PRIO_ERR		3
+#define LOG_PRIO_WARNING	4
+#define LOG_PRIO_NOTICE		5
+#define LOG_PRIO_INFO		6
+#define LOG_PRIO_DEBUG		7
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define JD_DEFAULT_CONFIG SYSCONFDIR "/journeyd/journeyd.conf"
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xrealloc(void *, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+char		*xstrndup(const char *, size_t);
+char		*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growing string buffer, always NUL-terminated once anything was added. */
+struct buf {
+	char	*s;
+	size_t	 len;
+	size_t	 cap;
+};
+void		 buf_init(struct buf *);
+void		 buf_free(struct buf *);
+void		 buf_add(struct buf *, const char *, size_t);
+void		 buf_puts(struct buf *, const char *);
+void		 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+char		*buf_steal(struct buf *);
+
+/* log.c */
+void		 log_open(const char *progname, int verbose);
+void		 log_msg(int prio, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 log_vmsg(int prio, const char *fmt, va_list);
+#define log_err(...)	log_msg(LOG_PRIO_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_PRIO_WARNING, __VA_ARGS__)
+#define log_notice(...)	log_msg(LOG_PRIO_NOTICE, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_PRIO_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_PRIO_DEBUG, __VA_ARGS__)
+/* Log and exit(1): only on the main thread, before the daemon serves. */
+__attribute__((noreturn, format(printf, 1, 2)))
+void		 fatalx(const char *, ...);
+
+/* Problems found while loading a config: "FILE:LINE: message" lines. */
+struct problems {
+	char	**msgs;
+	int	   n;
+};
+void		 problems_add(struct problems *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void		 problems_free(struct problems *);
+void		 problems_print(const struct problems *, FILE *);
+
+/* timeutil.c: durations and timestamps. */
+int		 duration_parse(const char *, int64_t *);
+char		*duration_format(int64_t, char *, size_t);
+int		 time_parse(const char *, int64_t *);	/* ISO 8601 or @N */
+char		*time_format(int64_t, char *, size_t);	/* ISO 8601, UTC */
+int64_t		 time_now(void);	/* the run's clock: --now or real */
+int64_t		 time_mono_usec(void);	/* monotonic, microseconds */
+void		 time_set_now(int64_t);	/* pin the clock at --now */
+void		 time_set_advancing(int);	/* let it move on */
+
+/* tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"). */
+int		 tz_valid(const char *zone);
+
+#endif /* JD_CORE_H */

@@ -1,0 +1,14 @@
+/*
+ * The daemon's own parts, above every layer: the systemd notify protocol
+ * (notify.c). journeyd.c is its main file.
+ */
+#ifndef JD_DAEMON_H
+#define JD_DAEMON_H
+
+#include "insight/insight.h"
+
+/* notify.c: the systemd notify protocol. */
+int		 notify_send(const char *state);
+int64_t		 notify_watchdog_usec(void);
+
+#endif /* JD_DAEMON_H */
