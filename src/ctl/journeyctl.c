@@ -567,7 +567,7 @@ main(int argc, char **argv)
 		    argv[0]);
 		usage();
 	}
-	if ((cf = config_load(path, 0, &probs)) == NULL) {
+	if ((cf = config_load(path, &probs)) == NULL) {
 		problems_print(&probs, stderr);
 		problems_free(&probs);
 		return 1;

@@ -79,14 +79,19 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Load a config, logging every problem. */
+/* Load a config and, with plugins, start its plugin instances, logging
+ * every problem. */
 static struct config *
-load(const char *path, int flags)
+load(const char *path, int plugins)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
 
-	cf = config_load(path, flags, &probs);
+	if ((cf = config_load(path, &probs)) != NULL && plugins &&
+	    plugins_load(cf, PLUGINS_START, &probs) != 0) {
+		config_free(cf);
+		cf = NULL;
+	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
 	problems_free(&probs);
@@ -203,7 +208,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			    "%lld", (long long)time_mono_usec());
 			notify_send(msg);
 			log_notice("reloading %s", path);
-			if ((ncf = load(path, CONFIG_PLUGINS)) == NULL) {
+			if ((ncf = load(path, 1)) == NULL) {
 				log_err("reload refused: the new config has "
 				    "errors; keeping the running one");
 			} else if (strcmp(ncf->database, cf->database) != 0) {
@@ -312,14 +317,18 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
-		cf = config_load(path, CONFIG_PLUGINS, &probs);
+		if ((cf = config_load(path, &probs)) != NULL &&
+		    plugins_load(cf, PLUGINS_START, &probs) != 0) {
+			config_free(cf);
+			cf = NULL;
+		}
 		problems_print(&probs, stderr);
 		problems_free(&probs);
 		config_free(cf);
 		curl_global_cleanup();
 		return cf != NULL ? 0 : 1;
 	}
-	if ((cf = load(path, dry_run ? 0 : CONFIG_PLUGINS)) == NULL)
+	if ((cf = load(path, !dry_run)) == NULL)
 		return 1;
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);

@@ -12,19 +12,24 @@
 #include "journeyd/plugin.h"
 
 /* plugin.c: loading plugins and the host interface. */
-/* Load module for inst from dir and validate its settings from the
- * libconfig group (a config_setting_t *). Problems go to probs. */
-int		 plugin_load(struct instance *, const char *dir, void *group,
-		    struct problems *);
-int		 plugin_start(struct instance *, const struct config *,
-		    struct problems *);
-/* Check an action's parameters (a JSON object) against the plugin's table
- * and its check() callback; problems name file:line. */
-int		 plugin_check_params(struct instance *, const char *file,
-		    int line, const char *journey, const char *rule,
-		    void *group, const char *params, struct problems *);
+/* A loaded plugin instance (struct instance's rt). */
+struct plugin_rt {
+	const struct jd_plugin	*plugin;
+	void			*dl;
+	void			*state;		/* the plugin's, after init */
+	struct jd_settings	*settings;
+	struct jd_host		 host;
+	int			 started;
+	const struct config	*conf;		/* the config it belongs to */
+};
+/* Load every instance's module and check its settings and every action's
+ * parameters against the tables the plugin declares; with PLUGINS_START,
+ * start the instances (init) and let their check() see each action.
+ * Problems (FILE:LINE) go to probs. config_free() unloads them. */
+#define PLUGINS_START	0x1
+int		 plugins_load(struct config *, int flags, struct problems *);
+/* Stop an instance (fini), keeping it loaded. */
 void		 plugin_stop(struct instance *);
-void		 instance_free(struct instance *);
 
 /* render.c: templates with {{trait}}, {{account.trait}}, {{journey}},
  * {{stage}}, {{rule}}, {{id}}. traits and account_traits are JSON objects

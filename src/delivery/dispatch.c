@@ -917,7 +917,8 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 		pthread_cond_signal(&d->dog);
 	pthread_mutex_unlock(&d->lock);
 
-	res = inst->plugin->act(inst->state, &inst->host, &act->a, job->reason,
+	res = inst->rt->plugin->act(inst->rt->state, &inst->rt->host, &act->a,
+	    job->reason,
 	    sizeof job->reason);
 
 	pthread_mutex_lock(&d->lock);
@@ -1003,12 +1004,12 @@ dispatch_one(struct worker *w, struct job *job)
 		dispatch_unclaim(d, job);
 		return 1;
 	}
-	if (inst == NULL || !inst->started) {
+	if (inst == NULL || inst->rt == NULL || !inst->rt->started) {
 		res = JD_RETRY;
 		snprintf(job->reason, sizeof job->reason, "no plugin instance "
 		    "\"%s\"", act->a.instance);
 	} else {
-		act->a.settings = inst->settings;
+		act->a.settings = inst->rt->settings;
 		if ((res = dispatch_act(w, inst, job)) < 0)
 			return -1;
 	}

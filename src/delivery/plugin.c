@@ -22,11 +22,6 @@ struct jd_settings {
 	char			**values;	/* parallel to table; may be NULL */
 };
 
-/* Keys of a plugin block that belong to the host (SPEC §11). */
-static const char *plugin_host_keys[] = {
-	"module", "limit", "quiet_hours", "timeout", NULL
-};
-
 /* The name of a setting type, for messages. */
 static const char *
 plugin_type_name(enum jd_type t)
@@ -41,52 +36,66 @@ plugin_type_name(enum jd_type t)
 	return "?";
 }
 
-/* Check one value against its declared type; fill *text. 0 or -1. */
+/* Check one value as written against its declared type; fill *text. 0 or
+ * -1 with why. */
 static int
-plugin_check_value(const struct jd_setting *def, config_setting_t *s,
+plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
     char **text, char *why, size_t whylen)
 {
 	int64_t		 d;
-	const char	*v;
 	struct stat	 sb;
 
 	switch (def->type) {
 	case JD_T_STRING:
 	case JD_T_FILE:
 	case JD_T_DURATION:
-		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		if (v->type != CONF_V_STRING)
 			goto type;
-		v = config_setting_get_string(s);
-		if (def->type == JD_T_DURATION && duration_parse(v, &d) != 0) {
-			snprintf(why, whylen, "bad duration \"%s\"", v);
+		if (def->type == JD_T_DURATION &&
+		    duration_parse(v->text, &d) != 0) {
+			snprintf(why, whylen, "bad duration \"%s\"", v->text);
 			return -1;
 		}
 		if (def->type == JD_T_FILE) {
-			if (access(v, R_OK) != 0 || stat(v, &sb) != 0) {
-				snprintf(why, whylen, "cannot read \"%s\"", v);
+			if (access(v->text, R_OK) != 0 ||
+			    stat(v->text, &sb) != 0) {
+				snprintf(why, whylen, "cannot read \"%s\"",
+				    v->text);
 				return -1;
 			}
 			if (sb.st_mode & S_IROTH)
 				log_warn("%s is readable by everyone; a "
-				    "secret should be mode 0600 or 0640", v);
+				    "secret should be mode 0600 or 0640",
+				    v->text);
 		}
-		*text = xstrdup(v);
-		return 0;
+		break;
 	case JD_T_INT:
-		if (config_setting_type(s) != CONFIG_TYPE_INT &&
-		    config_setting_type(s) != CONFIG_TYPE_INT64)
+		if (v->type != CONF_V_INT)
 			goto type;
-		*text = xprintf("%lld", config_setting_get_int64(s));
-		return 0;
+		break;
 	case JD_T_BOOL:
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		if (v->type != CONF_V_BOOL)
 			goto type;
-		*text = xstrdup(config_setting_get_bool(s) ? "true" : "false");
-		return 0;
+		break;
+	default:
+		goto type;
 	}
+	*text = xstrdup(v->text);
+	return 0;
 type:
 	snprintf(why, whylen, "must be %s", plugin_type_name(def->type));
 	return -1;
+}
+
+/* The number of entries of a settings table. */
+static int
+plugin_table_len(const struct jd_setting *t)
+{
+	int	 n = 0;
+
+	while (t != NULL && t[n].key != NULL)
+		n++;
+	return n;
 }
 
 /* Is the module name a plain identifier (no path, no dots)? */
@@ -102,42 +111,63 @@ plugin_valid_module(const char *m)
 	return 1;
 }
 
-/* Load inst's module from dir, check its ABI and its settings in group. */
-int
-plugin_load(struct instance *inst, const char *dir, void *group,
-    struct problems *probs)
+/* Stop, unload and free a loaded instance's module (its rt_free). */
+static void
+plugin_rt_free(struct instance *inst)
+{
+	struct plugin_rt	*rt = inst->rt;
+
+	if (rt == NULL)
+		return;
+	plugin_stop(inst);
+	if (rt->settings != NULL) {
+		for (int k = 0; rt->settings->table != NULL &&
+		    rt->settings->table[k].key != NULL; k++)
+			free(rt->settings->values[k]);
+		free(rt->settings->values);
+		free(rt->settings);
+	}
+	if (rt->dl != NULL)
+		dlclose(rt->dl);
+	free(rt);
+	inst->rt = NULL;
+}
+
+/* Open inst's module in dir and check its ABI; the descriptor, or NULL
+ * with the problem added. */
+static const struct jd_plugin *
+plugin_open(struct instance *inst, const char *dir, struct problems *probs)
 {
 	const struct jd_plugin *(*entry)(void);
 	const struct jd_plugin	*p;
-	config_setting_t	*g = group, *s;
-	char			*path, why[256];
-	int			 n, before = probs->n;
+	struct plugin_rt	*rt = inst->rt;
+	char			*path;
 
 	if (!plugin_valid_module(inst->module)) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': module \"%s\" must be a plain name (lowercase "
 		    "letters, digits, '_')", inst->name, inst->module);
-		return -1;
+		return NULL;
 	}
 	path = xprintf("%s/%s.so", dir, inst->module);
 	/* RTLD_NODELETE: a plugin's code stays mapped after dlclose(), for
 	 * what may still run it (thread destructors it registered, a call the
 	 * dispatcher gave up on after its timeout). */
-	if ((inst->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) ==
+	if ((rt->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) ==
 	    NULL) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': cannot load module \"%s\": %s", inst->name,
 		    inst->module, dlerror());
 		free(path);
-		return -1;
+		return NULL;
 	}
-	*(void **)&entry = dlsym(inst->dl, JD_PLUGIN_SYMBOL);
+	*(void **)&entry = dlsym(rt->dl, JD_PLUGIN_SYMBOL);
 	if (entry == NULL || (p = entry()) == NULL) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': %s has no %s() descriptor", inst->name, path,
 		    JD_PLUGIN_SYMBOL);
 		free(path);
-		return -1;
+		return NULL;
 	}
 	if (p->abi_major != JD_PLUGIN_ABI_MAJOR ||
 	    p->abi_minor > JD_PLUGIN_ABI_MINOR ||
@@ -147,50 +177,61 @@ plugin_load(struct instance *inst, const char *dir, void *group,
 		    "%d.%d", inst->name, path, p->abi_major, p->abi_minor,
 		    JD_PLUGIN_ABI_MAJOR, JD_PLUGIN_ABI_MINOR);
 		free(path);
-		return -1;
+		return NULL;
 	}
 	free(path);
 	if (p->act == NULL) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': module \"%s\" has no act()", inst->name,
 		    inst->module);
-		return -1;
+		return NULL;
 	}
-	inst->plugin = p;
+	return p;
+}
+
+/* Load inst's module from dir, check its ABI and its settings as written
+ * in the config. */
+static int
+plugin_load(struct instance *inst, const struct config *cf,
+    struct problems *probs)
+{
+	const struct jd_plugin	*p;
+	struct plugin_rt	*rt;
+	char			 why[256];
+	int			 n, before = probs->n;
+
+	rt = inst->rt = xcalloc(1, sizeof *inst->rt);
+	inst->rt_free = plugin_rt_free;
+	rt->conf = cf;
+	if ((p = plugin_open(inst, cf->plugin_dir, probs)) == NULL)
+		return -1;
+	rt->plugin = p;
 
 	/* Settings: every key known, typed, and the required ones given. */
-	for (n = 0; p->settings != NULL && p->settings[n].key != NULL; n++)
-		;
-	inst->settings = xcalloc(1, sizeof *inst->settings);
-	inst->settings->table = p->settings;
-	inst->settings->values = xcalloc(n + 1, sizeof(char *));
-	for (int i = 0; g != NULL && (s = config_setting_get_elem(g, i)) !=
-	    NULL; i++) {
-		const char	*key = config_setting_name(s);
-		int		 k, host = 0;
+	n = plugin_table_len(p->settings);
+	rt->settings = xcalloc(1, sizeof *rt->settings);
+	rt->settings->table = p->settings;
+	rt->settings->values = xcalloc(n + 1, sizeof(char *));
+	for (int i = 0; i < inst->settings_in.n; i++) {
+		const struct conf_value	*v = &inst->settings_in.v[i];
+		int			 k;
 
-		for (k = 0; plugin_host_keys[k] != NULL; k++)
-			if (strcmp(key, plugin_host_keys[k]) == 0)
-				host = 1;
-		if (host)
-			continue;
-		for (k = 0; k < n && strcmp(p->settings[k].key, key) != 0; k++)
+		for (k = 0; k < n && strcmp(p->settings[k].key, v->key) != 0;
+		    k++)
 			;
 		if (k == n) {
-			problems_add(probs, inst->file,
-			    config_setting_source_line(s), "plugin instance "
+			problems_add(probs, v->file, v->line, "plugin instance "
 			    "'%s': unknown setting '%s' for module \"%s\"",
-			    inst->name, key, inst->module);
+			    inst->name, v->key, inst->module);
 			continue;
 		}
-		if (plugin_check_value(&p->settings[k], s,
-		    &inst->settings->values[k], why, sizeof why) != 0)
-			problems_add(probs, inst->file,
-			    config_setting_source_line(s), "plugin instance "
-			    "'%s': '%s' %s", inst->name, key, why);
+		if (plugin_check_value(&p->settings[k], v,
+		    &rt->settings->values[k], why, sizeof why) != 0)
+			problems_add(probs, v->file, v->line, "plugin instance "
+			    "'%s': '%s' %s", inst->name, v->key, why);
 	}
 	for (int k = 0; k < n; k++)
-		if (p->settings[k].required && inst->settings->values[k] == NULL)
+		if (p->settings[k].required && rt->settings->values[k] == NULL)
 			problems_add(probs, inst->file, inst->line, "plugin "
 			    "instance '%s': '%s' is required", inst->name,
 			    p->settings[k].key);
@@ -359,8 +400,8 @@ host_has_journey(const struct jd_host *h, const char *journey,
 	struct instance	*inst = h->host_private;
 	struct journey	*j;
 
-	if (inst == NULL || inst->conf == NULL ||
-	    (j = config_journey(inst->conf, journey)) == NULL)
+	if (inst == NULL || inst->rt == NULL ||
+	    (j = config_journey(inst->rt->conf, journey)) == NULL)
 		return 0;
 	return stage == NULL || journey_stage(j, stage) != -1;
 }
@@ -371,84 +412,85 @@ host_has_instance(const struct jd_host *h, const char *name)
 {
 	struct instance	*inst = h->host_private;
 
-	return inst != NULL && inst->conf != NULL &&
-	    config_instance(inst->conf, name) != NULL;
+	return inst != NULL && inst->rt != NULL &&
+	    config_instance(inst->rt->conf, name) != NULL;
 }
 
 /* Start an instance: fill its host interface and call init(). */
-int
-plugin_start(struct instance *inst, const struct config *conf,
-    struct problems *probs)
+static int
+plugin_start(struct instance *inst, struct problems *probs)
 {
-	const struct jd_plugin	*p = inst->plugin;
+	struct plugin_rt	*rt = inst->rt;
+	const struct jd_plugin	*p = rt->plugin;
 	char			 err[512] = "";
 
-	inst->conf = conf;
-	inst->host.abi_major = JD_PLUGIN_ABI_MAJOR;
-	inst->host.abi_minor = JD_PLUGIN_ABI_MINOR;
-	inst->host.size = sizeof inst->host;
-	inst->host.log = host_log;
-	inst->host.setting = host_setting;
-	inst->host.setting_int = host_setting_int;
-	inst->host.param = host_param;
-	inst->host.trait = host_trait;
-	inst->host.render = host_render;
-	inst->host.note = host_note;
-	inst->host.enroll = host_enroll;
-	inst->host.queue = host_queue;
-	inst->host.has_journey = host_has_journey;
-	inst->host.has_instance = host_has_instance;
-	inst->host.host_private = inst;
-	if (p->init != NULL && p->init(&inst->host, inst->settings,
-	    &inst->state, err, sizeof err) != 0) {
+	rt->host.abi_major = JD_PLUGIN_ABI_MAJOR;
+	rt->host.abi_minor = JD_PLUGIN_ABI_MINOR;
+	rt->host.size = sizeof rt->host;
+	rt->host.log = host_log;
+	rt->host.setting = host_setting;
+	rt->host.setting_int = host_setting_int;
+	rt->host.param = host_param;
+	rt->host.trait = host_trait;
+	rt->host.render = host_render;
+	rt->host.note = host_note;
+	rt->host.enroll = host_enroll;
+	rt->host.queue = host_queue;
+	rt->host.has_journey = host_has_journey;
+	rt->host.has_instance = host_has_instance;
+	rt->host.host_private = inst;
+	if (p->init != NULL && p->init(&rt->host, rt->settings, &rt->state,
+	    err, sizeof err) != 0) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': %s", inst->name, err[0] ? err : "init failed");
 		return -1;
 	}
-	inst->started = 1;
+	rt->started = 1;
 	return 0;
 }
 
-/* Check an action's parameters against the plugin's table and check(). */
-int
-plugin_check_params(struct instance *inst, const char *file, int line,
-    const char *journey, const char *rule, void *group, const char *params,
-    struct problems *probs)
+/* Check a rule's action parameters against its plugin's table and its
+ * check(). */
+static int
+plugin_check_params(struct instance *inst, const struct journey *j,
+    const struct rule *r, struct problems *probs)
 {
-	const struct jd_plugin	*p = inst->plugin;
-	config_setting_t	*g = group, *s;
+	struct plugin_rt	*rt = inst->rt;
+	const struct jd_plugin	*p = rt->plugin;
 	char			*text, why[256], err[512] = "";
-	int			 before = probs->n, n;
+	int			 before = probs->n, n, k;
 
-	for (n = 0; p->params != NULL && p->params[n].key != NULL; n++)
-		;
-	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
-		const char	*key = config_setting_name(s);
-		int		 k;
+	n = plugin_table_len(p->params);
+	for (int i = 0; i < r->action_in.n; i++) {
+		const struct conf_value *v = &r->action_in.v[i];
 
-		if (strcmp(key, "plugin") == 0)
-			continue;
-		for (k = 0; k < n && strcmp(p->params[k].key, key) != 0; k++)
+		for (k = 0; k < n && strcmp(p->params[k].key, v->key) != 0; k++)
 			;
 		if (k == n) {
-			problems_add(probs, file, config_setting_source_line(s),
-			    "action for '%s': unknown setting '%s' for module "
-			    "\"%s\"", inst->name, key, inst->module);
+			problems_add(probs, v->file, v->line, "action for '%s': "
+			    "unknown setting '%s' for module \"%s\"",
+			    inst->name, v->key, inst->module);
 			continue;
 		}
 		text = NULL;
-		if (plugin_check_value(&p->params[k], s, &text, why,
+		if (plugin_check_value(&p->params[k], v, &text, why,
 		    sizeof why) != 0)
-			problems_add(probs, file, config_setting_source_line(s),
-			    "action for '%s': '%s' %s", inst->name, key, why);
+			problems_add(probs, v->file, v->line, "action for '%s': "
+			    "'%s' %s", inst->name, v->key, why);
 		free(text);
 	}
-	for (int k = 0; k < n; k++)
-		if (p->params[k].required &&
-		    config_setting_get_member(g, p->params[k].key) == NULL)
-			problems_add(probs, file, line, "action for '%s': '%s' "
-			    "is required", inst->name, p->params[k].key);
-	if (probs->n == before && p->check != NULL) {
+	for (k = 0; k < n; k++) {
+		int given = 0;
+
+		for (int i = 0; i < r->action_in.n; i++)
+			given |= strcmp(r->action_in.v[i].key,
+			    p->params[k].key) == 0;
+		if (p->params[k].required && !given)
+			problems_add(probs, r->action_file, r->action_line,
+			    "action for '%s': '%s' is required", inst->name,
+			    p->params[k].key);
+	}
+	if (probs->n == before && p->check != NULL && rt->started) {
 		struct act act;
 
 		memset(&act, 0, sizeof act);
@@ -456,18 +498,45 @@ plugin_check_params(struct instance *inst, const char *file, int line,
 		act.a.subject_kind = "user";
 		act.a.traits = "{}";
 		act.a.instance = inst->name;
-		act.a.journey = journey;
-		act.a.rule = rule;
-		act.a.params = params;
-		act.a.settings = inst->settings;
-		act.conf = inst->conf;
+		act.a.journey = j->name;
+		act.a.rule = r->name;
+		act.a.params = r->params;
+		act.a.settings = rt->settings;
+		act.conf = rt->conf;
 		act.inst = inst;
-		if (p->check(inst->state, &inst->host, &act.a, err,
+		if (p->check(rt->state, &rt->host, &act.a, err,
 		    sizeof err) != 0)
-			problems_add(probs, file, line, "rule \"%s\": action "
-			    "for '%s': %s", rule, inst->name, err[0] ? err :
-			    "rejected by the plugin");
+			problems_add(probs, r->action_file, r->action_line,
+			    "rule \"%s\": action for '%s': %s", r->name,
+			    inst->name, err[0] ? err : "rejected by the plugin");
 		act_clear(&act);
+	}
+	return probs->n == before ? 0 : -1;
+}
+
+/* Load every plugin instance of cf, and with PLUGINS_START start them;
+ * then check every action's parameters against its plugin. */
+int
+plugins_load(struct config *cf, int flags, struct problems *probs)
+{
+	int	 before = probs->n;
+
+	for (int i = 0; i < cf->ninstances; i++)
+		plugin_load(cf->instances[i], cf, probs);
+	for (int i = 0; i < cf->ninstances && probs->n == before; i++)
+		if (flags & PLUGINS_START)
+			plugin_start(cf->instances[i], probs);
+	for (int i = 0; i < cf->njourneys && probs->n == before; i++) {
+		const struct journey *j = &cf->journeys[i];
+
+		for (int k = 0; k < j->nrules; k++) {
+			const struct rule	*r = &j->rules[k];
+			struct instance		*inst;
+
+			if (r->instance != NULL &&
+			    (inst = config_instance(cf, r->instance)) != NULL)
+				plugin_check_params(inst, j, r, probs);
+		}
 	}
 	return probs->n == before ? 0 : -1;
 }
@@ -476,33 +545,14 @@ plugin_check_params(struct instance *inst, const char *file, int line,
 void
 plugin_stop(struct instance *inst)
 {
-	if (inst->started && inst->plugin->fini != NULL)
-		inst->plugin->fini(inst->state);
-	inst->started = 0;
-	inst->state = NULL;
-}
+	struct plugin_rt	*rt = inst->rt;
 
-/* Stop, unload and free an instance. */
-void
-instance_free(struct instance *inst)
-{
-	if (inst == NULL)
-		return;
-	plugin_stop(inst);
-	if (inst->settings != NULL) {
-		for (int k = 0; inst->settings->table != NULL &&
-		    inst->settings->table[k].key != NULL; k++)
-			free(inst->settings->values[k]);
-		free(inst->settings->values);
-		free(inst->settings);
+	if (rt != NULL && rt->started && rt->plugin->fini != NULL)
+		rt->plugin->fini(rt->state);
+	if (rt != NULL) {
+		rt->started = 0;
+		rt->state = NULL;
 	}
-	if (inst->dl != NULL)
-		dlclose(inst->dl);
-	free(inst->name);
-	free(inst->module);
-	free(inst->file);
-	free(inst->quiet_hours);
-	free(inst);
 }
 
 /* Free what the host kept for an action. */

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "rules/expr.h"
-#include "delivery/delivery.h"	/* XXX stage 2 */
 
 #ifndef PLUGINDIR
 #define PLUGINDIR "/usr/lib/journeyd/plugins"
@@ -257,6 +256,63 @@ conf_json_set(struct conf_ctx *c, char **obj, const config_setting_t *s)
 	return rc;
 }
 
+/* Keep setting s as written, for the plugin host to check. */
+static void
+conf_value_add(struct conf_ctx *c, struct conf_values *vs,
+    const config_setting_t *s)
+{
+	struct conf_value	*v;
+
+	vs->v = xreallocarray(vs->v, vs->n + 1, sizeof *vs->v);
+	v = &vs->v[vs->n++];
+	v->key = xstrdup(config_setting_name(s));
+	v->file = xstrdup(conf_file(c, s));
+	v->line = conf_line(s);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		v->type = CONF_V_STRING;
+		v->text = xstrdup(config_setting_get_string(s));
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v->type = CONF_V_INT;
+		v->text = xprintf("%lld", config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v->type = CONF_V_FLOAT;
+		v->text = xprintf("%.17g", config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		v->type = CONF_V_BOOL;
+		v->text = xstrdup(config_setting_get_bool(s) ? "true" :
+		    "false");
+		break;
+	default:
+		v->type = CONF_V_OTHER;
+		v->text = xstrdup("");
+		break;
+	}
+}
+
+/* Free the values kept of a block. */
+static void
+conf_values_free(struct conf_values *vs)
+{
+	for (int i = 0; i < vs->n; i++) {
+		free(vs->v[i].key);
+		free(vs->v[i].text);
+		free(vs->v[i].file);
+	}
+	free(vs->v);
+	vs->v = NULL;
+	vs->n = 0;
+}
+
+/* Keys of a plugin block that belong to the host, not to the plugin. */
+static const char *conf_host_keys[] = {
+	"module", "limit", "quiet_hours", "timeout", NULL
+};
+
 /* Read one plugin instance block. */
 static struct instance *
 conf_instance(struct conf_ctx *c, config_setting_t *g)
@@ -304,6 +360,9 @@ conf_instance(struct conf_ctx *c, config_setting_t *g)
 	}
 	inst->timeout = 30;
 	conf_duration(c, g, "timeout", &inst->timeout, 0);
+	for (int i = 0; (lim = config_setting_get_elem(g, i)) != NULL; i++)
+		if (!conf_known(config_setting_name(lim), conf_host_keys))
+			conf_value_add(c, &inst->settings_in, lim);
 	return inst;
 }
 
@@ -575,10 +634,10 @@ conf_compile(struct conf_ctx *c, struct config *cf, config_setting_t *list)
 	}
 }
 
-/* Check every rule's action against its plugin instance. */
+/* Give every rule's action its parameters, as a JSON object and as
+ * written, and check that its plugin instance exists. */
 static void
-conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list,
-    int flags)
+conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list)
 {
 	for (int i = 0; i < cf->njourneys; i++) {
 		struct journey		*j = &cf->journeys[i];
@@ -587,14 +646,13 @@ conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list,
 		rules = config_setting_get_member(g, "rules");
 		for (int k = 0; k < j->nrules; k++) {
 			struct rule		*r = &j->rules[k];
-			struct instance		*inst;
 			config_setting_t	*a, *p;
 
 			a = config_setting_get_member(
 			    config_setting_get_elem(rules, k), "action");
 			if (r->instance == NULL || a == NULL)
 				continue;
-			if ((inst = config_instance(cf, r->instance)) == NULL) {
+			if (config_instance(cf, r->instance) == NULL) {
 				conf_error(c, config_setting_get_member(a,
 				    "plugin"), "rule \"%s\": no plugin "
 				    "instance \"%s\" in 'plugins'", r->name,
@@ -602,20 +660,19 @@ conf_actions(struct conf_ctx *c, struct config *cf, config_setting_t *list,
 				continue;
 			}
 			r->params = xstrdup("{}");
+			r->action_file = xstrdup(conf_file(c, a));
+			r->action_line = conf_line(a);
 			for (int e = 0; (p = config_setting_get_elem(a, e)) !=
 			    NULL; e++) {
 				if (strcmp(config_setting_name(p), "plugin") == 0)
 					continue;
+				conf_value_add(c, &r->action_in, p);
 				if (conf_json_set(c, &r->params, p) != 0)
 					conf_error(c, p, "rule \"%s\": action "
 					    "setting '%s' must be a string, "
 					    "number or boolean", r->name,
 					    config_setting_name(p));
 			}
-			if ((flags & CONFIG_PLUGINS) && inst->started)
-				plugin_check_params(inst, conf_file(c, a),
-				    conf_line(a), j->name, r->name, a,
-				    r->params, c->probs);
 		}
 	}
 }
@@ -675,7 +732,7 @@ conf_read(const char *path, char **text, struct problems *probs)
 
 /* Load and validate a config file. */
 struct config *
-config_load(const char *path, int flags, struct problems *probs)
+config_load(const char *path, struct problems *probs)
 {
 	struct conf_ctx		 c = { path, probs, NULL, NULL, 0 };
 	struct config		*cf;
@@ -781,16 +838,8 @@ config_load(const char *path, int flags, struct problems *probs)
 	if (probs->n == before && journeys != NULL)
 		conf_compile(&c, cf, journeys);
 
-	if ((flags & CONFIG_PLUGINS) && probs->n == before) {
-		for (int i = 0; i < cf->ninstances; i++) {
-			struct instance *inst = cf->instances[i];
-			s = config_setting_get_member(plugins, inst->name);
-			if (plugin_load(inst, cf->plugin_dir, s, probs) == 0)
-				plugin_start(inst, cf, probs);
-		}
-	}
 	if (probs->n == before && journeys != NULL)
-		conf_actions(&c, cf, journeys, flags);
+		conf_actions(&c, cf, journeys);
 out:
 	for (int i = 0; i < c.nfiles; i++)
 		free(c.files[i]);
@@ -812,8 +861,18 @@ config_free(struct config *cf)
 {
 	if (cf == NULL)
 		return;
-	for (int i = 0; i < cf->ninstances; i++)
-		instance_free(cf->instances[i]);
+	for (int i = 0; i < cf->ninstances; i++) {
+		struct instance *inst = cf->instances[i];
+
+		if (inst->rt_free != NULL)
+			inst->rt_free(inst);
+		free(inst->name);
+		free(inst->module);
+		free(inst->file);
+		free(inst->quiet_hours);
+		conf_values_free(&inst->settings_in);
+		free(inst);
+	}
 	free(cf->instances);
 	for (int i = 0; i < cf->njourneys; i++) {
 		struct journey *j = &cf->journeys[i];
@@ -830,6 +889,8 @@ config_free(struct config *cf)
 			expr_free(r->when);
 			free(r->instance);
 			free(r->params);
+			conf_values_free(&r->action_in);
+			free(r->action_file);
 			free(r->quiet_hours);
 		}
 		free(j->rules);

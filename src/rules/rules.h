@@ -7,9 +7,26 @@
 #define JD_RULES_H
 
 #include "ingest/ingest.h"
-#include "journeyd/plugin.h"
 
 struct expr;
+
+/* A setting of a plugin block, or of a rule's action, as written in the
+ * config: the plugin host checks it against the plugin's table. */
+enum conf_value_type {
+	CONF_V_STRING, CONF_V_INT, CONF_V_FLOAT, CONF_V_BOOL, CONF_V_OTHER
+};
+struct conf_value {
+	char			*key;
+	enum conf_value_type	 type;
+	char			*text;	/* a string as written, a number in
+					 * decimal, "true" or "false" */
+	char			*file;	/* where it is written */
+	int			 line;
+};
+struct conf_values {
+	struct conf_value	*v;
+	int			 n;
+};
 
 struct stage {
 	char	*name;
@@ -26,6 +43,9 @@ struct rule {
 	int		 go;		/* index of goto stage, -1 none */
 	char		*instance;	/* action's plugin instance, or NULL */
 	char		*params;	/* action params, a JSON object */
+	struct conf_values action_in;	/* the same, as written */
+	char		*action_file;	/* where the action is written */
+	int		 action_line;
 	int64_t		 repeat;	/* 0 = once, else seconds */
 	int		 holdout;	/* percent, 0 = none */
 	int		 ignore_limits;
@@ -47,25 +67,24 @@ struct journey {
 	int		 nrules;
 };
 
-/* A plugin instance: its block of the config, and once loaded (by the
- * delivery layer's plugin host) its module. */
+/* A plugin instance: its block of the config. The plugin host (delivery
+ * layer) loads its module into rt, and sets rt_free, which config_free()
+ * calls to unload it: the owner of the state hands over its free function,
+ * as collectd's plugins do. */
+struct plugin_rt;
 struct instance {
 	char			*name;
 	char			*module;
 	char			*file;		/* config file and line */
 	int			 line;
-	const struct jd_plugin	*plugin;
-	void			*dl;
-	void			*state;		/* the plugin's, after init */
-	struct jd_settings	*settings;
-	struct jd_host		 host;
-	int			 started;
-	const struct config	*conf;		/* the config it belongs to */
+	struct conf_values	 settings_in;	/* the plugin's own keys */
 	/* host settings (guardrails) */
 	int			 limit_max;
 	int64_t			 limit_per;
 	char			*quiet_hours;
 	int64_t			 timeout;
+	struct plugin_rt	*rt;		/* once loaded, else NULL */
+	void			(*rt_free)(struct instance *);
 };
 
 struct config {
@@ -86,12 +105,11 @@ struct config {
 	int		 njourneys;
 };
 
-/* Load and validate path. With CONFIG_PLUGINS, plugins are loaded, started
- * (init) and every action checked against them. Returns the config, or NULL
- * with every problem in probs. */
-#define CONFIG_PLUGINS	0x1
-struct config	*config_load(const char *path, int flags,
-		    struct problems *probs);
+/* Load and validate path: every key, every expression, every action's
+ * instance. Plugins are not loaded: that is the plugin host's
+ * (plugins_load(), delivery layer). Returns the config, or NULL with every
+ * problem in probs. */
+struct config	*config_load(const char *path, struct problems *probs);
 void		 config_free(struct config *);
 struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);

@@ -103,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct config	*cf;
 
 	fuzz_write(conf_path, data, len);
-	cf = config_load(conf_path, 0, &probs);
+	cf = config_load(conf_path, &probs);
 	if (cf == NULL && probs.n == 0)
 		fuzz_fail("config refused without a message");
 	if (cf != NULL && probs.n != 0)

@@ -34,7 +34,7 @@ load(const char *text, struct problems *probs)
 {
 	write_file("j.conf", text);
 	memset(probs, 0, sizeof *probs);
-	return config_load(path, 0, probs);
+	return config_load(path, probs);
 }
 
 /* Expect exactly one problem containing want, at line. */
@@ -207,7 +207,7 @@ test_missing_file(void **state)
 {
 	struct problems	 probs = { 0 };
 
-	assert_null(config_load("/nonexistent/journeyd.conf", 0, &probs));
+	assert_null(config_load("/nonexistent/journeyd.conf", &probs));
 	assert_int_equal(probs.n, 1);
 	assert_non_null(strstr(probs.msgs[0], "/nonexistent/journeyd.conf"));
 	problems_free(&probs);
@@ -236,14 +236,14 @@ test_hostile_files(void **state)
 	fwrite(nul_in_string, 1, sizeof nul_in_string - 1, f);
 	fclose(f);
 	memset(&probs, 0, sizeof probs);
-	assert_null(config_load(path, 0, &probs));
+	assert_null(config_load(path, &probs));
 	assert_int_equal(probs.n, 1);
 	assert_non_null(strstr(probs.msgs[0], ":1: NUL byte"));
 	problems_free(&probs);
 	assert_non_null(f = fopen(p, "wb"));
 	fwrite(nul_after, 1, sizeof nul_after - 1, f);
 	fclose(f);
-	assert_null(config_load(path, 0, &probs));
+	assert_null(config_load(path, &probs));
 	assert_int_equal(probs.n, 1);
 	assert_non_null(strstr(probs.msgs[0], ":3: NUL byte"));
 	problems_free(&probs);
