@@ -136,7 +136,7 @@ status_journey(sqlite3 *db, const struct journey *j)
 static int
 cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
 {
-	sqlite3_stmt	*st;
+	long		 n[OUTBOX_NSTATUS];
 	char		*last;
 
 	if (argc != 0)
@@ -151,22 +151,12 @@ cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
 		    SUBJECT_ACCOUNT ? "accounts" : "users");
 		status_journey(db, j);
 	}
-	st = store_prepare(db, "SELECT status, count(*) FROM outbox GROUP BY "
-	    "status ORDER BY status");
-	printf("outbox:");
-	{
-		long n[6] = { 0 };
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			int s = sqlite3_column_int(st, 0);
-			if (s >= 0 && s < 6)
-				n[s] += sqlite3_column_int64(st, 1);
-		}
-		printf(" %ld pending, %ld in flight, %ld retrying, %ld done, "
-		    "%ld held, %ld dead\n", n[OUTBOX_PENDING],
-		    n[OUTBOX_INFLIGHT], n[OUTBOX_RETRYING], n[OUTBOX_DONE],
-		    n[OUTBOX_HELD], n[OUTBOX_DEAD]);
-	}
-	sqlite3_finalize(st);
+	if (outbox_counts(db, n) != 0)
+		return 1;
+	printf("outbox: %ld pending, %ld in flight, %ld retrying, %ld done, "
+	    "%ld held, %ld dead\n", n[OUTBOX_PENDING], n[OUTBOX_INFLIGHT],
+	    n[OUTBOX_RETRYING], n[OUTBOX_DONE], n[OUTBOX_HELD],
+	    n[OUTBOX_DEAD]);
 	return 0;
 }
 
@@ -409,95 +399,64 @@ cmd_explain(struct config *cf, sqlite3 *db, int argc, char **argv)
 	return 0;
 }
 
+/* Print one action of the outbox, as journeyctl outbox lists it. */
+static int
+outbox_print(void *arg, const struct outbox_entry *e)
+{
+	int	*n = arg;
+	char	 due[32];
+
+	printf("%s %s%s %s/%s via %s: %s, %d attempt(s)", e->id,
+	    e->kind == SUBJECT_ACCOUNT ? "account:" : "", e->subject,
+	    e->journey, e->rule, e->instance, e->status == OUTBOX_INFLIGHT ?
+	    "in flight" : outbox_status_name(e->status), e->attempts);
+	if (e->status != OUTBOX_DEAD)
+		printf(", due %s", time_format(e->due, due, sizeof due));
+	if (e->reason != NULL)
+		printf(": %s", e->reason);
+	printf("\n");
+	(*n)++;
+	return 0;
+}
+
 /* journeyctl outbox [--dead] */
 static int
 cmd_outbox(struct config *cf, sqlite3 *db, int argc, char **argv)
 {
-	sqlite3_stmt	*st;
-	int		 dead = 0, n = 0;
+	int	 dead = 0, n = 0;
 
 	if (argc == 1 && strcmp(argv[0], "--dead") == 0)
 		dead = 1;
 	else if (argc != 0)
 		usage();
-	/* By the index of the queue, or of the dead. */
-	st = store_prepare(db, dead ? "SELECT o.id, s.kind, s.id, o.journey, "
-	    "o.rule, o.instance, o.status, o.attempts, strftime("
-	    "'%Y-%m-%dT%H:%M:%SZ', o.due, 'unixepoch'), o.reason FROM outbox o "
-	    "JOIN subjects s ON s.sid = o.subject WHERE " OUTBOX_DEAD_SQL
-	    " ORDER BY o.due, o.aid" : "SELECT o.id, s.kind, s.id, o.journey, "
-	    "o.rule, o.instance, o.status, o.attempts, strftime("
-	    "'%Y-%m-%dT%H:%M:%SZ', o.due, 'unixepoch'), o.reason FROM outbox o "
-	    "JOIN subjects s ON s.sid = o.subject WHERE " OUTBOX_QUEUED_SQL
-	    " ORDER BY o.due, o.aid");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		printf("%s %s%s %s/%s via %s: %s, %d attempt(s)", col(st, 0),
-		    sqlite3_column_int(st, 1) == SUBJECT_ACCOUNT ? "account:" :
-		    "", col(st, 2), col(st, 3), col(st, 4), col(st, 5),
-		    sqlite3_column_int(st, 6) == OUTBOX_INFLIGHT ? "in flight" :
-		    outbox_status_name(sqlite3_column_int(st, 6)),
-		    sqlite3_column_int(st, 7));
-		if (!dead)
-			printf(", due %s", col(st, 8));
-		if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-			printf(": %s", col(st, 9));
-		printf("\n");
-		n++;
-	}
-	sqlite3_finalize(st);
+	if (outbox_list(db, dead, outbox_print, &n) != 0)
+		return 1;
 	printf("%d %s action(s)\n", n, dead ? "dead" : "queued");
 	return 0;
 }
 
-/* journeyctl retry ID|--dead: an action id, a subject, or every dead one.
- * They are due at once: since they died, or now if that is earlier (a
- * daemon run with --now may have recorded a time ahead of the clock). */
+/* journeyctl retry ID|--dead: an action id, a subject, or every dead one. */
 static int
 cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
 {
-	sqlite3_stmt	*st;
-	int64_t		 sid = -1, now = time_now();
+	const char	*ref;
+	int64_t		 sid = -1;
 	int		 n, kind;
+	char		 err[256];
 
 	if (argc != 1)
 		usage();
-	if (store_begin(db) != 0)
-		return 1;
-	if (strcmp(argv[0], "--dead") == 0) {
-		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = "
-		    "min(?2, coalesce(updated, ?2)), first_try = NULL, "
-		    "attempts = 0, crashes = 0, updated = ?2 WHERE "
-		    OUTBOX_DEAD_SQL);
-	} else {
-		st = store_prepare(db, "UPDATE outbox SET status = ?1, due = "
-		    "min(?2, coalesce(updated, ?2)), first_try = NULL, "
-		    "attempts = 0, crashes = 0, updated = ?2 WHERE status = ?3 "
-		    "AND (id = ?4 OR subject = ?5)");
-		sid = store_subject(db, argv[0], &kind);
-		sqlite3_bind_int(st, 3, OUTBOX_DEAD);
-		sqlite3_bind_text(st, 4, argv[0], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, sid);
-	}
-	sqlite3_bind_int(st, 1, OUTBOX_PENDING);
-	sqlite3_bind_int64(st, 2, now);
-	n = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(db) : -1;
-	sqlite3_finalize(st);
-	if (n < 0 || store_commit(db) != 0) {
-		store_rollback(db);
-		fprintf(stderr, "journeyctl: %s\n", sqlite3_errmsg(db));
+	ref = strcmp(argv[0], "--dead") == 0 ? NULL : argv[0];
+	if (ref != NULL)
+		sid = store_subject(db, ref, &kind);
+	if ((n = outbox_retry(db, ref, sid, time_now(), err, sizeof err)) < 0) {
+		fprintf(stderr, "journeyctl: %s\n", err);
 		return 1;
 	}
-	if (n == 0 && strcmp(argv[0], "--dead") != 0 && sid < 0) {
-		st = store_prepare(db, "SELECT 1 FROM outbox WHERE id = ?1");
-		sqlite3_bind_text(st, 1, argv[0], -1, SQLITE_STATIC);
-		n = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-		if (!n) {
-			fprintf(stderr, "journeyctl: no action, user or "
-			    "account \"%s\"\n", argv[0]);
-			return 1;
-		}
-		n = 0;
+	if (n == 0 && ref != NULL && sid < 0 && !outbox_exists(db, ref)) {
+		fprintf(stderr, "journeyctl: no action, user or account "
+		    "\"%s\"\n", ref);
+		return 1;
 	}
 	printf("%d dead action(s) queued again\n", n);
 	return 0;

@@ -67,7 +67,6 @@ void		 act_clear(struct act *);
 
 /* dispatch.c: delivering actions from the outbox. */
 struct dispatcher;
-int		 outbox_recover(sqlite3 *, int64_t now);
 struct dispatcher *dispatch_start(const struct config *, int once);
 void		 dispatch_kick(struct dispatcher *);
 /* Returns how many plugin calls, abandoned after their timeout, still run:

@@ -65,53 +65,10 @@
 #define WORKER_CACHE_KIB 1024	/* page cache of a worker's connection */
 #define WRITER_CACHE_KIB 8192	/* of the connection claims and records use */
 
-/* The statements of a dispatcher's connection, prepared once. */
-enum {
-	SQL_BEGIN, SQL_COMMIT, SQL_PICK, SQL_MARK, SQL_LOAD, SQL_FIRST_TRY,
-	SQL_RECORD, SQL_COUNT
-};
-/*
- * A claim is three plain statements: SQL_PICK walks the due rows, oldest
- * first, until one of an instance the claim may take from (the caller
- * checks each row's instance against the lanes); SQL_MARK marks it in
- * flight; SQL_LOAD reads it with its subject. One UPDATE with "instance IN
- * (SELECT value FROM json_each(?))", a subquery and RETURNING did the same
- * at twice the cost: the IN and the RETURNING each open an ephemeral table
- * per run.
- *
- * SQL_PICK: the partial index outbox_queue walks due rows in order, so that
- * the first match ends the search; without INDEXED BY the planner would sort
- * every queued row instead. The rows in flight (status 1) are in the index
- * too, at its head (their due time is past): its status column skips them
- * without reading the table.
- */
-#if OUTBOX_PENDING != 0 || OUTBOX_INFLIGHT != 1 || OUTBOX_RETRYING != 3
-#error "outbox statuses changed: update SQL_PICK"
-#endif
-static const char *dispatch_sql[SQL_COUNT] = {
-	"BEGIN IMMEDIATE",
-	"COMMIT",
-	"SELECT aid, instance FROM outbox INDEXED BY outbox_queue WHERE "
-	OUTBOX_QUEUED_SQL " AND status <> 1 AND due <= ?1 AND (crashes = 0 "
-	"OR ?2) ORDER BY due, aid",
-	"UPDATE outbox SET status = ?1, attempts = attempts + 1, crashes = "
-	"crashes + 1, first_try = coalesce(first_try, ?2), updated = ?2, "
-	"traits = coalesce(traits, (SELECT s.traits FROM subjects s WHERE "
-	"s.sid = outbox.subject)) WHERE aid = ?3",
-	"SELECT o.id, o.subject, o.journey, o.rule, coalesce(o.stage, ''), "
-	"o.instance, o.params, o.created, o.attempts, o.crashes, o.traits, "
-	"s.id, s.kind, s.traits, a.traits FROM outbox o LEFT JOIN subjects s "
-	"ON s.sid = o.subject LEFT JOIN subjects a ON a.sid = s.account "
-	"WHERE o.aid = ?1",
-	"SELECT first_try FROM outbox WHERE aid = ?1",
-	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
-	"coalesce(?4, note), crashes = 0, updated = ?5 WHERE aid = ?6",
-};
-
 /* A connection of the dispatcher's: one per worker, one for the watchdog. */
 struct conn {
-	sqlite3		*db;
-	sqlite3_stmt	*st[SQL_COUNT];
+	sqlite3			*db;
+	struct outbox_conn	*oc;	/* the queue's statements on it */
 };
 
 enum breaker_state { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_TRIAL };
@@ -134,7 +91,8 @@ enum worker_state { WORKER_IDLE, WORKER_ACTING, WORKER_ABANDONED };
 
 /* One action in a worker's hands: claimed, performed, then recorded. */
 struct job {
-	struct act	 act;
+	struct act	 act;		/* its strings point into item */
+	struct outbox_item item;	/* as claimed */
 	int		 lane;		/* its instance's, or -1 */
 	int		 suspect;	/* in flight during a crash before */
 	enum jd_result	 res;		/* once performed */
@@ -225,6 +183,7 @@ conn_open(struct conn *c, const char *path, int cache_kib)
 	}
 	snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d", cache_kib);
 	store_exec(c->db, pragma);
+	c->oc = outbox_conn_new(c->db);
 	return 0;
 }
 
@@ -232,81 +191,9 @@ conn_open(struct conn *c, const char *path, int cache_kib)
 static void
 conn_close(struct conn *c)
 {
-	for (int i = 0; i < SQL_COUNT; i++)
-		sqlite3_finalize(c->st[i]);
+	outbox_conn_free(c->oc);
 	store_close(c->db);
 	memset(c, 0, sizeof *c);
-}
-
-/* Statement which of c, prepared on first use, reset and ready to bind. */
-static sqlite3_stmt *
-conn_stmt(struct conn *c, int which)
-{
-	if (c->st[which] != NULL) {
-		sqlite3_reset(c->st[which]);
-		sqlite3_clear_bindings(c->st[which]);
-	} else if (sqlite3_prepare_v3(c->db, dispatch_sql[which], -1,
-	    SQLITE_PREPARE_PERSISTENT, &c->st[which], NULL) != SQLITE_OK)
-		fatalx("sqlite: %s in: %.200s", sqlite3_errmsg(c->db),
-		    dispatch_sql[which]);
-	return c->st[which];
-}
-
-/* Run BEGIN IMMEDIATE or COMMIT on c. */
-static int
-conn_exec(struct conn *c, int which)
-{
-	sqlite3_stmt	*st = conn_stmt(c, which);
-	int		 rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_err("sqlite: %s: %s", dispatch_sql[which],
-		    sqlite3_errmsg(c->db));
-		return -1;
-	}
-	return 0;
-}
-
-/* Put actions left in flight by a crash back in the queue. */
-int
-outbox_recover(sqlite3 *db, int64_t now)
-{
-	sqlite3_stmt	*st;
-	int		 dead = 0, back = 0;
-
-	if (store_begin(db) != 0)
-		return -1;
-	/* Through outbox_queue, not the whole outbox. */
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, reason = "
-	    "'in flight during 3 crashes in a row', updated = ?2 WHERE "
-	    OUTBOX_QUEUED_SQL " AND status = ?3 AND crashes >= 3");
-	sqlite3_bind_int(st, 1, OUTBOX_DEAD);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int(st, 3, OUTBOX_INFLIGHT);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		dead = sqlite3_changes(db);
-	sqlite3_finalize(st);
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-	    "updated = ?2 WHERE " OUTBOX_QUEUED_SQL " AND status = ?3");
-	sqlite3_bind_int(st, 1, OUTBOX_PENDING);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int(st, 3, OUTBOX_INFLIGHT);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		back = sqlite3_changes(db);
-	sqlite3_finalize(st);
-	if (store_commit(db) != 0) {
-		store_rollback(db);
-		return -1;
-	}
-	if (dead > 0)
-		log_warn("outbox: %d action(s) were in flight during 3 crashes "
-		    "in a row and are now dead (journeyctl outbox --dead)",
-		    dead);
-	if (back > 0)
-		log_notice("outbox: %d action(s) in flight when journeyd "
-		    "stopped are due again", back);
-	return 0;
 }
 
 /* The lane of an instance by name, or -1. */
@@ -435,99 +322,63 @@ dispatch_lanes(struct dispatcher *d, int64_t now, int *borrow)
 	return n;
 }
 
-/* A column as a new string; NULL for SQL NULL. */
-static char *
-dispatch_column(sqlite3_stmt *st, int i)
-{
-	const char	*s = (const char *)sqlite3_column_text(st, i);
-
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
 /*
- * Claim into act, inside the caller's transaction, the oldest due action of
+ * Claim into job, inside the caller's transaction, the oldest due action of
  * an instance whose d->pass is 1, or else (when borrow) the oldest of one
  * whose d->pass is 2: as if the due rows were searched first for the one,
  * then for the other, but in one walk. Rows of instances not configured are
  * left alone. 1 when one was claimed, 0 when none is due, -1 on error.
  */
 static int
-dispatch_claim_from(struct dispatcher *d, struct conn *c, struct act *act,
+dispatch_claim_from(struct dispatcher *d, struct conn *c, struct job *job,
     int under, int borrow, int suspects, int64_t now, int *crashes)
 {
-	sqlite3_stmt	*st;
-	const char	*inst;
-	int64_t		 aid = 0, later = 0;
-	int		 rc, lane;
+	struct outbox_item	*item = &job->item;
+	struct act		*act = &job->act;
+	const char		*inst;
+	int64_t			 aid = 0, later = 0, row;
+	int			 rc, lane;
 
-	st = conn_stmt(c, SQL_PICK);
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, suspects);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		inst = (const char *)sqlite3_column_text(st, 1);
+	if (outbox_due_begin(c->oc, now, suspects) != 0)
+		return -1;
+	while ((rc = outbox_due_next(c->oc, &row, &inst)) == 1) {
 		if (inst == NULL || (lane = dispatch_lane(d, inst)) < 0)
 			continue;
 		if (d->pass[lane] == 1) {
-			aid = sqlite3_column_int64(st, 0);
+			aid = row;
 			break;
 		}
 		if (d->pass[lane] == 2 && borrow && later == 0) {
-			later = sqlite3_column_int64(st, 0);
+			later = row;
 			if (!under)
 				break;
 		}
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	outbox_due_end(c->oc);
+	if (rc < 0)
 		return -1;
 	if (aid == 0 && (aid = later) == 0)
 		return 0;
-
-	st = conn_stmt(c, SQL_MARK);
-	sqlite3_bind_int(st, 1, OUTBOX_INFLIGHT);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, aid);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	if (outbox_claim(c->oc, aid, now, item) != 0)
 		return -1;
-
-	st = conn_stmt(c, SQL_LOAD);
-	sqlite3_bind_int64(st, 1, aid);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return -1;
-	}
 	act->aid = aid;
-	act->a.id = dispatch_column(st, 0);
-	act->sid = sqlite3_column_int64(st, 1);
-	act->a.journey = dispatch_column(st, 2);
-	act->a.rule = dispatch_column(st, 3);
-	act->a.stage = dispatch_column(st, 4);
-	act->a.instance = dispatch_column(st, 5);
-	act->a.params = dispatch_column(st, 6);
-	act->a.time = sqlite3_column_int64(st, 7);
-	act->a.attempt = sqlite3_column_int(st, 8);
-	*crashes = sqlite3_column_int(st, 9);
-	/* The traits the plugin is handed are those of the first attempt, the
-	 * same on every retry (a webhook's body); host->trait() and
-	 * host->render() read the current ones (an unsubscription counts). */
-	act->a.traits = dispatch_column(st, 10);
-	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
-		act->a.subject_id = dispatch_column(st, 11);
-		act->kind = sqlite3_column_int(st, 12);
-		act->traits_now = dispatch_column(st, 13);
-		act->a.account_traits = dispatch_column(st, 14);
-	} else {
-		act->a.subject_id = xstrdup("");
-		act->traits_now = xstrdup("{}");
-	}
-	if (act->traits_now == NULL)
-		act->traits_now = xstrdup("{}");
-	if (act->a.traits == NULL)
-		act->a.traits = xstrdup(act->traits_now);
-	sqlite3_reset(st);
-	act->a.subject_kind = act->kind == SUBJECT_ACCOUNT ? "account" : "user";
+	act->sid = item->sid;
+	act->kind = item->kind;
+	act->traits_now = item->traits_now;
+	act->a.id = item->id;
+	act->a.journey = item->journey;
+	act->a.rule = item->rule;
+	act->a.stage = item->stage;
+	act->a.instance = item->instance;
+	act->a.params = item->params;
+	act->a.time = item->created;
+	act->a.attempt = item->attempt;
+	act->a.traits = item->traits;
+	act->a.subject_id = item->subject_id;
+	act->a.account_traits = item->account_traits;
+	act->a.subject_kind = item->kind == SUBJECT_ACCOUNT ? "account" :
+	    "user";
+	*crashes = item->crashes;
 	return 1;
 }
 
@@ -535,105 +386,51 @@ dispatch_claim_from(struct dispatcher *d, struct conn *c, struct act *act,
 static void
 dispatch_job_free(struct job *job)
 {
-	struct act	*act = &job->act;
-
-	act_clear(act);
-	free((char *)act->a.id);
-	free((char *)act->a.journey);
-	free((char *)act->a.rule);
-	free((char *)act->a.stage);
-	free((char *)act->a.instance);
-	free((char *)act->a.params);
-	free((char *)act->a.subject_id);
-	free((char *)act->a.traits);
-	free((char *)act->a.account_traits);
-	free(act->traits_now);
+	act_clear(&job->act);
+	outbox_item_free(&job->item);
 	memset(job, 0, sizeof *job);
 	job->lane = -1;
 }
 
-/* The delay before the next try after attempt n (1-based): retry_min,
- * doubling, up to retry_max. */
+/* The server's own delay a plugin put in its reason ("retry-after=N"),
+ * in seconds, or 0. */
 static int64_t
-dispatch_backoff(const struct config *cf, int attempt)
+dispatch_retry_after(const char *reason)
 {
-	int64_t	 d = cf->retry_min;
+	const char	*ra;
+	long long	 s;
 
-	for (int i = 1; i < attempt && d < cf->retry_max; i++)
-		d *= 2;
-	return d > cf->retry_max ? cf->retry_max : d;
+	if (reason == NULL || (ra = strstr(reason, "retry-after=")) == NULL)
+		return 0;
+	errno = 0;
+	s = strtoll(ra + 12, NULL, 10);
+	return errno == 0 && s > 0 ? (int64_t)s : 0;
 }
 
-/*
- * Write the outcome of a job, inside the caller's transaction; its status
- * and next due time go to *status and *due. A transient failure is tried
- * again after the backoff, or when a "retry-after=N" in the reason says, but
- * never later than retry_for after the first try: that last try's failure
- * makes the action dead.
- */
+/* Write the outcome of a job, inside the caller's transaction; its status
+ * and next due time go to *status and *due. */
 static int
 dispatch_record_sql(struct dispatcher *d, struct conn *c, struct job *job,
     int *status, int64_t *due)
 {
 	const struct config	*cf = d->conf;
-	struct act		*act = &job->act;
-	const char		*reason = job->reason[0] ? job->reason : NULL;
-	sqlite3_stmt		*st;
-	int64_t			 now = job->now, first = now;
-	const char		*ra;
-	int			 rc;
+	struct outbox_retry	 rp = { cf->retry_min, cf->retry_max,
+				    cf->retry_for };
+	struct outbox_outcome	 o;
 
-	*due = now;
+	memset(&o, 0, sizeof o);
 	switch (job->res) {
-	case JD_DONE:
-		*status = OUTBOX_DONE;
-		break;
-	case JD_HELD:
-		*status = OUTBOX_HELD;
-		break;
-	case JD_FAILED:
-		*status = OUTBOX_DEAD;
-		break;
-	case JD_RETRY:
-	default:
-		*status = OUTBOX_RETRYING;
-		st = conn_stmt(c, SQL_FIRST_TRY);
-		sqlite3_bind_int64(st, 1, act->aid);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    sqlite3_column_type(st, 0) != SQLITE_NULL)
-			first = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		*due = now + dispatch_backoff(cf, act->a.attempt);
-		if (reason != NULL &&
-		    (ra = strstr(reason, "retry-after=")) != NULL) {
-			long long s = strtoll(ra + 12, NULL, 10);
-			if (s >= 0)
-				*due = now + s;
-		}
-		if (now - first >= cf->retry_for)
-			*status = OUTBOX_DEAD;
-		else if (*due > first + cf->retry_for)
-			*due = first + cf->retry_for;
-		break;
+	case JD_DONE:	o.result = OUTCOME_DONE; break;
+	case JD_HELD:	o.result = OUTCOME_HELD; break;
+	case JD_FAILED:	o.result = OUTCOME_FAILED; break;
+	default:	o.result = OUTCOME_RETRY; break;
 	}
-	st = conn_stmt(c, SQL_RECORD);
-	sqlite3_bind_int(st, 1, *status);
-	sqlite3_bind_int64(st, 2, *due);
-	if (*status == OUTBOX_DEAD && job->res == JD_RETRY)
-		sqlite3_bind_text(st, 3, xprintf("gave up after %d attempts: "
-		    "%s", act->a.attempt, reason ? reason : "failed"), -1, free);
-	else if (job->res != JD_DONE)
-		sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, act->note, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, act->aid);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != 0)
-		log_err("outbox: cannot record action %s: %s", act->a.id,
-		    sqlite3_errmsg(c->db));
-	return rc;
+	o.reason = job->reason[0] ? job->reason : NULL;
+	o.note = job->act.note;
+	o.retry_after = dispatch_retry_after(o.reason);
+	o.attempt = job->act.a.attempt;
+	o.now = job->now;
+	return outbox_record(c->oc, job->act.aid, &o, &rp, status, due);
 }
 
 /* Log a recorded outcome: one line per outcome, with the action's id. */
@@ -683,9 +480,9 @@ dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
 	int	 status, rc = -1;
 
 	pthread_mutex_lock(&d->write_lock);
-	if (conn_exec(c, SQL_BEGIN) == 0) {
+	if (outbox_begin(c->oc) == 0) {
 		if ((rc = dispatch_record_sql(d, c, job, &status, &due)) == 0)
-			rc = conn_exec(c, SQL_COMMIT);
+			rc = outbox_commit(c->oc);
 		if (rc != 0)
 			store_rollback(c->db);
 	}
@@ -717,7 +514,7 @@ dispatch_serve(struct dispatcher *d, struct claim *batch)
 	pthread_mutex_lock(&d->write_lock);
 	memset(d->delta, 0, d->conf->ninstances * sizeof *d->delta);
 	memset(d->trial, 0, d->conf->ninstances * sizeof *d->trial);
-	if (conn_exec(c, SQL_BEGIN) != 0)
+	if (outbox_begin(c->oc) != 0)
 		rc = -1;
 	for (cl = batch; cl != NULL && rc == 0; cl = cl->next) {
 		struct job *prev = cl->prev, *job = cl->job;
@@ -739,7 +536,7 @@ dispatch_serve(struct dispatcher *d, struct claim *batch)
 		under = dispatch_lanes(d, cl->now, &borrow);
 		pthread_mutex_unlock(&d->lock);
 		if (cl->rc == 0 && under + borrow > 0 &&
-		    (cl->rc = dispatch_claim_from(d, c, &job->act, under,
+		    (cl->rc = dispatch_claim_from(d, c, job, under,
 		    borrow, suspects, cl->now, &cl->crashes)) < 0) {
 			rc = -1;
 			break;
@@ -763,7 +560,7 @@ dispatch_serve(struct dispatcher *d, struct claim *batch)
 			}
 		}
 	}
-	if (rc != 0 || conn_exec(c, SQL_COMMIT) != 0) {
+	if (rc != 0 || outbox_commit(c->oc) != 0) {
 		store_rollback(c->db);
 		pthread_mutex_unlock(&d->write_lock);
 		for (cl = batch; cl != NULL; cl = cl->next) {
@@ -1121,11 +918,13 @@ dispatch_abandon(struct dispatcher *d, struct worker *w)
 
 	copy->act.aid = job->act.aid;
 	copy->act.a.attempt = job->act.a.attempt;
-	copy->act.a.id = xstrdup(job->act.a.id);
-	copy->act.a.instance = xstrdup(job->act.a.instance);
-	copy->act.a.journey = xstrdup(job->act.a.journey);
-	copy->act.a.rule = xstrdup(job->act.a.rule);
-	copy->act.a.subject_id = xstrdup(job->act.a.subject_id);
+	copy->act.a.id = copy->item.id = xstrdup(job->act.a.id);
+	copy->act.a.instance = copy->item.instance =
+	    xstrdup(job->act.a.instance);
+	copy->act.a.journey = copy->item.journey = xstrdup(job->act.a.journey);
+	copy->act.a.rule = copy->item.rule = xstrdup(job->act.a.rule);
+	copy->act.a.subject_id = copy->item.subject_id =
+	    xstrdup(job->act.a.subject_id);
 	copy->lane = job->lane;
 	copy->suspect = job->suspect;
 	copy->res = JD_RETRY;

@@ -141,9 +141,8 @@ static int64_t
 guard_count(sqlite3 *db, const struct config *cf, const struct act *act,
     int64_t now)
 {
-	sqlite3_stmt	*st;
 	struct buf	 exempt;
-	int64_t		 n = 0;
+	int64_t		 n;
 
 	/* Rules with ignore_limits, as "journey/rule" (names are plain). */
 	buf_init(&exempt);
@@ -156,47 +155,10 @@ guard_count(sqlite3 *db, const struct config *cf, const struct act *act,
 				    cf->journeys[i].name,
 				    cf->journeys[i].rules[k].name);
 	buf_puts(&exempt, "]");
-	st = store_prepare(db, "SELECT count(*) FROM outbox WHERE subject = ?1 "
-	    "AND instance = ?2 AND aid <> ?3 AND (status = ?4 OR (status = ?5 "
-	    "AND updated > ?6)) AND journey || '/' || rule NOT IN (SELECT "
-	    "value FROM json_each(?7))");
-	sqlite3_bind_int64(st, 1, act->sid);
-	sqlite3_bind_text(st, 2, act->a.instance, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, act->aid);
-	sqlite3_bind_int(st, 4, OUTBOX_INFLIGHT);
-	sqlite3_bind_int(st, 5, OUTBOX_DONE);
-	sqlite3_bind_int64(st, 6, now - act->inst->limit_per);
-	sqlite3_bind_text(st, 7, exempt.s, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	else
-		n = -1;
-	sqlite3_finalize(st);
+	n = outbox_count_capped(db, act->sid, act->a.instance, act->aid,
+	    now - act->inst->limit_per, exempt.s);
 	buf_free(&exempt);
 	return n;
-}
-
-/* Put the claimed action back: held (status 5) or pending until due. Its
- * attempt is not counted; nor is its first try when this was it. */
-static int
-guard_record(sqlite3 *db, const struct act *act, int status, int64_t due,
-    const char *reason, int64_t now)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	st = store_prepare(db, "UPDATE outbox SET status = ?1, due = ?2, "
-	    "reason = ?3, crashes = 0, updated = ?4, first_try = CASE WHEN "
-	    "attempts <= 1 THEN NULL ELSE first_try END, attempts = "
-	    "max(attempts - 1, 0) WHERE aid = ?5");
-	sqlite3_bind_int(st, 1, status);
-	sqlite3_bind_int64(st, 2, due);
-	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	sqlite3_bind_int64(st, 5, act->aid);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	return rc;
 }
 
 /* The quiet hours that apply to an action (its rule's, else its
@@ -253,8 +215,7 @@ guard_check(sqlite3 *db, const struct config *cf, struct act *act)
 		if (guard_quiet_end(zone, from, to, now, &end)) {
 			snprintf(reason, sizeof reason, "quiet hours %s in %s",
 			    qh, zone);
-			if (guard_record(db, act, OUTBOX_PENDING, end, reason,
-			    now) != 0)
+			if (outbox_defer(db, act->aid, end, reason, now) != 0)
 				goto fault;
 			verdict = GUARD_DEFERRED;
 		}
@@ -272,8 +233,7 @@ guard_check(sqlite3 *db, const struct config *cf, struct act *act)
 				    sizeof per);
 			snprintf(reason, sizeof reason, "limit: %d per %s",
 			    inst->limit_max, per);
-			if (guard_record(db, act, OUTBOX_HELD, now, reason,
-			    now) != 0)
+			if (outbox_hold(db, act->aid, reason, now) != 0)
 				goto fault;
 			verdict = GUARD_HELD;
 		}

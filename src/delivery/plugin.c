@@ -381,7 +381,7 @@ host_queue(const struct jd_action *a, const char *instance,
 		    sqlite3_errmsg(act->db));
 		return -1;
 	}
-	aid = outbox_add(act->db, act->sid, a->journey, a->rule, a->stage,
+	aid = journey_queue(act->db, act->sid, a->journey, a->rule, a->stage,
 	    instance, params != NULL ? params : "{}", a->now);
 	if (aid < 0 || store_commit(act->db) != 0) {
 		store_rollback(act->db);

@@ -28,8 +28,9 @@ int		 tick_run(sqlite3 *, const struct config *, int64_t now,
 int		 journey_enroll(sqlite3 *, const struct config *, int64_t sid,
 		    const char *journey, const char *stage, const char *rule,
 		    int64_t now, char *err, size_t errlen);
-/* Queue an action for subject sid; returns the outbox row or -1. */
-int64_t		 outbox_add(sqlite3 *, int64_t sid, const char *journey,
+/* Queue an action for subject sid with its history entry; returns the
+ * outbox row or -1. Must run inside a transaction. */
+int64_t		 journey_queue(sqlite3 *, int64_t sid, const char *journey,
 		    const char *rule, const char *stage, const char *instance,
 		    const char *params, int64_t now);
 

@@ -632,8 +632,7 @@ tick_settle_new(struct tick *t)
 
 	if (t->nnew == 0)
 		return 0;
-	if ((before = tick_int(t, "SELECT coalesce(max(aid), 0) FROM "
-	    "outbox")) < 0)
+	if ((before = outbox_last(t->db)) < 0)
 		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
@@ -721,18 +720,6 @@ tick_settle_new(struct tick *t)
 	return 0;
 }
 
-/* Append the condition "subject s is held out of rule r" (SPEC §11): a
- * stable share of subjects, by a fixed hash of journey, rule and subject
- * id (jd_bucket, rules/bucket.c), so the same subjects on every tick. */
-static void
-tick_held_out(struct sql *q, const struct rule *r)
-{
-	buf_puts(&q->text, "jd_bucket(:journey || '/' || ");
-	sql_add_text(q, r->name);
-	buf_puts(&q->text, " || '/' || s.id) < ");
-	sql_add_int(q, r->holdout);
-}
-
 /* Queue rule r's action for every subject in the batch, at stage (or, when
  * NULL, the stage the batch holds), and record the firing; with history,
  * also its 'action' entry in the history (else the caller writes it). */
@@ -740,48 +727,14 @@ static int
 tick_queue(struct tick *t, const struct rule *r, const char *stage,
     int history)
 {
-	sqlite3_stmt	*st;
-	struct sql	 q;
-	int64_t		 before = 0;
-	int		 n;
+	struct outbox_batch	 b = { t->j->name, r->name, stage, r->instance,
+				    r->params != NULL ? r->params : "{}",
+				    r->holdout, t->now };
+	int64_t			 before;
+	int			 n;
 
-	st = store_prepare(t->db, "SELECT coalesce(max(aid), 0) FROM outbox");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		before = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO outbox(id, subject, journey, rule, "
-	    "stage, instance, params, created, due, status, reason, updated) "
-	    "SELECT lower(hex(randomblob(16))), b.sid, :journey, ");
-	sql_add_text(&q, r->name);
-	buf_puts(&q.text, ", ");
-	if (stage != NULL)
-		sql_add_text(&q, stage);
-	else
-		buf_puts(&q.text, "b.stage");
-	buf_puts(&q.text, ", ");
-	sql_add_text(&q, r->instance);
-	buf_puts(&q.text, ", ");
-	sql_add_text(&q, r->params != NULL ? r->params : "{}");
-	if (r->holdout > 0) {
-		/* Held-out subjects: status held, reason 'holdout', written
-		 * by this same statement. */
-		buf_puts(&q.text, ", :now, :now, CASE WHEN ");
-		tick_held_out(&q, r);
-		buf_puts(&q.text, " THEN ");
-		sql_add_int(&q, OUTBOX_HELD);
-		buf_puts(&q.text, " ELSE 0 END, CASE WHEN ");
-		tick_held_out(&q, r);
-		buf_puts(&q.text, " THEN 'holdout' END, CASE WHEN ");
-		tick_held_out(&q, r);
-		buf_puts(&q.text, " THEN :now END FROM temp.tick_batch b JOIN "
-		    "subjects s ON s.sid = b.sid ORDER BY b.sid");
-	} else
-		buf_puts(&q.text, ", :now, :now, 0, NULL, NULL FROM "
-		    "temp.tick_batch b ORDER BY b.sid");
-	n = tick_exec(t, &q);
-	sql_free(&q);
-	if (n < 0)
+	if ((before = outbox_last(t->db)) < 0 ||
+	    (n = outbox_queue_batch(t->db, &b)) < 0)
 		return -1;
 	if ((history && tick_run_sql(t, "INSERT INTO history(subject, "
 	    "journey, ts, what, stage, rule, action) SELECT subject, journey, "
@@ -1213,31 +1166,22 @@ journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
 	return n;
 }
 
-/* Queue one action for a subject (a hand-off's announcement). */
+/* Queue one action for a subject (a hand-off's announcement), with its
+ * 'action' entry in the history. */
 int64_t
-outbox_add(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
+journey_queue(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
     const char *stage, const char *instance, const char *params, int64_t now)
 {
 	sqlite3_stmt	*st;
-	int64_t		 aid = -1;
+	int64_t		 aid;
 
-	st = store_prepare(db, "INSERT INTO outbox(id, subject, journey, rule, "
-	    "stage, instance, params, created, due, status) VALUES "
-	    "(lower(hex(randomblob(16))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0)");
-	sqlite3_bind_int64(st, 1, sid);
-	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, rule, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, stage, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, instance, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, params, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		aid = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
-	if (aid < 0)
+	if ((aid = outbox_queue_one(db, sid, journey, rule, stage, instance,
+	    params, now)) < 0)
 		return -1;
-	st = store_prepare(db, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule, action) VALUES (?1, ?2, ?3, 'action', ?4, ?5, ?6)");
+	if ((st = store_try_prepare(db, "INSERT INTO history(subject, journey, "
+	    "ts, what, stage, rule, action) VALUES (?1, ?2, ?3, 'action', ?4, "
+	    "?5, ?6)")) == NULL)
+		return -1;
 	sqlite3_bind_int64(st, 1, sid);
 	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
