@@ -144,8 +144,8 @@ cpu_seconds(void)
 
 /* One tick: import the spool, evaluate every journey, log a summary. */
 static int
-run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
-    size_t statuslen)
+run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
+    int64_t now, char *status, size_t statuslen)
 {
 	struct tick_stats	 ts;
 	int64_t			 start;
@@ -156,14 +156,14 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 		spool_scan(db, cf->spool_dir, now);
 	start = time_mono_usec();
 	cpu = cpu_seconds();
-	rc = tick_run(db, cf, now, 0, NULL, &ts);
+	rc = engine_tick(eng, now, 0, NULL, &ts);
 	if (rc != 0) {
 		/* A journey whose transaction failed (the database full or
 		 * locked past the busy timeout) was rolled back whole, and its
 		 * counts cannot be told apart from the others'. */
-		log_err("tick: failed on %s (the reason is above): each journey "
-		    "that failed was rolled back, nothing of it applied; the "
-		    "next tick tries again", cf->database);
+		log_err("tick: failed on %s (the reason is above): each chunk "
+		    "of subjects that failed was rolled back, nothing of it "
+		    "applied; the next tick tries again", cf->database);
 		snprintf(status, statuslen, "STATUS=last tick failed: see the "
 		    "log");
 		return rc;
@@ -183,6 +183,7 @@ static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
 	struct dispatcher	*d;
+	struct engine		*eng;
 	int64_t			 next_tick = 0, watchdog, last_dog = 0;
 	char			 status[256], msg[64];
 	int			 stuck;
@@ -190,6 +191,8 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	signals_setup();
 	watchdog = notify_watchdog_usec();
 	outbox_recover(db, time_now());
+	if ((eng = engine_new(db, cf)) == NULL)
+		return 1;
 	d = dispatch_start(cf, 0);
 	notify_send("READY=1\nSTATUS=running");
 	log_notice("started: %d journey(s), %d plugin instance(s), %d "
@@ -202,6 +205,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 
 		if (got_hup) {
 			struct config *ncf;
+			struct engine *nengine;
 
 			got_hup = 0;
 			snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC="
@@ -215,7 +219,13 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 				log_err("reload refused: 'database' changed; "
 				    "restart journeyd to use another one");
 				config_free(ncf);
+			} else if ((nengine = engine_new(db, ncf)) == NULL) {
+				log_err("reload refused: cannot compile the new "
+				    "config's rules; keeping the running one");
+				config_free(ncf);
 			} else {
+				engine_free(eng);
+				eng = nengine;
 				/* Plugin calls still running keep the old
 				 * config's plugins in use: leave it be. */
 				if (dispatch_stop(d, NULL) == 0)
@@ -231,7 +241,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			notify_send("READY=1");
 		}
 		if (now >= next_tick) {
-			run_tick(db, cf, now, status, sizeof status);
+			run_tick(eng, db, cf, now, status, sizeof status);
 			notify_send(status);
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
@@ -254,6 +264,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
 	stuck = dispatch_stop(d, NULL);
+	engine_free(eng);
 	store_close(db);
 	log_notice("stopped");
 	if (stuck > 0)
@@ -336,13 +347,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (dry_run) {
-		rc = tick_run(db, cf, time_now(), 1, stdout, NULL) == 0 ? 0 : 1;
+		struct engine *eng = engine_new(db, cf);
+
+		rc = eng != NULL && engine_tick(eng, time_now(), TICK_DRY_RUN,
+		    stdout, NULL) == 0 ? 0 : 1;
+		engine_free(eng);
 	} else if (once) {
 		struct dispatcher *d;
+		struct engine *eng;
 		long out[4];
 
 		outbox_recover(db, time_now());
-		rc = run_tick(db, cf, time_now(), status, sizeof status);
+		if ((eng = engine_new(db, cf)) == NULL)
+			rc = 1;
+		else
+			rc = run_tick(eng, db, cf, time_now(), status,
+			    sizeof status);
+		engine_free(eng);
 		d = dispatch_start(cf, 1);
 		stuck = dispatch_stop(d, out);
 		log_info("dispatched: %ld done, %ld to retry, %ld failed, %ld "
