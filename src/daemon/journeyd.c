@@ -169,9 +169,10 @@ run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
 		return rc;
 	}
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
-	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
-	    ts.completed, ts.exited, ts.actions,
-	    (double)(time_mono_usec() - start) / 1e6, cpu_seconds() - cpu);
+	    "%ld actions queued in %.3fs (cpu %.3fs; %ld transactions, the "
+	    "longest %.0f ms)", ts.entered, ts.moved, ts.completed, ts.exited,
+	    ts.actions, (double)(time_mono_usec() - start) / 1e6,
+	    cpu_seconds() - cpu, ts.chunks, ts.longest * 1e3);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
 	metrics_write(db, cf, now, &ts);
