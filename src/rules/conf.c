@@ -39,7 +39,7 @@ static const char *conf_journey_keys[] = {
 };
 static const char *conf_rule_keys[] = {
 	"name", "stage", "when", "goto", "action", "repeat", "holdout",
-	"ignore_limits", "quiet_hours", NULL
+	"ignore_limits", "quiet_hours", "on", NULL
 };
 static const char *conf_stage_keys[] = { "name", "expect", NULL };
 
@@ -452,6 +452,34 @@ conf_rule_stages(struct conf_ctx *c, struct journey *j, struct rule *r,
 			    "journey \"%s\"", r->name, r->stages[i], j->name);
 }
 
+/* Read a rule's `on`: "enter" fires its action for every entry into its
+ * stages (SPEC §14.5). */
+static void
+conf_rule_on(struct conf_ctx *c, struct rule *r, config_setting_t *g)
+{
+	config_setting_t	*s = config_setting_get_member(g, "on");
+	const char		*v;
+
+	if (s == NULL || (v = conf_string(c, g, "on")) == NULL)
+		return;
+	if (strcmp(v, "enter") != 0) {
+		conf_error(c, s, "rule \"%s\": on = \"%s\": the only event is "
+		    "\"enter\"", r->name, v);
+		return;
+	}
+	r->on_enter = 1;
+	if (config_setting_get_member(g, "goto") != NULL)
+		conf_error(c, s, "rule \"%s\": on = \"enter\" fires an "
+		    "action, it cannot also have 'goto'", r->name);
+	if (config_setting_get_member(g, "action") == NULL)
+		conf_error(c, s, "rule \"%s\": on = \"enter\" needs an "
+		    "'action'", r->name);
+	if (config_setting_get_member(g, "repeat") != NULL)
+		conf_error(c, config_setting_get_member(g, "repeat"), "rule "
+		    "\"%s\": 'repeat' does not apply to on = \"enter\": it "
+		    "fires once for every entry", r->name);
+}
+
 /* Read one rule (expressions are compiled later, once all journeys are
  * known). */
 static void
@@ -483,9 +511,12 @@ conf_rule(struct conf_ctx *c, struct journey *j, struct rule *r,
 			    "\"%s\"", j->name, r->name);
 	conf_rule_stages(c, j, r, config_setting_get_member(g, "stage"));
 
+	conf_rule_on(c, r, g);
 	s = config_setting_get_member(g, "when");
 	v = conf_string(c, g, "when");
-	if (s == NULL)
+	if (s == NULL && r->on_enter)
+		r->when_src = xstrdup("true");
+	else if (s == NULL)
 		conf_error(c, g, "rule \"%s\": 'when' is missing", r->name);
 	else if (v != NULL && v[strspn(v, " \t\r\n")] == '\0')
 		conf_error(c, s, "rule \"%s\": 'when' is empty", r->name);

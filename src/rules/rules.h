@@ -47,6 +47,7 @@ struct rule {
 	char		*action_file;	/* where the action is written */
 	int		 action_line;
 	int64_t		 repeat;	/* 0 = once, else seconds */
+	int		 on_enter;	/* on = "enter": for every entry */
 	int		 holdout;	/* percent, 0 = none */
 	int		 ignore_limits;
 	char		*quiet_hours;	/* overrides the instance's, or NULL */
