@@ -48,7 +48,6 @@ plugin_check_value(const struct jd_setting *def, config_setting_t *s,
 {
 	int64_t		 d;
 	const char	*v;
-	struct stat	 sb;
 
 	switch (def->type) {
 	case JD_T_STRING:
@@ -61,17 +60,12 @@ plugin_check_value(const struct jd_setting *def, config_setting_t *s,
 			snprintf(why, whylen, "bad duration \"%s\"", v);
 			return -1;
 		}
-		if (def->type == JD_T_FILE) {
-			if (access(v, R_OK) != 0 || stat(v, &sb) != 0) {
-				snprintf(why, whylen, "cannot read \"%s\"", v);
-				return -1;
-			}
-			if (sb.st_mode & S_IROTH)
-				log_warn("%s is readable by everyone; a "
-				    "secret should be mode 0600 or 0640", v);
-		}
-		*text = xstrdup(v);
-		return 0;
+		if (def->type == JD_T_FILE)
+			*text = conf_path_readable(v, def->description, why,
+			    whylen);
+		else
+			*text = xstrdup(v);
+		return *text != NULL ? 0 : -1;
 	case JD_T_INT:
 		if (config_setting_type(s) != CONFIG_TYPE_INT &&
 		    config_setting_type(s) != CONFIG_TYPE_INT64)
@@ -190,7 +184,8 @@ plugin_load(struct instance *inst, const char *dir, void *group,
 			    "'%s': '%s' %s", inst->name, key, why);
 	}
 	for (int k = 0; k < n; k++)
-		if (p->settings[k].required && inst->settings->values[k] == NULL)
+		if (p->settings[k].required && (g == NULL ||
+		    config_setting_get_member(g, p->settings[k].key) == NULL))
 			problems_add(probs, inst->file, inst->line, "plugin "
 			    "instance '%s': '%s' is required", inst->name,
 			    p->settings[k].key);
