@@ -104,7 +104,7 @@ plugin_load(struct instance *inst, const char *dir, void *group,
 	const struct jd_plugin *(*entry)(void);
 	const struct jd_plugin	*p;
 	config_setting_t	*g = group, *s;
-	char			*path, why[256];
+	char			*path, why[1024];
 	int			 n, before = probs->n;
 
 	if (!plugin_valid_module(inst->module)) {
@@ -412,7 +412,7 @@ plugin_check_params(struct instance *inst, const char *file, int line,
 {
 	const struct jd_plugin	*p = inst->plugin;
 	config_setting_t	*g = group, *s;
-	char			*text, why[256], err[512] = "";
+	char			*text, why[1024], err[512] = "";
 	int			 before = probs->n, n;
 
 	for (n = 0; p->params != NULL && p->params[n].key != NULL; n++)

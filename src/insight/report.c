@@ -518,6 +518,8 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 			free(tmp);
 			return -1;
 		}
+	}
+	if (html != NULL)
 		fprintf(html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 		    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
 		    "content=\"width=device-width, initial-scale=1\">\n"
@@ -527,7 +529,6 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 		    "</time> &middot; %d journey%s</p>\n</header>\n", when,
 		    report_css, when, when, cf->njourneys,
 		    cf->njourneys == 1 ? "" : "s");
-	}
 	fprintf(out, "report at %s\n", when);
 	for (int i = 0; i < cf->njourneys; i++) {
 		const struct journey	*j = &cf->journeys[i];

@@ -57,10 +57,9 @@ conf_path(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	if ((dir = getenv(CONF_CREDENTIALS)) == NULL || *dir == '\0') {
-		snprintf(err, errlen, "\"%s\": %s is not set. systemd sets it "
-		    "for the service from the unit's LoadCredential= lines; to "
-		    "check by hand, set it to the folder those lines read from, "
-		    "e.g. %s=%s/journeyd journeyd --check", path,
+		snprintf(err, errlen, "\"%s\": %s is not set (systemd sets it "
+		    "from the unit's LoadCredential=; by hand, name the folder "
+		    "those read from: %s=%s/journeyd journeyd --check)", path,
 		    CONF_CREDENTIALS, CONF_CREDENTIALS, SYSCONFDIR);
 		return NULL;
 	}
@@ -86,9 +85,8 @@ conf_path_readable(const char *path, const char *what, char *err,
 	if ((p = conf_path(path, err, errlen)) == NULL)
 		return NULL;
 	if (n != 0)
-		snprintf(from, sizeof from, " (for \"%s\", systemd copies "
-		    "it there from the file that the unit's LoadCredential="
-		    "%s:FILE names)", path, path + n);
+		snprintf(from, sizeof from, " (under systemd, in the FILE of "
+		    "the unit's LoadCredential=%s:FILE)", path + n);
 	if (stat(p, &sb) != 0 && errno == ENOENT) {
 		snprintf(err, errlen, "\"%s\" is missing: put %s there, mode "
 		    "0600%s", p, what != NULL ? what : "what it should hold",
