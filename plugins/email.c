@@ -66,7 +66,7 @@ static const struct jd_setting email_settings[] = {
 	  "folder of NAME.subject, NAME.txt, NAME.html" },
 	{ "user", JD_T_STRING, 0, NULL, "SMTP AUTH user name" },
 	{ "password_file", JD_T_FILE, 0, NULL,
-	  "file holding the SMTP AUTH password" },
+	  "the SMTP AUTH password" },
 	{ "starttls", JD_T_BOOL, 0, "false",
 	  "require STARTTLS on an smtp:// connection" },
 	{ "ca_file", JD_T_STRING, 0, NULL,

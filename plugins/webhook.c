@@ -29,7 +29,7 @@ struct webhook {
 static const struct jd_setting webhook_settings[] = {
 	{ "url", JD_T_STRING, 1, NULL, "where to POST (http:// or https://)" },
 	{ "secret_file", JD_T_FILE, 0, NULL,
-	  "signing secret (whsec_BASE64 or raw); enables webhook-signature" },
+	  "the signing secret (whsec_BASE64 or raw bytes)" },
 	{ "connect_timeout", JD_T_DURATION, 0, "10s",
 	  "longest wait for the connection" },
 	{ "request_timeout", JD_T_DURATION, 0, "30s",

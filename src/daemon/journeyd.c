@@ -37,12 +37,37 @@ static const struct option journeyd_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Print usage and exit with status. */
+/* Print the usage (on stdout for --help, else on stderr) and exit with
+ * status. */
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: journeyd [-c FILE] [--once] "
-	    "[--dry-run] [--now TIME] [--check] [--version] [-v]\n");
+	fprintf(status ? stderr : stdout,
+	    "usage: journeyd [-c FILE] [--once] [--dry-run] [--now TIME] "
+	    "[--check] [-v]\n"
+	    "       journeyd --version | --help\n\n"
+	    "Runs customer journeys: a tick every `interval`, actions "
+	    "performed as they\nfall due, in the foreground (systemd "
+	    "supervises it). SIGHUP reloads the\nconfig, SIGTERM and SIGINT "
+	    "stop.\n\n"
+	    "  -c, --config FILE  the config (default: %s)\n"
+	    "      --once         one tick, every due action performed, then "
+	    "exit\n"
+	    "      --dry-run      print what a tick would do; change nothing, "
+	    "call no plugin\n"
+	    "      --now TIME     run as if the clock said TIME "
+	    "(2026-03-01T09:00:00Z or\n"
+	    "                     @1772355600)\n"
+	    "      --check        validate the config, its rules and plugins; "
+	    "print each\n"
+	    "                     problem as FILE:LINE: message\n"
+	    "  -v, --verbose      log debug messages too\n"
+	    "      --version      print the version and the plugin ABI\n"
+	    "  -h, --help         print this\n\n"
+	    "Plugins are loaded from plugin_dir (default: %s).\n"
+	    "Exit status: 0 success, 1 a problem to fix, 2 a usage error. "
+	    "See journeyd(8),\njourneyd.conf(5).\n", JD_DEFAULT_CONFIG,
+	    PLUGINDIR);
 	exit(status);
 }
 
@@ -305,8 +330,11 @@ main(int argc, char **argv)
 		default: usage(2);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		fprintf(stderr, "journeyd: unexpected argument \"%s\" (the "
+		    "config is given with -c FILE)\n", argv[optind]);
 		usage(2);
+	}
 	log_open("journeyd", verbose);
 	if (now_arg != NULL) {
 		if (time_parse(now_arg, &now) != 0) {

@@ -43,7 +43,6 @@ plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
     char **text, char *why, size_t whylen)
 {
 	int64_t		 d;
-	struct stat	 sb;
 
 	switch (def->type) {
 	case JD_T_STRING:
@@ -57,16 +56,9 @@ plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
 			return -1;
 		}
 		if (def->type == JD_T_FILE) {
-			if (access(v->text, R_OK) != 0 ||
-			    stat(v->text, &sb) != 0) {
-				snprintf(why, whylen, "cannot read \"%s\"",
-				    v->text);
-				return -1;
-			}
-			if (sb.st_mode & S_IROTH)
-				log_warn("%s is readable by everyone; a "
-				    "secret should be mode 0600 or 0640",
-				    v->text);
+			*text = conf_path_readable(v->text, def->description,
+			    why, whylen);
+			return *text != NULL ? 0 : -1;
 		}
 		break;
 	case JD_T_INT:
@@ -85,6 +77,16 @@ plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
 type:
 	snprintf(why, whylen, "must be %s", plugin_type_name(def->type));
 	return -1;
+}
+
+/* Was key given among the values as written? */
+static int
+plugin_given(const struct conf_values *vs, const char *key)
+{
+	for (int i = 0; i < vs->n; i++)
+		if (strcmp(vs->v[i].key, key) == 0)
+			return 1;
+	return 0;
 }
 
 /* The number of entries of a settings table. */
@@ -197,7 +199,7 @@ plugin_load(struct instance *inst, const struct config *cf,
 {
 	const struct jd_plugin	*p;
 	struct plugin_rt	*rt;
-	char			 why[256];
+	char			 why[1024];
 	int			 n, before = probs->n;
 
 	rt = inst->rt = xcalloc(1, sizeof *inst->rt);
@@ -231,7 +233,8 @@ plugin_load(struct instance *inst, const struct config *cf,
 			    "'%s': '%s' %s", inst->name, v->key, why);
 	}
 	for (int k = 0; k < n; k++)
-		if (p->settings[k].required && rt->settings->values[k] == NULL)
+		if (p->settings[k].required &&
+		    !plugin_given(&inst->settings_in, p->settings[k].key))
 			problems_add(probs, inst->file, inst->line, "plugin "
 			    "instance '%s': '%s' is required", inst->name,
 			    p->settings[k].key);
@@ -457,7 +460,7 @@ plugin_check_params(struct instance *inst, const struct journey *j,
 {
 	struct plugin_rt	*rt = inst->rt;
 	const struct jd_plugin	*p = rt->plugin;
-	char			*text, why[256], err[512] = "";
+	char			*text, why[1024], err[512] = "";
 	int			 before = probs->n, n, k;
 
 	n = plugin_table_len(p->params);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <libconfig.h>
 #include <stdlib.h>
@@ -725,7 +726,9 @@ conf_read(const char *path, char **text, struct problems *probs)
 	int	 line = 1;
 
 	if ((f = fopen(path, "rb")) == NULL) {
-		problems_add(probs, path, 0, "cannot read the config file");
+		problems_add(probs, path, 0, "cannot read the config file: %s%s",
+		    strerror(errno), errno == ENOENT ? " (give another with "
+		    "-c FILE)" : "");
 		return -1;
 	}
 	s = xmalloc(cap + 1);
@@ -739,9 +742,12 @@ conf_read(const char *path, char **text, struct problems *probs)
 		}
 	}
 	if (ferror(f) || len >= CONF_MAX_SIZE) {
-		problems_add(probs, path, 0, ferror(f) ? "cannot read the "
-		    "config file" : "the config file is larger than %d bytes",
-		    CONF_MAX_SIZE);
+		if (ferror(f))
+			problems_add(probs, path, 0, "cannot read the config "
+			    "file: %s", strerror(errno));
+		else
+			problems_add(probs, path, 0, "the config file is "
+			    "larger than %d bytes", CONF_MAX_SIZE);
 		fclose(f);
 		free(s);
 		return -1;

@@ -265,6 +265,40 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* Say why the database at path could not be opened: SQLite's message,
+ * and for "unable to open database file" what is wrong with its folder. */
+static void
+store_open_error(sqlite3 *db, const char *path, const char *msg, char *err,
+    size_t errlen)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*dir;
+	struct stat	 sb;
+
+	if (db == NULL || (sqlite3_errcode(db) & 0xff) != SQLITE_CANTOPEN) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return;
+	}
+	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &sb) != 0)
+		snprintf(err, errlen, "%s: %s: the folder %s does not exist "
+		    "(create it, or set 'database' to a path in a folder that "
+		    "does)", path, msg, dir);
+	else if (!S_ISDIR(sb.st_mode))
+		snprintf(err, errlen, "%s: %s: %s is not a folder", path, msg,
+		    dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		snprintf(err, errlen, "%s: %s: this user (uid %d) cannot "
+		    "write in the folder %s", path, msg, (int)getuid(), dir);
+	else if (access(path, R_OK | W_OK) != 0 && errno != ENOENT)
+		snprintf(err, errlen, "%s: %s: %s", path, msg,
+		    strerror(errno));
+	else
+		snprintf(err, errlen, "%s: %s", path, msg);
+	free(dir);
+}
+
 /* Open (creating when needed, mode 0600) and migrate the database. */
 sqlite3 *
 store_open(const char *path, char *err, size_t errlen)
@@ -285,8 +319,8 @@ store_open(const char *path, char *err, size_t errlen)
 		close(fd);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    db ? sqlite3_errmsg(db) : strerror(ENOMEM));
+		store_open_error(db, path, db ? sqlite3_errmsg(db) :
+		    strerror(ENOMEM), err, errlen);
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -305,7 +339,7 @@ store_open(const char *path, char *err, size_t errlen)
 	     * does not grow with the number of subjects. */
 	    "PRAGMA temp_store = FILE;"
 	    "PRAGMA temp.cache_size = -8192;", NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+		store_open_error(db, path, msg, err, errlen);
 		sqlite3_free(msg);
 		store_close(db);
 		return NULL;

@@ -47,6 +47,9 @@ sqlite3_stmt	*store_try_prepare(sqlite3 *, const char *sql);
 int64_t		 store_subject(sqlite3 *, const char *ref, int *kind);
 int		 store_meta_set(sqlite3 *, const char *key, const char *value);
 char		*store_meta_get(sqlite3 *, const char *key);
+/* backup.c: a consistent copy into a new file, while others write. */
+int		 store_backup(sqlite3 *, const char *path, int64_t *pages,
+		    char *err, size_t errlen);
 
 #include "store/outbox.h"
 
