@@ -2,12 +2,14 @@
 # deps.sh: install the Debian 12 packages journeyd needs to build, test and
 # run its demo. Only what is missing is installed (apt-get update runs once,
 # and only then), so it is quick when everything is there. As a user other
-# than root it only says what to install. tzdata: quiet hours in customers'
-# time zones; chromium (big): the test that renders the HTML report.
+# than root it only says what to install. libjansson-dev: JSON in the
+# plugins; tzdata: quiet hours in customers' time zones; chromium (big):
+# the test that renders the HTML report.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libsqlite3-dev sqlite3 libconfig-dev libcurl4-openssl-dev libssl-dev openssl
+libjansson-dev
 libcmocka-dev python3 python3-aiosmtpd systemd clang time valgrind
 tzdata chromium"
 
