@@ -11,7 +11,7 @@ import random
 import signal
 import time
 from jdtest import Env, eq, check, ok, done
-from sinklib import signups, open_rows, wait_until, service, stop
+from sinklib import signups, open_rows, service, drain_after_crashes
 
 ROUNDS = 20
 BATCH = 150
@@ -83,16 +83,7 @@ with Env() as env:
         return (env.sql("SELECT count(*) FROM outbox WHERE instance = 'handoff'")[0][0]
                 == len(users) and open_rows(env) == 0)
 
-    p = service(env, log, now=None)
-    wait_until(drained, "the outbox to drain", bound=180, proc=p)
-    dead = env.sql("SELECT id, reason FROM outbox WHERE status = 4")
-    for aid, reason in dead:
-        # Possible, by the spec, when kills hit the same action thrice.
-        eq(reason, "in flight during 3 crashes in a row", "why %s is dead" % aid)
-    if dead:
-        env.ctl("retry", "--dead")
-        wait_until(drained, "the outbox to drain again", bound=60, proc=p)
-    eq(stop(p), 0, "SIGTERM: exit 0")
+    drain_after_crashes(env, log, drained)
     consistent(env, "drained: every hand-off applied with its outcome, once")
 
     handed = set(users) - set(suggested)
