@@ -31,7 +31,10 @@ journeys = (
       { name = "handoff"; when = "attr('mode') == 'handoff'"; action = { plugin = "old"; mode = "handoff"; to = "b"; }; },
       { name = "stall"; when = "attr('mode') == 'stall'"; action = { plugin = "old"; mode = "stall"; to = "b"; }; },
       { name = "suggest"; when = "attr('mode') == 'suggest'"; action = { plugin = "old"; mode = "suggest"; via = "note"; }; },
-      { name = "sink"; when = "attr('mode') == 'done'"; action = { plugin = "sink"; %(rule)s }; }
+      { name = "sink"; when = "attr('mode') == 'done'"; action = { plugin = "sink"; %(rule)s }; },
+      { name = "sink-enroll"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; enroll = "b"; }; },
+      { name = "sink-nowhere"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; enroll = "zz"; }; },
+      { name = "sink-silent"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; no_status = "true"; }; }
     ); },
   { name = "b"; stages = [ "first", "second" ]; }
 );
@@ -74,7 +77,7 @@ with Env() as env:
     conf(env)
     users = {"u-done": "done", "u-retry": "retry", "u-hold": "hold",
              "u-fail": "fail", "u-hand": "handoff", "u-stall": "stall",
-             "u-sugg": "suggest"}
+             "u-sugg": "suggest", "u-sink": "sink"}
     lines = []
     for u, mode in users.items():
         lines.append(identify(u, {"mode": mode, "first_name": "Ann",
@@ -116,4 +119,14 @@ with Env() as env:
     eq(env.sql("SELECT params FROM outbox WHERE instance = 'note'"),
        [('{"message":"from legacy"}',)], "with the parameters the plugin gave")
     check("offer " in r.stderr and "from legacy" in r.stderr, "the announcement was logged", r.stderr[-2000:])
+
+    # A 1.1 outcome's enrollment; one the config cannot have; no status.
+    eq(env.stage("u-sink", "b"), ("first", "active"), "1.1: the outcome's enrollment applied")
+    eq(action(env, "u-sink", "sink-enroll")["status"], "done", "with its action done")
+    a = action(env, "u-sink", "sink-nowhere")
+    eq((a["status"], a["reason"]), ("dead", 'the plugin asked for what cannot be: no journey "zz"'),
+       "an enrollment in no journey: failed, with why")
+    a = action(env, "u-sink", "sink-silent")
+    eq((a["status"], a["reason"]), ("retrying", "perform() set no status"),
+       "an outcome without a status: retried, with why")
 done()

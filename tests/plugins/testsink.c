@@ -17,6 +17,9 @@
  *   abort        "true": abort() the whole process (a poison action)
  *   init_file    (a setting) init() creates this file: proof that it ran
  *   reject       (a parameter) "true": check() refuses the action
+ *   enroll       (a parameter) when done, the outcome asks for the subject
+ *                to be enrolled in this journey
+ *   no_status    (a parameter) "true": perform() sets no status
  *
  * It speaks ABI 1.1: perform() with an outcome, check_settings() (hang_ms
  * must not be negative), and a check() that needs no state.
@@ -54,6 +57,8 @@ static const struct jd_setting sink_params[] = {
 	{ "abort", JD_T_STRING, 0, NULL, "\"true\": abort the process" },
 	{ "reason", JD_T_STRING, 0, NULL, "the reason of a retry" },
 	{ "reject", JD_T_STRING, 0, NULL, "\"true\": check() refuses it" },
+	{ "enroll", JD_T_STRING, 0, NULL, "when done, enroll in this journey" },
+	{ "no_status", JD_T_STRING, 0, NULL, "\"true\": set no status" },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -238,6 +243,8 @@ sink_perform(void *state, const struct jd_host *host,
 	}
 	if (sink_true(host, a, "abort"))
 		abort();
+	if (sink_true(host, a, "no_status"))
+		return;
 	if (hang > 0) {
 		struct timespec ts = { hang / 1000, (hang % 1000) * 1000000 };
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -258,6 +265,8 @@ sink_perform(void *state, const struct jd_host *host,
 		o->status = sink_post(url, a, o->reason, o->reasonlen);
 	else
 		o->status = JD_DONE;
+	if (o->status == JD_DONE)
+		o->enroll.journey = sink_get(host, a, "enroll");
 }
 
 static const struct jd_plugin sink_plugin = {
