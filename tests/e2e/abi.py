@@ -19,6 +19,7 @@ plugins = {
   old = { module = "legacy"; file = "%(d)s/legacy.txt"; init_file = "%(d)s/legacy.init"; };
   sink = { module = "testsink"; init_file = "%(d)s/sink.init"; %(sink)s };
   note = { module = "log"; prefix = "offer"; };
+  wide = { module = "wide"; alpha = "A"; };
 };
 journeys = (
   { name = "a"; entry = "count('signup') >= 1"; stages = [ "in" ];
@@ -34,7 +35,8 @@ journeys = (
       { name = "sink"; when = "attr('mode') == 'done'"; action = { plugin = "sink"; %(rule)s }; },
       { name = "sink-enroll"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; enroll = "b"; }; },
       { name = "sink-nowhere"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; enroll = "zz"; }; },
-      { name = "sink-silent"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; no_status = "true"; }; }
+      { name = "sink-silent"; when = "attr('mode') == 'sink'"; action = { plugin = "sink"; no_status = "true"; }; },
+      { name = "wide"; when = "attr('mode') == 'sink'"; action = { plugin = "wide"; gamma = "G"; }; }
     ); },
   { name = "b"; stages = [ "first", "second" ]; }
 );
@@ -64,7 +66,7 @@ with Env() as env:
     # A 1.1 plugin's check() runs under --check, without a state...
     conf(env, rule_extra='reject = "true";')
     r = env.jd("--check", check_rc=1)
-    check(":22: rule \"sink\": action for 'sink': testsink: told to reject" in r.stderr,
+    check(":23: rule \"sink\": action for 'sink': testsink: told to reject" in r.stderr,
           "--check: a 1.1 check() runs, its message at the action's line", r.stderr)
     # ... and so does its check_settings().
     conf(env, sink_extra="hang_ms = -1;")
@@ -72,6 +74,15 @@ with Env() as env:
     check(":8: plugin instance 'sink': hang_ms must not be negative" in r.stderr,
           "--check: check_settings() runs, its message at the instance's line", r.stderr)
     check(not os.path.exists(env.path("sink.init")), "still no init()")
+    # Tables read by the entry size they declare.
+    conf(env)
+    with open(env.conf) as f:
+        text = f.read()
+    with open(env.conf, "w") as f:
+        f.write(text.replace('alpha = "A";', 'beta = 1;'))
+    r = env.jd("--check", check_rc=1)
+    check(":10: plugin instance 'wide': 'alpha' is required" in r.stderr and
+          r.stderr.count("\n") == 1, "wider table entries: read by their size", r.stderr)
 
     # The daemon runs the 1.0 plugin as it always did.
     conf(env)
@@ -126,6 +137,8 @@ with Env() as env:
     a = action(env, "u-sink", "sink-nowhere")
     eq((a["status"], a["reason"]), ("dead", 'the plugin asked for what cannot be: no journey "zz"'),
        "an enrollment in no journey: failed, with why")
+    eq(action(env, "u-sink", "wide")["note"], "alpha=A beta=7 gamma=G",
+       "wider table entries: settings, defaults and parameters as declared")
     a = action(env, "u-sink", "sink-silent")
     eq((a["status"], a["reason"]), ("retrying", "perform() set no status"),
        "an outcome without a status: retried, with why")
