@@ -756,8 +756,8 @@ dispatch_call(struct plugin_rt *rt, struct job *job)
 }
 
 /* Check what a plugin said of job (res) and take its outcome's parts: an
- * unknown or unset status, or an effect the config cannot have, count as a
- * transient failure. */
+ * unknown or unset status counts as a transient failure, an effect the
+ * config cannot have (no such journey) as a permanent one. */
 static enum jd_result
 dispatch_result(struct job *job, enum jd_result res)
 {
