@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh [demo|test]: install the Debian 12 packages journeyd needs.
 #   demo   what building journeyd and running its demo needs (the compiler,
-#          autotools, the libraries, python3 for the demo's local HTTP
+#          autotools, the libraries (libjansson-dev: JSON in the plugins), python3 for the demo's local HTTP
 #          stand-in, tzdata for quiet hours in customers' time zones);
 #   test   that and what the whole test suite needs (the default): cmocka,
 #          aiosmtpd, systemd-analyze, clang (libFuzzer), valgrind, mandoc
@@ -13,7 +13,8 @@
 set -eu
 
 DEMO="build-essential autoconf automake libtool pkg-config
-libsqlite3-dev libconfig-dev libcurl4-openssl-dev libssl-dev python3 tzdata"
+libsqlite3-dev libconfig-dev libcurl4-openssl-dev libssl-dev libjansson-dev
+python3 tzdata"
 TEST="$DEMO sqlite3 openssl libcmocka-dev python3-aiosmtpd systemd clang time
 valgrind mandoc chromium"
 

@@ -119,6 +119,8 @@ load(const char *path, int plugins)
 	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
+	for (int i = 0; i < probs.nwarnings; i++)
+		log_warn("%s", probs.warnings[i]);
 	problems_free(&probs);
 	return cf;
 }
@@ -357,8 +359,9 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
+		/* Plugins are checked, not started: no init(). */
 		if ((cf = config_load(path, &probs)) != NULL &&
-		    plugins_load(cf, PLUGINS_START, &probs) != 0) {
+		    plugins_load(cf, 0, &probs) != 0) {
 			config_free(cf);
 			cf = NULL;
 		}

@@ -3,7 +3,7 @@
  * checkpoints (store_wal_hook), the schema and its migrations by PRAGMA
  * user_version, and small helpers.
  *
- * Layout (version 1):
+ * Layout (version 2):
  *   subjects  users (kind 0) and accounts (kind 1); a user's account
  *   events    tracked events, indexed by (subject, name, ts) for counting
  *   messages  identities of imported identify/group lines (idempotency)
@@ -22,7 +22,7 @@
  *   firings   when an action rule last fired for a subject (repeat)
  *   outbox    queued actions and their delivery state (with the subject's
  *             traits as of the first attempt, so that every retry carries
- *             the same ones); the queue (pending, in flight, retrying) by
+ *             the same ones, and the id the channel gave what it made); the queue (pending, in flight, retrying) by
  *             due time, for claims, recovery and metrics; by (subject,
  *             instance, created) for the guard and the tick. No index on
  *             status alone: each action goes pending, in flight, done in
@@ -131,6 +131,8 @@ static const char *store_migrations[] = {
 	"CREATE INDEX outbox_dead ON outbox(due, aid) WHERE " OUTBOX_DEAD_SQL
 	";"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
+	/* 1 -> 2: the id a channel gave what an action made (a CRM task). */
+	"ALTER TABLE outbox ADD COLUMN external_id TEXT;",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])
@@ -489,4 +491,38 @@ member_status_name(int status)
 	case MEMBER_EXITED:	return "exited";
 	}
 	return "unknown";
+}
+
+/* Read the trait keys of the database at path, opened read-only (nothing
+ * created, nothing migrated). -1 when it or its trait_keys is missing. */
+int
+store_trait_keys(const char *path, char ***keys, int *nkeys)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	int		 rc = -1;
+
+	*keys = NULL;
+	*nkeys = 0;
+	if (strcmp(path, ":memory:") == 0 || access(path, F_OK) != 0 ||
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	if (sqlite3_prepare_v2(db, "SELECT key FROM trait_keys", -1, &st,
+	    NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+
+		if (key == NULL)
+			continue;
+		*keys = xreallocarray(*keys, *nkeys + 1, sizeof **keys);
+		(*keys)[(*nkeys)++] = xstrdup(key);
+	}
+	rc = rc == SQLITE_DONE ? 0 : -1;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
 }

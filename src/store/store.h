@@ -51,6 +51,11 @@ char		*store_meta_get(sqlite3 *, const char *key);
 int		 store_backup(sqlite3 *, const char *path, int64_t *pages,
 		    char *err, size_t errlen);
 
+/* The trait keys the store has seen (table trait_keys), read from the
+ * database at path opened read-only: a new array of new strings. -1 when
+ * there is no such database, or no such table in it. */
+int		 store_trait_keys(const char *path, char ***keys, int *nkeys);
+
 #include "store/outbox.h"
 
 #endif /* JD_STORE_H */

@@ -99,7 +99,7 @@ fuzz_check(const struct config *cf)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	struct problems	 probs = { NULL, 0 };
+	struct problems	 probs = { 0 };
 	struct config	*cf;
 
 	fuzz_write(fuzz_conf_path, data, len);
