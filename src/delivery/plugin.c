@@ -191,10 +191,28 @@ plugin_take(struct plugin_rt *rt, const struct jd_plugin *p, char *why,
 	return 0;
 }
 
+/* The file of module: the first of plugin_path's folders, then
+ * plugin_dir, that has it (caller frees); NULL when none has. */
+static char *
+plugin_find(const struct config *cf, const char *module)
+{
+	char	*path;
+
+	for (int i = 0; i <= cf->nplugin_path; i++) {
+		path = xprintf("%s/%s.so", i < cf->nplugin_path ?
+		    cf->plugin_path[i] : cf->plugin_dir, module);
+		if (access(path, F_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
 /* Open inst's module in dir, check its ABI and take its descriptor; 0, or
  * -1 with the problem added. */
 static int
-plugin_open(struct instance *inst, const char *dir, struct problems *probs)
+plugin_open(struct instance *inst, const struct config *cf,
+    struct problems *probs)
 {
 	const struct jd_plugin *(*entry)(void);
 	const struct jd_plugin	*p;
@@ -208,7 +226,19 @@ plugin_open(struct instance *inst, const char *dir, struct problems *probs)
 		    "letters, digits, '_')", inst->name, inst->module);
 		return -1;
 	}
-	path = xprintf("%s/%s.so", dir, inst->module);
+	if ((path = plugin_find(cf, inst->module)) == NULL) {
+		struct buf dirs;
+
+		buf_init(&dirs);
+		for (int i = 0; i < cf->nplugin_path; i++)
+			buf_printf(&dirs, "%s, ", cf->plugin_path[i]);
+		buf_puts(&dirs, cf->plugin_dir);
+		problems_add(probs, inst->file, inst->line, "plugin instance "
+		    "'%s': no module \"%s\" (%s.so) in %s", inst->name,
+		    inst->module, inst->module, dirs.s);
+		buf_free(&dirs);
+		return -1;
+	}
 	/* RTLD_NODELETE: a plugin's code stays mapped after dlclose(), for
 	 * what may still run it (thread destructors it registered, a call the
 	 * dispatcher gave up on after its timeout). */
@@ -253,7 +283,7 @@ plugin_load(struct instance *inst, const struct config *cf,
 	inst->rt_free = plugin_rt_free;
 	rt->conf = cf;
 	host_fill(&rt->host, inst);
-	if (plugin_open(inst, cf->plugin_dir, probs) != 0)
+	if (plugin_open(inst, cf, probs) != 0)
 		return -1;
 
 	/* Settings: every key known, typed, and the required ones given. */

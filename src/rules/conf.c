@@ -31,7 +31,8 @@ struct conf_ctx {
 };
 
 static const char *conf_top_keys[] = {
-	"database", "plugin_dir", "spool_dir", "interval", "workers",
+	"database", "plugin_dir", "plugin_path", "spool_dir", "interval",
+	"workers",
 	"retry_min", "retry_max", "retry_for", "default_timezone",
 	"metrics_file", "plugins", "journeys", NULL
 };
@@ -619,6 +620,43 @@ conf_journey(struct conf_ctx *c, struct config *cf, struct journey *j,
 	}
 }
 
+/* Read plugin_path: a folder or a list of folders, searched in order
+ * before plugin_dir (the installed plugins). */
+static void
+conf_plugin_path(struct conf_ctx *c, struct config *cf, config_setting_t *s)
+{
+	config_setting_t	*e;
+	int			 n;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		cf->plugin_path = xcalloc(1, sizeof *cf->plugin_path);
+		cf->plugin_path[cf->nplugin_path++] =
+		    xstrdup(config_setting_get_string(s));
+		return;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		conf_error(c, s, "'plugin_path' is a folder or a list of them "
+		    "[ \"/opt/mine/plugins\", ... ]");
+		return;
+	}
+	n = config_setting_length(s);
+	cf->plugin_path = xcalloc(n + 1, sizeof *cf->plugin_path);
+	for (int i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    *config_setting_get_string(e) == '\0') {
+			conf_error(c, e, "'plugin_path' lists folders, as "
+			    "strings");
+			continue;
+		}
+		cf->plugin_path[cf->nplugin_path++] =
+		    xstrdup(config_setting_get_string(e));
+	}
+}
+
 /* Compile one expression, reporting errors at the setting's line. */
 static struct expr *
 conf_expr(struct conf_ctx *c, const struct config *cf, struct journey *j,
@@ -814,6 +852,8 @@ config_load(const char *path, struct problems *probs)
 	    LOCALSTATEDIR "/lib/journeyd/journeyd.db");
 	v = conf_string(&c, root, "plugin_dir");
 	cf->plugin_dir = xstrdup(v != NULL ? v : PLUGINDIR);
+	conf_plugin_path(&c, cf, config_setting_get_member(root,
+	    "plugin_path"));
 	if ((v = conf_string(&c, root, "spool_dir")) != NULL)
 		cf->spool_dir = xstrdup(v);
 	if ((v = conf_string(&c, root, "default_timezone")) != NULL) {
@@ -941,6 +981,9 @@ config_free(struct config *cf)
 	free(cf->path);
 	free(cf->database);
 	free(cf->plugin_dir);
+	for (int i = 0; i < cf->nplugin_path; i++)
+		free(cf->plugin_path[i]);
+	free(cf->plugin_path);
 	free(cf->spool_dir);
 	free(cf->default_timezone);
 	free(cf->metrics_file);

@@ -91,7 +91,9 @@ struct instance {
 struct config {
 	char		*path;
 	char		*database;
-	char		*plugin_dir;
+	char		*plugin_dir;	/* the installed plugins */
+	char		**plugin_path;	/* own plugins, searched first */
+	int		 nplugin_path;
 	char		*spool_dir;
 	int64_t		 interval;
 	int		 workers;
