@@ -34,7 +34,8 @@ void		 plugin_stop(struct instance *);
 /* render.c: templates with {{trait}}, {{account.trait}}, {{journey}},
  * {{stage}}, {{rule}}, {{id}}. traits and account_traits are JSON objects
  * (account_traits may be NULL). An unknown placeholder renders empty.
- * Returns a new string (caller frees). */
+ * Returns a new string (caller frees), or NULL when a trait cannot be
+ * looked up (logged). */
 struct render_vars {
 	const char	*traits;
 	const char	*account_traits;

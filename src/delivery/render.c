@@ -3,7 +3,8 @@
  * and {{id}}, with optional whitespace inside the braces. Traits are looked
  * up in their JSON text by SQLite's json_extract, on private in-memory
  * connections kept in a small pool, so that worker threads can render at
- * the same time.
+ * the same time. Workers render, so a failure is returned (a template that
+ * cannot be rendered is NULL, logged), never fatal.
  */
 #include "config.h"
 
@@ -23,7 +24,8 @@ struct render_db {
 static pthread_mutex_t	 render_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct render_db	*render_free;
 
-/* Take an idle connection from the pool, or open a new one. */
+/* Take an idle connection from the pool, or open a new one; NULL when
+ * none can be opened (logged). */
 static struct render_db *
 render_db_get(void)
 {
@@ -38,12 +40,16 @@ render_db_get(void)
 
 	rdb = xcalloc(1, sizeof *rdb);
 	if (sqlite3_open_v2(":memory:", &rdb->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		fatalx("sqlite: cannot open an in-memory database");
-	if (sqlite3_prepare_v3(rdb->db, "SELECT json_type(?1, ?2), "
+	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(rdb->db, "SELECT json_type(?1, ?2), "
 	    "json_extract(?1, ?2)", -1, SQLITE_PREPARE_PERSISTENT,
-	    &rdb->lookup, NULL) != SQLITE_OK)
-		fatalx("sqlite: %s", sqlite3_errmsg(rdb->db));
+	    &rdb->lookup, NULL) != SQLITE_OK) {
+		log_err("render: cannot look traits up: %s", rdb->db != NULL ?
+		    sqlite3_errmsg(rdb->db) : "out of memory");
+		sqlite3_close(rdb->db);
+		free(rdb);
+		return NULL;
+	}
 	return rdb;
 }
 
@@ -57,54 +63,69 @@ render_db_put(struct render_db *rdb)
 	pthread_mutex_unlock(&render_lock);
 }
 
-/* Look key up as a top-level member of the JSON object json. */
-static char *
-render_lookup(const char *json, const char *key)
+/* Look key up as a top-level member of the JSON object json: 0 with
+ * *value (NULL when absent; caller frees), -1 when it cannot be (logged). */
+static int
+render_lookup(const char *json, const char *key, char **value)
 {
 	struct render_db	*rdb;
 	sqlite3_stmt		*st;
 	const char		*type, *text;
-	char			*path, *value = NULL;
+	char			*path;
 
+	*value = NULL;
 	/* A JSON path cannot quote a '"': no trait has such a name here. */
 	if (json == NULL || *key == '\0' || strchr(key, '"') != NULL)
-		return NULL;
+		return 0;
+	if ((rdb = render_db_get()) == NULL)
+		return -1;
 	path = xprintf("$.\"%s\"", key);
-
-	rdb = render_db_get();
 	st = rdb->lookup;
 	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    (type = (const char *)sqlite3_column_text(st, 0)) != NULL) {
 		if (strcmp(type, "true") == 0)
-			value = xstrdup("true");
+			*value = xstrdup("true");
 		else if (strcmp(type, "false") == 0)
-			value = xstrdup("false");
+			*value = xstrdup("false");
 		else if (strcmp(type, "null") != 0 &&
 		    (text = (const char *)sqlite3_column_text(st, 1)) != NULL)
-			value = xstrdup(text);
+			*value = xstrdup(text);
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	render_db_put(rdb);
 
 	free(path);
-	return value;
+	return 0;
 }
 
-/* A trait by key ("x" or "account.x") as text, or NULL; caller frees. */
+/* A trait by key ("x" or "account.x") into *value, as render_lookup(). */
+static int
+render_trait_get(const struct render_vars *vars, const char *key,
+    char **value)
+{
+	if (strncmp(key, "account.", 8) == 0)
+		return render_lookup(vars->account_traits, key + 8, value);
+	return render_lookup(vars->traits, key, value);
+}
+
+/* A trait by key ("x" or "account.x") as text, or NULL (absent, or it
+ * cannot be looked up: logged); caller frees. */
 char *
 render_trait(const struct render_vars *vars, const char *key)
 {
-	if (strncmp(key, "account.", 8) == 0)
-		return render_lookup(vars->account_traits, key + 8);
-	return render_lookup(vars->traits, key);
+	char	*value;
+
+	render_trait_get(vars, key, &value);
+	return value;
 }
 
-/* The value of one placeholder name, or NULL for none; caller frees. */
-static char *
-render_value(const struct render_vars *vars, const char *name)
+/* The value of one placeholder name into *value (NULL for none; caller
+ * frees). 0, or -1 when a trait cannot be looked up. */
+static int
+render_value(const struct render_vars *vars, const char *name, char **value)
 {
 	const char	*v = NULL;
 
@@ -117,8 +138,9 @@ render_value(const struct render_vars *vars, const char *name)
 	else if (strcmp(name, "id") == 0)
 		v = vars->id;
 	else
-		return render_trait(vars, name);
-	return v != NULL ? xstrdup(v) : NULL;
+		return render_trait_get(vars, name, value);
+	*value = v != NULL ? xstrdup(v) : NULL;
+	return 0;
 }
 
 /*
@@ -145,7 +167,8 @@ render_match(const char *p, char **name)
 	return close + 2 - p;
 }
 
-/* Expand the placeholders of tmpl. Returns a new string (caller frees). */
+/* Expand the placeholders of tmpl. Returns a new string (caller frees), or
+ * NULL when a trait cannot be looked up (logged). */
 char *
 render_template(const char *tmpl, const struct render_vars *vars)
 {
@@ -164,7 +187,12 @@ render_template(const char *tmpl, const struct render_vars *vars)
 			p = open + 1;
 			continue;
 		}
-		if ((value = render_value(vars, name)) != NULL) {
+		if (render_value(vars, name, &value) != 0) {
+			free(name);
+			buf_free(&b);
+			return NULL;
+		}
+		if (value != NULL) {
 			buf_puts(&b, value);
 			free(value);
 		}
