@@ -25,6 +25,15 @@ static volatile sig_atomic_t	 got_hup;
 static volatile sig_atomic_t	 got_term;
 static int			 wake_pipe[2] = { -1, -1 };
 
+/* Dispatchers stopped while plugin calls they gave up on still ran, each
+ * with its config (the plugins those calls run in): both are freed once
+ * the calls have returned (reap()). */
+static struct retired {
+	struct dispatcher	*d;
+	struct config		*cf;
+}				*retired;
+static int			 nretired;
+
 static const struct option journeyd_options[] = {
 	{ "config",	required_argument,	NULL, 'c' },
 	{ "once",	no_argument,		NULL, 'o' },
@@ -105,8 +114,9 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 {
 	sqlite3_stmt	*st;
 
-	st = store_prepare(db, "SELECT journey, count(*) FROM members "
-	    "WHERE status != 2 GROUP BY journey");
+	if ((st = store_try_prepare(db, "SELECT journey, count(*) FROM "
+	    "members WHERE status != 2 GROUP BY journey")) == NULL)
+		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *jn = (const char *)sqlite3_column_text(st, 0);
 
@@ -116,8 +126,9 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 			    (long long)sqlite3_column_int64(st, 1));
 	}
 	sqlite3_finalize(st);
-	st = store_prepare(db, "SELECT journey, stage, count(*) FROM members "
-	    "WHERE status != 2 GROUP BY journey, stage");
+	if ((st = store_try_prepare(db, "SELECT journey, stage, count(*) FROM "
+	    "members WHERE status != 2 GROUP BY journey, stage")) == NULL)
+		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *jn = (const char *)sqlite3_column_text(st, 0);
 		const char *sn = (const char *)sqlite3_column_text(st, 1);
@@ -178,19 +189,91 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 	return rc;
 }
 
+/* Free the retired dispatchers whose abandoned calls have all returned,
+ * with their configs. Returns how many are still kept. */
+static int
+reap(void)
+{
+	for (int i = 0; i < nretired;) {
+		if (dispatch_free(retired[i].d) != 0) {
+			i++;
+			continue;
+		}
+		config_free(retired[i].cf);
+		log_notice("the plugin calls of an earlier config that overran "
+		    "their timeout have returned; that config is freed");
+		retired[i] = retired[--nretired];
+	}
+	if (nretired == 0) {
+		free(retired);
+		retired = NULL;
+	}
+	return nretired;
+}
+
+/* Free a stopped dispatcher and its config, or keep both while calls it
+ * gave up on still run in the config's plugins (reap()). */
+static void
+retire(struct dispatcher *d, struct config *cf)
+{
+	if (dispatch_free(d) == 0) {
+		config_free(cf);
+		return;
+	}
+	log_notice("keeping the config of the plugin calls that overran their "
+	    "timeout until they return");
+	retired = xreallocarray(retired, nretired + 1, sizeof *retired);
+	retired[nretired].d = d;
+	retired[nretired++].cf = cf;
+}
+
+/* SIGHUP: load the config again and switch to it, or keep the running one
+ * when the new one is refused. */
+static void
+reload(const char *path, struct config **cfp, sqlite3 *db,
+    struct dispatcher **dp)
+{
+	struct config	*ncf;
+	char		 msg[64];
+
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)time_mono_usec());
+	notify_send(msg);
+	log_notice("reloading %s", path);
+	if ((ncf = load(path, 1)) == NULL) {
+		log_err("reload refused: the new config has errors; keeping "
+		    "the running one");
+	} else if (strcmp(ncf->database, (*cfp)->database) != 0) {
+		log_err("reload refused: 'database' changed; restart journeyd "
+		    "to use another one");
+		config_free(ncf);
+	} else {
+		dispatch_stop(*dp, NULL);
+		retire(*dp, *cfp);
+		*cfp = ncf;
+		warn_lost_stages(db, ncf);
+		if ((*dp = dispatch_start(ncf, 0)) == NULL)
+			log_err("reload: the dispatcher cannot start; trying "
+			    "again at each tick");
+		log_notice("reloaded: %d journey(s), %d plugin instance(s)",
+		    ncf->njourneys, ncf->ninstances);
+	}
+	notify_send("READY=1");
+}
+
 /* Run as a service until SIGTERM or SIGINT. */
 static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
 	struct dispatcher	*d;
 	int64_t			 next_tick = 0, watchdog, last_dog = 0;
-	char			 status[256], msg[64];
-	int			 stuck;
+	char			 status[256];
 
 	signals_setup();
 	watchdog = notify_watchdog_usec();
 	outbox_recover(db, time_now());
-	d = dispatch_start(cf, 0);
+	if ((d = dispatch_start(cf, 0)) == NULL)
+		goto fail;
 	notify_send("READY=1\nSTATUS=running");
 	log_notice("started: %d journey(s), %d plugin instance(s), %d "
 	    "worker(s), a tick every %llds", cf->njourneys, cf->ninstances,
@@ -201,36 +284,15 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 		char drain[64];
 
 		if (got_hup) {
-			struct config *ncf;
-
 			got_hup = 0;
-			snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC="
-			    "%lld", (long long)time_mono_usec());
-			notify_send(msg);
-			log_notice("reloading %s", path);
-			if ((ncf = load(path, 1)) == NULL) {
-				log_err("reload refused: the new config has "
-				    "errors; keeping the running one");
-			} else if (strcmp(ncf->database, cf->database) != 0) {
-				log_err("reload refused: 'database' changed; "
-				    "restart journeyd to use another one");
-				config_free(ncf);
-			} else {
-				/* Plugin calls still running keep the old
-				 * config's plugins in use: leave it be. */
-				if (dispatch_stop(d, NULL) == 0)
-					config_free(cf);
-				cf = ncf;
-				warn_lost_stages(db, cf);
-				d = dispatch_start(cf, 0);
-				next_tick = 0;
-				log_notice("reloaded: %d journey(s), %d plugin "
-				    "instance(s)", cf->njourneys,
-				    cf->ninstances);
-			}
-			notify_send("READY=1");
+			reload(path, &cf, db, &d);
+			next_tick = 0;
 		}
+		if (nretired > 0)
+			reap();
 		if (now >= next_tick) {
+			if (d == NULL)
+				d = dispatch_start(cf, 0);
 			run_tick(db, cf, now, status, sizeof status);
 			notify_send(status);
 			dispatch_kick(d);
@@ -247,19 +309,28 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			wait_ms = 0;
 		if (wait_ms > 60000)
 			wait_ms = 60000;
+		if (nretired > 0 && wait_ms > 1000)
+			wait_ms = 1000;	/* to free them soon after */
 		if (poll(&pfd, 1, (int)wait_ms) > 0)
 			while (read(wake_pipe[0], drain, sizeof drain) > 0)
 				;
 	}
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
-	stuck = dispatch_stop(d, NULL);
+	dispatch_stop(d, NULL);
+	retire(d, cf);
 	store_close(db);
+	if (reap() > 0) {
+		/* Not unloading plugins still being called. */
+		log_notice("stopped, with plugin calls still running");
+		_exit(0);
+	}
 	log_notice("stopped");
-	if (stuck > 0)
-		_exit(0);	/* not unloading plugins still being called */
-	config_free(cf);
 	return 0;
+fail:
+	config_free(cf);
+	store_close(db);
+	return 1;
 }
 
 int
@@ -343,15 +414,20 @@ main(int argc, char **argv)
 
 		outbox_recover(db, time_now());
 		rc = run_tick(db, cf, time_now(), status, sizeof status);
-		d = dispatch_start(cf, 1);
-		stuck = dispatch_stop(d, out);
-		log_info("dispatched: %ld done, %ld to retry, %ld failed, %ld "
-		    "held", out[JD_DONE], out[JD_RETRY], out[JD_FAILED],
-		    out[JD_HELD]);
 		rc = rc == 0 ? 0 : 1;
-		if (stuck > 0) {
-			store_close(db);
-			_exit(rc);	/* as in serve() */
+		if ((d = dispatch_start(cf, 1)) == NULL)
+			rc = 1;
+		else {
+			stuck = dispatch_stop(d, out);
+			log_info("dispatched: %ld done, %ld to retry, %ld "
+			    "failed, %ld held", out[JD_DONE], out[JD_RETRY],
+			    out[JD_FAILED], out[JD_HELD]);
+			if (stuck > 0) {
+				/* Not unloading plugins still being called. */
+				store_close(db);
+				_exit(rc);
+			}
+			dispatch_free(d);
 		}
 	} else {
 		rc = serve(path, cf, db);
