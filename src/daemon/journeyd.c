@@ -163,8 +163,11 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 	double			 cpu;
 	int			 rc;
 
-	if (cf->spool_dir != NULL)
+	if (cf->spool_dir != NULL) {
+		watchdog_doing("importing the spool", 0);
 		spool_scan(db, cf->spool_dir, now);
+	}
+	watchdog_doing("ticking", 0);
 	start = time_mono_usec();
 	cpu = cpu_seconds();
 	rc = tick_run(db, cf, now, 0, NULL, &ts);
@@ -185,8 +188,23 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 	    (double)(time_mono_usec() - start) / 1e6, cpu_seconds() - cpu);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
+	watchdog_doing("writing the metrics", 0);
 	metrics_write(db, cf, now, &ts);
 	return rc;
+}
+
+/* How long stopping cf's dispatcher may take without progress, in usec:
+ * each call in flight ends within its instance's timeout (else it is
+ * abandoned), and its outcome is recorded within the busy timeout. */
+static int64_t
+stop_bound(const struct config *cf)
+{
+	int64_t	 longest = 0;
+
+	for (int i = 0; i < cf->ninstances; i++)
+		if (cf->instances[i]->timeout > longest)
+			longest = cf->instances[i]->timeout;
+	return longest * 1000000 + 2 * STORE_BUSY_MS * 1000LL;
 }
 
 /* Free the retired dispatchers whose abandoned calls have all returned,
@@ -240,6 +258,7 @@ reload(const char *path, struct config **cfp, sqlite3 *db,
 	    (long long)time_mono_usec());
 	notify_send(msg);
 	log_notice("reloading %s", path);
+	watchdog_doing("reloading the config", 0);
 	if ((ncf = load(path, 1)) == NULL) {
 		log_err("reload refused: the new config has errors; keeping "
 		    "the running one");
@@ -248,9 +267,11 @@ reload(const char *path, struct config **cfp, sqlite3 *db,
 		    "to use another one");
 		config_free(ncf);
 	} else {
+		watchdog_doing("stopping the dispatcher", stop_bound(*cfp));
 		dispatch_stop(*dp, NULL);
 		retire(*dp, *cfp);
 		*cfp = ncf;
+		watchdog_doing("starting the dispatcher", 0);
 		warn_lost_stages(db, ncf);
 		if ((*dp = dispatch_start(ncf, 0)) == NULL)
 			log_err("reload: the dispatcher cannot start; trying "
@@ -266,14 +287,23 @@ static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
 	struct dispatcher	*d;
-	int64_t			 next_tick = 0, watchdog, last_dog = 0;
+	int64_t			 next_tick = 0, watchdog;
 	char			 status[256];
 
 	signals_setup();
 	watchdog = notify_watchdog_usec();
-	outbox_recover(db, time_now());
-	if ((d = dispatch_start(cf, 0)) == NULL)
+	if (watchdog_start(watchdog) != 0)
 		goto fail;
+	if (watchdog > 0)
+		sqlite3_progress_handler(db, WATCHDOG_SQL_STEPS,
+		    watchdog_sqlite, NULL);
+	watchdog_doing("recovering the outbox", 0);
+	outbox_recover(db, time_now());
+	watchdog_doing("starting the dispatcher", 0);
+	if ((d = dispatch_start(cf, 0)) == NULL) {
+		watchdog_stop();
+		goto fail;
+	}
 	notify_send("READY=1\nSTATUS=running");
 	log_notice("started: %d journey(s), %d plugin instance(s), %d "
 	    "worker(s), a tick every %llds", cf->njourneys, cf->ninstances,
@@ -298,27 +328,25 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
 		}
-		if (watchdog > 0 && time_mono_usec() - last_dog >= watchdog / 2) {
-			notify_send("WATCHDOG=1");
-			last_dog = time_mono_usec();
-		}
 		wait_ms = (next_tick - time_now()) * 1000;
-		if (watchdog > 0 && wait_ms > watchdog / 2000)
-			wait_ms = watchdog / 2000;
 		if (wait_ms < 0)
 			wait_ms = 0;
 		if (wait_ms > 60000)
 			wait_ms = 60000;
 		if (nretired > 0 && wait_ms > 1000)
 			wait_ms = 1000;	/* to free them soon after */
+		watchdog_doing("waiting for the next tick", wait_ms * 1000);
 		if (poll(&pfd, 1, (int)wait_ms) > 0)
 			while (read(wake_pipe[0], drain, sizeof drain) > 0)
 				;
+		watchdog_doing("looking at signals", 0);
 	}
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
+	watchdog_doing("stopping the dispatcher", stop_bound(cf));
 	dispatch_stop(d, NULL);
 	retire(d, cf);
+	watchdog_stop();
 	store_close(db);
 	if (reap() > 0) {
 		/* Not unloading plugins still being called. */
