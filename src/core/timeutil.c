@@ -184,33 +184,36 @@ time_now(void)
 	return time_base + (ts.tv_sec - time_start.tv_sec);
 }
 
-/* When the run's clock reads t, as a monotonic time in microseconds: now
- * (or earlier) when it already does, INT64_MAX when it never will. For the
- * real clock the answer holds until the wall clock is stepped: a waiter
- * looks again now and then (the dispatcher's watchdog does). */
+/* When the run's clock reads t, as a monotonic time in microseconds: a
+ * time in the past when it already does (the same one each call, so that a
+ * waiter comparing it with its own reading of the clock is not put off
+ * again and again), INT64_MAX when it never will. For the real clock the
+ * answer holds until the wall clock is stepped: a waiter looks again now
+ * and then (the dispatcher's watchdog does). */
 int64_t
 time_mono_at(int64_t t)
 {
 	struct timespec	 real;
-	int64_t		 now = time_mono_usec(), left;
+	int64_t		 now, left;
 
 	if (time_pinned && !time_advancing)
-		return t <= time_base ? now : INT64_MAX;
+		return t <= time_base ? 0 : INT64_MAX;
 	if (time_pinned) {
 		/* time_now() reads t once the monotonic clock's seconds are
 		 * (t - time_base) past time_start's. */
 		if (t - time_base > INT64_MAX / 1000000 - time_start.tv_sec)
 			return INT64_MAX;
 		left = (time_start.tv_sec + t - time_base) * 1000000;
-		return left < now ? now : left;
+		return left < 0 ? 0 : left;
 	}
-	clock_gettime(CLOCK_REALTIME, &real);
 	if (t > INT64_MAX / 1000000 - 1)
 		return INT64_MAX;
+	now = time_mono_usec();
+	clock_gettime(CLOCK_REALTIME, &real);
 	left = t * 1000000 - ((int64_t)real.tv_sec * 1000000 +
 	    real.tv_nsec / 1000);
-	if (left <= 0)
-		return now;
+	if (now + left < 0)
+		return 0;
 	return left > INT64_MAX - now ? INT64_MAX : now + left;
 }
 

@@ -33,6 +33,11 @@ def worker_wakes(pid):
                if tid != pid and name != "jd-dispatch")
 
 
+def dispatcher_wakes(pid):
+    return sum(n for tid, (name, n) in threads(pid).items()
+               if name == "jd-dispatch")
+
+
 def wal(env):
     try:
         s = os.stat(env.db + "-wal")
@@ -57,10 +62,11 @@ with Env() as env:
        "the retry was performed when it fell due, with no tick in between")
     eq(open(log).read().count("tick: "), 1, "one tick only")
 
-    # Idle: nothing due. Let the last wake-ups (the outcomes' own) end:
-    # no change for 2 s.
+    # Idle: nothing due. Let the last wake-ups end: the outcomes' own, and
+    # the one the watchdog's next look (every 5 s) makes for the tick's
+    # commit. Quiet for 6 s: a look that saw no change.
     pid, last, since, start = p.pid, None, time.monotonic(), time.monotonic()
-    while time.monotonic() - since < 2:
+    while time.monotonic() - since < 6:
         n = worker_wakes(pid)
         if n != last:
             last, since = n, time.monotonic()
@@ -70,11 +76,15 @@ with Env() as env:
     names = sorted(set(name for name, _ in threads(pid).values()))
     check("jd-worker" in names, "worker threads are named", names)
     db = sqlite3.connect(env.db)
-    version, wal_before, wakes = (db.execute("PRAGMA data_version").fetchone(),
-                                  wal(env), worker_wakes(pid))
+    version, wal_before, wakes, looks = (
+        db.execute("PRAGMA data_version").fetchone(), wal(env),
+        worker_wakes(pid), dispatcher_wakes(pid))
     # Longer than the watchdog's look for other processes' commits (5 s).
     time.sleep(6)
     eq(worker_wakes(pid) - wakes, 0, "no worker woke while idle")
+    looks = dispatcher_wakes(pid) - looks
+    check(looks <= 3, "the dispatcher's watchdog woke only for its looks",
+          "(%d wake-ups)" % looks)
     eq(db.execute("PRAGMA data_version").fetchone(), version,
        "nothing committed while idle")
     eq(wal(env), wal_before, "the -wal file unchanged while idle")

@@ -100,7 +100,12 @@ test_mono_real(void **state)
 {
 	int64_t	 now = time(NULL), mono = time_mono_usec(), at;
 
-	assert_true(time_mono_at(now - 10) <= time_mono_usec());
+	/* A time past is when it was, not "now" again at each call: a
+	 * waiter comparing it with the clock it read before must see it
+	 * passed. */
+	at = time_mono_at(now - 10);
+	assert_true(at <= mono - 9 * 1000000LL);
+	assert_true(at > mono - 11 * 1000000LL);
 	at = time_mono_at(now + 100);
 	assert_true(at > mono + 98 * 1000000LL);
 	assert_true(at <= time_mono_usec() + 100 * 1000000LL);
@@ -127,6 +132,8 @@ test_mono_pinned(void **state)
 	assert_true(time_mono_at(999) <= time_mono_usec());
 	assert_int_equal(time_mono_at(1001), INT64_MAX);
 	time_set_advancing(1);
+	assert_true(time_mono_at(time_now() - 5) <= time_mono_usec() -
+	    4 * 1000000LL);
 	at = time_mono_at(time_now() + 10);
 	assert_true(at > time_mono_usec());
 	assert_true(at <= time_mono_usec() + 10 * 1000000LL);
