@@ -252,6 +252,16 @@ dispatch_wake_one(struct dispatcher *d)
 	pthread_cond_signal(&d->wake);
 }
 
+/* When the run's clock reads t, on the monotonic clock in ms (rounded up:
+ * not before). */
+static int64_t
+dispatch_mono_ms(int64_t t)
+{
+	int64_t	 at = time_mono_at(t);
+
+	return at == INT64_MAX ? INT64_MAX : (at + 999) / 1000;
+}
+
 /* Have the watchdog wake the idle workers when the run's clock reads due,
  * or earlier. Called with the lock held. */
 static void
@@ -260,7 +270,7 @@ dispatch_alarm(struct dispatcher *d, int64_t due)
 	if (due >= d->next_due)
 		return;
 	d->next_due = due;
-	if ((time_mono_at(due) + 999) / 1000 < d->dog_wake)
+	if (dispatch_mono_ms(due) < d->dog_wake)
 		pthread_cond_signal(&d->dog);
 }
 
@@ -1112,16 +1122,6 @@ dispatch_changed(struct dispatcher *d)
 	changed = d->data_version != -1 && v != d->data_version;
 	d->data_version = v;
 	return changed;
-}
-
-/* When the run's clock reads t, on the monotonic clock in ms (rounded up:
- * not before). */
-static int64_t
-dispatch_mono_ms(int64_t t)
-{
-	int64_t	 at = time_mono_at(t);
-
-	return at == INT64_MAX ? INT64_MAX : (at + 999) / 1000;
 }
 
 /* The idle workers' alarm: wake them when the next due action falls due,
