@@ -2,8 +2,8 @@
  * The core layer: what every other layer of journeyd uses and nothing of
  * journeyd's own is below. Allocation that aborts on out-of-memory and
  * growing strings (xmalloc.c), the log and config problems (log.c),
- * durations, timestamps and the run's clock (timeutil.c), time zones
- * (tz.c).
+ * durations, timestamps, the run's clock and monotonic waits (timeutil.c),
+ * time zones (tz.c).
  *
  * The layers, each a folder of src/ whose header includes the one below
  * it, calls going only downwards (docs/ARCHITECTURE.md):
@@ -13,6 +13,7 @@
 #ifndef JD_CORE_H
 #define JD_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,16 @@ int64_t		 time_now(void);	/* the run's clock: --now or real */
 int64_t		 time_mono_usec(void);	/* monotonic, microseconds */
 void		 time_set_now(int64_t);	/* pin the clock at --now */
 void		 time_set_advancing(int);	/* let it move on */
+/* When the run's clock reads t, on the monotonic clock (time_mono_usec());
+ * INT64_MAX when it never will (pinned before t). */
+int64_t		 time_mono_at(int64_t t);
+/* Condition variables whose timed waits run on the monotonic clock, so that
+ * a step of the wall clock neither delays nor hastens them. */
+void		 time_cond_init(pthread_cond_t *);
+/* Wait on cond until woken or until the monotonic time `until` (usec;
+ * INT64_MAX: no limit). 0 when woken, ETIMEDOUT when the time came. */
+int		 time_cond_wait(pthread_cond_t *, pthread_mutex_t *,
+		    int64_t until);
 
 /*
  * tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"),

@@ -1,7 +1,9 @@
 /*
  * Durations ("45s", "15m", "12h", "30d", "2w") and timestamps (ISO 8601, or
  * "@" and Unix seconds). ISO 8601 is parsed by SQLite's date functions, not
- * by hand. The run's clock is the real one unless --now pinned it.
+ * by hand. The run's clock is the real one unless --now pinned it. Timed
+ * waits of threads run on the monotonic clock (time_cond_*), and a time of
+ * the run's clock is turned into a monotonic deadline by time_mono_at().
  */
 #include "config.h"
 
@@ -180,4 +182,65 @@ time_now(void)
 		return time_base;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return time_base + (ts.tv_sec - time_start.tv_sec);
+}
+
+/* When the run's clock reads t, as a monotonic time in microseconds: a
+ * time in the past when it already does (the same one each call, so that a
+ * waiter comparing it with its own reading of the clock is not put off
+ * again and again), INT64_MAX when it never will. For the real clock the
+ * answer holds until the wall clock is stepped: a waiter looks again now
+ * and then (the dispatcher's watchdog does). */
+int64_t
+time_mono_at(int64_t t)
+{
+	struct timespec	 real;
+	int64_t		 now, left;
+
+	if (time_pinned && !time_advancing)
+		return t <= time_base ? 0 : INT64_MAX;
+	if (time_pinned) {
+		/* time_now() reads t once the monotonic clock's seconds are
+		 * (t - time_base) past time_start's. */
+		if (t - time_base > INT64_MAX / 1000000 - time_start.tv_sec)
+			return INT64_MAX;
+		left = (time_start.tv_sec + t - time_base) * 1000000;
+		return left < 0 ? 0 : left;
+	}
+	if (t > INT64_MAX / 1000000 - 1)
+		return INT64_MAX;
+	now = time_mono_usec();
+	clock_gettime(CLOCK_REALTIME, &real);
+	left = t * 1000000 - ((int64_t)real.tv_sec * 1000000 +
+	    real.tv_nsec / 1000);
+	if (now + left < 0)
+		return 0;
+	return left > INT64_MAX - now ? INT64_MAX : now + left;
+}
+
+/* Make a condition variable whose timed waits use the monotonic clock. */
+void
+time_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t	 attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+/* Wait on cond (made by time_cond_init()) until woken or until the
+ * monotonic time until, in microseconds (INT64_MAX: no limit). */
+int
+time_cond_wait(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t until)
+{
+	struct timespec	 ts;
+
+	if (until == INT64_MAX)
+		return pthread_cond_wait(cond, lock);
+	if (until < 0)
+		until = 0;
+	ts.tv_sec = (time_t)(until / 1000000);
+	ts.tv_nsec = (long)(until % 1000000) * 1000;
+	return pthread_cond_timedwait(cond, lock, &ts);
 }

@@ -1,6 +1,7 @@
 /*
  * The daemon's own parts, above every layer: the systemd notify protocol
- * (notify.c). journeyd.c is its main file.
+ * (notify.c) and the watchdog's feeder (watchdog.c). journeyd.c is its main
+ * file.
  */
 #ifndef JD_DAEMON_H
 #define JD_DAEMON_H
@@ -10,5 +11,12 @@
 /* notify.c: the systemd notify protocol. */
 int		 notify_send(const char *state);
 int64_t		 notify_watchdog_usec(void);
+
+/* watchdog.c: feeding systemd's watchdog while the main loop moves. */
+#define WATCHDOG_SQL_STEPS	1000	/* SQLite steps between reports */
+int		 watchdog_start(int64_t usec);
+void		 watchdog_stop(void);
+void		 watchdog_doing(const char *what, int64_t bound_usec);
+int		 watchdog_sqlite(void *);
 
 #endif /* JD_DAEMON_H */

@@ -25,6 +25,15 @@ static volatile sig_atomic_t	 got_hup;
 static volatile sig_atomic_t	 got_term;
 static int			 wake_pipe[2] = { -1, -1 };
 
+/* Dispatchers stopped while plugin calls they gave up on still ran, each
+ * with its config (the plugins those calls run in): both are freed once
+ * the calls have returned (reap()). */
+static struct retired {
+	struct dispatcher	*d;
+	struct config		*cf;
+}				*retired;
+static int			 nretired;
+
 static const struct option journeyd_options[] = {
 	{ "config",	required_argument,	NULL, 'c' },
 	{ "once",	no_argument,		NULL, 'o' },
@@ -119,8 +128,6 @@ load(const char *path, int plugins)
 	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
-	for (int i = 0; i < probs.nwarnings; i++)
-		log_warn("%s", probs.warnings[i]);
 	problems_free(&probs);
 	return cf;
 }
@@ -132,8 +139,9 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 {
 	sqlite3_stmt	*st;
 
-	st = store_prepare(db, "SELECT journey, count(*) FROM members "
-	    "WHERE status != 2 GROUP BY journey");
+	if ((st = store_try_prepare(db, "SELECT journey, count(*) FROM "
+	    "members WHERE status != 2 GROUP BY journey")) == NULL)
+		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *jn = (const char *)sqlite3_column_text(st, 0);
 
@@ -143,8 +151,9 @@ warn_lost_stages(sqlite3 *db, const struct config *cf)
 			    (long long)sqlite3_column_int64(st, 1));
 	}
 	sqlite3_finalize(st);
-	st = store_prepare(db, "SELECT journey, stage, count(*) FROM members "
-	    "WHERE status != 2 GROUP BY journey, stage");
+	if ((st = store_try_prepare(db, "SELECT journey, stage, count(*) FROM "
+	    "members WHERE status != 2 GROUP BY journey, stage")) == NULL)
+		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *jn = (const char *)sqlite3_column_text(st, 0);
 		const char *sn = (const char *)sqlite3_column_text(st, 1);
@@ -179,13 +188,16 @@ run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
 	double			 cpu;
 	int			 rc;
 
-	if (cf->spool_dir != NULL)
+	if (cf->spool_dir != NULL) {
+		watchdog_doing("importing the spool", 0);
 		spool_scan(db, cf->spool_dir, now);
+	}
+	watchdog_doing("ticking", 0);
 	start = time_mono_usec();
 	cpu = cpu_seconds();
 	rc = engine_tick(eng, now, 0, NULL, &ts);
 	if (rc != 0) {
-		/* A journey whose transaction failed (the database full or
+		/* A chunk whose transaction failed (the database full or
 		 * locked past the busy timeout) was rolled back whole, and its
 		 * counts cannot be told apart from the others'. */
 		log_err("tick: failed on %s (the reason is above): each chunk "
@@ -202,8 +214,105 @@ run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
 	    cpu_seconds() - cpu, ts.chunks, ts.longest * 1e3);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
+	watchdog_doing("writing the metrics", 0);
 	metrics_write(db, cf, now, &ts);
 	return rc;
+}
+
+/* How long stopping cf's dispatcher may take without progress, in usec:
+ * each call in flight ends within its instance's timeout (else it is
+ * abandoned), and its outcome is recorded within the busy timeout. */
+static int64_t
+stop_bound(const struct config *cf)
+{
+	int64_t	 longest = 0;
+
+	for (int i = 0; i < cf->ninstances; i++)
+		if (cf->instances[i]->timeout > longest)
+			longest = cf->instances[i]->timeout;
+	return longest * 1000000 + 2 * STORE_BUSY_MS * 1000LL;
+}
+
+/* Free the retired dispatchers whose abandoned calls have all returned,
+ * with their configs. Returns how many are still kept. */
+static int
+reap(void)
+{
+	for (int i = 0; i < nretired;) {
+		if (dispatch_free(retired[i].d) != 0) {
+			i++;
+			continue;
+		}
+		config_free(retired[i].cf);
+		log_notice("the plugin calls of an earlier config that overran "
+		    "their timeout have returned; that config is freed");
+		retired[i] = retired[--nretired];
+	}
+	if (nretired == 0) {
+		free(retired);
+		retired = NULL;
+	}
+	return nretired;
+}
+
+/* Free a stopped dispatcher and its config, or keep both while calls it
+ * gave up on still run in the config's plugins (reap()). */
+static void
+retire(struct dispatcher *d, struct config *cf)
+{
+	if (dispatch_free(d) == 0) {
+		config_free(cf);
+		return;
+	}
+	log_notice("keeping the config of the plugin calls that overran their "
+	    "timeout until they return");
+	retired = xreallocarray(retired, nretired + 1, sizeof *retired);
+	retired[nretired].d = d;
+	retired[nretired++].cf = cf;
+}
+
+/* SIGHUP: load the config again and switch to it, or keep the running one
+ * when the new one is refused. */
+static void
+reload(const char *path, struct config **cfp, sqlite3 *db,
+    struct dispatcher **dp, struct engine **engp)
+{
+	struct config	*ncf;
+	struct engine	*neng = NULL;
+	char		 msg[64];
+
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)time_mono_usec());
+	notify_send(msg);
+	log_notice("reloading %s", path);
+	watchdog_doing("reloading the config", 0);
+	if ((ncf = load(path, 1)) == NULL) {
+		log_err("reload refused: the new config has errors; keeping "
+		    "the running one");
+	} else if (strcmp(ncf->database, (*cfp)->database) != 0) {
+		log_err("reload refused: 'database' changed; restart journeyd "
+		    "to use another one");
+		config_free(ncf);
+	} else if ((neng = engine_new(db, ncf)) == NULL) {
+		log_err("reload refused: cannot compile the new config's rules; "
+		    "keeping the running one");
+		config_free(ncf);
+	} else {
+		engine_free(*engp);
+		*engp = neng;
+		watchdog_doing("stopping the dispatcher", stop_bound(*cfp));
+		dispatch_stop(*dp, NULL);
+		retire(*dp, *cfp);
+		*cfp = ncf;
+		watchdog_doing("starting the dispatcher", 0);
+		warn_lost_stages(db, ncf);
+		if ((*dp = dispatch_start(ncf, 0)) == NULL)
+			log_err("reload: the dispatcher cannot start; trying "
+			    "again at each tick");
+		log_notice("reloaded: %d journey(s), %d plugin instance(s)",
+		    ncf->njourneys, ncf->ninstances);
+	}
+	notify_send("READY=1");
 }
 
 /* Run as a service until SIGTERM or SIGINT. */
@@ -212,16 +321,28 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 {
 	struct dispatcher	*d;
 	struct engine		*eng;
-	int64_t			 next_tick = 0, watchdog, last_dog = 0;
-	char			 status[256], msg[64];
-	int			 stuck;
+	int64_t			 next_tick = 0, watchdog;
+	char			 status[256];
 
 	signals_setup();
 	watchdog = notify_watchdog_usec();
+	if (watchdog_start(watchdog) != 0)
+		goto fail;
+	if (watchdog > 0)
+		sqlite3_progress_handler(db, WATCHDOG_SQL_STEPS,
+		    watchdog_sqlite, NULL);
+	watchdog_doing("recovering the outbox", 0);
 	outbox_recover(db, time_now());
-	if ((eng = engine_new(db, cf)) == NULL)
-		return 1;
-	d = dispatch_start(cf, 0);
+	if ((eng = engine_new(db, cf)) == NULL) {
+		watchdog_stop();
+		goto fail;
+	}
+	watchdog_doing("starting the dispatcher", 0);
+	if ((d = dispatch_start(cf, 0)) == NULL) {
+		engine_free(eng);
+		watchdog_stop();
+		goto fail;
+	}
 	notify_send("READY=1\nSTATUS=running");
 	log_notice("started: %d journey(s), %d plugin instance(s), %d "
 	    "worker(s), a tick every %llds", cf->njourneys, cf->ninstances,
@@ -232,73 +353,52 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 		char drain[64];
 
 		if (got_hup) {
-			struct config *ncf;
-			struct engine *nengine;
-
 			got_hup = 0;
-			snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC="
-			    "%lld", (long long)time_mono_usec());
-			notify_send(msg);
-			log_notice("reloading %s", path);
-			if ((ncf = load(path, 1)) == NULL) {
-				log_err("reload refused: the new config has "
-				    "errors; keeping the running one");
-			} else if (strcmp(ncf->database, cf->database) != 0) {
-				log_err("reload refused: 'database' changed; "
-				    "restart journeyd to use another one");
-				config_free(ncf);
-			} else if ((nengine = engine_new(db, ncf)) == NULL) {
-				log_err("reload refused: cannot compile the new "
-				    "config's rules; keeping the running one");
-				config_free(ncf);
-			} else {
-				engine_free(eng);
-				eng = nengine;
-				/* Plugin calls still running keep the old
-				 * config's plugins in use: leave it be. */
-				if (dispatch_stop(d, NULL) == 0)
-					config_free(cf);
-				cf = ncf;
-				warn_lost_stages(db, cf);
-				d = dispatch_start(cf, 0);
-				next_tick = 0;
-				log_notice("reloaded: %d journey(s), %d plugin "
-				    "instance(s)", cf->njourneys,
-				    cf->ninstances);
-			}
-			notify_send("READY=1");
+			reload(path, &cf, db, &d, &eng);
+			next_tick = 0;
 		}
+		if (nretired > 0)
+			reap();
 		if (now >= next_tick) {
+			if (d == NULL)
+				d = dispatch_start(cf, 0);
 			run_tick(eng, db, cf, now, status, sizeof status);
 			notify_send(status);
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
 		}
-		if (watchdog > 0 && time_mono_usec() - last_dog >= watchdog / 2) {
-			notify_send("WATCHDOG=1");
-			last_dog = time_mono_usec();
-		}
 		wait_ms = (next_tick - time_now()) * 1000;
-		if (watchdog > 0 && wait_ms > watchdog / 2000)
-			wait_ms = watchdog / 2000;
 		if (wait_ms < 0)
 			wait_ms = 0;
 		if (wait_ms > 60000)
 			wait_ms = 60000;
+		if (nretired > 0 && wait_ms > 1000)
+			wait_ms = 1000;	/* to free them soon after */
+		watchdog_doing("waiting for the next tick", wait_ms * 1000);
 		if (poll(&pfd, 1, (int)wait_ms) > 0)
 			while (read(wake_pipe[0], drain, sizeof drain) > 0)
 				;
+		watchdog_doing("looking at signals", 0);
 	}
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
-	stuck = dispatch_stop(d, NULL);
+	watchdog_doing("stopping the dispatcher", stop_bound(cf));
+	dispatch_stop(d, NULL);
 	engine_free(eng);
+	retire(d, cf);
+	watchdog_stop();
 	store_close(db);
+	if (reap() > 0) {
+		/* Not unloading plugins still being called. */
+		log_notice("stopped, with plugin calls still running");
+		_exit(0);
+	}
 	log_notice("stopped");
-	if (stuck > 0)
-		_exit(0);	/* not unloading plugins still being called */
-	config_free(cf);
 	return 0;
+fail:
+	config_free(cf);
+	store_close(db);
+	return 1;
 }
 
 int
@@ -394,17 +494,21 @@ main(int argc, char **argv)
 			rc = 1;
 		else
 			rc = run_tick(eng, db, cf, time_now(), status,
-			    sizeof status);
+			    sizeof status) == 0 ? 0 : 1;
 		engine_free(eng);
-		d = dispatch_start(cf, 1);
-		stuck = dispatch_stop(d, out);
-		log_info("dispatched: %ld done, %ld to retry, %ld failed, %ld "
-		    "held", out[JD_DONE], out[JD_RETRY], out[JD_FAILED],
-		    out[JD_HELD]);
-		rc = rc == 0 ? 0 : 1;
-		if (stuck > 0) {
-			store_close(db);
-			_exit(rc);	/* as in serve() */
+		if ((d = dispatch_start(cf, 1)) == NULL)
+			rc = 1;
+		else {
+			stuck = dispatch_stop(d, out);
+			log_info("dispatched: %ld done, %ld to retry, %ld "
+			    "failed, %ld held", out[JD_DONE], out[JD_RETRY],
+			    out[JD_FAILED], out[JD_HELD]);
+			if (stuck > 0) {
+				/* Not unloading plugins still being called. */
+				store_close(db);
+				_exit(rc);
+			}
+			dispatch_free(d);
 		}
 	} else {
 		rc = serve(path, cf, db);

@@ -137,11 +137,16 @@ void		 act_clear(struct act *);
 
 /* dispatch.c: delivering actions from the outbox. */
 struct dispatcher;
+/* NULL when it cannot start (logged). */
 struct dispatcher *dispatch_start(const struct config *, int once);
+/* Wake the idle workers: actions were queued. */
 void		 dispatch_kick(struct dispatcher *);
 /* Returns how many plugin calls, abandoned after their timeout, still run:
- * while any do, the config must not be freed. */
+ * while any do, neither the dispatcher nor its config may be freed. */
 int		 dispatch_stop(struct dispatcher *, long outcomes[4]);
+/* Free a stopped dispatcher: 0, or -1 (nothing freed) while such calls
+ * still run. */
+int		 dispatch_free(struct dispatcher *);
 
 /* guard.c: guardrails (quiet hours, frequency caps). */
 #define GUARD_SEND	0	/* perform the action */

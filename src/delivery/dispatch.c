@@ -25,12 +25,29 @@
  * failure for the breaker, and starts a new worker in the stuck one's place
  * so that the pool keeps its size. The stuck thread is abandoned: when its
  * call returns at last, its result is logged and ignored, and the thread
- * frees what it holds and ends. The trade-off: C cannot cancel a call
- * safely, so the stuck thread (and whatever the plugin holds) lives on until
- * the plugin returns, and the action may be performed twice, with the same
- * id, if the late call did get through. The plugin's code and state must
- * outlive such calls: dispatch_stop() returns how many are still running,
- * and then the caller must not unload the config.
+ * frees what it holds and ends (the watchdog joins it). The trade-off: C
+ * cannot cancel a call safely, so the stuck thread (and whatever the plugin
+ * holds) lives on until the plugin returns, and the action may be performed
+ * twice, with the same id, if the late call did get through. The plugin's
+ * code and state must outlive such calls: dispatch_stop() returns how many
+ * are still running, and the dispatcher and its config stay until
+ * dispatch_free() succeeds, once the last of them has returned.
+ *
+ * Sleeping. An idle worker sleeps until something may be due: an action
+ * ended (its lane may take another), the tick queued more (dispatch_kick),
+ * or the watchdog's alarm: the next due action (outbox_next_due(), asked by
+ * each claim that found nothing, on the worker's own connection: a read),
+ * the end of a breaker's pause, or another process's commit (journeyctl
+ * retry), which the watchdog looks for every DISPATCH_RECHECK_MS by PRAGMA
+ * data_version. Nothing is polled by the workers: an idle daemon writes
+ * nothing and its workers do not wake. Every wait is on the monotonic clock
+ * (a wall-clock step neither delays nor hastens it); a time of the run's
+ * clock (--now may pin it or let it advance) becomes a monotonic one by
+ * time_mono_at().
+ *
+ * Threads never exit the process: a failure on a worker's path (a statement
+ * that cannot be prepared, a thread that cannot be started) is logged and
+ * handled (the action is left to retry, the pool is a worker short).
  *
  * Crashes. A claim marks the row in flight and counts it in `crashes`; a
  * recorded outcome resets the count. After a crash, outbox_recover() puts
@@ -63,6 +80,9 @@
 #define GATHER_MAX	8	/* claims served in one transaction, at most */
 #define GATHER_US	1000	/* longest wait for more claims */
 #define GATHER_BUSY	4	/* fewest workers performing while it waits */
+
+#define DISPATCH_RECHECK_MS 5000	/* the watchdog's look for others' commits */
+#define DISPATCH_ERROR_MS 5000	/* a worker's pause after a database error */
 
 #define WORKER_CACHE_KIB 1024	/* page cache of a worker's connection */
 #define WRITER_CACHE_KIB 8192	/* of the connection claims and records use */
@@ -141,19 +161,27 @@ struct dispatcher {
 	pthread_mutex_t		 lock;		/* everything below */
 	pthread_mutex_t		 write_lock;	/* the dispatcher's writes */
 	pthread_cond_t		 wake;		/* for idle workers */
+	unsigned long		 wakes;		/* bumped to wake them */
+	int64_t			 next_due;	/* run's clock: wake them then */
 	pthread_cond_t		 ended;		/* a worker ended */
 	pthread_cond_t		 dog;		/* for the watchdog */
 	struct worker		**slots;	/* the pool */
 	pthread_t		*joinable;	/* workers not abandoned, to join */
 	int			 njoinable;
+	struct gone {
+		pthread_t	 thread;
+		int		 ended;		/* its call returned: join it */
+	}			*gone;		/* abandoned workers */
+	int			 ngone;
 	int			 running;	/* workers not abandoned */
 	int			 stuck;		/* abandoned, still in a plugin */
 	int			 inflight;	/* actions claimed, all instances */
 	int			 suspect;	/* a suspect is in flight */
 	int			 stopping;
-	int			 kicked;
 	int			 dog_stop;
 	int64_t			 dog_wake;	/* monotonic ms */
+	int64_t			 recheck;	/* monotonic ms: the next look */
+	int64_t			 data_version;	/* as last seen, -1 none */
 	pthread_t		 watchdog;
 	struct conn		 wconn;		/* claims, records; write_lock */
 	struct lane		*lanes;
@@ -209,6 +237,46 @@ dispatch_lane(struct dispatcher *d, const char *name)
 		if (strcmp(d->lanes[i].inst->name, name) == 0)
 			return i;
 	return -1;
+}
+
+/* Wake the idle workers: something may be claimable. Called with the lock
+ * held. */
+static void
+dispatch_wake(struct dispatcher *d)
+{
+	d->wakes++;
+	pthread_cond_broadcast(&d->wake);
+}
+
+/* Wake one idle worker to look: when it claims, its outcome wakes the
+ * others. Called with the lock held. */
+static void
+dispatch_wake_one(struct dispatcher *d)
+{
+	d->wakes++;
+	pthread_cond_signal(&d->wake);
+}
+
+/* When the run's clock reads t, on the monotonic clock in ms (rounded up:
+ * not before). */
+static int64_t
+dispatch_mono_ms(int64_t t)
+{
+	int64_t	 at = time_mono_at(t);
+
+	return at == INT64_MAX ? INT64_MAX : (at + 999) / 1000;
+}
+
+/* Have the watchdog wake the idle workers when the run's clock reads due,
+ * or earlier. Called with the lock held. */
+static void
+dispatch_alarm(struct dispatcher *d, int64_t due)
+{
+	if (due >= d->next_due)
+		return;
+	d->next_due = due;
+	if (dispatch_mono_ms(due) < d->dog_wake)
+		pthread_cond_signal(&d->dog);
 }
 
 /* May lane i be claimed from now (its breaker)? Moves an open breaker whose
@@ -296,7 +364,7 @@ dispatch_release(struct dispatcher *d, int lane, int suspect,
 		d->lanes[lane].inflight--;
 		dispatch_breaker(d, lane, res == JD_RETRY, now);
 	}
-	pthread_cond_broadcast(&d->wake);
+	dispatch_wake(d);
 }
 
 /* Which instances a claim may take from, in d->pass (by lane): 1 for
@@ -645,20 +713,14 @@ dispatch_serve(struct dispatcher *d, struct claim *batch)
 static void
 dispatch_gather(struct dispatcher *d)
 {
-	struct timespec	 ts;
+	int64_t	 until;
 
 	if (d->nclaims >= GATHER_MAX || d->acting < d->gather_busy)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += GATHER_US * 1000L;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	until = time_mono_usec() + GATHER_US;
 	d->gathering = 1;
 	while (d->nclaims < GATHER_MAX && d->acting >= d->gather_busy &&
-	    !d->stopping && pthread_cond_timedwait(&d->arrived, &d->lock,
-	    &ts) == 0)
+	    !d->stopping && time_cond_wait(&d->arrived, &d->lock, until) == 0)
 		;
 	d->gathering = 0;
 }
@@ -698,7 +760,7 @@ dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
 	d->claims_tail = &cl.next;
 	if (++d->nclaims >= GATHER_MAX && d->gathering)
 		pthread_cond_signal(&d->arrived);
-	pthread_cond_init(&cl.wake, NULL);
+	time_cond_init(&cl.wake);
 	while (!cl.done) {
 		if (d->serving) {
 			pthread_cond_wait(&cl.wake, &d->lock);
@@ -841,7 +903,7 @@ dispatch_unclaim(struct dispatcher *d, struct job *job)
 		if (d->lanes[job->lane].state == BREAKER_TRIAL)
 			d->lanes[job->lane].trial_out = 0;
 	}
-	pthread_cond_broadcast(&d->wake);
+	dispatch_wake(d);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -899,25 +961,79 @@ dispatch_one(struct worker *w, struct job *job)
 	return 0;
 }
 
-/* Start a worker in slot i. Called with the lock held. */
-static void
+/* Start a worker in slot i. Called with the lock held. -1 when no thread
+ * can be started (logged): the slot stays empty. */
+static int
 dispatch_spawn(struct dispatcher *d, int i)
 {
 	struct worker	*w;
+	int		 rc;
 
 	w = xcalloc(1, sizeof *w);
 	w->d = d;
 	w->slot = i;
 	w->jobs[0].lane = w->jobs[1].lane = -1;
+	if ((rc = pthread_create(&w->thread, NULL, dispatch_worker, w)) != 0) {
+		log_err("dispatcher: cannot start a worker: %s; %d left",
+		    strerror(rc), d->running);
+		free(w);
+		return -1;
+	}
 	d->slots[i] = w;
 	d->running++;
-	if ((errno = pthread_create(&w->thread, NULL, dispatch_worker, w)) !=
-	    0)
-		fatalx("dispatcher: cannot start a worker: %s",
-		    strerror(errno));
 	d->joinable = xreallocarray(d->joinable, d->njoinable + 1,
 	    sizeof *d->joinable);
 	d->joinable[d->njoinable++] = w->thread;
+	return 0;
+}
+
+/* After a claim at now found nothing: ask when the next action falls due
+ * (a read, on the worker's own connection) and set the watchdog's alarm.
+ * 0, or -1 on a database error. */
+static int
+dispatch_next_due(struct dispatcher *d, struct conn *c, int64_t now)
+{
+	int64_t	 due;
+	int	 rc;
+
+	if ((rc = outbox_next_due(c->oc, now, &due)) <= 0)
+		return rc;
+	pthread_mutex_lock(&d->lock);
+	dispatch_alarm(d, due);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+/* Sleep until woken (d->wakes moves from wakes), told to stop, or the
+ * monotonic time until (usec; INT64_MAX: none). Called with the lock
+ * held. */
+static void
+dispatch_idle(struct dispatcher *d, unsigned long wakes, int64_t until)
+{
+	while (!d->stopping && d->wakes == wakes)
+		if (time_cond_wait(&d->wake, &d->lock, until) != 0)
+			break;
+}
+
+/* Count a worker out as it ends, and free it. An abandoned one is left for
+ * the watchdog (or dispatch_free()) to join: d stays until then. */
+static void
+dispatch_worker_end(struct dispatcher *d, struct worker *w, int abandoned)
+{
+	pthread_mutex_lock(&d->lock);
+	if (abandoned) {
+		d->stuck--;
+		for (int i = 0; i < d->ngone; i++)
+			if (pthread_equal(d->gone[i].thread, pthread_self()))
+				d->gone[i].ended = 1;
+		pthread_cond_signal(&d->dog);
+	} else {
+		d->running--;
+		d->slots[w->slot] = NULL;
+	}
+	pthread_cond_broadcast(&d->ended);
+	pthread_mutex_unlock(&d->lock);
+	free(w);
 }
 
 /* A worker: claim and perform until told to stop, or until abandoned. */
@@ -927,19 +1043,28 @@ dispatch_worker(void *arg)
 	struct worker		*w = arg;
 	struct dispatcher	*d = w->d;
 	struct job		*job, *prev = NULL;
-	int			 rc, abandoned = 0;
+	unsigned long		 wakes;
+	int64_t			 now;
+	int			 rc, stop, abandoned = 0;
 
-	/* For the plugin's host->enroll() and host->queue(). */
+	pthread_setname_np(pthread_self(), "jd-worker");
+	/* For the plugin's host->enroll() and host->queue(), and for the
+	 * next due time. */
 	if (conn_open(&w->conn, d->conf->database, WORKER_CACHE_KIB) != 0)
 		w->conn.db = NULL;
 	while (w->conn.db != NULL) {
+		/* Read before the claim: whatever it does not see (a record,
+		 * the tick's commit) bumps d->wakes after, and the worker
+		 * does not sleep through it. */
 		pthread_mutex_lock(&d->lock);
-		rc = d->stopping;
+		stop = d->stopping;
+		wakes = d->wakes;
 		pthread_mutex_unlock(&d->lock);
-		if (rc)
+		if (stop)
 			break;
 		job = prev == &w->jobs[0] ? &w->jobs[1] : &w->jobs[0];
-		rc = dispatch_claim(d, w, job, time_now(), prev);
+		now = time_now();
+		rc = dispatch_claim(d, w, job, now, prev);
 		if (rc >= 0 && prev != NULL) {
 			dispatch_job_free(prev);
 			prev = NULL;
@@ -958,18 +1083,13 @@ dispatch_worker(void *arg)
 				prev = job;
 			continue;
 		}
-		pthread_mutex_lock(&d->lock);
-		if (d->once && rc != 2) {
-			pthread_mutex_unlock(&d->lock);
+		if (d->once && rc != 2)
 			break;
-		}
-		if (!d->stopping && !d->kicked) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += rc < 0 ? 5 : 1;
-			pthread_cond_timedwait(&d->wake, &d->lock, &ts);
-		}
-		d->kicked = 0;
+		if (rc == 0 && dispatch_next_due(d, &w->conn, now) != 0)
+			rc = -1;
+		pthread_mutex_lock(&d->lock);
+		dispatch_idle(d, wakes, rc < 0 ? time_mono_usec() +
+		    DISPATCH_ERROR_MS * 1000LL : INT64_MAX);
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (prev != NULL) {
@@ -977,17 +1097,7 @@ dispatch_worker(void *arg)
 		dispatch_job_free(prev);
 	}
 	conn_close(&w->conn);
-	pthread_mutex_lock(&d->lock);
-	if (abandoned)
-		d->stuck--;
-	else {
-		d->running--;
-		d->slots[w->slot] = NULL;
-	}
-	pthread_cond_broadcast(&d->ended);
-	pthread_mutex_unlock(&d->lock);
-	/* d may be gone from here on. */
-	free(w);
+	dispatch_worker_end(d, w, abandoned);
 	return NULL;
 }
 
@@ -1015,12 +1125,15 @@ dispatch_abandon(struct dispatcher *d, struct worker *w)
 	copy->now = time_now();
 	snprintf(copy->reason, sizeof copy->reason, "timed out after %llds",
 	    inst != NULL ? (long long)inst->timeout : 0LL);
+	/* Joined once its call returns, by the watchdog or dispatch_free(). */
 	for (int i = 0; i < d->njoinable; i++)
 		if (pthread_equal(d->joinable[i], w->thread)) {
 			d->joinable[i] = d->joinable[--d->njoinable];
 			break;
 		}
-	pthread_detach(w->thread);
+	d->gone = xreallocarray(d->gone, d->ngone + 1, sizeof *d->gone);
+	d->gone[d->ngone].thread = w->thread;
+	d->gone[d->ngone++].ended = 0;
 	w->state = WORKER_ABANDONED;
 	w->slot = -1;
 	if (--d->acting < d->gather_busy && d->gathering)
@@ -1034,61 +1147,176 @@ dispatch_abandon(struct dispatcher *d, struct worker *w)
 	return copy;
 }
 
-/* The watchdog: give up on calls past their instance's timeout, record
- * their actions for retry. */
+/* Give up on the calls past their deadline, into late (at most max), and
+ * lower *next to the next deadline. Called with the lock held. */
+static int
+dispatch_overdue(struct dispatcher *d, int64_t now, struct job **late,
+    int max, int64_t *next)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < d->nworkers && n < max; i++) {
+		struct worker *w = d->slots[i];
+
+		if (w == NULL || w->state != WORKER_ACTING)
+			continue;
+		if (w->deadline <= now)
+			late[n++] = dispatch_abandon(d, w);
+		else if (w->deadline < *next)
+			*next = w->deadline;
+	}
+	return n;
+}
+
+/* Take the abandoned workers whose call has returned, into out (at most
+ * max), to be joined. Called with the lock held. */
+static int
+dispatch_reap(struct dispatcher *d, pthread_t *out, int max)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < d->ngone && n < max;) {
+		if (d->gone[i].ended) {
+			out[n++] = d->gone[i].thread;
+			d->gone[i] = d->gone[--d->ngone];
+		} else
+			i++;
+	}
+	return n;
+}
+
+/* Has another connection (the tick's, another process's: journeyctl
+ * retry) committed since the last look? Then an action may be due that no
+ * worker knows of. Only the watchdog calls it. */
+static int
+dispatch_changed(struct dispatcher *d)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+	int		 changed;
+
+	pthread_mutex_lock(&d->write_lock);
+	if ((st = store_try_prepare(d->wconn.db, "PRAGMA data_version")) !=
+	    NULL) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&d->write_lock);
+	changed = d->data_version != -1 && v != d->data_version;
+	d->data_version = v;
+	return changed;
+}
+
+/* The idle workers' alarm: wake them when the next due action falls due,
+ * and when a breaker's pause ends (its lane moves to its trial). Returns
+ * the earlier of next and the next such moment (monotonic ms). Called with
+ * the lock held. */
+static int64_t
+dispatch_alarms(struct dispatcher *d, int64_t now, int64_t next)
+{
+	int64_t	 at;
+	int	 wake = 0;
+
+	if (d->next_due != INT64_MAX) {
+		if ((at = dispatch_mono_ms(d->next_due)) <= now) {
+			d->next_due = INT64_MAX;
+			wake = 1;
+		} else if (at < next)
+			next = at;
+	}
+	for (int i = 0; i < d->conf->ninstances; i++) {
+		struct lane *ln = &d->lanes[i];
+
+		if (ln->state != BREAKER_OPEN)
+			continue;
+		if ((at = dispatch_mono_ms(ln->open_until)) <= now) {
+			dispatch_lane_open(ln, ln->open_until);
+			wake = 1;
+		} else if (at < next)
+			next = at;
+	}
+	if (wake)
+		dispatch_wake(d);
+	return next;
+}
+
+/*
+ * The watchdog: gives up on calls past their instance's timeout and records
+ * their actions for retry, joins the abandoned workers whose call returned,
+ * looks for other connections' commits every DISPATCH_RECHECK_MS, and wakes
+ * the idle workers when an action falls due. It sleeps until the first of
+ * these.
+ */
 static void *
 dispatch_watchdog(void *arg)
 {
 	struct dispatcher	*d = arg;
 	struct job		*late[64];
-	int			 nlate;
+	pthread_t		 ended[64];
+	int64_t			 now, next;
+	int			 nlate, nended, recheck, changed;
 
+	pthread_setname_np(pthread_self(), "jd-dispatch");
 	pthread_mutex_lock(&d->lock);
 	while (!d->dog_stop) {
-		int64_t now = (time_mono_usec() / 1000), next = now + 60000;
-		struct timespec ts;
-
-		nlate = 0;
-		for (int i = 0; i < d->nworkers && nlate < 64; i++) {
-			struct worker *w = d->slots[i];
-
-			if (w == NULL || w->state != WORKER_ACTING)
-				continue;
-			if (w->deadline <= now)
-				late[nlate++] = dispatch_abandon(d, w);
-			else if (w->deadline < next)
-				next = w->deadline;
-		}
-		if (nlate > 0) {
+		now = time_mono_usec() / 1000;
+		next = d->recheck;
+		nlate = dispatch_overdue(d, now, late, 64, &next);
+		nended = dispatch_reap(d, ended, 64);
+		recheck = now >= d->recheck;
+		if (nlate > 0 || nended > 0 || recheck) {
 			pthread_mutex_unlock(&d->lock);
 			for (int i = 0; i < nlate; i++) {
 				dispatch_settle(d, &d->wconn, late[i]);
 				dispatch_job_free(late[i]);
 				free(late[i]);
 			}
+			for (int i = 0; i < nended; i++)
+				pthread_join(ended[i], NULL);
+			changed = recheck && dispatch_changed(d);
 			pthread_mutex_lock(&d->lock);
+			if (recheck)
+				d->recheck = time_mono_usec() / 1000 +
+				    DISPATCH_RECHECK_MS;
+			if (changed)
+				dispatch_wake_one(d);
 			continue;
 		}
-		d->dog_wake = next;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (next - now) / 1000;
-		ts.tv_nsec += ((next - now) % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&d->dog, &d->lock, &ts);
+		d->dog_wake = dispatch_alarms(d, now, next);
+		time_cond_wait(&d->dog, &d->lock, d->dog_wake * 1000);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
+/* Free a dispatcher's locks and memory; its threads have ended. */
+static void
+dispatch_destroy(struct dispatcher *d)
+{
+	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->write_lock);
+	pthread_cond_destroy(&d->wake);
+	pthread_cond_destroy(&d->ended);
+	pthread_cond_destroy(&d->dog);
+	pthread_cond_destroy(&d->arrived);
+	free(d->slots);
+	free(d->joinable);
+	free(d->gone);
+	free(d->lanes);
+	free(d->pass);
+	free(d->delta);
+	free(d->trial);
+	free(d);
+}
+
 /* Start the workers and their watchdog. With once, they stop when nothing
- * is due. */
+ * is due. NULL when they cannot be started (logged). */
 struct dispatcher *
 dispatch_start(const struct config *cf, int once)
 {
 	struct dispatcher	*d;
+	int			 rc;
 
 	d = xcalloc(1, sizeof *d);
 	d->conf = cf;
@@ -1101,28 +1329,43 @@ dispatch_start(const struct config *cf, int once)
 	d->pass = xcalloc(cf->ninstances + 1, sizeof *d->pass);
 	d->delta = xcalloc(cf->ninstances + 1, sizeof *d->delta);
 	d->trial = xcalloc(cf->ninstances + 1, sizeof *d->trial);
+	d->slots = xcalloc(d->nworkers, sizeof *d->slots);
 	d->claims_tail = &d->claims;
+	d->next_due = INT64_MAX;
+	d->data_version = -1;
 	for (int i = 0; i < cf->ninstances; i++)
 		d->lanes[i].inst = cf->instances[i];
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->write_lock, NULL);
-	pthread_cond_init(&d->wake, NULL);
-	pthread_cond_init(&d->ended, NULL);
-	pthread_cond_init(&d->dog, NULL);
-	pthread_cond_init(&d->arrived, NULL);
+	time_cond_init(&d->wake);
+	time_cond_init(&d->ended);
+	time_cond_init(&d->dog);
+	time_cond_init(&d->arrived);
 	/* One connection for every claim and record: they are serialised
 	 * anyway, and its page cache stays warm. */
-	if (conn_open(&d->wconn, cf->database, WRITER_CACHE_KIB) != 0)
-		fatalx("dispatcher: cannot open the database");
-	d->slots = xcalloc(d->nworkers, sizeof *d->slots);
+	if (conn_open(&d->wconn, cf->database, WRITER_CACHE_KIB) != 0) {
+		dispatch_destroy(d);
+		return NULL;
+	}
+	if ((rc = pthread_create(&d->watchdog, NULL, dispatch_watchdog,
+	    d)) != 0) {
+		log_err("dispatcher: cannot start its watchdog: %s",
+		    strerror(rc));
+		conn_close(&d->wconn);
+		dispatch_destroy(d);
+		return NULL;
+	}
 	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < d->nworkers; i++)
-		dispatch_spawn(d, i);
+	for (int i = 0; i < d->nworkers && rc == 0; i++)
+		rc = dispatch_spawn(d, i);
+	if (rc != 0)
+		d->stopping = 1;
 	pthread_mutex_unlock(&d->lock);
-	if ((errno = pthread_create(&d->watchdog, NULL, dispatch_watchdog,
-	    d)) != 0)
-		fatalx("dispatcher: cannot start the watchdog: %s",
-		    strerror(errno));
+	if (rc != 0) {
+		dispatch_stop(d, NULL);
+		dispatch_free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -1130,9 +1373,10 @@ dispatch_start(const struct config *cf, int once)
 void
 dispatch_kick(struct dispatcher *d)
 {
+	if (d == NULL)
+		return;
 	pthread_mutex_lock(&d->lock);
-	d->kicked = 1;
-	pthread_cond_broadcast(&d->wake);
+	dispatch_wake(d);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -1140,9 +1384,9 @@ dispatch_kick(struct dispatcher *d)
  * Stop claiming, let the actions in flight finish (each within its
  * instance's timeout: the watchdog goes on meanwhile), and wait for the
  * workers. In once mode, wait until nothing is due. Fills the outcome counts.
- * Returns how many abandoned plugin calls are still running: when any are,
- * the dispatcher stays allocated for them, and the config (the plugins' code
- * and state) must not be freed.
+ * Returns how many abandoned plugin calls are still running: until they
+ * have returned, the dispatcher stays (dispatch_free() refuses), and so must
+ * the config (the plugins' code and state).
  */
 int
 dispatch_stop(struct dispatcher *d, long outcomes[4])
@@ -1154,7 +1398,7 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	pthread_mutex_lock(&d->lock);
 	if (!d->once)
 		d->stopping = 1;
-	pthread_cond_broadcast(&d->wake);
+	dispatch_wake(d);
 	while (d->running > 0)
 		pthread_cond_wait(&d->ended, &d->lock);
 	d->stopping = 1;
@@ -1166,30 +1410,37 @@ dispatch_stop(struct dispatcher *d, long outcomes[4])
 	 * destructors included (a plugin's, say), before anything is freed. */
 	for (int i = 0; i < d->njoinable; i++)
 		pthread_join(d->joinable[i], NULL);
+	d->njoinable = 0;
 	conn_close(&d->wconn);
 	pthread_mutex_lock(&d->lock);
 	stuck = d->stuck;
 	if (outcomes != NULL)
 		memcpy(outcomes, d->outcomes, sizeof d->outcomes);
 	pthread_mutex_unlock(&d->lock);
-	if (stuck > 0) {
+	if (stuck > 0)
 		log_warn("dispatcher: %d plugin call(s) overran their timeout "
 		    "and are still running; their actions will be retried",
 		    stuck);
-		return stuck;
-	}
-	pthread_mutex_destroy(&d->lock);
-	pthread_mutex_destroy(&d->write_lock);
-	pthread_cond_destroy(&d->wake);
-	pthread_cond_destroy(&d->ended);
-	pthread_cond_destroy(&d->dog);
-	pthread_cond_destroy(&d->arrived);
-	free(d->slots);
-	free(d->joinable);
-	free(d->lanes);
-	free(d->pass);
-	free(d->delta);
-	free(d->trial);
-	free(d);
+	return stuck;
+}
+
+/* Free a dispatcher dispatch_stop() stopped: 0, or -1 (nothing freed) while
+ * plugin calls it gave up on still run; try again once they have returned.
+ * Their threads are joined first, thread destructors included. */
+int
+dispatch_free(struct dispatcher *d)
+{
+	int	 stuck;
+
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	stuck = d->stuck;
+	pthread_mutex_unlock(&d->lock);
+	if (stuck > 0)
+		return -1;
+	for (int i = 0; i < d->ngone; i++)
+		pthread_join(d->gone[i].thread, NULL);
+	dispatch_destroy(d);
 	return 0;
 }

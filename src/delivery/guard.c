@@ -92,15 +92,18 @@ guard_rule(const struct config *cf, const char *journey, const char *rule)
 	return NULL;
 }
 
-/* The time zone of the action's subject (caller frees). */
+/* The time zone of the action's subject (caller frees); NULL on a
+ * database error. */
 static char *
 guard_zone(sqlite3 *db, const struct config *cf, const struct act *act)
 {
 	sqlite3_stmt	*st;
 	char		*zone = NULL;
 
-	st = store_prepare(db, "SELECT json_extract(?1, '$.timezone') WHERE "
-	    "json_valid(?1) AND json_type(?1, '$.timezone') = 'text'");
+	if ((st = store_try_prepare(db, "SELECT json_extract(?1, "
+	    "'$.timezone') WHERE json_valid(?1) AND json_type(?1, "
+	    "'$.timezone') = 'text'")) == NULL)
+		return NULL;
 	sqlite3_bind_text(st, 1, act->a.traits, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		zone = xstrdup((const char *)sqlite3_column_text(st, 0));
@@ -193,7 +196,8 @@ guard_check(sqlite3 *db, const struct config *cf, struct act *act)
 	if (store_begin(db) != 0)
 		goto fault;
 	if (qh != NULL && quiet_hours_parse(qh, &from, &to) == 0) {
-		zone = guard_zone(db, cf, act);
+		if ((zone = guard_zone(db, cf, act)) == NULL)
+			goto fault;
 		if (guard_quiet_end(zone, from, to, now, &end)) {
 			snprintf(reason, sizeof reason, "quiet hours %s in %s",
 			    qh, zone);

@@ -5,128 +5,108 @@
  * {{items[0].sku}}, {{account.name}} for the account's; empty when absent.
  * Optional whitespace inside the braces. In HTML mode every substituted
  * value is HTML-escaped; the template's own text is left as it is. Traits
- * are looked up in their JSON text by SQLite's json_extract, on private
- * in-memory connections kept in a small pool, so that worker threads can
- * render at the same time.
+ * are read from their JSON text with jansson: nothing is shared between the
+ * worker threads that render at the same time, and nothing can fail but
+ * memory (a value that cannot be read is absent).
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "delivery/delivery.h"
 
-/* One private connection and its prepared lookup. */
-struct render_db {
-	sqlite3			*db;
-	sqlite3_stmt		*lookup;
-	struct render_db	*next;
-};
-
-static pthread_mutex_t	 render_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct render_db	*render_free;
-
-/* Take an idle connection from the pool, or open a new one. */
-static struct render_db *
-render_db_get(void)
-{
-	struct render_db	*rdb;
-
-	pthread_mutex_lock(&render_lock);
-	if ((rdb = render_free) != NULL)
-		render_free = rdb->next;
-	pthread_mutex_unlock(&render_lock);
-	if (rdb != NULL)
-		return rdb;
-
-	rdb = xcalloc(1, sizeof *rdb);
-	if (sqlite3_open_v2(":memory:", &rdb->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		fatalx("sqlite: cannot open an in-memory database");
-	if (sqlite3_prepare_v3(rdb->db, "SELECT json_type(?1, ?2), "
-	    "json_extract(?1, ?2)", -1, SQLITE_PREPARE_PERSISTENT,
-	    &rdb->lookup, NULL) != SQLITE_OK)
-		fatalx("sqlite: %s", sqlite3_errmsg(rdb->db));
-	return rdb;
-}
-
-/* Give a connection back to the pool. */
-static void
-render_db_put(struct render_db *rdb)
-{
-	pthread_mutex_lock(&render_lock);
-	rdb->next = render_free;
-	render_free = rdb;
-	pthread_mutex_unlock(&render_lock);
-}
-
 /*
- * The JSON path of a trait path: "address.city" is '$."address"."city"',
- * "items[0].sku" is '$."items"[0]."sku"'. NULL for a path that cannot be
- * one (empty names, a bad index, a '"' or '\\' in a name).
+ * Walk a trait path through the JSON value v: "address.city" into objects,
+ * "items[0].sku" into arrays. NULL when the path is malformed (empty names,
+ * a bad index) or leads nowhere.
  */
-static char *
-render_json_path(const char *key)
+static json_t *
+render_path(json_t *v, const char *key)
 {
 	const char	*s = key;
-	struct buf	 b;
+	char		 name[256];
 	size_t		 n, d;
 
-	if (strpbrk(key, "\"\\") != NULL)
-		return NULL;
-	buf_init(&b);
-	buf_puts(&b, "$");
 	for (;;) {
-		if ((n = strcspn(s, ".[]")) == 0)
-			goto bad;
-		buf_printf(&b, ".\"%.*s\"", (int)n, s);
+		if ((n = strcspn(s, ".[]")) == 0 || n >= sizeof name)
+			return NULL;
+		memcpy(name, s, n);
+		name[n] = '\0';
+		v = json_is_object(v) ? json_object_get(v, name) : NULL;
 		for (s += n; *s == '['; s += d + 2) {
 			d = strspn(s + 1, "0123456789");
 			if (d == 0 || d > 9 || s[1 + d] != ']')
-				goto bad;
-			buf_printf(&b, "[%.*s]", (int)d, s + 1);
+				return NULL;
+			v = json_is_array(v) ? json_array_get(v,
+			    (size_t)strtoul(s + 1, NULL, 10)) : NULL;
 		}
-		if (*s == '\0')
-			return buf_steal(&b);
+		if (v == NULL || *s == '\0')
+			return v;
 		if (*s++ != '.')
-			goto bad;
+			return NULL;
 	}
-bad:
-	buf_free(&b);
-	return NULL;
+}
+
+/* A real number as SQLite writes one ("%!.15g"): 12.5, 3.0, 1.0e+300. */
+static char *
+render_real(double d)
+{
+	char	 text[64], *e;
+
+	snprintf(text, sizeof text, "%.15g", d);
+	if (strpbrk(text, ".ni") != NULL)	/* a point, nan, inf */
+		return xstrdup(text);
+	if ((e = strchr(text, 'e')) != NULL)
+		return xprintf("%.*s.0%s", (int)(e - text), text, e);
+	return xprintf("%s.0", text);
+}
+
+/* A JSON value as a placeholder shows it: a string's text, true, false, a
+ * number, an object or array as compact JSON; NULL for null. */
+static char *
+render_text(json_t *v)
+{
+	char	*d, *text;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return xstrdup(json_string_value(v));
+	case JSON_TRUE:
+		return xstrdup("true");
+	case JSON_FALSE:
+		return xstrdup("false");
+	case JSON_INTEGER:
+		return xprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	case JSON_REAL:
+		return render_real(json_real_value(v));
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		if ((d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+			return NULL;
+		text = xstrdup(d);
+		free(d);
+		return text;
+	default:
+		return NULL;
+	}
 }
 
 /* Look a trait path up in the JSON object json: its text, or NULL. */
 static char *
 render_lookup(const char *json, const char *key)
 {
-	struct render_db	*rdb;
-	sqlite3_stmt		*st;
-	const char		*type, *text;
-	char			*path, *value = NULL;
+	json_t	*root, *v;
+	char	*value = NULL;
 
-	if (json == NULL || (path = render_json_path(key)) == NULL)
+	if (json == NULL || strpbrk(key, "\"\\") != NULL ||
+	    (root = json_loads(json, JSON_DECODE_ANY, NULL)) == NULL)
 		return NULL;
-	rdb = render_db_get();
-	st = rdb->lookup;
-	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (type = (const char *)sqlite3_column_text(st, 0)) != NULL) {
-		if (strcmp(type, "true") == 0)
-			value = xstrdup("true");
-		else if (strcmp(type, "false") == 0)
-			value = xstrdup("false");
-		else if (strcmp(type, "null") != 0 &&
-		    (text = (const char *)sqlite3_column_text(st, 1)) != NULL)
-			value = xstrdup(text);
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	render_db_put(rdb);
-
-	free(path);
+	if ((v = render_path(root, key)) != NULL)
+		value = render_text(v);
+	json_decref(root);
 	return value;
 }
 
@@ -134,19 +114,14 @@ render_lookup(const char *json, const char *key)
 int
 render_is_object(const char *json)
 {
-	struct render_db	*rdb = render_db_get();
-	sqlite3_stmt		*st = rdb->lookup;
-	const char		*type;
-	int			 object = 0;
+	json_t	*root;
+	int	 object;
 
-	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, "$", -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (type = (const char *)sqlite3_column_text(st, 0)) != NULL)
-		object = strcmp(type, "object") == 0;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	render_db_put(rdb);
+	if (json == NULL || (root = json_loads(json, JSON_DECODE_ANY,
+	    NULL)) == NULL)
+		return 0;
+	object = json_is_object(root);
+	json_decref(root);
 	return object;
 }
 

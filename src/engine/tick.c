@@ -975,7 +975,9 @@ tick_chunk_size(struct engine *e, double took)
 /*
  * Evaluate chunk [t->lo, t->hi] of the journey in one write transaction:
  * applied whole, or (on any failure, or in a dry run after printing) not
- * at all. The counts of a chunk not applied are taken back.
+ * at all. The counts of a chunk not applied are taken back. -2 when the
+ * transaction could not even begin (the database locked past the busy
+ * timeout, or full): the rest of the tick would wait as long again.
  */
 static int
 tick_transact(struct tick *t, int dry_run, FILE *out)
@@ -987,7 +989,7 @@ tick_transact(struct tick *t, int dry_run, FILE *out)
 	if (store_begin(db) != 0) {
 		log_err("journey %s: cannot start its tick: %s", t->j->name,
 		    sqlite3_errmsg(db));
-		return -1;
+		return -2;
 	}
 	if (tick_chunk(t) != 0)
 		goto fail;
@@ -1019,7 +1021,7 @@ tick_journey(struct engine *e, int ji, int64_t now, int flags, FILE *out,
 	struct tick	 t = { .e = e, .j = &e->cf->journeys[ji], .ji = ji,
 			    .p = &e->plans[ji], .now = now, .stats = stats,
 			    .scoped = (flags & TICK_SCOPED) != 0 };
-	int		 rc = 0;
+	int		 rc = 0, rc2;
 
 	if (tick_emit_fill(&t) != 0)
 		return -1;
@@ -1031,7 +1033,9 @@ tick_journey(struct engine *e, int ji, int64_t now, int flags, FILE *out,
 			return -1;
 		if (t.hi > last)
 			t.hi = last;
-		if (tick_transact(&t, flags & TICK_DRY_RUN, out) != 0)
+		if ((rc2 = tick_transact(&t, flags & TICK_DRY_RUN, out)) == -2)
+			return -2;
+		if (rc2 != 0)
 			rc = -1;
 		if (t.hi == INT64_MAX)
 			break;
@@ -1064,9 +1068,17 @@ engine_tick(struct engine *e, int64_t now, int flags, FILE *out,
 	    "coalesce(max(sid), 0) FROM temp.tick_scope" : "SELECT "
 	    "coalesce(max(sid), 0) FROM subjects")) < 0)
 		return -1;
-	for (int i = 0; i < e->cf->njourneys; i++)
-		if (tick_journey(e, i, now, flags, out, stats, last) != 0)
+	for (int i = 0; i < e->cf->njourneys; i++) {
+		int r = tick_journey(e, i, now, flags, out, stats, last);
+
+		if (r != 0)
 			rc = -1;
+		if (r == -2) {
+			log_err("tick: stopped: the database takes no write; the "
+			    "next tick tries again");
+			break;
+		}
+	}
 	/* The last tick is one that applied every journey to everyone. */
 	if (rc == 0 && !(flags & (TICK_DRY_RUN | TICK_SCOPED)))
 		store_meta_set(e->db, "last_tick", time_format(now, when,

@@ -3,7 +3,8 @@
  * same transaction as the firing that queues it (outbox_queue_batch, from
  * the tick's batch of subjects; outbox_queue_one, a hand-off's
  * announcement), claimed oldest due first (outbox_due_*, outbox_claim,
- * outbox_load), and its outcome recorded (outbox_record): done, held,
+ * outbox_load; outbox_next_due says when the next one falls due), and its
+ * outcome recorded (outbox_record): done, held,
  * dead, or retried with exponential backoff from retry_min, doubling up to
  * retry_max, until retry_for after its first try. A claim marks the row in
  * flight and counts it in `crashes`; a recorded outcome resets the count;
@@ -35,7 +36,7 @@
 
 enum {
 	OQ_BEGIN, OQ_COMMIT, OQ_PICK, OQ_MARK, OQ_LOAD, OQ_FIRST_TRY,
-	OQ_RECORD, OQ_COUNT
+	OQ_RECORD, OQ_NEXT, OQ_COUNT
 };
 
 #if OUTBOX_PENDING != 0 || OUTBOX_INFLIGHT != 1 || OUTBOX_RETRYING != 3
@@ -60,6 +61,8 @@ static const char *outbox_sql[OQ_COUNT] = {
 	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
 	"coalesce(?4, note), crashes = 0, updated = ?5, external_id = "
 	"coalesce(?7, external_id) WHERE aid = ?6",
+	"SELECT due FROM outbox INDEXED BY outbox_queue WHERE "
+	OUTBOX_QUEUED_SQL " AND status <> 1 AND due > ?1 ORDER BY due LIMIT 1",
 };
 
 struct outbox_conn {
@@ -199,6 +202,36 @@ outbox_due_end(struct outbox_conn *oc)
 {
 	if (oc->st[OQ_PICK] != NULL)
 		sqlite3_reset(oc->st[OQ_PICK]);
+}
+
+/* When the next queued action falls due after now, read-only (no write
+ * lock): 1 with *due, 0 when none will, -1 on an error. Through the index
+ * outbox_queue, one probe: idle workers sleep until then. */
+int
+outbox_next_due(struct outbox_conn *oc, int64_t now, int64_t *due)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = outbox_stmt(oc, OQ_NEXT)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	switch (rc = sqlite3_step(st)) {
+	case SQLITE_ROW:
+		*due = sqlite3_column_int64(st, 0);
+		rc = 1;
+		break;
+	case SQLITE_DONE:
+		rc = 0;
+		break;
+	default:
+		log_err("sqlite: %s: the next due action: %s",
+		    sqlite3_db_filename(oc->db, "main"),
+		    sqlite3_errmsg(oc->db));
+		rc = -1;
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 /* A column as a new string; NULL for SQL NULL. */

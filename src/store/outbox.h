@@ -62,6 +62,8 @@ int		 outbox_due_begin(struct outbox_conn *, int64_t now,
 int		 outbox_due_next(struct outbox_conn *, int64_t *aid,
 		    const char **instance);
 void		 outbox_due_end(struct outbox_conn *);
+int		 outbox_next_due(struct outbox_conn *, int64_t now,
+		    int64_t *due);
 /* A claimed action, as its plugin is handed it. */
 struct outbox_item {
 	int64_t	 aid;

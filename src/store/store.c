@@ -44,7 +44,6 @@
 
 #include "store/store.h"
 
-#define STORE_BUSY_MS		10000	/* longest wait for another writer */
 #define STORE_BUSY_POLL_MS	1	/* between tries meanwhile */
 #define STORE_CHECKPOINT_MS	200	/* longest a checkpoint holds writers */
 #define STORE_WAL_PASSIVE	1000	/* frames: SQLite's own checkpoint */

@@ -33,6 +33,9 @@ sqlite3		*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(sqlite3 *);
 int		 store_exec(sqlite3 *, const char *sql);
 int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
+/* The longest a statement waits for another writer (the busy handler),
+ * then fails with SQLITE_BUSY. */
+#define STORE_BUSY_MS	10000
 /* Pause STORE_YIELD_MS between two write transactions of a long run, so
  * that other writers (waiting in the busy handler) get their turn. */
 #define STORE_YIELD_MS	5

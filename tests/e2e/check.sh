@@ -44,7 +44,7 @@ expect_problem "goto to a missing stage" 10 'no stage "frequent"' 's/goto = "fir
 expect_problem "missing plugin instance" 12 'no plugin instance "mail"' 's/plugin = "note"/plugin = "mail"/'
 expect_problem "bad expression" 10 "rule \"first-ride\": expected ')' at column 20" "s/count('ride') >= 1/count('ride') >= (1/"
 expect_problem "empty when" 11 "'when' is empty" 's/when = "stage_age >= 2d"/when = " "/'
-expect_problem "unknown plugin module" 4 'cannot load module "nosuch"' 's/module = "log"/module = "nosuch"/'
+expect_problem "unknown plugin module" 4 'no module "nosuch" (nosuch.so) in' 's/module = "log"/module = "nosuch"/'
 expect_problem "module with a path" 4 'must be a plain name' 's|module = "log"|module = "../log"|'
 expect_problem "unknown plugin setting" 4 "unknown setting 'colour'" 's/module = "log";/module = "log"; colour = "red";/'
 expect_problem "wrong type" 7 "'entry' must be a string" "s/entry = \"count('signup') >= 1\"/entry = 5/"

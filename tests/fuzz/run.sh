@@ -37,8 +37,8 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer $san -I$out -I$top/include
     -I$top/src -I$top/tests/fuzz -DSYSCONFDIR=\"/etc\"
     -DPLUGINDIR=\"/nonexistent\" -DLOCALSTATEDIR=\"/var\"
-    $(pkg-config --cflags sqlite3 libconfig libcurl libcrypto)"
-libs="$(pkg-config --libs sqlite3 libconfig libcurl libcrypto) -ldl -lpthread"
+    $(pkg-config --cflags sqlite3 libconfig libcurl libcrypto jansson)"
+libs="$(pkg-config --libs sqlite3 libconfig libcurl libcrypto jansson) -ldl -lpthread -lm"
 
 echo "fuzz: compiling the core with $cc"
 objs=""

@@ -106,6 +106,42 @@ test_meta(void **state)
 	store_close(db);
 }
 
+/* The next due action: the earliest queued one after now, whatever its
+ * status among pending and retrying; none in flight, done, dead or held. */
+static void
+test_next_due(void **state)
+{
+	struct outbox_conn	*oc;
+	sqlite3			*db;
+	char			 err[256];
+	int64_t			 due = 0;
+
+	unlink(path);
+	assert_non_null(db = store_open(path, err, sizeof err));
+	oc = outbox_conn_new(db);
+	assert_int_equal(outbox_next_due(oc, 100, &due), 0);
+	/* aid, due, status: done, dead, held and in flight never count. */
+	assert_int_equal(store_exec(db, "INSERT INTO outbox(aid, id, subject, "
+	    "journey, rule, instance, created, due, status) VALUES "
+	    "(1, 'a1', 1, 'j', 'r', 'i', 0, 50, 0),"
+	    "(2, 'a2', 1, 'j', 'r', 'i', 0, 150, 2),"
+	    "(3, 'a3', 1, 'j', 'r', 'i', 0, 160, 4),"
+	    "(4, 'a4', 1, 'j', 'r', 'i', 0, 170, 5),"
+	    "(5, 'a5', 1, 'j', 'r', 'i', 0, 180, 1),"
+	    "(6, 'a6', 1, 'j', 'r', 'i', 0, 300, 0),"
+	    "(7, 'a7', 1, 'j', 'r', 'i', 0, 250, 3)"), 0);
+	assert_int_equal(outbox_next_due(oc, 100, &due), 1);
+	assert_int_equal(due, 250);
+	assert_int_equal(outbox_next_due(oc, 250, &due), 1);
+	assert_int_equal(due, 300);
+	assert_int_equal(outbox_next_due(oc, 300, &due), 0);
+	/* Due now is not "next": a claim takes it. */
+	assert_int_equal(outbox_next_due(oc, 40, &due), 1);
+	assert_int_equal(due, 50);
+	outbox_conn_free(oc);
+	store_close(db);
+}
+
 static int
 setup(void **state)
 {
@@ -132,6 +168,7 @@ main(void)
 		cmocka_unit_test(test_newer_refused),
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_next_due),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,11 +1,13 @@
 /* Durations and timestamps. */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/core.h"
@@ -91,11 +93,69 @@ test_bad_times(void **state)
 	}
 }
 
+/* The real clock's times as monotonic deadlines: past ones now, future
+ * ones as far ahead as they are. */
+static void
+test_mono_real(void **state)
+{
+	int64_t	 now = time(NULL), mono = time_mono_usec(), at;
+
+	/* A time past is when it was, not "now" again at each call: a
+	 * waiter comparing it with the clock it read before must see it
+	 * passed. */
+	at = time_mono_at(now - 10);
+	assert_true(at <= mono - 9 * 1000000LL);
+	assert_true(at > mono - 11 * 1000000LL);
+	at = time_mono_at(now + 100);
+	assert_true(at > mono + 98 * 1000000LL);
+	assert_true(at <= time_mono_usec() + 100 * 1000000LL);
+	assert_int_equal(time_mono_at(INT64_MAX), INT64_MAX);
+}
+
 static void
 test_clock(void **state)
 {
 	time_set_now(1772355600);
 	assert_int_equal(time_now(), 1772355600);
+}
+
+/* A pinned clock never reaches a later time; an advancing one does, on
+ * the monotonic clock, when time_now() reads it. */
+static void
+test_mono_pinned(void **state)
+{
+	int64_t	 at;
+
+	time_set_now(1000);
+	time_set_advancing(0);
+	assert_true(time_mono_at(1000) <= time_mono_usec());
+	assert_true(time_mono_at(999) <= time_mono_usec());
+	assert_int_equal(time_mono_at(1001), INT64_MAX);
+	time_set_advancing(1);
+	assert_true(time_mono_at(time_now() - 5) <= time_mono_usec() -
+	    4 * 1000000LL);
+	at = time_mono_at(time_now() + 10);
+	assert_true(at > time_mono_usec());
+	assert_true(at <= time_mono_usec() + 10 * 1000000LL);
+	assert_int_equal(time_mono_at(INT64_MAX - 5), INT64_MAX);
+	time_set_advancing(0);
+}
+
+/* A monotonic wait whose time has come returns ETIMEDOUT at once. */
+static void
+test_cond_wait(void **state)
+{
+	pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t	 cond;
+
+	time_cond_init(&cond);
+	pthread_mutex_lock(&lock);
+	assert_int_equal(time_cond_wait(&cond, &lock, time_mono_usec() -
+	    1000), ETIMEDOUT);
+	assert_int_equal(time_cond_wait(&cond, &lock, time_mono_usec() +
+	    1000), ETIMEDOUT);
+	pthread_mutex_unlock(&lock);
+	pthread_cond_destroy(&cond);
 }
 
 int
@@ -107,7 +167,10 @@ main(void)
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_bad_times),
+		cmocka_unit_test(test_mono_real),
 		cmocka_unit_test(test_clock),
+		cmocka_unit_test(test_mono_pinned),
+		cmocka_unit_test(test_cond_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
