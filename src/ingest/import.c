@@ -206,7 +206,7 @@ import_envelope(struct importer *imp, const char *json, size_t len,
 	batch = (const char *)sqlite3_column_text(st, 0);
 	sent = (const char *)sqlite3_column_text(st, 1);
 	imp->sent_at.len = 0;
-	if (batch == NULL)
+	if (batch == NULL || strcmp(batch, "null") == 0)
 		rc = 0;
 	else if (strcmp(batch, "array") != 0) {
 		snprintf(err, errlen, "\"batch\" is not an array");

@@ -36,10 +36,11 @@ enum subject_kind {
  */
 /* The traits of X as of :now, a JSON object: each key's latest version at
  * or before :now (among equal times the one imported last), unless it
- * is an unset. */
+ * is an unset. (json_group_object() of no rows is {}. No quote in the
+ * text: the rule compiler's tests find none in its SQL.) */
 #define STORE_TRAITS_ASOF(X) \
-	"(CASE WHEN " X ".traits_ts > :now THEN (SELECT coalesce(" \
-	"json_group_object(tv.key, json(tv.value)), '{}') FROM " \
+	"(CASE WHEN " X ".traits_ts > :now THEN (SELECT " \
+	"json_group_object(tv.key, json(tv.value)) FROM " \
 	"trait_versions tv WHERE tv.subject = " X ".sid AND " \
 	"tv.value IS NOT NULL AND tv.seq = (SELECT tw.seq FROM " \
 	"trait_versions tw WHERE tw.subject = " X ".sid AND tw.key = " \
