@@ -18,7 +18,6 @@
 
 static pthread_mutex_t	 time_lock = PTHREAD_MUTEX_INITIALIZER;
 static sqlite3		*time_db;
-static sqlite3_stmt	*time_stmt;
 static int		 time_pinned;
 static int		 time_advancing;
 static int64_t		 time_base;
@@ -97,29 +96,22 @@ time_offset_colon(const char *s, char *out, size_t outlen)
 }
 
 /*
- * Parse "@N" or an ISO 8601 date and time into milliseconds: fractional
- * seconds (to the millisecond), and "Z", "+01:00" or "+0100" after the
- * time (none: UTC). Returns 0, or -1 when it is not one.
+ * Read an ISO 8601 date and time with SQLite's date functions: into
+ * seconds, or with ms into milliseconds. One connection, and a statement
+ * for each, prepared once: a prepare costs ten times the evaluation, and
+ * the importer parses a time a line (the milliseconds cost a strftime(),
+ * so seconds are read without). The '+0 days' makes date() normalize,
+ * so that 02-30 is refused; '%f' is the seconds with their milliseconds
+ * ("05.250").
  */
-int
-time_parse_ms(const char *s, int64_t *out)
+static int
+time_sql(const char *s, int ms, int64_t *out)
 {
-	sqlite3_stmt	*st;
-	char		*end, text[64];
-	int		 rc = -1;
+	static sqlite3_stmt	*stmts[2];
+	sqlite3_stmt		*st;
+	char			 text[64];
+	int			 rc = -1;
 
-	if (s == NULL)
-		return -1;
-	if (s[0] == '@') {
-		long long v;
-		errno = 0;
-		v = strtoll(s + 1, &end, 10);
-		if (errno != 0 || end == s + 1 || *end != '\0' ||
-		    v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
-			return -1;
-		*out = v * 1000;
-		return 0;
-	}
 	/* A date first: YYYY-MM-DD, then a time. */
 	for (int i = 0; i < 10; i++) {
 		if (i == 4 || i == 7) {
@@ -134,27 +126,26 @@ time_parse_ms(const char *s, int64_t *out)
 		return -1;
 
 	pthread_mutex_lock(&time_lock);
-	/* One connection and one statement, prepared once: a prepare costs
-	 * ten times the evaluation, and the importer parses a time a line.
-	 * The '+0 days' makes date() normalize, so that 02-30 is refused;
-	 * '%f' is the seconds with their milliseconds ("05.250"). */
 	if (time_db == NULL &&
 	    sqlite3_open_v2(":memory:", &time_db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_MEMORY, NULL) != SQLITE_OK)
 		fatalx("sqlite: cannot open an in-memory database");
-	if (time_stmt == NULL &&
-	    sqlite3_prepare_v3(time_db, "SELECT unixepoch(?1), "
-	    "date(substr(?1, 1, 10), '+0 days') IS substr(?1, 1, 10), "
-	    "CAST(substr(strftime('%f', ?1), 4) AS INTEGER)", -1,
-	    SQLITE_PREPARE_PERSISTENT, &time_stmt, NULL) != SQLITE_OK)
+	if (stmts[ms] == NULL && sqlite3_prepare_v3(time_db, ms ?
+	    "SELECT unixepoch(?1), date(substr(?1, 1, 10), '+0 days') IS "
+	    "substr(?1, 1, 10), CAST(substr(strftime('%f', ?1), 4) AS "
+	    "INTEGER)" :
+	    "SELECT unixepoch(?1), date(substr(?1, 1, 10), '+0 days') IS "
+	    "substr(?1, 1, 10), 0", -1,
+	    SQLITE_PREPARE_PERSISTENT, &stmts[ms], NULL) != SQLITE_OK)
 		fatalx("sqlite: %s", sqlite3_errmsg(time_db));
-	st = time_stmt;
+	st = stmts[ms];
 	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_type(st, 0) != SQLITE_NULL &&
 	    sqlite3_column_int(st, 1)) {
-		*out = sqlite3_column_int64(st, 0) * 1000 +
-		    sqlite3_column_int64(st, 2);
+		*out = sqlite3_column_int64(st, 0);
+		if (ms)
+			*out = *out * 1000 + sqlite3_column_int64(st, 2);
 		rc = 0;
 	}
 	sqlite3_reset(st);
@@ -163,27 +154,48 @@ time_parse_ms(const char *s, int64_t *out)
 	return rc;
 }
 
+/* Parse "@N" (seconds) into *out; -1 when it is not one or out of range
+ * for unit (1000: milliseconds). */
+static int
+time_at(const char *s, int64_t unit, int64_t *out)
+{
+	long long	 v;
+	char		*end;
+
+	errno = 0;
+	v = strtoll(s + 1, &end, 10);
+	if (errno != 0 || end == s + 1 || *end != '\0' ||
+	    v > INT64_MAX / unit || v < INT64_MIN / unit)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
+/*
+ * Parse "@N" or an ISO 8601 date and time into milliseconds: fractional
+ * seconds (to the millisecond), and "Z", "+01:00" or "+0100" after the
+ * time (none: UTC). Returns 0, or -1 when it is not one.
+ */
+int
+time_parse_ms(const char *s, int64_t *out)
+{
+	if (s == NULL)
+		return -1;
+	if (s[0] == '@')
+		return time_at(s, 1000, out);
+	return time_sql(s, 1, out);
+}
+
 /* Parse "@N" or an ISO 8601 date and time into seconds (a fraction cut
  * off): the forms of time_parse_ms(), and "@N" over all of int64_t. */
 int
 time_parse(const char *s, int64_t *out)
 {
-	int64_t	 ms;
-	char	*end;
-
-	if (s != NULL && s[0] == '@') {
-		long long v;
-		errno = 0;
-		v = strtoll(s + 1, &end, 10);
-		if (errno != 0 || end == s + 1 || *end != '\0')
-			return -1;
-		*out = v;
-		return 0;
-	}
-	if (time_parse_ms(s, &ms) != 0)
+	if (s == NULL)
 		return -1;
-	*out = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-	return 0;
+	if (s[0] == '@')
+		return time_at(s, 1, out);
+	return time_sql(s, 0, out);
 }
 
 /* Write a Unix time as ISO 8601 in UTC ("2026-03-01T09:00:00Z"). */

@@ -57,7 +57,11 @@ struct importer {
 	/* message.c */
 	sqlite3_stmt		*parse;
 	sqlite3_stmt		*parse_track;	/* only what a track uses */
+	sqlite3_stmt		*parse_times;	/* and its times, when needed */
 	int			 last_track;	/* the last message was one */
+	int			 partial;	/* parsed as a guessed track */
+	const char		*text;		/* the message parsed */
+	size_t			 len;
 	sqlite3_stmt		*type_of;
 	sqlite3_stmt		*event_add;
 	sqlite3_stmt		*message_add;
@@ -98,6 +102,9 @@ void		 profile_free(struct profile *);
 void		 profile_forget(struct profile *);
 /* After a commit: a new transaction notes its changes anew. */
 void		 profile_settled(struct profile *);
+/* A write transaction began: forget what other writers may have changed
+ * since. -1 on a fault. */
+int		 profile_begin(struct profile *);
 /* The sid the messages of a user, an account or an anonymous id count
  * for, created at ts when unknown. For an anonymous id, *user says
  * whether that is a user it is tied to. */

@@ -78,6 +78,13 @@ static const char *import_paths[KEY_COUNT] = {
 	"$.messageId"
 };
 
+/* The fields a guessed track reads first (type first), each a column of
+ * the statement parse_track; every other field is absent then. */
+static const enum import_key message_track_keys[] = {
+	KEY_TYPE, KEY_USERID, KEY_ANONID, KEY_EVENT, KEY_TIMESTAMP,
+	KEY_PROPERTIES, KEY_MESSAGEID
+};
+
 /* The types, and the fields each uses (the others are ignored). */
 enum import_type {
 	TYPE_TRACK, TYPE_PAGE, TYPE_SCREEN, TYPE_IDENTIFY, TYPE_GROUP,
@@ -121,14 +128,15 @@ message_init(struct importer *imp)
 	    "json_extract(?1, '$.originalTimestamp'), "
 	    "json_extract(?1, '$.sentAt'), ?1 -> '$.properties', "
 	    "?1 -> '$.traits', json_extract(?1, '$.messageId')");
+	/* The columns in the order of message_track_keys. */
 	imp->parse_track = store_prepare(db,
 	    "SELECT json_extract(?1, '$.type'), json_extract(?1, '$.userId'), "
-	    "json_extract(?1, '$.anonymousId'), NULL, NULL, "
-	    "json_extract(?1, '$.event'), NULL, NULL, "
-	    "json_extract(?1, '$.timestamp'), "
-	    "json_extract(?1, '$.originalTimestamp'), "
-	    "json_extract(?1, '$.sentAt'), ?1 -> '$.properties', NULL, "
+	    "json_extract(?1, '$.anonymousId'), json_extract(?1, '$.event'), "
+	    "json_extract(?1, '$.timestamp'), ?1 -> '$.properties', "
 	    "json_extract(?1, '$.messageId')");
+	imp->parse_times = store_prepare(db, "SELECT "
+	    "json_extract(?1, '$.originalTimestamp'), "
+	    "json_extract(?1, '$.sentAt')");
 	imp->type_of = store_prepare(db, "SELECT json_type(?1, ?2)");
 	imp->event_add = store_prepare(db,
 	    "INSERT INTO events (subject, name, ts, props, msg) "
@@ -162,6 +170,7 @@ message_free(struct importer *imp)
 {
 	sqlite3_finalize(imp->parse);
 	sqlite3_finalize(imp->parse_track);
+	sqlite3_finalize(imp->parse_times);
 	sqlite3_finalize(imp->type_of);
 	sqlite3_finalize(imp->event_add);
 	sqlite3_finalize(imp->message_add);
@@ -193,6 +202,8 @@ message_begin(struct importer *imp, char *err, size_t errlen)
 	if (store_begin(imp->db) != 0)
 		return message_fault(imp, err, errlen);
 	imp->in_txn = 1;
+	if (profile_begin(imp->profile) != 0)
+		return message_fault(imp, err, errlen);
 	clock_gettime(CLOCK_MONOTONIC, &imp->started);
 	return IMPORT_OK;
 }
@@ -349,17 +360,17 @@ message_is_id(enum import_key k)
 	    k == KEY_PREVID || k == KEY_MESSAGEID;
 }
 
-/* Read column k of the parse into field k. */
+/* Read column col of a parse into field k. */
 static void
-message_field(struct importer *imp, sqlite3_stmt *st, enum import_key k,
-    const char *text, size_t len)
+message_field(struct importer *imp, sqlite3_stmt *st, int col,
+    enum import_key k)
 {
 	struct import_field	*f = &imp->fields[k];
 	const char		*v;
 
 	f->text.len = 0;
 	f->present = 1;
-	switch (sqlite3_column_type(st, k)) {
+	switch (sqlite3_column_type(st, col)) {
 	case SQLITE_NULL:
 		f->present = 0;
 		f->type = JT_NULL;
@@ -374,8 +385,8 @@ message_field(struct importer *imp, sqlite3_stmt *st, enum import_key k,
 		f->type = JT_TEXT;
 		break;
 	}
-	v = (const char *)sqlite3_column_text(st, k);
-	buf_add(&f->text, v, sqlite3_column_bytes(st, k));
+	v = (const char *)sqlite3_column_text(st, col);
+	buf_add(&f->text, v, sqlite3_column_bytes(st, col));
 	if (k == KEY_PROPERTIES || k == KEY_TRAITS) {
 		/* JSON text: its first character says what it is. */
 		if (strcmp(f->text.s, "null") == 0) {
@@ -387,7 +398,7 @@ message_field(struct importer *imp, sqlite3_stmt *st, enum import_key k,
 			f->type = JT_ARRAY;	/* not an object */
 	} else if ((f->type == JT_TEXT && (v[0] == '{' || v[0] == '[')) ||
 	    (f->type == JT_INTEGER && message_is_id(k)))
-		f->type = message_jtype(imp, text, len, k);
+		f->type = message_jtype(imp, imp->text, imp->len, k);
 }
 
 /*
@@ -425,6 +436,9 @@ message_parse(struct importer *imp, const char *text, size_t len, char *err,
 		rc = sqlite3_step(st);
 	}
 	imp->last_track = track;
+	imp->partial = st == imp->parse_track;
+	imp->text = text;
+	imp->len = len;
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
 		snprintf(err, errlen, "not valid JSON");
@@ -435,10 +449,41 @@ message_parse(struct importer *imp, const char *text, size_t len, char *err,
 		snprintf(err, errlen, "not a JSON object");
 		return IMPORT_REJECT;
 	}
-	for (int k = 0; k < KEY_COUNT; k++)
-		message_field(imp, st, k, text, len);
+	if (imp->partial) {
+		for (int k = 0; k < KEY_COUNT; k++) {
+			imp->fields[k].present = 0;
+			imp->fields[k].type = JT_NULL;
+		}
+		for (size_t i = 0; i < sizeof message_track_keys /
+		    sizeof message_track_keys[0]; i++)
+			message_field(imp, st, (int)i, message_track_keys[i]);
+	} else
+		for (int k = 0; k < KEY_COUNT; k++)
+			message_field(imp, st, k, k);
 	sqlite3_reset(st);
 	return IMPORT_OK;
+}
+
+/* After a guessed track's parse: read originalTimestamp and sentAt too,
+ * when the time or the identity needs them (no timestamp, or no
+ * messageId); the other tracks go without, since the JSON functions find
+ * every key of a path by walking the document's keys. */
+static int
+message_parse_times(struct importer *imp, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st = imp->parse_times;
+	int		 rc;
+
+	if (!imp->partial || (imp->fields[KEY_TIMESTAMP].present &&
+	    imp->fields[KEY_MESSAGEID].present))
+		return IMPORT_OK;
+	sqlite3_bind_text(st, 1, imp->text, (int)imp->len, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		message_field(imp, st, 0, KEY_ORIGTS);
+		message_field(imp, st, 1, KEY_SENTAT);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? IMPORT_OK : message_fault(imp, err, errlen);
 }
 
 /* Check that a field, when present, is a non-empty string (or, for an
@@ -901,6 +946,8 @@ message_import(struct importer *imp, const struct import_ctx *ctx,
 
 	if ((t = message_type(imp, ctx, err, errlen)) == TYPE_COUNT)
 		return IMPORT_REJECT;
+	if ((rc = message_parse_times(imp, err, errlen)) != 0)
+		return rc;
 	for (int k = 0; k < KEY_COUNT; k++)
 		if ((import_types[t].fields & F(k)) == 0)
 			imp->fields[k].present = 0;

@@ -10,7 +10,9 @@
  * kind 2 nor kind 3 is a journey's subject, so neither enters a journey.
  * Ids found are cached (a subject is never deleted, and a tie only ever
  * set once or moved on by a merge, which clears the cache); the cache is
- * cleared when a transaction is rolled back.
+ * cleared when a transaction is rolled back, and when one begins after
+ * another connection wrote (it may have tied or merged a cached id). The
+ * id of a merged user (kind 3) is looked for only when there is one.
  *
  * Ties and merges. The first message with both an anonymousId and a
  * userId ties them: the anonymous subject's events move to the user, its
@@ -66,6 +68,10 @@ struct profile {
 	sqlite3_stmt		*join_set;
 	sqlite3_stmt		*change_add;
 	sqlite3_stmt		*merge[12];	/* prepared at the first merge */
+	sqlite3_stmt		*data_version;
+	sqlite3_stmt		*merged_any;
+	int64_t			 seen;		/* data_version of the cache */
+	int			 merged;	/* some user was merged */
 
 	int64_t			*changed;	/* sids noted in this
 						   transaction, open addressing */
@@ -163,6 +169,10 @@ profile_new(sqlite3 *db)
 	    "WHERE sid = ?1");
 	p->change_add = store_prepare(db,
 	    "INSERT INTO subject_changes (subject) VALUES (?1)");
+	p->data_version = store_prepare(db, "PRAGMA data_version");
+	p->merged_any = store_prepare(db,
+	    "SELECT EXISTS (SELECT 1 FROM subjects WHERE kind = 3)");
+	p->seen = -1;
 	return p;
 }
 
@@ -181,6 +191,8 @@ profile_free(struct profile *p)
 	sqlite3_finalize(p->join_add);
 	sqlite3_finalize(p->join_set);
 	sqlite3_finalize(p->change_add);
+	sqlite3_finalize(p->data_version);
+	sqlite3_finalize(p->merged_any);
 	for (size_t i = 0; i < sizeof p->merge / sizeof p->merge[0]; i++)
 		sqlite3_finalize(p->merge[i]);
 	free(p->changed);
@@ -201,6 +213,42 @@ profile_forget(struct profile *p)
 {
 	profile_cache_clear(p);
 	profile_settled(p);
+	p->seen = -1;
+}
+
+/* The integer a statement without parameters returns; -1 on a fault. */
+static int64_t
+profile_int(sqlite3_stmt *st)
+{
+	int64_t	 v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+/*
+ * A write transaction began. When another connection wrote since the
+ * cache was filled (PRAGMA data_version, which this connection's own
+ * commits leave alone), it may have tied or merged a cached id: forget
+ * them all. Whether any user was ever merged is asked again then, so that
+ * a new user's id needs no second probe when none was.
+ */
+int
+profile_begin(struct profile *p)
+{
+	int64_t	 version;
+
+	if ((version = profile_int(p->data_version)) == -1)
+		return -1;
+	if (version == p->seen)
+		return 0;
+	profile_cache_clear(p);
+	if ((p->merged = (int)profile_int(p->merged_any)) == -1)
+		return -1;
+	p->seen = version;
+	return 0;
 }
 
 /* After a commit: the next transaction notes its changes anew. */
@@ -401,11 +449,15 @@ profile_user(struct profile *p, const char *id, size_t len, int64_t ts)
 
 	if ((rc = profile_lookup(p, SUBJECT_USER, id, len, &sid, &own)) != 0)
 		return rc == 1 ? sid : -1;
-	if ((rc = profile_find(p, SUBJECT_MERGED, id, len, &sid, &tied)) == 1)
-		profile_cache_put(p, SUBJECT_USER, id, len, tied, 0);
-	else if (rc == 0)
-		return profile_get(p, SUBJECT_USER, id, len, ts, 0, &own);
-	return rc == 1 ? tied : -1;
+	if (p->merged && (rc = profile_find(p, SUBJECT_MERGED, id, len, &sid,
+	    &tied)) != 0) {
+		if (rc == 1)
+			profile_cache_put(p, SUBJECT_USER, id, len, tied, 0);
+		return rc == 1 ? tied : -1;
+	}
+	if ((sid = profile_add(p, SUBJECT_USER, id, len, ts, 0)) != -1)
+		profile_cache_put(p, SUBJECT_USER, id, len, sid, 1);
+	return sid;
 }
 
 /* The account groupId, created at ts when unknown. */
@@ -480,8 +532,10 @@ profile_merge(struct profile *p, int64_t from, int64_t to, int user,
 	    profile_merge_step(p, MERGE_EXIT_HISTORY, from, to, now) != 0 ||
 	    profile_merge_step(p, MERGE_EXIT, from, to, now) != 0))
 		return -1;
-	if (user)
+	if (user) {
 		profile_cache_clear(p);	/* ids that led to from */
+		p->merged = 1;
+	}
 	if (profile_changed(p, to) != 0 || profile_changed(p, from) != 0)
 		return -1;
 	return 0;
