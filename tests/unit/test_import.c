@@ -1484,6 +1484,56 @@ test_changes(void **state)
 	assert_q_text(fx->db, log, "u1,g,h,u1,u3,a9");
 }
 
+/* Another connection's tie or merge is seen by an importer that cached
+ * the id before it (its next transaction forgets the cache). */
+static void
+test_two_writers(void **state)
+{
+	struct fixture		*fx = *state;
+	struct importer		*a, *b;
+	sqlite3			*db2;
+	char			*path, err[256];
+	const char		*anon = "{\"type\":\"track\",\"anonymousId\":"
+	    "\"a1\",\"event\":\"e\"}";
+	const char		*both = "{\"type\":\"identify\",\"userId\":"
+	    "\"u1\",\"anonymousId\":\"a1\"}";
+	const char		*old = "{\"type\":\"track\",\"userId\":\"old\","
+	    "\"event\":\"e\"}";
+	const char		*alias = "{\"type\":\"alias\",\"userId\":\"new\","
+	    "\"previousId\":\"old\"}";
+	const char		*anon2 = "{\"type\":\"track\",\"anonymousId\":"
+	    "\"a1\",\"event\":\"f\"}";
+	const char		*old2 = "{\"type\":\"track\",\"userId\":"
+	    "\"old\",\"event\":\"f\"}";
+
+	path = xprintf("%s/journeyd.db", fx->dir);
+	assert_non_null(db2 = store_open(path, err, sizeof err));
+	free(path);
+	a = importer_new(fx->db, NOW);
+	b = importer_new(db2, NOW);
+	assert_int_equal(importer_line(a, anon, strlen(anon), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_line(a, old, strlen(old), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_commit(a), 0);
+	assert_int_equal(importer_line(b, both, strlen(both), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_line(b, alias, strlen(alias), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_commit(b), 0);
+	assert_int_equal(importer_line(a, anon2, strlen(anon2), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_line(a, old2, strlen(old2), err,
+	    sizeof err), 0);
+	assert_int_equal(importer_commit(a), 0);
+	importer_free(a);
+	importer_free(b);
+	store_close(db2);
+	assert_q_text(fx->db, "SELECT group_concat(s.id || ':' || n, ' ') FROM "
+	    "(SELECT subject, count(*) AS n FROM events GROUP BY subject) e "
+	    "JOIN subjects s ON s.sid = e.subject", "u1:2 new:2");
+}
+
 int
 main(void)
 {
@@ -1529,6 +1579,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_identity_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers, setup,
+		    teardown),
 	};
 
 	log_open("test_import", 0);
