@@ -79,24 +79,35 @@ struct profile {
 	struct profile_cached	 cache[PROFILE_CACHE];
 };
 
-/* The traits of ?3 (a JSON object) set on subject ?1 at time ?2: each key
- * whose newest version this is replaces its value, or is removed when
- * null; new keys come after the others, in the message's order. */
-#define PROFILE_TRAITS_SET \
-	"UPDATE subjects SET traits = (WITH c AS (SELECT j.key AS key, " \
-	STORE_JSON_TEXT("j") " AS v, j.id AS id FROM json_each(?3) j WHERE " \
-	"(SELECT traits_ts IS NULL OR traits_ts <= ?2 FROM subjects WHERE " \
+/* A row j of json_each(?3), the traits set on subject ?1 at time ?2, is
+ * the newest version of its key: ?2 is no older than the subject's
+ * newest version, or than its key's. */
+#define PROFILE_NEWEST(J) \
+	"((SELECT traits_ts IS NULL OR traits_ts <= ?2 FROM subjects WHERE " \
 	"sid = ?1) OR NOT EXISTS (SELECT 1 FROM trait_versions t WHERE " \
-	"t.subject = ?1 AND t.key = j.key AND t.ts > ?2)), " \
-	"n AS (SELECT key, v, id FROM c WHERE id = (SELECT max(x.id) FROM " \
-	"c x WHERE x.key = c.key)), " \
-	"o AS (SELECT j.key AS key, " STORE_JSON_TEXT("j") " AS v, j.id AS " \
-	"id FROM json_each((SELECT traits FROM subjects WHERE sid = ?1)) j) " \
-	"SELECT coalesce(json_group_object(k, json(v)), '{}') FROM (" \
-	"SELECT o.key AS k, CASE WHEN n.key IS NULL THEN o.v ELSE n.v END " \
-	"AS v, 0 AS part, o.id AS pos FROM o LEFT JOIN n ON n.key = o.key " \
-	"UNION ALL SELECT key, v, 1, id FROM n WHERE key NOT IN (SELECT key " \
-	"FROM o) ORDER BY part, pos) WHERE v IS NOT NULL), " \
+	"t.subject = ?1 AND t.key = " J ".key AND t.ts > ?2))"
+
+/*
+ * The traits of ?3 set on subject ?1 at time ?2: each key of the current
+ * traits whose newest version this is takes its value ('' in x: it is
+ * removed), then the keys that are new come, in the message's order (of
+ * a key given twice, the last). Written without CTEs, IN lists or ORDER
+ * BY, which would each build a temporary table per message.
+ */
+#define PROFILE_TRAITS_SET \
+	"UPDATE subjects SET traits = (SELECT json_group_object(k, json(v)) " \
+	"FROM (SELECT k, CASE WHEN x IS NULL THEN old WHEN x = '' THEN NULL " \
+	"ELSE x END AS v FROM (SELECT o.key AS k, " STORE_JSON_TEXT("o") \
+	" AS old, (SELECT CASE WHEN j.type = 'null' THEN '' ELSE " \
+	STORE_JSON_TEXT("j") " END FROM json_each(?3) j WHERE j.key = " \
+	"o.key AND " PROFILE_NEWEST("j") " AND NOT EXISTS (SELECT 1 FROM " \
+	"json_each(?3) y WHERE y.key = j.key AND y.id > j.id)) AS x FROM " \
+	"json_each((SELECT traits FROM subjects WHERE sid = ?1)) o) " \
+	"UNION ALL SELECT j.key, " STORE_JSON_TEXT("j") " FROM " \
+	"json_each(?3) j WHERE NOT EXISTS (SELECT 1 FROM json_each((SELECT " \
+	"traits FROM subjects WHERE sid = ?1)) o WHERE o.key = j.key) AND " \
+	"NOT EXISTS (SELECT 1 FROM json_each(?3) y WHERE y.key = j.key AND " \
+	"y.id > j.id) AND " PROFILE_NEWEST("j") ") WHERE v IS NOT NULL), " \
 	"traits_ts = max(coalesce(traits_ts, ?2), ?2) WHERE sid = ?1"
 
 /* The statements of a merge of ?1 into ?2 (?3: the receive time), in
@@ -155,7 +166,7 @@ profile_new(sqlite3 *db)
 	p->traits_set = store_prepare(db, PROFILE_TRAITS_SET);
 	p->versions_add = store_prepare(db, "INSERT INTO trait_versions "
 	    "(subject, key, ts, value) SELECT ?1, j.key, ?2, "
-	    STORE_JSON_TEXT("j") " FROM json_each(?3) j ORDER BY j.id");
+	    STORE_JSON_TEXT("j") " FROM json_each(?3) j");
 	p->keys_add = store_prepare(db, "INSERT INTO trait_keys (key) "
 	    "SELECT j.key FROM json_each(?1) j WHERE j.type <> 'null' "
 	    "ON CONFLICT (key) DO NOTHING");
