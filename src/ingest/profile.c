@@ -119,8 +119,9 @@ enum {
 };
 static const char *profile_merge_sql[] = {
 	"UPDATE events SET subject = ?2 WHERE subject = ?1",
-	"DELETE FROM trait_versions WHERE subject = ?1 AND key IN "
-	"(SELECT key FROM trait_versions WHERE subject = ?2)",
+	"DELETE FROM trait_versions WHERE subject = ?1 AND EXISTS (SELECT 1 "
+	"FROM trait_versions w WHERE w.subject = ?2 AND w.key = "
+	"trait_versions.key)",
 	"UPDATE trait_versions SET subject = ?2 WHERE subject = ?1",
 	"DELETE FROM account_versions WHERE subject = ?1 AND EXISTS "
 	"(SELECT 1 FROM account_versions WHERE subject = ?2)",
