@@ -13,10 +13,16 @@
  * messages are imported one by one with the envelope's sentAt. A
  * rejected line is reported by import_stream as "NAME:LINE: reason", a
  * rejected message of an envelope as "NAME:LINE#INDEX: reason" (INDEX
- * from 0), the reason one of message.c's, or of the line:
- *   line longer than 1048576 bytes     "batch" is not an array
+ * from 0), the reason one of message.c's, or of the text, checked here
+ * for what SQLite's JSON functions cannot see:
+ *   line longer than 1048576 bytes     NUL byte in line
+ *   NUL character (\u0000) in line     invalid UTF-8
+ * or of the line:
+ *   "batch" is not an array
  * or of the envelope, which rejects the whole line:
  *   "sentAt" is not a string           bad sentAt "T"
+ * and importer_batch() refuses an object without "batch" as
+ *   missing "batch"
  * Blank lines are skipped, a CR before the LF and a UTF-8 byte order mark
  * at the start are dropped. The counts are of messages; the summary
  * (import_summary) reads "imported N, duplicates N, rejected N".
@@ -126,6 +132,97 @@ importer_stats(const struct importer *imp, struct import_stats *out)
 	out->rejected = imp->stats.rejected + imp->pending.rejected;
 }
 
+/* Check that p holds well-formed UTF-8: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+static int
+import_utf8_valid(const unsigned char *p, size_t len)
+{
+	const unsigned char	*end = p + len;
+	uint64_t		 word;
+
+	while (p < end) {
+		/* ASCII eight bytes at a time. */
+		if (end - p >= 8) {
+			memcpy(&word, p, 8);
+			if ((word & 0x8080808080808080ULL) == 0) {
+				p += 8;
+				continue;
+			}
+		}
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf) {
+			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
+				return 0;
+			p += 2;
+		} else if (*p >= 0xe0 && *p <= 0xef) {
+			if (end - p < 3 || (p[1] & 0xc0) != 0x80 ||
+			    (p[2] & 0xc0) != 0x80)
+				return 0;
+			if (*p == 0xe0 && p[1] < 0xa0)
+				return 0;	/* overlong */
+			if (*p == 0xed && p[1] > 0x9f)
+				return 0;	/* surrogate */
+			p += 3;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			if (end - p < 4 || (p[1] & 0xc0) != 0x80 ||
+			    (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+				return 0;
+			if (*p == 0xf0 && p[1] < 0x90)
+				return 0;	/* overlong */
+			if (*p == 0xf4 && p[1] > 0x8f)
+				return 0;	/* above U+10FFFF */
+			p += 4;
+		} else
+			return 0;
+	}
+	return 1;
+}
+
+/* Does the text hold the escape \u0000? SQLite's JSON functions cut a
+ * string there, which would make "u\u0000x" the user "u". An escape is a
+ * "u0000" after an odd number of backslashes. */
+static int
+import_has_nul_escape(const char *text, size_t len)
+{
+	const char	*p = text, *end = text + len, *q;
+
+	if (memchr(text, '\\', len) == NULL)
+		return 0;
+	while ((q = memmem(p, end - p, "u0000", 5)) != NULL) {
+		size_t	 n = 0;
+
+		while (q - n > text && q[-1 - (ptrdiff_t)n] == '\\')
+			n++;
+		if (n % 2 == 1)
+			return 1;
+		p = q + 5;
+	}
+	return 0;
+}
+
+/* Check what SQLite cannot see in a message's text: NUL bytes, the
+ * escape \u0000, invalid UTF-8. */
+static int
+import_check_text(const char *text, size_t len, char *err, size_t errlen)
+{
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "NUL byte in line");
+		return IMPORT_REJECT;
+	}
+	if (import_has_nul_escape(text, len)) {
+		snprintf(err, errlen, "NUL character (\\u0000) in line");
+		return IMPORT_REJECT;
+	}
+	if (!import_utf8_valid((const unsigned char *)text, len)) {
+		snprintf(err, errlen, "invalid UTF-8");
+		return IMPORT_REJECT;
+	}
+	return IMPORT_OK;
+}
+
 /* Count a message's outcome; a fault rolls the transaction back. */
 static int
 import_count(struct importer *imp, int rc)
@@ -163,7 +260,7 @@ import_one(struct importer *imp, const char *json, size_t len, int checked,
 		    IMPORT_MAX_LINE);
 		return IMPORT_REJECT;
 	}
-	if ((!checked && (rc = message_check_text(json, len, err,
+	if ((!checked && (rc = import_check_text(json, len, err,
 	    errlen)) != 0) ||
 	    (rc = message_parse(imp, json, len, err, errlen)) != 0)
 		return rc;
@@ -293,7 +390,7 @@ importer_batch(struct importer *imp, const char *json, size_t len,
 		    IMPORT_MAX_LINE);
 		return -1;
 	}
-	if ((rc = message_check_text(json, len, err, errlen)) != 0 ||
+	if ((rc = import_check_text(json, len, err, errlen)) != 0 ||
 	    (rc = message_parse(imp, json, len, err, errlen)) != 0)
 		return -1;
 	if ((rc = import_envelope(imp, json, len, err, errlen)) == 0) {
@@ -319,7 +416,7 @@ import_line(struct importer *imp, const char *line, size_t len,
 		    IMPORT_MAX_LINE);
 		return import_count(imp, IMPORT_REJECT);
 	}
-	if ((rc = message_check_text(line, len, err, errlen)) != 0 ||
+	if ((rc = import_check_text(line, len, err, errlen)) != 0 ||
 	    (rc = message_parse(imp, line, len, err, errlen)) != 0)
 		return import_count(imp, rc);
 	if (!imp->fields[KEY_TYPE].present &&

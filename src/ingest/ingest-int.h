@@ -1,7 +1,7 @@
 /*
  * Inside the ingest layer: the importer's state (import.c reads lines and
- * envelopes, message.c checks and imports one message) and the profile
- * store under them (profile.c: subjects, ties and merges, trait and
+ * envelopes, message.c checks and imports one message, identity.c says
+ * whether it was imported before) and the profile store under them (profile.c: subjects, ties and merges, trait and
  * account versions, the log of changed subjects).
  */
 #ifndef JD_INGEST_INT_H
@@ -32,6 +32,12 @@ enum import_key {
 	KEY_TYPE, KEY_USERID, KEY_ANONID, KEY_GROUPID, KEY_PREVID, KEY_EVENT,
 	KEY_NAME, KEY_CATEGORY, KEY_TIMESTAMP, KEY_ORIGTS, KEY_SENTAT,
 	KEY_PROPERTIES, KEY_TRAITS, KEY_MESSAGEID, KEY_COUNT
+};
+
+/* The types of message. */
+enum import_type {
+	TYPE_TRACK, TYPE_PAGE, TYPE_SCREEN, TYPE_IDENTIFY, TYPE_GROUP,
+	TYPE_ALIAS, TYPE_COUNT
 };
 
 struct import_field {
@@ -83,9 +89,9 @@ struct importer {
 };
 
 /* message.c */
+extern const char *const message_keys[KEY_COUNT];	/* the fields' names */
 void	 message_init(struct importer *);
 void	 message_free(struct importer *);
-int	 message_check_text(const char *, size_t, char *, size_t);
 int	 message_parse(struct importer *, const char *, size_t, char *,
 	    size_t);
 int	 message_import(struct importer *, const struct import_ctx *,
@@ -93,6 +99,14 @@ int	 message_import(struct importer *, const struct import_ctx *,
 int	 message_fault(struct importer *, char *, size_t);
 const char *message_quote(const char *, size_t, char *, size_t);
 int	 message_begin(struct importer *, char *, size_t);
+
+/* identity.c: the identity into imp->ident ("m:" or "c:"); whether the
+ * message was imported under its identity of schema 1 (1, 0, or -1 on a
+ * fault); record an identify's, group's or alias's (IMPORT_DUP when seen
+ * before). */
+void	 identity_of(struct importer *, enum import_type);
+int	 identity_legacy(struct importer *, enum import_type);
+int	 identity_seen(struct importer *, char *, size_t);
 
 /* profile.c: every function writes inside the importer's transaction;
  * ids are bytes (id, len), times Unix seconds; -1 is a database fault. */

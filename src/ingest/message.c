@@ -1,9 +1,10 @@
 /*
  * One Segment message into the store: its checks, its fields, its time,
- * its identity, and what each type does (profile.c keeps the subjects).
+ * and what each type does (identity.c knows it again, profile.c keeps the
+ * subjects).
  *
- * The text is checked in C for what SQLite cannot see (NUL bytes, UTF-8),
- * then parsed once by SQLite's JSON functions, one statement reading every
+ * Its text, checked by import.c for what SQLite cannot see (NUL bytes,
+ * UTF-8), is parsed once by SQLite's JSON functions, one statement reading every
  * field (json_each() was tried: it costs twice as much; after a track,
  * another is guessed and only what a track uses is read), and written
  * with prepared statements reused for every message (each use binds every
@@ -25,22 +26,13 @@
  * receive time. Offsets Z, +01:00 and +0100, and fractions of seconds.
  * originalTimestamp and sentAt are checked only when they are used.
  *
- * Identity. "m:" and the messageId, or "c:" and the hex SHA-256 of the
- * content as sent, before any default is filled in: type, userId,
- * groupId, event, timestamp (each as its name and "-" when absent, else
- * its length and bytes), properties or traits (minified), then, only when
- * present, anonymousId, previousId, name, category and originalTimestamp.
- * The fields a type does not use count in neither. So every message that
- * version 1 of the schema accepted and that carries none of the later
- * fields keeps the identity it had then; one that carried them (ignored
- * then) is also known by that old identity among what was imported
- * before the upgrade (messages.v1, and events up to meta import_v1_eid).
- * Events are stored once by events.msg, the others by the messages table.
+ * Identity: identity.c.
  *
- * A rejected message's reason is one of:
- *   NUL byte in line                   NUL character (\u0000) in line
- *   invalid UTF-8                      not valid JSON
- *   not a JSON object                  missing "type"
+ * A rejected message's reason is one of import.c's (NUL byte in line,
+ * NUL character (\u0000) in line, invalid UTF-8, line longer than 1048576
+ * bytes) or:
+ *   not valid JSON                     not a JSON object
+ *   missing "type"
  *   "type" is not a string             unknown type "T"
  *   missing "userId" or "anonymousId"  missing "userId" (alias)
  *   "userId" is not a string           "userId" is empty
@@ -56,8 +48,7 @@
  *   bad originalTimestamp "T"          "sentAt" is not a string
  *   bad sentAt "T"                     "messageId" is not a string
  * userId, anonymousId, groupId, previousId and messageId may be JSON
- * integers (their decimal text). import.c adds the reasons of lines and
- * batch envelopes.
+ * integers (their decimal text).
  */
 #include "config.h"
 
@@ -66,7 +57,7 @@
 
 #include "ingest/ingest-int.h"
 
-static const char *import_keys[KEY_COUNT] = {
+const char *const message_keys[KEY_COUNT] = {
 	"type", "userId", "anonymousId", "groupId", "previousId", "event",
 	"name", "category", "timestamp", "originalTimestamp", "sentAt",
 	"properties", "traits", "messageId"
@@ -85,11 +76,7 @@ static const enum import_key message_track_keys[] = {
 	KEY_PROPERTIES, KEY_MESSAGEID
 };
 
-/* The types, and the fields each uses (the others are ignored). */
-enum import_type {
-	TYPE_TRACK, TYPE_PAGE, TYPE_SCREEN, TYPE_IDENTIFY, TYPE_GROUP,
-	TYPE_ALIAS, TYPE_COUNT
-};
+/* The fields each type uses (the others are ignored). */
 #define F(k)	(1u << (k))
 #define F_ALL	(F(KEY_TYPE) | F(KEY_USERID) | F(KEY_ANONID) | \
 		 F(KEY_TIMESTAMP) | F(KEY_ORIGTS) | F(KEY_SENTAT) | \
@@ -208,96 +195,6 @@ message_begin(struct importer *imp, char *err, size_t errlen)
 	return IMPORT_OK;
 }
 
-/* Check that p holds well-formed UTF-8: no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
-static int
-message_utf8_valid(const unsigned char *p, size_t len)
-{
-	const unsigned char	*end = p + len;
-	uint64_t		 word;
-
-	while (p < end) {
-		/* ASCII eight bytes at a time. */
-		if (end - p >= 8) {
-			memcpy(&word, p, 8);
-			if ((word & 0x8080808080808080ULL) == 0) {
-				p += 8;
-				continue;
-			}
-		}
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if (*p >= 0xc2 && *p <= 0xdf) {
-			if (end - p < 2 || (p[1] & 0xc0) != 0x80)
-				return 0;
-			p += 2;
-		} else if (*p >= 0xe0 && *p <= 0xef) {
-			if (end - p < 3 || (p[1] & 0xc0) != 0x80 ||
-			    (p[2] & 0xc0) != 0x80)
-				return 0;
-			if (*p == 0xe0 && p[1] < 0xa0)
-				return 0;	/* overlong */
-			if (*p == 0xed && p[1] > 0x9f)
-				return 0;	/* surrogate */
-			p += 3;
-		} else if (*p >= 0xf0 && *p <= 0xf4) {
-			if (end - p < 4 || (p[1] & 0xc0) != 0x80 ||
-			    (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-				return 0;
-			if (*p == 0xf0 && p[1] < 0x90)
-				return 0;	/* overlong */
-			if (*p == 0xf4 && p[1] > 0x8f)
-				return 0;	/* above U+10FFFF */
-			p += 4;
-		} else
-			return 0;
-	}
-	return 1;
-}
-
-/* Does the text hold the escape \u0000? SQLite's JSON functions cut a
- * string there, which would make "u\u0000x" the user "u". An escape is a
- * "u0000" after an odd number of backslashes. */
-static int
-message_has_nul_escape(const char *text, size_t len)
-{
-	const char	*p = text, *end = text + len, *q;
-
-	if (memchr(text, '\\', len) == NULL)
-		return 0;
-	while ((q = memmem(p, end - p, "u0000", 5)) != NULL) {
-		size_t	 n = 0;
-
-		while (q - n > text && q[-1 - (ptrdiff_t)n] == '\\')
-			n++;
-		if (n % 2 == 1)
-			return 1;
-		p = q + 5;
-	}
-	return 0;
-}
-
-/* Check what SQLite cannot see in a message's text: NUL bytes, the
- * escape \u0000, invalid UTF-8. */
-int
-message_check_text(const char *text, size_t len, char *err, size_t errlen)
-{
-	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errlen, "NUL byte in line");
-		return IMPORT_REJECT;
-	}
-	if (message_has_nul_escape(text, len)) {
-		snprintf(err, errlen, "NUL character (\\u0000) in line");
-		return IMPORT_REJECT;
-	}
-	if (!message_utf8_valid((const unsigned char *)text, len)) {
-		snprintf(err, errlen, "invalid UTF-8");
-		return IMPORT_REJECT;
-	}
-	return IMPORT_OK;
-}
 
 /* Copy at most 40 bytes of a value into out for a message, control
  * characters replaced and cut at a character boundary. */
@@ -493,7 +390,7 @@ message_check_id(struct importer *imp, enum import_key k, char *err,
     size_t errlen)
 {
 	struct import_field	*f = &imp->fields[k];
-	const char		*name = import_keys[k];
+	const char		*name = message_keys[k];
 
 	if (!f->present)
 		return IMPORT_OK;
@@ -515,7 +412,7 @@ message_require(struct importer *imp, enum import_key k, char *err,
     size_t errlen)
 {
 	if (!imp->fields[k].present) {
-		snprintf(err, errlen, "missing \"%s\"", import_keys[k]);
+		snprintf(err, errlen, "missing \"%s\"", message_keys[k]);
 		return IMPORT_REJECT;
 	}
 	return message_check_id(imp, k, err, errlen);
@@ -530,7 +427,7 @@ message_check_object(struct importer *imp, enum import_key k, char *err,
 
 	if (f->present && f->type != JT_OBJECT) {
 		snprintf(err, errlen, "\"%s\" is not an object",
-		    import_keys[k]);
+		    message_keys[k]);
 		return IMPORT_REJECT;
 	}
 	return IMPORT_OK;
@@ -583,7 +480,7 @@ message_time_of(struct importer *imp, enum import_key k, const char *s,
 	struct import_field	*f = &imp->fields[k < KEY_COUNT ? k :
 				    KEY_SENTAT];
 	char			 q[64];
-	const char		*name = k < KEY_COUNT ? import_keys[k] :
+	const char		*name = k < KEY_COUNT ? message_keys[k] :
 				    "sentAt";
 
 	if (k < KEY_COUNT) {
@@ -640,122 +537,6 @@ message_time(struct importer *imp, const struct import_ctx *ctx,
 	return IMPORT_OK;
 }
 
-/* Add one field to the content digest: its name, then "-" when absent or
- * its length and bytes, so that no two different messages hash alike. */
-static void
-message_digest_field(struct importer *imp, enum import_key k)
-{
-	struct import_field	*f = &imp->fields[k];
-	char			 head[64];
-	int			 n;
-
-	if (f->present)
-		n = snprintf(head, sizeof head, "%s=%zu:", import_keys[k],
-		    f->text.len);
-	else
-		n = snprintf(head, sizeof head, "%s=-", import_keys[k]);
-	EVP_DigestUpdate(imp->md, head, (size_t)n);
-	if (f->present)
-		EVP_DigestUpdate(imp->md, f->text.s, f->text.len);
-}
-
-/* The identity of the content into imp->ident: "c:" and the SHA-256 of
- * the fields of schema 1, then, unless legacy, the later ones present. */
-static void
-message_digest(struct importer *imp, enum import_key body, int legacy)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	static const enum import_key later[] = {
-		KEY_ANONID, KEY_PREVID, KEY_NAME, KEY_CATEGORY, KEY_ORIGTS
-	};
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	char			 text[2 * EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen, i;
-
-	if (EVP_DigestInit_ex(imp->md, EVP_sha256(), NULL) != 1)
-		fatalx("SHA-256 is not available");
-	message_digest_field(imp, KEY_TYPE);
-	message_digest_field(imp, KEY_USERID);
-	message_digest_field(imp, KEY_GROUPID);
-	message_digest_field(imp, KEY_EVENT);
-	message_digest_field(imp, KEY_TIMESTAMP);
-	message_digest_field(imp, body);
-	for (i = 0; !legacy && i < sizeof later / sizeof later[0]; i++)
-		if (imp->fields[later[i]].present)
-			message_digest_field(imp, later[i]);
-	if (EVP_DigestFinal_ex(imp->md, md, &mdlen) != 1)
-		fatalx("SHA-256 failed");
-	for (i = 0; i < mdlen; i++) {
-		text[2 * i] = hex[md[i] >> 4];
-		text[2 * i + 1] = hex[md[i] & 15];
-	}
-	imp->ident.len = 0;
-	buf_add(&imp->ident, "c:", 2);
-	buf_add(&imp->ident, text, 2 * mdlen);
-}
-
-/* Work out the message's identity into imp->ident: "m:" and the
- * messageId, or "c:" and the SHA-256 of the content. */
-static void
-message_identity(struct importer *imp, enum import_type t)
-{
-	struct import_field	*id = &imp->fields[KEY_MESSAGEID];
-
-	imp->ident.len = 0;
-	if (id->present && id->text.len != 0) {
-		buf_add(&imp->ident, "m:", 2);
-		buf_add(&imp->ident, id->text.s, id->text.len);
-		return;
-	}
-	message_digest(imp, t == TYPE_IDENTIFY || t == TYPE_GROUP ?
-	    KEY_TRAITS : KEY_PROPERTIES, 0);
-}
-
-/*
- * Was the message imported before the upgrade to schema 2, under the
- * identity of schema 1? Only a message schema 1 took (a track, identify
- * or group with a userId) whose identity now counts fields it ignored
- * (anonymousId, originalTimestamp) has another. 1 when it was, 0 when
- * not, -1 on a fault.
- */
-static int
-message_legacy(struct importer *imp, enum import_type t)
-{
-	struct import_field	*f = imp->fields;
-	sqlite3_stmt		*st = imp->legacy_find;
-	int			 rc, found = 0;
-
-	if ((imp->legacy_eid == 0 && !imp->legacy_msgs) ||
-	    imp->ident.s[0] != 'c' || !f[KEY_USERID].present ||
-	    (!f[KEY_ANONID].present && !f[KEY_ORIGTS].present) ||
-	    (t != TYPE_TRACK && t != TYPE_IDENTIFY && t != TYPE_GROUP))
-		return 0;
-	message_digest(imp, t == TYPE_TRACK ? KEY_PROPERTIES : KEY_TRAITS, 1);
-	sqlite3_bind_text(st, 1, imp->ident.s, (int)imp->ident.len,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, imp->legacy_eid);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		found = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	message_identity(imp, t);
-	return rc == SQLITE_ROW ? found : -1;
-}
-
-/* Record a message's identity; IMPORT_DUP when it was seen before. */
-static int
-message_seen(struct importer *imp, char *err, size_t errlen)
-{
-	sqlite3_stmt	*st = imp->message_add;
-	int		 rc;
-
-	sqlite3_bind_text(st, 1, imp->ident.s, (int)imp->ident.len,
-	    SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return message_fault(imp, err, errlen);
-	return sqlite3_changes(imp->db) == 0 ? IMPORT_DUP : IMPORT_OK;
-}
 
 /* The subject the message counts for: its user's, else its anonymous
  * id's; *user says whether that is a user. -1 on a fault. */
@@ -954,14 +735,14 @@ message_import(struct importer *imp, const struct import_ctx *ctx,
 	if ((rc = message_check(imp, t, err, errlen)) != 0 ||
 	    (rc = message_time(imp, ctx, &ts, err, errlen)) != 0)
 		return rc;
-	message_identity(imp, t);
+	identity_of(imp, t);
 	if ((rc = message_begin(imp, err, errlen)) != 0)
 		return rc;
-	if ((rc = message_legacy(imp, t)) != 0)
+	if ((rc = identity_legacy(imp, t)) != 0)
 		return rc == 1 ? IMPORT_DUP : message_fault(imp, err, errlen);
 	if (t == TYPE_TRACK || t == TYPE_PAGE || t == TYPE_SCREEN)
 		return message_event(imp, t, ts, err, errlen);
-	if ((rc = message_seen(imp, err, errlen)) != IMPORT_OK)
+	if ((rc = identity_seen(imp, err, errlen)) != IMPORT_OK)
 		return rc;
 	return message_profile(imp, t, ts, ctx->received, err, errlen);
 }
