@@ -131,11 +131,11 @@ events_sql_of(const struct expr *e, const struct node *n, struct sql *q,
 	struct buf	*b = &q->text;
 
 	if (n->account)			/* all users of the user's account */
-		buf_puts(b, "FROM subjects u JOIN events e "
-		    "ON e.subject = u.sid WHERE u.account = s.account");
+		buf_puts(b, "FROM events e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ")");
 	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
-		buf_puts(b, "FROM subjects u JOIN events e "
-		    "ON e.subject = u.sid WHERE u.account = s.sid");
+		buf_puts(b, "FROM events e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF("s.sid") ")");
 	else
 		buf_printf(b, "FROM events e WHERE e.subject = %s", sid);
 	buf_puts(b, " AND e.name = ");
@@ -158,7 +158,7 @@ static void
 call_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
-	const char	*who = n->account ? "s.account" : "s.sid";
+	const char	*who = n->account ? STORE_ACCOUNT_ASOF("s") : "s.sid";
 
 	switch (n->func) {
 	case FUNC_COUNT:
@@ -180,12 +180,14 @@ call_sql(const struct expr *e, const struct node *n, struct sql *q)
 		break;
 	case FUNC_ATTR:
 		if (n->account) {
-			buf_puts(b, "(SELECT json_extract(a.traits, ");
+			buf_puts(b, "(SELECT json_extract("
+			    STORE_TRAITS_ASOF("a") ", ");
 			sql_add_path(q, n->s);
 			buf_puts(b, ") FROM subjects a WHERE a.sid = "
-			    "s.account)");
+			    STORE_ACCOUNT_ASOF("s") ")");
 		} else {
-			buf_puts(b, "json_extract(s.traits, ");
+			buf_puts(b, "json_extract(" STORE_TRAITS_ASOF("s")
+			    ", ");
 			sql_add_path(q, n->s);
 			buf_puts(b, ")");
 		}
@@ -193,11 +195,13 @@ call_sql(const struct expr *e, const struct node *n, struct sql *q)
 	case FUNC_HAS:
 		if (n->account) {
 			buf_puts(b, "EXISTS (SELECT 1 FROM subjects a WHERE "
-			    "a.sid = s.account AND json_type(a.traits, ");
+			    "a.sid = " STORE_ACCOUNT_ASOF("s") " AND json_type("
+			    STORE_TRAITS_ASOF("a") ", ");
 			sql_add_path(q, n->s);
 			buf_puts(b, ") IS NOT NULL)");
 		} else {
-			buf_puts(b, "(json_type(s.traits, ");
+			buf_puts(b, "(json_type(" STORE_TRAITS_ASOF("s")
+			    ", ");
 			sql_add_path(q, n->s);
 			buf_puts(b, ") IS NOT NULL)");
 		}
@@ -222,14 +226,14 @@ call_sql(const struct expr *e, const struct node *n, struct sql *q)
 			    MEMBER_COMPLETED);
 		break;
 	case FUNC_USERS:
-		buf_puts(b, "(SELECT count(*) FROM subjects u "
-		    "WHERE u.account = s.sid)");
+		buf_puts(b, "(SELECT count(*) FROM ("
+		    STORE_MEMBERS_ASOF("s.sid") "))");
 		break;
 	case FUNC_ACTIVE_USERS:
-		buf_puts(b, "(SELECT count(*) FROM subjects u "
-		    "WHERE u.account = s.sid AND EXISTS (SELECT 1 FROM events e "
-		    "WHERE e.subject = u.sid AND e.ts <= :now AND "
-		    "e.ts >= :now - ");
+		buf_puts(b, "(SELECT count(*) FROM ("
+		    STORE_MEMBERS_ASOF("s.sid") ") u WHERE EXISTS (SELECT 1 "
+		    "FROM events e WHERE e.subject = u.sid AND e.ts <= :now "
+		    "AND e.ts >= :now - ");
 		sql_add_int(q, n->window);
 		buf_puts(b, "))");
 		break;
