@@ -316,6 +316,10 @@ cmd_explain(struct config *cf, sqlite3 *db, int argc, char **argv)
 		usage();
 	if ((sid = ctl_subject(db, id, &kind)) < 0)
 		return 1;
+	if (expr_register(db) != 0) {
+		fprintf(stderr, "journeyctl: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
 	now = time_now();
 	{
 		char when[32];

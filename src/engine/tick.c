@@ -1050,7 +1050,7 @@ tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
 	    "CREATE TEMP TABLE IF NOT EXISTS tick_k (k INTEGER PRIMARY KEY)")
 	    != 0)
 		return -1;
-	if (bucket_register(db) != 0)
+	if (bucket_register(db) != 0 || expr_register(db) != 0)
 		return -1;
 	t.tally = xcalloc(1, sizeof *t.tally);
 	if (sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8 |

@@ -1,6 +1,7 @@
 /*
- * The rule language's trees, shared by the parser (expr.c) and the
- * compiler to SQL and explain (exprsql.c). Nothing else sees them.
+ * The rule language's trees, shared by the parser (expr.c), the compiler
+ * to SQL (exprsql.c), explain (explain.c) and the SQL functions compiled
+ * rules call (exprfn.c). Nothing else sees them.
  */
 #ifndef JOURNEYD_EXPR_INT_H
 #define JOURNEYD_EXPR_INT_H
@@ -24,7 +25,10 @@ enum token_kind {
 	TOK_GT,
 	TOK_GE,
 	TOK_PLUS,
-	TOK_MINUS
+	TOK_MINUS,
+	TOK_STAR,
+	TOK_SLASH,
+	TOK_PERCENT
 };
 
 enum node_kind {
@@ -37,16 +41,25 @@ enum node_kind {
 	NODE_COMPARE,
 	NODE_ADD,
 	NODE_SUB,
+	NODE_MUL,
+	NODE_DIV,
+	NODE_MOD,
 	NODE_NEG,
-	NODE_CALL		/* a function, or stage_age and the like */
+	NODE_IN,		/* l in (r, r->next, ...): literals */
+	NODE_CALL,		/* a function, or stage_age and the like */
+	NODE_SEGMENT		/* segment('name'): its expression, seg */
 };
 
 enum func {
 	FUNC_COUNT,
 	FUNC_SUM,
 	FUNC_SINCE,
+	FUNC_SINCE_FIRST,
+	FUNC_DAYS,
+	FUNC_ACTIVE_DAYS,
 	FUNC_ATTR,
 	FUNC_HAS,
+	FUNC_PROP,
 	FUNC_STAGE,
 	FUNC_IN_JOURNEY,
 	FUNC_COMPLETED,
@@ -54,7 +67,21 @@ enum func {
 	FUNC_ACTIVE_USERS,
 	FUNC_STAGE_AGE,
 	FUNC_JOURNEY_AGE,
-	FUNC_STALLED
+	FUNC_STALLED,
+	FUNC_NOW,
+	FUNC_TIME,
+	FUNC_CONTAINS,
+	FUNC_STARTS_WITH,
+	FUNC_ENDS_WITH,
+	FUNC_LOWER,
+	FUNC_SEGMENT
+};
+
+/* What a number means, for explain: a count, a duration, a time. */
+enum unit {
+	UNIT_PLAIN,
+	UNIT_DURATION,
+	UNIT_TIME
 };
 
 struct node {
@@ -62,15 +89,20 @@ struct node {
 	enum expr_type	 type;
 	enum token_kind	 op;		/* NODE_COMPARE */
 	enum func	 func;		/* NODE_CALL */
+	enum unit	 unit;		/* of a number */
 	int		 account;	/* account.NAME() */
-	struct node	*l;
-	struct node	*r;
+	struct node	*l;		/* operands; a string function's */
+	struct node	*r;		/* arguments; NODE_IN: its list */
+	struct node	*next;		/* the next item of NODE_IN's list */
+	struct node	*where;		/* an event selector's condition */
+	struct expr	*seg;		/* NODE_SEGMENT */
 	int64_t		 i;		/* NODE_NUMBER, NODE_BOOL */
 	double		 d;
 	int		 is_float;
 	int		 is_duration;
-	char		*s;		/* a string; event, trait or journey */
-	char		*prop;		/* sum()'s property */
+	char		*s;		/* a string; event, key, journey */
+	char		*path;		/* attr, has, prop: s as a JSON path */
+	char		*prop;		/* sum()'s property, a JSON path */
 	int64_t		 window;	/* seconds, when has_window */
 	int		 has_window;
 	size_t		 start;		/* span in the source */
@@ -85,11 +117,53 @@ struct expr {
 	enum subject_kind subject;
 	struct stage	*stalls;	/* stages with an expect, for stalled */
 	int		 nstalls;
+	char		*default_tz;	/* default_timezone, or NULL */
 };
 
 /* Does n's SQL continue the chain of its left operand ("a OR b OR c")? */
 int		 node_chains(const struct node *);
+/* Is n a read of the subject's data that shared queries compute once (a
+ * count, an attr, ... or an existence test of a count)? */
+int		 node_is_leaf(const struct node *);
 /* The source text of a comparison operator. */
 const char	*op_name(enum token_kind);
+/* The operator op as seen from its right-hand side (a < b is b > a). */
+enum token_kind	 op_mirror(enum token_kind);
+
+/* exprsql.c: the SQL of a node (with q->share set, leaves refer to their
+ * shared columns). */
+void		 node_sql(const struct expr *, const struct node *,
+		    struct sql *);
+/* The SQL of n read as type want: a trait or property (JSON text) turned
+ * into a number, string or boolean (NULL when it is not one). */
+void		 node_sql_as(const struct expr *, const struct node *,
+		    enum expr_type want, struct sql *);
+
+/*
+ * exprfn.c: the values of traits and properties. A trait or property is
+ * read as its JSON text (SQLite's "->"): its type is its first character.
+ * These turn such a text into a value of one type, or say it is not one.
+ */
+enum json_kind {
+	JSON_ABSENT,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_BOOL,
+	JSON_OTHER		/* null, an object or an array */
+};
+enum json_kind	 jsonval_kind(const char *, size_t);
+/* A JSON string's value (caller frees), or NULL when it is not a string. */
+char		*jsonval_string(const char *, size_t, size_t *len);
+
+/* The codes of comparisons in the SQL functions' arguments. */
+enum cmp_code {
+	CMP_EQ,
+	CMP_NE,
+	CMP_LT,
+	CMP_LE,
+	CMP_GT,
+	CMP_GE
+};
+enum cmp_code	 cmp_code_of(enum token_kind);
 
 #endif /* JOURNEYD_EXPR_INT_H */

@@ -1,12 +1,17 @@
 /*
- * The rule language (SPEC §6): a lexer and a recursive-descent parser that
- * type-checks each node as it builds it. The compiler to SQL and explain
- * are in exprsql.c.
+ * The rule language (SPEC §6, §14): a lexer and a recursive-descent parser
+ * that type-checks each node as it builds it. The compiler to SQL is in
+ * exprsql.c, explain in explain.c.
  *
  * Every node keeps its span in the source, so that explain can quote the
  * expression as it was written ("count('ride', 30d)"). Values from the
  * source reach SQL only as bound parameters (:p1, :p2, ...): named, so that
  * their numbers never clash with :now and :journey wherever those appear.
+ *
+ * A segment('name') is compiled where it is used, in the scope of the
+ * expression that uses it, into a subtree with its own source (struct
+ * expr): so a segment means the same in a user and in an account journey
+ * as it would written out there, and its errors name it.
  */
 #include "config.h"
 
@@ -29,29 +34,73 @@ struct token {
 	char		*s;		/* a string's value or a name */
 };
 
-/* The functions called with parentheses. */
+/*
+ * The functions called with parentheses. Their arguments: 'e' an event
+ * selector ('name', or 'name' where CONDITION), 'k' a trait or property
+ * path, 'p' sum()'s property path, 'j' a journey, 'g' a segment (each a
+ * quoted string), 'w' a window (a duration), 's' any string expression.
+ */
 static const struct func_def {
 	const char	*name;
 	enum func	 func;
 	int		 account_ok;	/* also as account.NAME() */
-	int		 account_only;	/* only in account journeys */
+	int		 account_only;	/* without account., only in account
+					 * journeys */
+	int		 aggregate;	/* reads many events or users */
 	int		 min;
 	int		 max;
-	const char	*args;		/* 's' a string, 'w' a window */
+	const char	*args;
 	enum expr_type	 type;
+	enum unit	 unit;
 } func_defs[] = {
-	{ "count", FUNC_COUNT, 1, 0, 1, 2, "sw", EXPR_NUM },
-	{ "sum", FUNC_SUM, 1, 0, 2, 3, "ssw", EXPR_NUM },
-	{ "since", FUNC_SINCE, 1, 0, 1, 1, "s", EXPR_NUM },
-	{ "attr", FUNC_ATTR, 1, 0, 1, 1, "s", EXPR_ANY },
-	{ "has", FUNC_HAS, 1, 0, 1, 1, "s", EXPR_BOOL },
-	{ "stage", FUNC_STAGE, 1, 0, 1, 1, "s", EXPR_STR },
-	{ "in_journey", FUNC_IN_JOURNEY, 0, 0, 1, 1, "s", EXPR_BOOL },
-	{ "completed", FUNC_COMPLETED, 0, 0, 1, 1, "s", EXPR_BOOL },
-	{ "users", FUNC_USERS, 0, 1, 0, 0, "", EXPR_NUM },
-	{ "active_users", FUNC_ACTIVE_USERS, 0, 1, 1, 1, "w", EXPR_NUM },
+	{ "count", FUNC_COUNT, 1, 0, 1, 1, 2, "ew", EXPR_NUM, UNIT_PLAIN },
+	{ "sum", FUNC_SUM, 1, 0, 1, 2, 3, "epw", EXPR_NUM, UNIT_PLAIN },
+	{ "since", FUNC_SINCE, 1, 0, 1, 1, 1, "e", EXPR_NUM, UNIT_DURATION },
+	{ "since_first", FUNC_SINCE_FIRST, 1, 0, 1, 1, 1, "e", EXPR_NUM,
+	  UNIT_DURATION },
+	{ "attr", FUNC_ATTR, 1, 0, 0, 1, 1, "k", EXPR_ANY, UNIT_PLAIN },
+	{ "has", FUNC_HAS, 1, 0, 0, 1, 1, "k", EXPR_BOOL, UNIT_PLAIN },
+	{ "prop", FUNC_PROP, 0, 0, 0, 1, 1, "k", EXPR_ANY, UNIT_PLAIN },
+	{ "stage", FUNC_STAGE, 1, 0, 0, 1, 1, "j", EXPR_STR, UNIT_PLAIN },
+	{ "in_journey", FUNC_IN_JOURNEY, 0, 0, 0, 1, 1, "j", EXPR_BOOL,
+	  UNIT_PLAIN },
+	{ "completed", FUNC_COMPLETED, 0, 0, 0, 1, 1, "j", EXPR_BOOL,
+	  UNIT_PLAIN },
+	{ "users", FUNC_USERS, 1, 1, 1, 0, 0, "", EXPR_NUM, UNIT_PLAIN },
+	{ "active_users", FUNC_ACTIVE_USERS, 1, 1, 1, 1, 1, "w", EXPR_NUM,
+	  UNIT_PLAIN },
+	{ "segment", FUNC_SEGMENT, 0, 0, 0, 1, 1, "g", EXPR_BOOL, UNIT_PLAIN },
+	{ "contains", FUNC_CONTAINS, 0, 0, 0, 2, 2, "ss", EXPR_BOOL,
+	  UNIT_PLAIN },
+	{ "starts_with", FUNC_STARTS_WITH, 0, 0, 0, 2, 2, "ss", EXPR_BOOL,
+	  UNIT_PLAIN },
+	{ "ends_with", FUNC_ENDS_WITH, 0, 0, 0, 2, 2, "ss", EXPR_BOOL,
+	  UNIT_PLAIN },
+	{ "lower", FUNC_LOWER, 0, 0, 0, 1, 1, "s", EXPR_STR, UNIT_PLAIN },
+	{ "time", FUNC_TIME, 0, 0, 0, 1, 1, "s", EXPR_NUM, UNIT_TIME },
 };
 #define NFUNC_DEFS (sizeof func_defs / sizeof func_defs[0])
+
+/* The names without parentheses. */
+static const struct name_def {
+	const char	*name;
+	enum func	 func;
+	enum expr_type	 type;
+	enum unit	 unit;
+} name_defs[] = {
+	{ "stage_age", FUNC_STAGE_AGE, EXPR_NUM, UNIT_DURATION },
+	{ "journey_age", FUNC_JOURNEY_AGE, EXPR_NUM, UNIT_DURATION },
+	{ "stalled", FUNC_STALLED, EXPR_BOOL, UNIT_PLAIN },
+	{ "now", FUNC_NOW, EXPR_NUM, UNIT_TIME },
+};
+#define NNAME_DEFS (sizeof name_defs / sizeof name_defs[0])
+
+/* The segments being compiled, innermost first: a cycle is one that is
+ * there already. */
+struct seg_chain {
+	const char		*name;
+	const struct seg_chain	*up;
+};
 
 struct parser {
 	const char		*src;
@@ -63,6 +112,9 @@ struct parser {
 	size_t			 errlen;
 	int			 failed;
 	int			 depth;		/* of nesting, bounded */
+	int			 in_where;	/* in a selector's condition */
+	const struct seg_chain	*chain;
+	int			 cycle;		/* the error is a cycle */
 };
 #define PARSE_MAX_DEPTH 64
 /*
@@ -75,6 +127,7 @@ struct parser {
 #define EXPR_MAX_SIZE	500
 
 static struct node	*parse_or(struct parser *);
+static struct node	*parse_root(struct parser *);
 
 /* Record the first error, at the 1-based column of offset. */
 static void __attribute__((format(printf, 3, 4)))
@@ -224,6 +277,9 @@ lex_next(struct parser *p)
 	case '.': kind = TOK_DOT; break;
 	case '+': kind = TOK_PLUS; break;
 	case '-': kind = TOK_MINUS; break;
+	case '*': kind = TOK_STAR; break;
+	case '/': kind = TOK_SLASH; break;
+	case '%': kind = TOK_PERCENT; break;
 	case '=':
 		if (s[i + 1] != '=') {
 			parse_error(p, i, "unexpected '=' (use ==)");
@@ -317,20 +373,44 @@ node_chains(const struct node *n)
 	}
 }
 
+/* The depth and size of what hangs under n besides l and r: a selector's
+ * condition (inside the events' subquery, two levels down), a segment's
+ * tree, a list. */
+static void
+node_extra(const struct node *n, int *depth, int *size)
+{
+	*depth = *size = 0;
+	if (n->where != NULL) {
+		*depth = n->where->depth + 2;
+		*size = n->where->size;
+	}
+	if (n->seg != NULL) {
+		*depth = n->seg->root->depth;
+		*size = n->seg->root->size;
+	}
+	for (const struct node *i = n->r; n->kind == NODE_IN && i != NULL;
+	    i = i->next)
+		(*size)++;
+}
+
 /* Work out the depth and size of a new node with operands; refuse it when
  * its SQL would be too deep or too long for SQLite. */
 static int
 node_grow(struct parser *p, struct node *n)
 {
 	int	 ld = n->l != NULL ? n->l->depth : 0;
-	int	 rd = n->r != NULL ? n->r->depth : 0;
+	int	 rd = n->r != NULL && n->kind != NODE_IN ? n->r->depth : 0;
+	int	 xd, xs;
 
+	node_extra(n, &xd, &xs);
 	if (n->l != NULL && n->r != NULL && node_chains(n))
 		n->depth = ld > rd + 1 ? ld : rd + 1;
 	else
 		n->depth = (ld > rd ? ld : rd) + 1;
-	n->size = 1 + (n->l != NULL ? n->l->size : 0) +
-	    (n->r != NULL ? n->r->size : 0);
+	if (xd + 1 > n->depth)
+		n->depth = xd + 1;
+	n->size = 1 + xs + (n->l != NULL ? n->l->size : 0) +
+	    (n->r != NULL && n->kind != NODE_IN ? n->r->size : 0);
 	if (n->depth > EXPR_MAX_DEPTH) {
 		parse_error(p, n->start, "expression nested too deeply");
 		return -1;
@@ -343,7 +423,7 @@ node_grow(struct parser *p, struct node *n)
 	return 0;
 }
 
-/* Free a node and its children. */
+/* Free a node and everything under it. */
 static void
 node_free(struct node *n)
 {
@@ -351,7 +431,11 @@ node_free(struct node *n)
 		return;
 	node_free(n->l);
 	node_free(n->r);
+	node_free(n->next);
+	node_free(n->where);
+	expr_free(n->seg);
 	free(n->s);
+	free(n->path);
 	free(n->prop);
 	free(n);
 }
@@ -397,6 +481,35 @@ op_name(enum token_kind op)
 	return "?";
 }
 
+/* The operator op as seen from its right-hand side (a < b is b > a). */
+enum token_kind
+op_mirror(enum token_kind op)
+{
+	switch (op) {
+	case TOK_LT:	return TOK_GT;
+	case TOK_LE:	return TOK_GE;
+	case TOK_GT:	return TOK_LT;
+	case TOK_GE:	return TOK_LE;
+	default:	break;
+	}
+	return op;
+}
+
+/* The code of a comparison for the SQL functions. */
+enum cmp_code
+cmp_code_of(enum token_kind op)
+{
+	switch (op) {
+	case TOK_NE:	return CMP_NE;
+	case TOK_LT:	return CMP_LT;
+	case TOK_LE:	return CMP_LE;
+	case TOK_GT:	return CMP_GT;
+	case TOK_GE:	return CMP_GE;
+	default:	break;
+	}
+	return CMP_EQ;
+}
+
 /* Check that the operand of word (and, or, not) is a boolean. */
 static int
 check_bool(struct parser *p, const char *word, const struct node *n)
@@ -416,6 +529,24 @@ check_number(struct parser *p, const struct node *n)
 		return 0;
 	parse_error(p, n->start, "cannot do arithmetic on %s",
 	    type_name(n->type));
+	return -1;
+}
+
+/* Check that a string literal compared with stage('j') is a stage of j. */
+static int
+check_stage_name(struct parser *p, const struct node *call,
+    const struct node *lit)
+{
+	const struct config	*conf = p->scope->conf;
+	const struct journey	*j;
+
+	if (conf == NULL || call->kind != NODE_CALL ||
+	    call->func != FUNC_STAGE || lit->kind != NODE_STRING ||
+	    (j = config_journey(conf, call->s)) == NULL ||
+	    journey_stage(j, lit->s) >= 0)
+		return 0;
+	parse_error(p, lit->start, "journey '%s' has no stage '%s'", j->name,
+	    lit->s);
 	return -1;
 }
 
@@ -445,6 +576,8 @@ check_compare(struct parser *p, enum token_kind op, const struct node *l,
 		    type_name(lt), type_name(rt));
 		return -1;
 	}
+	if (check_stage_name(p, l, r) != 0 || check_stage_name(p, r, l) != 0)
+		return -1;
 	return 0;
 }
 
@@ -476,14 +609,63 @@ check_journey(struct parser *p, const struct node *n, size_t offset)
 	return -1;
 }
 
-/* Check that a trait or property name can be quoted in a JSON path. */
-static int
-check_key(struct parser *p, const char *key, const char *what, size_t offset)
+/*
+ * Turn a trait or property path ("address.city", "items[0].sku") into a
+ * JSON path ('$."address"."city"', '$."items"[0]."sku"'): dots descend
+ * into objects, [n] into arrays. NULL with *why for a bad path.
+ */
+static char *
+path_json(const char *key, const char **why)
 {
-	if (strpbrk(key, "\"\\") == NULL)
-		return 0;
-	parse_error(p, offset, "a %s name cannot contain '\"' or '\\'", what);
-	return -1;
+	const char	*s = key;
+	struct buf	 b;
+	size_t		 n, d;
+
+	buf_init(&b);
+	buf_puts(&b, "$");
+	for (;;) {
+		if ((n = strcspn(s, ".[]")) == 0) {
+			*why = *key == '\0' ? "is empty" : "has an empty name";
+			goto bad;
+		}
+		buf_printf(&b, ".\"%.*s\"", (int)n, s);
+		for (s += n; *s == '['; s += d + 2) {
+			d = strspn(s + 1, "0123456789");
+			if (d == 0 || d > 9 || s[1 + d] != ']') {
+				*why = "has a bad index (use [0], [1], ...)";
+				goto bad;
+			}
+			buf_printf(&b, "[%.*s]", (int)d, s + 1);
+		}
+		if (*s == '\0')
+			return buf_steal(&b);
+		if (*s++ != '.') {
+			*why = "has a ']' out of place";
+			goto bad;
+		}
+	}
+bad:
+	buf_free(&b);
+	return NULL;
+}
+
+/* The JSON path of a trait or property path, or NULL after an error. */
+static char *
+check_path(struct parser *p, const char *key, const char *what,
+    size_t offset)
+{
+	const char	*why = NULL;
+	char		*path;
+
+	if (strpbrk(key, "\"\\") != NULL) {
+		parse_error(p, offset, "a %s name cannot contain '\"' or '\\'",
+		    what);
+		return NULL;
+	}
+	if ((path = path_json(key, &why)) == NULL)
+		parse_error(p, offset, "the %s path '%s' %s (write "
+		    "'address.city' or 'items[0].sku')", what, key, why);
+	return path;
 }
 
 /* Copy the stages of the journey in scope that have an expect. */
@@ -511,28 +693,74 @@ scope_stalls(struct parser *p, size_t offset)
 	return 0;
 }
 
-/* Give a call node its arguments, checking their number and types. */
+/* Take one quoted-string argument of kind ('e', 'k', 'p', 'j', 'g'). */
+static int
+call_string_arg(struct parser *p, struct node *n, struct node *a, char kind)
+{
+	switch (kind) {
+	case 'e':
+		n->s = a->s;
+		n->where = a->where;
+		a->s = NULL;
+		a->where = NULL;
+		return 0;
+	case 'k':
+		n->s = a->s;
+		a->s = NULL;
+		n->path = check_path(p, n->s, n->func == FUNC_PROP ?
+		    "property" : "trait", a->start);
+		return n->path != NULL ? 0 : -1;
+	case 'p':
+		n->prop = check_path(p, a->s, "property", a->start);
+		return n->prop != NULL ? 0 : -1;
+	case 'j':
+		n->s = a->s;
+		a->s = NULL;
+		return check_journey(p, n, a->start);
+	default:
+		n->s = a->s;
+		a->s = NULL;
+		return 0;
+	}
+}
+
+/* Check the number of a call's arguments. */
+static int
+call_nargs(struct parser *p, const struct node *n, const struct func_def *def,
+    const char *fname, int nargs)
+{
+	if (nargs >= def->min && nargs <= def->max)
+		return 0;
+	if (def->min == def->max)
+		parse_error(p, n->start, "%s() takes %d argument%s, got %d",
+		    fname, def->min, def->min == 1 ? "" : "s", nargs);
+	else
+		parse_error(p, n->start, "%s() takes %d or %d arguments, got "
+		    "%d", fname, def->min, def->max, nargs);
+	return -1;
+}
+
+/* Give a call node its arguments, checking their number and types; the
+ * arguments it keeps are taken out of args. */
 static int
 call_args(struct parser *p, struct node *n, const struct func_def *def,
     const char *fname, struct node **args, int nargs)
 {
 	struct node	*a;
-	int		 strings = 0;
+	char		 kind;
 
-	if (nargs < def->min || nargs > def->max) {
-		if (def->min == def->max)
-			parse_error(p, n->start, "%s() takes %d argument%s, "
-			    "got %d", fname, def->min, def->min == 1 ? "" : "s",
-			    nargs);
-		else
-			parse_error(p, n->start, "%s() takes %d or %d "
-			    "arguments, got %d", fname, def->min, def->max,
-			    nargs);
+	if (call_nargs(p, n, def, fname, nargs) != 0)
 		return -1;
-	}
 	for (int k = 0; k < nargs; k++) {
 		a = args[k];
-		if (def->args[k] == 'w') {
+		kind = def->args[k];
+		if (a->where != NULL && kind != 'e') {
+			parse_error(p, a->where->start, "'where' "
+			    "only follows the event name of count(), sum(), "
+			    "since(), since_first() or days()");
+			return -1;
+		}
+		if (kind == 'w') {
 			if (a->kind != NODE_NUMBER || !a->is_duration) {
 				parse_error(p, a->start, "the window of %s() "
 				    "must be a duration like 30d", fname);
@@ -540,39 +768,34 @@ call_args(struct parser *p, struct node *n, const struct func_def *def,
 			}
 			n->window = a->i;
 			n->has_window = 1;
-			continue;
-		}
-		if (a->kind != NODE_STRING) {
+		} else if (kind == 's') {
+			if (a->type != EXPR_STR && a->type != EXPR_ANY) {
+				parse_error(p, a->start, "argument %d of %s() "
+				    "must be a string, got %s", k + 1, fname,
+				    type_name(a->type));
+				return -1;
+			}
+			if (k == 0)
+				n->l = a;
+			else
+				n->r = a;
+			args[k] = NULL;
+		} else if (a->kind != NODE_STRING) {
 			parse_error(p, a->start, "argument %d of %s() must be "
 			    "a quoted string", k + 1, fname);
 			return -1;
-		}
-		if (strings++ == 0) {
-			n->s = a->s;
-			a->s = NULL;
-		} else {
-			n->prop = a->s;
-			a->s = NULL;
-			if (check_key(p, n->prop, "property", a->start) != 0)
-				return -1;
-		}
-		if (k == 0 && (def->func == FUNC_ATTR || def->func == FUNC_HAS) &&
-		    check_key(p, n->s, "trait", a->start) != 0)
-			return -1;
-		if (k == 0 && (def->func == FUNC_STAGE ||
-		    def->func == FUNC_IN_JOURNEY ||
-		    def->func == FUNC_COMPLETED) &&
-		    check_journey(p, n, a->start) != 0)
+		} else if (call_string_arg(p, n, a, kind) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Parse a call's parenthesised arguments; the current token is '('. */
+/* Parse a call's parenthesised arguments; the current token is '('. An
+ * argument that is a string may be followed by "where CONDITION". */
 static int
 parse_args(struct parser *p, struct node **args, int *nargs, size_t *end)
 {
-	struct node	*a;
+	struct node	*a, *cond;
 
 	*nargs = 0;
 	if (lex_next(p) != 0)
@@ -587,6 +810,28 @@ parse_args(struct parser *p, struct node **args, int *nargs, size_t *end)
 			else {
 				node_free(a);
 				(*nargs)++;
+				a = NULL;
+			}
+			if (tok_is(p, "where")) {
+				if (a == NULL || a->kind != NODE_STRING) {
+					parse_error(p, p->tok.start, "'where' "
+					    "follows an event name in quotes");
+					return -1;
+				}
+				p->in_where++;
+				if (lex_next(p) != 0 ||
+				    (cond = parse_or(p)) == NULL)
+					return -1;
+				p->in_where--;
+				a->where = cond;
+				a->end = cond->end;
+				if (cond->type != EXPR_BOOL) {
+					parse_error(p, cond->start, "the "
+					    "condition after 'where' must be a "
+					    "boolean, got %s",
+					    type_name(cond->type));
+					return -1;
+				}
 			}
 			if (p->tok.kind != TOK_COMMA)
 				break;
@@ -602,60 +847,88 @@ parse_args(struct parser *p, struct node **args, int *nargs, size_t *end)
 	return lex_next(p);
 }
 
-/* Parse a name: true, false, stage_age, a function call or account.NAME(). */
+/* Parse a name without parentheses (stage_age, now, ...) or true/false;
+ * NULL without an error when the current token is neither. */
 static struct node *
-parse_name(struct parser *p)
+parse_word(struct parser *p, int *failed)
 {
-	const struct func_def	*def = NULL;
-	const struct expr_scope	*scope = p->scope;
-	struct node		*n, *args[3] = { NULL, NULL, NULL };
+	const struct name_def	*def = NULL;
+	struct node		*n;
 	size_t			 start = p->tok.start, end = p->tok.end;
-	char			*name, fname[64];
-	int			 account = 0, nargs = 0, rc;
 
+	*failed = 0;
 	if (tok_is(p, "true") || tok_is(p, "false")) {
 		n = node_new(NODE_BOOL, EXPR_BOOL, start, end);
 		n->i = tok_is(p, "true");
-		if (lex_next(p) != 0) {
-			node_free(n);
-			return NULL;
-		}
-		return n;
+		goto next;
 	}
-	if (tok_is(p, "and") || tok_is(p, "or") || tok_is(p, "not")) {
-		tok_unexpected(p);
+	for (size_t i = 0; i < NNAME_DEFS; i++)
+		if (tok_is(p, name_defs[i].name))
+			def = &name_defs[i];
+	if (def == NULL)
 		return NULL;
+	n = node_new(NODE_CALL, def->type, start, end);
+	n->func = def->func;
+	n->unit = def->unit;
+	if (n->func == FUNC_STALLED && scope_stalls(p, start) != 0)
+		goto fail;
+next:
+	if (lex_next(p) != 0)
+		goto fail;
+	if (n->kind == NODE_CALL && p->tok.kind == TOK_LPAREN) {
+		parse_error(p, start, "'%.*s' is not a function",
+		    (int)(end - start), p->src + start);
+		goto fail;
 	}
-	if (tok_is(p, "stage_age") || tok_is(p, "journey_age") ||
-	    tok_is(p, "stalled")) {
-		n = node_new(NODE_CALL, EXPR_NUM, start, end);
-		if (tok_is(p, "stage_age"))
-			n->func = FUNC_STAGE_AGE;
-		else if (tok_is(p, "journey_age"))
-			n->func = FUNC_JOURNEY_AGE;
-		else {
-			n->func = FUNC_STALLED;
-			n->type = EXPR_BOOL;
-			if (scope_stalls(p, start) != 0) {
-				node_free(n);
-				return NULL;
-			}
-		}
-		if (lex_next(p) != 0) {
-			node_free(n);
-			return NULL;
-		}
-		if (p->tok.kind == TOK_LPAREN) {
-			parse_error(p, start, "'%.*s' is not a function",
-			    (int)(end - start), p->src + start);
-			node_free(n);
-			return NULL;
-		}
-		return n;
-	}
+	return n;
+fail:
+	node_free(n);
+	*failed = 1;
+	return NULL;
+}
 
+/* Is the call def, written with account. or not, allowed where it is? */
+static int
+check_call_scope(struct parser *p, const struct func_def *def, int account,
+    const char *fname, size_t start)
+{
+	enum subject_kind	 subject = p->scope->subject;
+
+	if (account && subject == SUBJECT_ACCOUNT) {
+		parse_error(p, start, "%s() is not available in an account "
+		    "journey", fname);
+		return -1;
+	}
+	if (def->account_only && !account && subject != SUBJECT_ACCOUNT) {
+		parse_error(p, start, "%s() is only available in an account "
+		    "journey", fname);
+		return -1;
+	}
+	if (def->aggregate && p->in_where) {
+		parse_error(p, start, "%s() cannot be used after 'where': the "
+		    "condition reads the event's prop() and the subject's "
+		    "attr(), not counts", fname);
+		return -1;
+	}
+	if (def->func == FUNC_PROP && !p->in_where) {
+		parse_error(p, start, "prop() reads a property of an event: "
+		    "use it after 'where' in an event selector");
+		return -1;
+	}
+	return 0;
+}
+
+/* Find the function of a call ("count", "account.attr") and check that it
+ * may be used here; the current token is its name. */
+static const struct func_def *
+parse_func(struct parser *p, int *account, char *fname, size_t len)
+{
+	const struct func_def	*def = NULL;
+	size_t			 start = p->tok.start;
+
+	*account = 0;
 	if (tok_is(p, "account")) {
-		account = 1;
+		*account = 1;
 		if (lex_next(p) != 0)
 			return NULL;
 		if (p->tok.kind != TOK_DOT) {
@@ -671,51 +944,157 @@ parse_name(struct parser *p)
 			return NULL;
 		}
 	}
-	name = p->tok.s;
-	snprintf(fname, sizeof fname, "%s%.40s", account ? "account." : "",
-	    name);
-	for (size_t i = 0; i < NFUNC_DEFS; i++) {
-		if (strcmp(func_defs[i].name, name) == 0)
+	snprintf(fname, len, "%s%.40s", *account ? "account." : "",
+	    p->tok.s);
+	for (size_t i = 0; i < NFUNC_DEFS; i++)
+		if (strcmp(func_defs[i].name, p->tok.s) == 0)
 			def = &func_defs[i];
-	}
-	if (def == NULL || (account && !def->account_ok)) {
+	if (def == NULL || (*account && !def->account_ok)) {
 		if (lex_next(p) != 0)
 			return NULL;
-		if (p->tok.kind == TOK_LPAREN || account)
+		if (p->tok.kind == TOK_LPAREN || *account)
 			parse_error(p, start, "unknown function '%s'", fname);
 		else
 			parse_error(p, start, "unknown name '%s'", fname);
 		return NULL;
 	}
-	if (account && scope->subject == SUBJECT_ACCOUNT) {
-		parse_error(p, start, "%s() is not available in an account "
-		    "journey", fname);
-		return NULL;
-	}
-	if (def->account_only && scope->subject != SUBJECT_ACCOUNT) {
-		parse_error(p, start, "%s() is only available in an account "
-		    "journey", fname);
-		return NULL;
-	}
-	if (lex_next(p) != 0)
+	if (check_call_scope(p, def, *account, fname, start) != 0 ||
+	    lex_next(p) != 0)
 		return NULL;
 	if (p->tok.kind != TOK_LPAREN) {
 		parse_error(p, p->tok.start, "expected '(' after '%s'", fname);
 		return NULL;
 	}
+	return def;
+}
+
+/* Is the segment a call names one being compiled already? Then say the
+ * cycle, in the order the segments use each other ("a -> b -> a"). */
+static int
+segment_cycle(struct parser *p, const struct seg_chain *link,
+    const struct node *call)
+{
+	const struct seg_chain	*l, *k, **names = NULL;
+	struct buf		 cycle;
+	int			 n = 0;
+
+	for (l = p->chain; l != NULL; l = l->up)
+		if (strcmp(l->name, call->s) == 0)
+			break;
+	if (l == NULL)
+		return 0;
+	for (k = link; k != l->up; k = k->up) {
+		names = xreallocarray(names, n + 1, sizeof *names);
+		names[n++] = k;
+	}
+	buf_init(&cycle);
+	while (n-- > 0)
+		buf_printf(&cycle, "%s%s", cycle.len > 0 ? " -> " : "",
+		    names[n]->name);
+	parse_error(p, call->start, "segment '%s' uses itself (%s)",
+	    call->s, cycle.s);
+	buf_free(&cycle);
+	free(names);
+	p->cycle = 1;
+	return -1;
+}
+
+/* Compile the segment a call names into its own expression, in the scope
+ * of the expression that uses it. */
+static struct expr *
+segment_compile(struct parser *p, const struct node *call)
+{
+	const struct config	*conf = p->scope->conf;
+	const struct segment	*seg;
+	struct seg_chain	 link = { call->s, p->chain };
+	struct parser		 c;
+	struct expr		*e;
+	char			 err[256];
+
+	if (conf == NULL || (seg = config_segment(conf, call->s)) == NULL) {
+		parse_error(p, call->start, "unknown segment '%s'", call->s);
+		return NULL;
+	}
+	if (segment_cycle(p, &link, call) != 0)
+		return NULL;
+	memset(&c, 0, sizeof c);
+	e = xcalloc(1, sizeof *e);
+	e->src = xstrdup(seg->src);
+	e->subject = p->scope->subject;
+	if (p->expr->default_tz != NULL)
+		e->default_tz = xstrdup(p->expr->default_tz);
+	c.src = e->src;
+	c.scope = p->scope;
+	c.expr = e;
+	c.err = err;
+	c.errlen = sizeof err;
+	c.in_where = p->in_where;
+	c.chain = &link;
+	if ((e->root = parse_root(&c)) == NULL) {
+		expr_free(e);
+		/* A cycle is said once, as found, not inside each use. */
+		if (c.cycle)
+			snprintf(p->err, p->errlen, "%s", err);
+		else
+			snprintf(p->err, p->errlen, "in segment '%s' (%s:%d: "
+			    "%s), used at column %zu", call->s, seg->file,
+			    seg->line, err, call->start + 1);
+		p->failed = 1;
+		p->cycle = c.cycle;
+		return NULL;
+	}
+	return e;
+}
+
+/* Parse a function call or account.NAME(); the current token is a name. */
+static struct node *
+parse_call(struct parser *p)
+{
+	const struct func_def	*def;
+	struct node		*n, *args[3] = { NULL, NULL, NULL };
+	size_t			 start = p->tok.start, end;
+	char			 fname[64];
+	int			 account, nargs = 0, rc;
+
+	if ((def = parse_func(p, &account, fname, sizeof fname)) == NULL)
+		return NULL;
+	end = p->tok.end;
 	rc = parse_args(p, args, &nargs, &end);
 	n = node_new(NODE_CALL, def->type, start, end);
 	n->func = def->func;
+	n->unit = def->unit;
 	n->account = account;
 	if (rc == 0)
 		rc = call_args(p, n, def, fname, args, nargs);
 	for (int k = 0; k < 3; k++)
 		node_free(args[k]);
-	if (rc != 0) {
+	if (rc == 0 && n->func == FUNC_SEGMENT) {
+		n->kind = NODE_SEGMENT;
+		if ((n->seg = segment_compile(p, n)) == NULL)
+			rc = -1;
+	}
+	if (rc != 0 || node_grow(p, n) != 0) {
 		node_free(n);
 		return NULL;
 	}
 	return n;
+}
+
+/* Parse a name: true, false, stage_age and the like, or a call. */
+static struct node *
+parse_name(struct parser *p)
+{
+	struct node	*n;
+	int		 failed;
+
+	if (tok_is(p, "and") || tok_is(p, "or") || tok_is(p, "not") ||
+	    tok_is(p, "in") || tok_is(p, "where")) {
+		tok_unexpected(p);
+		return NULL;
+	}
+	if ((n = parse_word(p, &failed)) != NULL || failed)
+		return n;
+	return parse_call(p);
 }
 
 /* Parse a literal, a parenthesised expression or a name. */
@@ -734,6 +1113,7 @@ parse_primary(struct parser *p)
 		n->d = t->d;
 		n->is_float = t->is_float;
 		n->is_duration = t->kind == TOK_DURATION;
+		n->unit = n->is_duration ? UNIT_DURATION : UNIT_PLAIN;
 		break;
 	case TOK_STRING:
 		n = node_new(NODE_STRING, EXPR_STR, t->start, t->end);
@@ -784,6 +1164,7 @@ parse_unary(struct parser *p)
 	p->depth--;
 	n = node_new(NODE_NEG, EXPR_NUM, start, x->end);
 	n->l = x;
+	n->unit = x->unit == UNIT_DURATION ? UNIT_DURATION : UNIT_PLAIN;
 	if (check_number(p, x) != 0 || node_grow(p, n) != 0) {
 		node_free(n);
 		return NULL;
@@ -791,32 +1172,141 @@ parse_unary(struct parser *p)
 	return n;
 }
 
-/* Parse a sum or difference. */
+/* The unit of a sum or difference: times and durations as in a calendar. */
+static enum unit
+unit_of(enum node_kind kind, enum unit l, enum unit r)
+{
+	if (kind == NODE_SUB && l == UNIT_TIME && r == UNIT_TIME)
+		return UNIT_DURATION;
+	if (l == UNIT_TIME && r == UNIT_DURATION)
+		return UNIT_TIME;
+	if (kind == NODE_ADD && l == UNIT_DURATION && r == UNIT_TIME)
+		return UNIT_TIME;
+	if (l == UNIT_DURATION && r == UNIT_DURATION)
+		return UNIT_DURATION;
+	return UNIT_PLAIN;
+}
+
+/* Parse a chain of operators of one level: *, / and % over unary, or +
+ * and - over those. */
 static struct node *
-parse_additive(struct parser *p)
+parse_arith(struct parser *p, int additive)
 {
 	struct node	*l, *r;
 	enum node_kind	 kind;
+	enum token_kind	 op;
 
-	if ((l = parse_unary(p)) == NULL)
+	if ((l = additive ? parse_arith(p, 0) : parse_unary(p)) == NULL)
 		return NULL;
-	while (p->tok.kind == TOK_PLUS || p->tok.kind == TOK_MINUS) {
-		kind = p->tok.kind == TOK_PLUS ? NODE_ADD : NODE_SUB;
-		if (lex_next(p) != 0 || (r = parse_unary(p)) == NULL) {
+	for (;;) {
+		op = p->tok.kind;
+		if (additive && (op == TOK_PLUS || op == TOK_MINUS))
+			kind = op == TOK_PLUS ? NODE_ADD : NODE_SUB;
+		else if (!additive && op == TOK_STAR)
+			kind = NODE_MUL;
+		else if (!additive && op == TOK_SLASH)
+			kind = NODE_DIV;
+		else if (!additive && op == TOK_PERCENT)
+			kind = NODE_MOD;
+		else
+			return l;
+		if (lex_next(p) != 0 || (r = additive ? parse_arith(p, 0) :
+		    parse_unary(p)) == NULL) {
 			node_free(l);
 			return NULL;
 		}
 		l = node_binary(kind, EXPR_NUM, l, r);
+		l->unit = unit_of(kind, l->l->unit, r->unit);
 		if (check_number(p, l->l) != 0 || check_number(p, r) != 0 ||
 		    node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
 	}
-	return l;
 }
 
-/* Parse one comparison (they do not chain). */
+/* Parse one literal of an in list: a number (maybe negative), a
+ * duration, a string, true or false. */
+static struct node *
+parse_item(struct parser *p)
+{
+	struct node	*n;
+	size_t		 start = p->tok.start;
+	int		 neg = 0, failed;
+
+	if (p->tok.kind == TOK_MINUS) {
+		neg = 1;
+		if (lex_next(p) != 0)
+			return NULL;
+	}
+	if (p->tok.kind == TOK_NUMBER || p->tok.kind == TOK_DURATION ||
+	    (!neg && p->tok.kind == TOK_STRING))
+		n = parse_primary(p);
+	else if (!neg && p->tok.kind == TOK_NAME &&
+	    (tok_is(p, "true") || tok_is(p, "false")))
+		n = parse_word(p, &failed);
+	else {
+		parse_error(p, p->tok.start, "the list after 'in' holds "
+		    "numbers, strings, true and false");
+		return NULL;
+	}
+	if (n != NULL && neg) {
+		n->start = start;
+		n->i = -n->i;
+		n->d = -n->d;
+	}
+	return n;
+}
+
+/* Check an item of x's in list: of x's type (unless x is a trait). */
+static int
+check_item(struct parser *p, const struct node *x, const struct node *item)
+{
+	if (x->type != EXPR_ANY && item->type != x->type) {
+		parse_error(p, item->start, "cannot compare %s with %s",
+		    type_name(x->type), type_name(item->type));
+		return -1;
+	}
+	return check_stage_name(p, x, item);
+}
+
+/* Parse "in (item, ...)" after x; the current token is in. */
+static struct node *
+parse_in(struct parser *p, struct node *x)
+{
+	struct node	*n, *item, **tail;
+
+	n = node_new(NODE_IN, EXPR_BOOL, x->start, p->tok.end);
+	n->l = x;
+	tail = &n->r;
+	if (lex_next(p) != 0)
+		goto fail;
+	if (p->tok.kind != TOK_LPAREN) {
+		parse_error(p, p->tok.start, "expected '(' after 'in'");
+		goto fail;
+	}
+	do {
+		if (lex_next(p) != 0 || (item = parse_item(p)) == NULL)
+			goto fail;
+		*tail = item;
+		tail = &item->next;
+		if (check_item(p, x, item) != 0)
+			goto fail;
+	} while (p->tok.kind == TOK_COMMA);
+	if (p->tok.kind != TOK_RPAREN) {
+		parse_error(p, p->tok.start, "expected ')'");
+		goto fail;
+	}
+	n->end = p->tok.end;
+	if (lex_next(p) != 0 || node_grow(p, n) != 0)
+		goto fail;
+	return n;
+fail:
+	node_free(n);
+	return NULL;
+}
+
+/* Parse one comparison or in (they do not chain). */
 static struct node *
 parse_compare(struct parser *p)
 {
@@ -824,13 +1314,15 @@ parse_compare(struct parser *p)
 	enum token_kind	 op;
 	size_t		 offset;
 
-	if ((l = parse_additive(p)) == NULL)
+	if ((l = parse_arith(p, 1)) == NULL)
 		return NULL;
+	if (tok_is(p, "in"))
+		return parse_in(p, l);
 	op = p->tok.kind;
 	if (op < TOK_EQ || op > TOK_GE)
 		return l;
 	offset = p->tok.start;
-	if (lex_next(p) != 0 || (r = parse_additive(p)) == NULL) {
+	if (lex_next(p) != 0 || (r = parse_arith(p, 1)) == NULL) {
 		node_free(l);
 		return NULL;
 	}
@@ -865,22 +1357,24 @@ parse_not(struct parser *p)
 	return n;
 }
 
-/* Parse and. */
+/* Parse a chain of and (over not), or of or (over and). */
 static struct node *
-parse_and(struct parser *p)
+parse_logic(struct parser *p, int is_or)
 {
+	const char	*word = is_or ? "or" : "and";
 	struct node	*l, *r;
 
-	if ((l = parse_not(p)) == NULL)
+	if ((l = is_or ? parse_logic(p, 0) : parse_not(p)) == NULL)
 		return NULL;
-	while (tok_is(p, "and")) {
-		if (lex_next(p) != 0 || (r = parse_not(p)) == NULL) {
+	while (tok_is(p, word)) {
+		if (lex_next(p) != 0 ||
+		    (r = is_or ? parse_logic(p, 0) : parse_not(p)) == NULL) {
 			node_free(l);
 			return NULL;
 		}
-		l = node_binary(NODE_AND, EXPR_BOOL, l, r);
-		if (check_bool(p, "and", l->l) != 0 ||
-		    check_bool(p, "and", r) != 0 || node_grow(p, l) != 0) {
+		l = node_binary(is_or ? NODE_OR : NODE_AND, EXPR_BOOL, l, r);
+		if (check_bool(p, word, l->l) != 0 ||
+		    check_bool(p, word, r) != 0 || node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
@@ -892,23 +1386,40 @@ parse_and(struct parser *p)
 static struct node *
 parse_or(struct parser *p)
 {
-	struct node	*l, *r;
+	return parse_logic(p, 1);
+}
 
-	if ((l = parse_and(p)) == NULL)
-		return NULL;
-	while (tok_is(p, "or")) {
-		if (lex_next(p) != 0 || (r = parse_and(p)) == NULL) {
-			node_free(l);
-			return NULL;
-		}
-		l = node_binary(NODE_OR, EXPR_BOOL, l, r);
-		if (check_bool(p, "or", l->l) != 0 ||
-		    check_bool(p, "or", r) != 0 || node_grow(p, l) != 0) {
-			node_free(l);
-			return NULL;
-		}
+/* Parse a whole boolean expression from the start of p's source. */
+static struct node *
+parse_root(struct parser *p)
+{
+	struct node	*root = NULL;
+
+	if (lex_next(p) != 0)
+		goto fail;
+	if (p->tok.kind == TOK_END) {
+		parse_error(p, p->tok.start, "empty expression");
+		goto fail;
 	}
-	return l;
+	if ((root = parse_or(p)) == NULL)
+		goto fail;
+	if (p->tok.kind != TOK_END) {
+		tok_unexpected(p);
+		goto fail;
+	}
+	if (root->type != EXPR_BOOL) {
+		parse_error(p, root->start, "expected a boolean expression, "
+		    "got %s", type_name(root->type));
+		goto fail;
+	}
+	free(p->tok.s);
+	p->tok.s = NULL;
+	return root;
+fail:
+	free(p->tok.s);
+	p->tok.s = NULL;
+	node_free(root);
+	return NULL;
 }
 
 /* Parse and type-check an expression, which must be a boolean. */
@@ -916,10 +1427,11 @@ struct expr *
 expr_compile(const char *src, const struct expr_scope *scope, char *err,
     size_t errlen)
 {
-	static const struct expr_scope	 none = { SUBJECT_USER, NULL, NULL };
+	static const struct expr_scope	 none = { SUBJECT_USER, NULL, NULL,
+					    NULL };
 	struct parser			 p;
 	struct expr			*e;
-	struct node			*root = NULL;
+	struct seg_chain		 self = { NULL, NULL };
 
 	memset(&p, 0, sizeof p);
 	e = xcalloc(1, sizeof *e);
@@ -930,32 +1442,17 @@ expr_compile(const char *src, const struct expr_scope *scope, char *err,
 	p.expr = e;
 	p.err = err;
 	p.errlen = errlen;
-
-	if (lex_next(&p) != 0)
-		goto fail;
-	if (p.tok.kind == TOK_END) {
-		parse_error(&p, p.tok.start, "empty expression");
-		goto fail;
+	if (p.scope->segment != NULL) {
+		self.name = p.scope->segment;
+		p.chain = &self;
 	}
-	if ((root = parse_or(&p)) == NULL)
-		goto fail;
-	if (p.tok.kind != TOK_END) {
-		tok_unexpected(&p);
-		goto fail;
+	if (p.scope->conf != NULL && p.scope->conf->default_timezone != NULL)
+		e->default_tz = xstrdup(p.scope->conf->default_timezone);
+	if ((e->root = parse_root(&p)) == NULL) {
+		expr_free(e);
+		return NULL;
 	}
-	if (root->type != EXPR_BOOL) {
-		parse_error(&p, root->start, "expected a boolean expression, "
-		    "got %s", type_name(root->type));
-		goto fail;
-	}
-	free(p.tok.s);
-	e->root = root;
 	return e;
-fail:
-	free(p.tok.s);
-	node_free(root);
-	expr_free(e);
-	return NULL;
 }
 
 /* Free a compiled expression. */
@@ -968,6 +1465,7 @@ expr_free(struct expr *e)
 	for (int i = 0; i < e->nstalls; i++)
 		free(e->stalls[i].name);
 	free(e->stalls);
+	free(e->default_tz);
 	free(e->src);
 	free(e);
 }

@@ -1,10 +1,18 @@
 /*
  * The rule language compiled to SQL (see expr.h for the names the SQL
- * refers to), the reads several expressions share (struct expr_share), and
- * explain, which evaluates each leaf of an expression for one subject.
+ * refers to) and the reads several expressions share (struct expr_share).
  * Values from the source reach SQL only as bound parameters (:p1, :p2,
  * ...): named, so that their numbers never clash with :now and :journey
  * wherever those appear.
+ *
+ * Traits and properties are read as JSON text and compared by the SQL
+ * functions of exprfn.c, which keep their types apart. An event selector's
+ * condition is part of the WHERE of the events' subquery: it filters in
+ * the same pass over the events as the count it filters. In a shared
+ * query, the reads of one subject's events of one name (a count, a sum, a
+ * since, days, each with its window and condition) are packed into one
+ * scan of those events: one column, jd_pack() of their aggregates, each
+ * with its FILTER.
  */
 #include "config.h"
 
@@ -112,45 +120,296 @@ sql_bind(const struct sql *q, sqlite3_stmt *st, int64_t now,
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* Add a JSON path for key ('$."key"') as a parameter. */
-static void
-sql_add_path(struct sql *q, const char *key)
+/* The codes of kinds in jd_cmp() and jd_in(): enum json_kind. */
+static int
+kind_code(enum expr_type type)
 {
-	char	*path = xprintf("$.\"%s\"", key);
-
-	sql_add_text(q, path);
-	free(path);
+	switch (type) {
+	case EXPR_STR:	return JSON_STRING;
+	case EXPR_NUM:	return JSON_NUMBER;
+	case EXPR_BOOL:	return JSON_BOOL;
+	case EXPR_ANY:	break;
+	}
+	return JSON_ABSENT;
 }
 
-/* Append the FROM and WHERE of the events a count, sum or since reads;
- * a user's own events by sid, "s.sid" unless given. */
+/* Append the subject's time zone name (its timezone trait), for days(). */
+static void
+tz_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	(void)e;
+	if (n->account) {
+		buf_puts(b, "(SELECT jd_str(a.traits -> ");
+		sql_add_text(q, "$.\"timezone\"");
+		buf_puts(b, ") FROM subjects a WHERE a.sid = s.account)");
+	} else {
+		buf_puts(b, "jd_str(s.traits -> ");
+		sql_add_text(q, "$.\"timezone\"");
+		buf_puts(b, ")");
+	}
+}
+
+/* Does a read of events need the subject's time zone (days())? */
+static int
+needs_tz(const struct node *n)
+{
+	return n->func == FUNC_DAYS || n->func == FUNC_ACTIVE_DAYS;
+}
+
+/* Append the FROM and the subject's part of the WHERE of the events that
+ * n reads: a user's own events by sid ("s.sid" unless given), all the
+ * account's users' events for an account or account.NAME(); with tz, the
+ * subject's time zone as z.tz, computed once for its events. */
+static void
+events_from(const struct expr *e, const struct node *n, struct sql *q,
+    const char *sid, int tz)
+{
+	struct buf	*b = &q->text;
+
+	buf_puts(b, "FROM ");
+	if (tz) {
+		buf_puts(b, "(SELECT ");
+		tz_sql(e, n, q);
+		buf_puts(b, " AS tz LIMIT 1) z CROSS JOIN ");
+	}
+	if (n->account)			/* all users of the user's account */
+		buf_puts(b, "subjects u JOIN events e "
+		    "ON e.subject = u.sid WHERE u.account = s.account");
+	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
+		buf_puts(b, "subjects u JOIN events e "
+		    "ON e.subject = u.sid WHERE u.account = s.sid");
+	else
+		buf_printf(b, "events e WHERE e.subject = %s", sid);
+}
+
+/* Append the condition of an event selector, never over shared reads. */
+static void
+where_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct expr_share	*saved = q->share;
+
+	q->share = NULL;
+	buf_puts(&q->text, "(");
+	node_sql(e, n->where, q);
+	buf_puts(&q->text, ")");
+	q->share = saved;
+}
+
+/* Append the rest of the WHERE of the events n reads: its name, its
+ * window (when window >= 0) and, with cond, its condition. */
+static void
+events_where(const struct expr *e, const struct node *n, struct sql *q,
+    int64_t window, int cond)
+{
+	struct buf	*b = &q->text;
+
+	if (n->func != FUNC_ACTIVE_DAYS) {
+		buf_puts(b, " AND e.name = ");
+		sql_add_text(q, n->s);
+	}
+	buf_puts(b, " AND e.ts <= :now");
+	if (window >= 0) {
+		buf_puts(b, " AND e.ts >= :now - ");
+		sql_add_int(q, window);
+	}
+	if (cond && n->where != NULL) {
+		buf_puts(b, " AND ");
+		where_sql(e, n, q);
+	}
+}
+
+/* Append the FROM and WHERE of the events a read of events makes. */
 static void
 events_sql_of(const struct expr *e, const struct node *n, struct sql *q,
     const char *sid)
 {
+	events_from(e, n, q, sid, needs_tz(n));
+	events_where(e, n, q, n->has_window ? n->window : -1, 1);
+}
+
+/* Append the aggregate of a read of events, over its rows e (and z). */
+static void
+aggregate_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
 	struct buf	*b = &q->text;
 
-	if (n->account)			/* all users of the user's account */
-		buf_puts(b, "FROM subjects u JOIN events e "
-		    "ON e.subject = u.sid WHERE u.account = s.account");
-	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
-		buf_puts(b, "FROM subjects u JOIN events e "
-		    "ON e.subject = u.sid WHERE u.account = s.sid");
-	else
-		buf_printf(b, "FROM events e WHERE e.subject = %s", sid);
-	buf_puts(b, " AND e.name = ");
-	sql_add_text(q, n->s);
-	buf_puts(b, " AND e.ts <= :now");
-	if (n->has_window) {
-		buf_puts(b, " AND e.ts >= :now - ");
-		sql_add_int(q, n->window);
+	switch (n->func) {
+	case FUNC_SUM:
+		buf_puts(b, "total(jd_num(e.props -> ");
+		sql_add_text(q, n->prop);
+		buf_puts(b, "))");
+		break;
+	case FUNC_SINCE:
+		buf_puts(b, "max(e.ts)");
+		break;
+	case FUNC_SINCE_FIRST:
+		buf_puts(b, "min(e.ts)");
+		break;
+	case FUNC_DAYS:
+	case FUNC_ACTIVE_DAYS:
+		buf_puts(b, "count(DISTINCT jd_day(e.ts, z.tz, ");
+		if (e->default_tz != NULL)
+			sql_add_text(q, e->default_tz);
+		else
+			buf_puts(b, "NULL");
+		buf_puts(b, "))");
+		break;
+	default:
+		buf_puts(b, "count(*)");
+		break;
 	}
 }
 
-static void
-events_sql(const struct expr *e, const struct node *n, struct sql *q)
+/* Is n a read of events (count, sum, since, since_first, days)? */
+static int
+reads_events(const struct node *n)
 {
-	events_sql_of(e, n, q, "s.sid");
+	if (n->kind != NODE_CALL)
+		return 0;
+	switch (n->func) {
+	case FUNC_COUNT:
+	case FUNC_SUM:
+	case FUNC_SINCE:
+	case FUNC_SINCE_FIRST:
+	case FUNC_DAYS:
+	case FUNC_ACTIVE_DAYS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Is the value of n's aggregate a time, of which n is the age? */
+static int
+is_age(const struct node *n)
+{
+	return n->func == FUNC_SINCE || n->func == FUNC_SINCE_FIRST;
+}
+
+/* Append the JSON text of a trait or property. */
+static void
+read_sql(const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	if (n->func == FUNC_PROP) {
+		buf_puts(b, "(e.props -> ");
+		sql_add_text(q, n->path);
+		buf_puts(b, ")");
+	} else if (n->account) {
+		buf_puts(b, "(SELECT a.traits -> ");
+		sql_add_text(q, n->path);
+		buf_puts(b, " FROM subjects a WHERE a.sid = s.account)");
+	} else {
+		buf_puts(b, "(s.traits -> ");
+		sql_add_text(q, n->path);
+		buf_puts(b, ")");
+	}
+}
+
+/* Append the SQL of a membership read: stage(), in_journey(),
+ * completed(). */
+static void
+member_sql(const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	const char	*who = n->account ? "s.account" : "s.sid";
+
+	if (n->func == FUNC_STAGE) {
+		buf_puts(b, "(SELECT j.stage FROM members j WHERE j.journey = ");
+		sql_add_text(q, n->s);
+		buf_printf(b, " AND j.subject = %s AND j.status <> %d)", who,
+		    MEMBER_EXITED);
+		return;
+	}
+	buf_puts(b, "EXISTS (SELECT 1 FROM members j WHERE j.journey = ");
+	sql_add_text(q, n->s);
+	if (n->func == FUNC_COMPLETED)
+		buf_printf(b, " AND j.subject = s.sid AND j.status = %d)",
+		    MEMBER_COMPLETED);
+	else
+		buf_printf(b, " AND j.subject = s.sid AND j.status IN (%d, "
+		    "%d))", MEMBER_ACTIVE, MEMBER_COMPLETED);
+}
+
+/* Append the SQL of users() or active_users(). */
+static void
+users_sql(const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	const char	*acct = n->account ? "s.account" : "s.sid";
+
+	if (n->func == FUNC_USERS) {
+		buf_printf(b, "(SELECT count(*) FROM subjects u "
+		    "WHERE u.account = %s)", acct);
+		return;
+	}
+	buf_printf(b, "(SELECT count(*) FROM subjects u WHERE u.account = %s "
+	    "AND EXISTS (SELECT 1 FROM events e WHERE e.subject = u.sid AND "
+	    "e.ts <= :now AND e.ts >= :now - ", acct);
+	sql_add_int(q, n->window);
+	buf_puts(b, "))");
+}
+
+/* Append the SQL of stage_age, journey_age or stalled. */
+static void
+age_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	if (n->func != FUNC_STALLED) {
+		buf_printf(b, "(CASE WHEN m.status <> %d THEN :now - %s END)",
+		    MEMBER_EXITED, n->func == FUNC_STAGE_AGE ? "m.stage_since" :
+		    "m.entered");
+		return;
+	}
+	if (e->nstalls == 0) {
+		buf_puts(b, "0");
+		return;
+	}
+	buf_printf(b, "coalesce(m.status <> %d AND CASE m.stage",
+	    MEMBER_EXITED);
+	for (int i = 0; i < e->nstalls; i++) {
+		buf_puts(b, " WHEN ");
+		sql_add_text(q, e->stalls[i].name);
+		buf_puts(b, " THEN m.stage_since < :now - ");
+		sql_add_int(q, e->stalls[i].expect);
+	}
+	buf_puts(b, " ELSE 0 END, 0)");
+}
+
+/* Append the SQL of a string function or time(). */
+static void
+string_fn_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	switch (n->func) {
+	case FUNC_CONTAINS:
+		buf_puts(b, "coalesce(instr(");
+		break;
+	case FUNC_STARTS_WITH:
+		buf_puts(b, "jd_starts_with(");
+		break;
+	case FUNC_ENDS_WITH:
+		buf_puts(b, "jd_ends_with(");
+		break;
+	case FUNC_LOWER:
+		buf_puts(b, "lower(");
+		break;
+	default:
+		buf_puts(b, "unixepoch(jd_iso(");
+		break;
+	}
+	node_sql_as(e, n->l, EXPR_STR, q);
+	if (n->r != NULL) {
+		buf_puts(b, ", ");
+		node_sql_as(e, n->r, EXPR_STR, q);
+	}
+	buf_puts(b, n->func == FUNC_CONTAINS ? ") > 0, 0)" :
+	    n->func == FUNC_TIME ? "))" : ")");
 }
 
 /* Append the SQL of a function or a name like stage_age. */
@@ -158,103 +417,51 @@ static void
 call_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
-	const char	*who = n->account ? "s.account" : "s.sid";
 
+	if (reads_events(n)) {
+		buf_puts(b, is_age(n) ? "(:now - (SELECT " : "(SELECT ");
+		aggregate_sql(e, n, q);
+		buf_puts(b, " ");
+		events_sql_of(e, n, q, "s.sid");
+		buf_puts(b, is_age(n) ? "))" : ")");
+		return;
+	}
 	switch (n->func) {
-	case FUNC_COUNT:
-		buf_puts(b, "(SELECT count(*) ");
-		events_sql(e, n, q);
-		buf_puts(b, ")");
-		break;
-	case FUNC_SUM:
-		buf_puts(b, "(SELECT total(json_extract(e.props, ");
-		sql_add_path(q, n->prop);
-		buf_puts(b, ")) ");
-		events_sql(e, n, q);
-		buf_puts(b, ")");
-		break;
-	case FUNC_SINCE:
-		buf_puts(b, "(:now - (SELECT max(e.ts) ");
-		events_sql(e, n, q);
-		buf_puts(b, "))");
-		break;
 	case FUNC_ATTR:
-		if (n->account) {
-			buf_puts(b, "(SELECT json_extract(a.traits, ");
-			sql_add_path(q, n->s);
-			buf_puts(b, ") FROM subjects a WHERE a.sid = "
-			    "s.account)");
-		} else {
-			buf_puts(b, "json_extract(s.traits, ");
-			sql_add_path(q, n->s);
-			buf_puts(b, ")");
-		}
+	case FUNC_PROP:
+		read_sql(n, q);
 		break;
 	case FUNC_HAS:
 		if (n->account) {
 			buf_puts(b, "EXISTS (SELECT 1 FROM subjects a WHERE "
 			    "a.sid = s.account AND json_type(a.traits, ");
-			sql_add_path(q, n->s);
+			sql_add_text(q, n->path);
 			buf_puts(b, ") IS NOT NULL)");
 		} else {
 			buf_puts(b, "(json_type(s.traits, ");
-			sql_add_path(q, n->s);
+			sql_add_text(q, n->path);
 			buf_puts(b, ") IS NOT NULL)");
 		}
 		break;
 	case FUNC_STAGE:
-		buf_puts(b, "(SELECT j.stage FROM members j WHERE j.journey = ");
-		sql_add_text(q, n->s);
-		buf_printf(b, " AND j.subject = %s AND j.status <> %d)", who,
-		    MEMBER_EXITED);
-		break;
 	case FUNC_IN_JOURNEY:
 	case FUNC_COMPLETED:
-		buf_puts(b, "EXISTS (SELECT 1 FROM members j WHERE "
-		    "j.journey = ");
-		sql_add_text(q, n->s);
-		if (n->func == FUNC_COMPLETED)
-			buf_printf(b, " AND j.subject = s.sid AND "
-			    "j.status = %d)", MEMBER_COMPLETED);
-		else
-			buf_printf(b, " AND j.subject = s.sid AND "
-			    "j.status IN (%d, %d))", MEMBER_ACTIVE,
-			    MEMBER_COMPLETED);
+		member_sql(n, q);
 		break;
 	case FUNC_USERS:
-		buf_puts(b, "(SELECT count(*) FROM subjects u "
-		    "WHERE u.account = s.sid)");
-		break;
 	case FUNC_ACTIVE_USERS:
-		buf_puts(b, "(SELECT count(*) FROM subjects u "
-		    "WHERE u.account = s.sid AND EXISTS (SELECT 1 FROM events e "
-		    "WHERE e.subject = u.sid AND e.ts <= :now AND "
-		    "e.ts >= :now - ");
-		sql_add_int(q, n->window);
-		buf_puts(b, "))");
+		users_sql(n, q);
 		break;
 	case FUNC_STAGE_AGE:
-		buf_printf(b, "(CASE WHEN m.status <> %d THEN "
-		    ":now - m.stage_since END)", MEMBER_EXITED);
-		break;
 	case FUNC_JOURNEY_AGE:
-		buf_printf(b, "(CASE WHEN m.status <> %d THEN "
-		    ":now - m.entered END)", MEMBER_EXITED);
-		break;
 	case FUNC_STALLED:
-		if (e->nstalls == 0) {
-			buf_puts(b, "0");
-			break;
-		}
-		buf_printf(b, "coalesce(m.status <> %d AND CASE m.stage",
-		    MEMBER_EXITED);
-		for (int i = 0; i < e->nstalls; i++) {
-			buf_puts(b, " WHEN ");
-			sql_add_text(q, e->stalls[i].name);
-			buf_puts(b, " THEN m.stage_since < :now - ");
-			sql_add_int(q, e->stalls[i].expect);
-		}
-		buf_puts(b, " ELSE 0 END, 0)");
+		age_sql(e, n, q);
+		break;
+	case FUNC_NOW:
+		buf_puts(b, ":now");
+		break;
+	default:
+		string_fn_sql(e, n, q);
 		break;
 	}
 }
@@ -275,16 +482,16 @@ op_sql(enum token_kind op)
 	return "=";
 }
 
-static void	node_sql(const struct expr *, const struct node *, struct sql *);
-static enum token_kind op_mirror(enum token_kind);
-
 /* Append a chain of and, or, + or - without nesting its left operands in
  * parentheses: SQLite reads "a OR b OR c" and "a + b - c" from the left,
- * as the parser built them. Right operands are parenthesized. */
+ * as the parser built them. Right operands are parenthesized; the
+ * operands of + and - are numbers. */
 static void
 chain_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
+	enum expr_type	 want = n->kind == NODE_AND || n->kind == NODE_OR ?
+			    EXPR_BOOL : EXPR_NUM;
 	const char	*op;
 
 	switch (n->kind) {
@@ -297,13 +504,92 @@ chain_sql(const struct expr *e, const struct node *n, struct sql *q)
 		chain_sql(e, n->l, q);
 	else {
 		buf_puts(b, "(");
-		node_sql(e, n->l, q);
+		node_sql_as(e, n->l, want, q);
 		buf_puts(b, ")");
 	}
 	buf_puts(b, op);
 	buf_puts(b, "(");
-	node_sql(e, n->r, q);
+	node_sql_as(e, n->r, want, q);
 	buf_puts(b, ")");
+}
+
+/* Append *, / (real division) or % (of the truncated integers); by zero,
+ * SQLite gives NULL: absent. */
+static void
+product_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	buf_puts(b, n->kind == NODE_DIV ? "(CAST((" : n->kind == NODE_MOD ?
+	    "(CAST((" : "((");
+	node_sql_as(e, n->l, EXPR_NUM, q);
+	buf_puts(b, n->kind == NODE_DIV ? ") AS REAL) / (" :
+	    n->kind == NODE_MOD ? ") AS INTEGER) % CAST((" : ") * (");
+	node_sql_as(e, n->r, EXPR_NUM, q);
+	buf_puts(b, n->kind == NODE_MOD ? ") AS INTEGER))" : "))");
+}
+
+/* Append a comparison: plain SQL between two typed sides (absent on
+ * either side: false, never NULL), jd_cmp() when a side is a trait. */
+static void
+compare_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf		*b = &q->text;
+	const struct node	*l = n->l, *r = n->r;
+	enum token_kind		 op = n->op;
+
+	if (l->type != EXPR_ANY && r->type != EXPR_ANY) {
+		buf_puts(b, "coalesce((");
+		node_sql(e, l, q);
+		buf_printf(b, ") %s (", op_sql(op));
+		node_sql(e, r, q);
+		buf_puts(b, "), 0)");
+		return;
+	}
+	if (l->type != EXPR_ANY) {
+		l = n->r;
+		r = n->l;
+		op = op_mirror(op);
+	}
+	buf_puts(b, "jd_cmp(");
+	node_sql(e, l, q);
+	buf_printf(b, ", %d, %d, ", cmp_code_of(op), kind_code(r->type));
+	node_sql(e, r, q);
+	buf_puts(b, ")");
+}
+
+/* Append the value of a literal of an in list. */
+static void
+item_sql(const struct node *i, struct sql *q)
+{
+	if (i->kind == NODE_STRING)
+		sql_add_text(q, i->s);
+	else if (i->kind == NODE_BOOL)
+		buf_puts(&q->text, i->i ? "1" : "0");
+	else if (i->is_float)
+		sql_add_double(q, i->d);
+	else
+		sql_add_int(q, i->i);
+}
+
+/* Append x in (...): SQL's IN for a typed x, jd_in() for a trait. */
+static void
+in_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	int		 any = n->l->type == EXPR_ANY;
+
+	buf_puts(b, any ? "jd_in(" : "coalesce((");
+	node_sql(e, n->l, q);
+	buf_puts(b, any ? "" : ") IN (");
+	for (const struct node *i = n->r; i != NULL; i = i->next) {
+		if (any)
+			buf_printf(b, ", %d, ", kind_code(i->type));
+		else if (i != n->r)
+			buf_puts(b, ", ");
+		item_sql(i, q);
+	}
+	buf_puts(b, any ? ")" : "), 0)");
 }
 
 /*
@@ -356,27 +642,34 @@ count_exists_sql_of(const struct expr *e, const struct node *n,
 	buf_puts(&q->text, exists ? ")" : "))");
 }
 
-static void
-count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
-{
-	count_exists_sql_of(e, n, q, "s.sid");
-}
-
 /*
  * Shared values (struct expr_share): a node that reads the subject's data
- * (a call other than stage_age, journey_age and stalled, or a count_exists
- * comparison) is a leaf; with q->share set, each distinct leaf (by its SQL
- * and parameters) is written once, as a column jd_xN of the query that
- * reads the subjects, and every use refers to that column.
+ * (a count, an attr, ... or a count_exists comparison) is a leaf; with
+ * q->share set, each distinct leaf (by its SQL and parameters) is written
+ * once, as a column jd_xN of the query that reads the subjects, and every
+ * use refers to that column.
  */
-static int
+int
 node_is_leaf(const struct node *n)
 {
 	int	 exists;
 
-	if (n->kind == NODE_CALL)
-		return n->func != FUNC_STAGE_AGE && n->func != FUNC_JOURNEY_AGE &&
-		    n->func != FUNC_STALLED;
+	if (n->kind == NODE_CALL) {
+		switch (n->func) {
+		case FUNC_STAGE_AGE:
+		case FUNC_JOURNEY_AGE:
+		case FUNC_STALLED:
+		case FUNC_NOW:
+		case FUNC_TIME:
+		case FUNC_CONTAINS:
+		case FUNC_STARTS_WITH:
+		case FUNC_ENDS_WITH:
+		case FUNC_LOWER:
+			return 0;
+		default:
+			return 1;
+		}
+	}
 	return count_exists(n, &exists) != NULL;
 }
 
@@ -387,7 +680,24 @@ leaf_sql(const struct expr *e, const struct node *n, struct sql *q)
 	if (n->kind == NODE_CALL)
 		call_sql(e, n, q);
 	else
-		count_exists_sql(e, n, q);
+		count_exists_sql_of(e, n, q, "s.sid");
+}
+
+/* The key of some SQL: its text, then its parameters' values. */
+static char *
+sql_key(struct sql *q)
+{
+	for (int i = 0; i < q->nparams; i++) {
+		const struct sql_param *p = &q->params[i];
+
+		if (p->type == SQLITE_TEXT)
+			buf_printf(&q->text, "\n%zu:%s", strlen(p->s), p->s);
+		else if (p->type == SQLITE_FLOAT)
+			buf_printf(&q->text, "\nf%.17g", p->d);
+		else
+			buf_printf(&q->text, "\ni%lld", (long long)p->i);
+	}
+	return buf_steal(&q->text);
 }
 
 /* The key of a leaf: its SQL, then its parameters' values. */
@@ -399,32 +709,59 @@ leaf_key(const struct expr *e, const struct node *n)
 
 	sql_init(&q);
 	leaf_sql(e, n, &q);
-	for (int i = 0; i < q.nparams; i++) {
-		const struct sql_param *p = &q.params[i];
+	key = sql_key(&q);
+	sql_free(&q);
+	return key;
+}
 
-		if (p->type == SQLITE_TEXT)
-			buf_printf(&q.text, "\n%zu:%s", strlen(p->s), p->s);
-		else if (p->type == SQLITE_FLOAT)
-			buf_printf(&q.text, "\nf%.17g", p->d);
-		else
-			buf_printf(&q.text, "\ni%lld", (long long)p->i);
-	}
-	key = buf_steal(&q.text);
+/* The key of the events a read of events scans, whatever its window and
+ * condition (its subjects, name and time zone), or NULL for a leaf that
+ * no other packs with. */
+static char *
+scan_key(const struct expr *e, const struct node *n)
+{
+	struct sql	 q;
+	char		*key;
+
+	if (!reads_events(n))
+		return NULL;
+	sql_init(&q);
+	events_from(e, n, &q, "s.sid", needs_tz(n));
+	events_where(e, n, &q, -1, 0);
+	key = sql_key(&q);
+	sql_free(&q);
+	return key;
+}
+
+/* The key of a read's condition ("" without one). */
+static char *
+where_key(const struct expr *e, const struct node *n)
+{
+	struct sql	 q;
+	char		*key;
+
+	if (n->where == NULL)
+		return xstrdup("");
+	sql_init(&q);
+	where_sql(e, n, &q);
+	key = sql_key(&q);
 	sql_free(&q);
 	return key;
 }
 
 #define SHARE_UNDECIDED	(-2)	/* struct expr_share's by, before first use */
 
-/* The column of leaf n in share; with add, added when it is not there.
+/* The column of leaf n in share; with add, added when it is not there
+ * (and packed with a read of the same events that is not yet used).
  * -1 when it is not there. */
 static int
 share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
     int add)
 {
 	char	*key = leaf_key(e, n);
+	int	 i;
 
-	for (int i = 0; i < sh->n; i++) {
+	for (i = 0; i < sh->n; i++) {
 		if (strcmp(sh->v[i].key, key) == 0) {
 			free(key);
 			return i;
@@ -435,16 +772,44 @@ share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
 		return -1;
 	}
 	sh->v = xreallocarray(sh->v, sh->n + 1, sizeof *sh->v);
-	sh->v[sh->n].e = e;
-	sh->v[sh->n].n = n;
-	sh->v[sh->n].key = key;
-	sh->v[sh->n].by = SHARE_UNDECIDED;
+	memset(&sh->v[i], 0, sizeof sh->v[i]);
+	sh->v[i].e = e;
+	sh->v[i].n = n;
+	sh->v[i].key = key;
+	sh->v[i].by = SHARE_UNDECIDED;
+	sh->v[i].scan = scan_key(e, n);
+	sh->v[i].group = i;
+	sh->v[i].nslots = 1;
+	for (int j = 0; j < i && sh->v[i].scan != NULL; j++) {
+		if (sh->v[j].group != j || sh->v[j].sealed ||
+		    sh->v[j].scan == NULL ||
+		    strcmp(sh->v[j].scan, sh->v[i].scan) != 0)
+			continue;
+		sh->v[i].group = j;
+		sh->v[i].slot = sh->v[j].nslots++;
+		break;
+	}
 	return sh->n++;
 }
 
+/* Append the value of leaf i of share: its column, or its slot in the
+ * column it is packed into. Its group takes no more leaves. */
+static void
+share_ref(struct expr_share *sh, int i, struct sql *q)
+{
+	int	 g = sh->v[i].group;
+
+	sh->v[g].sealed = 1;
+	if (sh->v[g].nslots > 1)
+		buf_printf(&q->text, "jd_unpack(jd_x%d, %d)", g,
+		    sh->v[i].slot);
+	else
+		buf_printf(&q->text, "jd_x%d", g);
+}
+
 /*
- * A shared count of the same events as existence test n, over the same
- * window or a narrower one (the column of that count), or -1: where the
+ * A shared count of the same events as existence test n (the same
+ * condition), over the same window or a narrower one, or -1: where the
  * count is not 0 the events exist, and only where it is 0 need they be
  * looked for. "count('ride') >= 1" and "count('ride', 30d) >= 8" in one
  * mask seek the subject's rides once for most subjects, not twice.
@@ -454,26 +819,33 @@ share_implied(struct expr_share *sh, const struct expr *e,
     const struct node *n)
 {
 	const struct node	*call, *c;
-	int			 exists;
+	char			*want, *have;
+	int			 exists, found = -1;
 
 	call = count_exists(n, &exists);
 	if (call->account || e->subject != SUBJECT_USER)
 		return -1;
-	for (int i = 0; i < sh->n; i++) {
+	want = where_key(e, call);
+	for (int i = 0; i < sh->n && found < 0; i++) {
 		c = sh->v[i].n;
 		if (c->kind != NODE_CALL || c->func != FUNC_COUNT ||
 		    c->account || sh->v[i].e->subject != SUBJECT_USER ||
-		    strcmp(c->s, call->s) != 0)
+		    strcmp(c->s, call->s) != 0 ||
+		    (call->has_window && (!c->has_window ||
+		    c->window > call->window)))
 			continue;
-		if (!call->has_window ||
-		    (c->has_window && c->window <= call->window))
-			return i;
+		have = where_key(sh->v[i].e, c);
+		if (strcmp(have, want) == 0)
+			found = i;
+		free(have);
 	}
-	return -1;
+	free(want);
+	return found;
 }
 
-/* Pre-register every read e makes, so that existence tests find the
- * counts that imply them wherever those come in the query. */
+/* Pre-register every read e makes (n and under it), so that existence
+ * tests find the counts that imply them wherever those come in the query,
+ * and reads of the same events are packed together. */
 static void
 share_add(struct expr_share *sh, const struct expr *e, const struct node *n)
 {
@@ -483,8 +855,13 @@ share_add(struct expr_share *sh, const struct expr *e, const struct node *n)
 		share_find(sh, e, n, 1);
 		return;
 	}
+	if (n->kind == NODE_SEGMENT) {
+		share_add(sh, n->seg, n->seg->root);
+		return;
+	}
 	share_add(sh, e, n->l);
-	share_add(sh, e, n->r);
+	if (n->kind != NODE_IN)
+		share_add(sh, e, n->r);
 }
 
 void
@@ -510,15 +887,16 @@ share_sql(struct expr_share *sh, const struct expr *e, const struct node *n,
 		count_exists(n, &exists);
 		/* CASE, not OR: SQLite computes both sides of an OR that is
 		 * a value, and only the branch taken of a CASE. */
-		buf_printf(&q->text, "(CASE WHEN jd_x%d > 0 THEN %d ELSE ", c,
-		    exists);
+		buf_puts(&q->text, "(CASE WHEN ");
+		share_ref(sh, c, q);
+		buf_printf(&q->text, " > 0 THEN %d ELSE ", exists);
 		q->share = NULL;
 		count_exists_sql_of(e, n, q, "jd_sid");
 		q->share = sh;
 		buf_puts(&q->text, " END)");
 		return;
 	}
-	buf_printf(&q->text, "jd_x%d", i);
+	share_ref(sh, i, q);
 }
 
 /* How many leaves of n are not in share. */
@@ -530,7 +908,10 @@ share_missing(struct expr_share *sh, const struct expr *e,
 		return 0;
 	if (node_is_leaf(n))
 		return share_find(sh, e, n, 0) < 0;
-	return share_missing(sh, e, n->l) + share_missing(sh, e, n->r);
+	if (n->kind == NODE_SEGMENT)
+		return share_missing(sh, n->seg, n->seg->root);
+	return share_missing(sh, e, n->l) +
+	    (n->kind != NODE_IN ? share_missing(sh, e, n->r) : 0);
 }
 
 /* Does share hold every leaf of e? */
@@ -538,6 +919,71 @@ int
 expr_share_covers(struct expr_share *sh, const struct expr *e)
 {
 	return share_missing(sh, e, e->root) == 0;
+}
+
+/* Append one aggregate of a packed scan: its own window (when narrower
+ * than the scan's) and condition as its FILTER. */
+static void
+packed_aggregate(struct expr_share *sh, int i, int64_t scan_window,
+    struct sql *q)
+{
+	const struct expr	*e = sh->v[i].e;
+	const struct node	*n = sh->v[i].n;
+	struct buf		*b = &q->text;
+	int			 window = n->has_window &&
+				    n->window != scan_window;
+
+	if (is_age(n))
+		buf_puts(b, ":now - ");
+	aggregate_sql(e, n, q);
+	if (!window && n->where == NULL)
+		return;
+	buf_puts(b, " FILTER (WHERE ");
+	if (window) {
+		buf_puts(b, "e.ts >= :now - ");
+		sql_add_int(q, n->window);
+	}
+	if (n->where != NULL) {
+		if (window)
+			buf_puts(b, " AND ");
+		where_sql(e, n, q);
+	}
+	buf_puts(b, ")");
+}
+
+/* Append the column of the leaves packed with leader g: one scan of their
+ * events over the widest window, each leaf's aggregate filtered. */
+static void
+packed_sql(struct expr_share *sh, int g, struct sql *q)
+{
+	const struct node	*n;
+	int64_t			 window = 0;
+	int			 first = 1;
+
+	for (int i = g; i < sh->n; i++) {
+		if (sh->v[i].group != g)
+			continue;
+		n = sh->v[i].n;
+		if (!n->has_window)
+			window = -1;
+		else if (window >= 0 && n->window > window)
+			window = n->window;
+	}
+	buf_puts(&q->text, "(SELECT jd_pack(");
+	for (int k = 0; k < sh->v[g].nslots; k++) {
+		for (int i = g; i < sh->n; i++) {
+			if (sh->v[i].group != g || sh->v[i].slot != k)
+				continue;
+			buf_puts(&q->text, first ? "" : ", ");
+			first = 0;
+			packed_aggregate(sh, i, window, q);
+		}
+	}
+	buf_puts(&q->text, ") ");
+	n = sh->v[g].n;
+	events_from(sh->v[g].e, n, q, "s.sid", needs_tz(n));
+	events_where(sh->v[g].e, n, q, window, 0);
+	buf_puts(&q->text, ")");
 }
 
 /* Append ", LEAF AS jd_x0, ..." for every leaf in share. */
@@ -548,10 +994,13 @@ expr_share_columns(struct expr_share *sh, struct sql *q)
 
 	q->share = NULL;
 	for (int i = 0; i < sh->n; i++) {
-		if (sh->v[i].by >= 0)
+		if (sh->v[i].by >= 0 || sh->v[i].group != i)
 			continue;
 		buf_puts(&q->text, ", ");
-		leaf_sql(sh->v[i].e, sh->v[i].n, q);
+		if (sh->v[i].nslots > 1)
+			packed_sql(sh, i, q);
+		else
+			leaf_sql(sh->v[i].e, sh->v[i].n, q);
 		buf_printf(&q->text, " AS jd_x%d", i);
 	}
 	q->share = saved;
@@ -561,15 +1010,17 @@ expr_share_columns(struct expr_share *sh, struct sql *q)
 void
 expr_share_free(struct expr_share *sh)
 {
-	for (int i = 0; i < sh->n; i++)
+	for (int i = 0; i < sh->n; i++) {
 		free(sh->v[i].key);
+		free(sh->v[i].scan);
+	}
 	free(sh->v);
 	sh->v = NULL;
 	sh->n = 0;
 }
 
 /* Append the SQL of a node. */
-static void
+void
 node_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
@@ -593,9 +1044,16 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		break;
 	case NODE_AND:
 	case NODE_OR:
+	case NODE_ADD:
+	case NODE_SUB:
 		buf_puts(b, "(");
 		chain_sql(e, n, q);
 		buf_puts(b, ")");
+		break;
+	case NODE_MUL:
+	case NODE_DIV:
+	case NODE_MOD:
+		product_sql(e, n, q);
 		break;
 	case NODE_NOT:
 		buf_puts(b, "(NOT ");
@@ -603,34 +1061,44 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		buf_puts(b, ")");
 		break;
 	case NODE_COMPARE:
-		if (node_is_leaf(n)) {
-			count_exists_sql(e, n, q);
-			break;
-		}
-		/* Absent on either side: false, never NULL. */
-		buf_puts(b, "coalesce((");
-		node_sql(e, n->l, q);
-		buf_printf(b, ") %s (", op_sql(n->op));
-		node_sql(e, n->r, q);
-		buf_puts(b, "), 0)");
-		break;
-	case NODE_ADD:
-	case NODE_SUB:
-		buf_puts(b, "(");
-		chain_sql(e, n, q);
-		buf_puts(b, ")");
+		if (node_is_leaf(n))
+			count_exists_sql_of(e, n, q, "s.sid");
+		else
+			compare_sql(e, n, q);
 		break;
 	case NODE_NEG:
 		/* The operand's SQL is a parameter, a digit, a call or in
 		 * parentheses: no more are needed. */
 		buf_puts(b, "(-");
-		node_sql(e, n->l, q);
+		node_sql_as(e, n->l, EXPR_NUM, q);
 		buf_puts(b, ")");
+		break;
+	case NODE_IN:
+		in_sql(e, n, q);
 		break;
 	case NODE_CALL:
 		call_sql(e, n, q);
 		break;
+	case NODE_SEGMENT:
+		node_sql(n->seg, n->seg->root, q);
+		break;
 	}
+}
+
+/* Append the SQL of n read as type want: a trait's JSON text turned into
+ * a number, a string or a boolean (NULL when it is not one). */
+void
+node_sql_as(const struct expr *e, const struct node *n, enum expr_type want,
+    struct sql *q)
+{
+	if (n->type != EXPR_ANY || want == EXPR_ANY) {
+		node_sql(e, n, q);
+		return;
+	}
+	buf_puts(&q->text, want == EXPR_NUM ? "jd_num(" : want == EXPR_STR ?
+	    "jd_str(" : "jd_bool(");
+	node_sql(e, n, q);
+	buf_puts(&q->text, ")");
 }
 
 /* Append the expression's SQL and parameters to q. */
@@ -650,8 +1118,11 @@ node_reads_journey(const struct node *n, const char *journey)
 	    (n->func == FUNC_STAGE || n->func == FUNC_IN_JOURNEY ||
 	    n->func == FUNC_COMPLETED) && strcmp(n->s, journey) == 0)
 		return 1;
+	if (n->kind == NODE_SEGMENT)
+		return node_reads_journey(n->seg->root, journey);
 	return node_reads_journey(n->l, journey) ||
-	    node_reads_journey(n->r, journey);
+	    node_reads_journey(n->r, journey) ||
+	    node_reads_journey(n->where, journey);
 }
 
 /* Does e read the subject's membership of journey (stage('j'),
@@ -660,186 +1131,4 @@ int
 expr_reads_journey(const struct expr *e, const char *journey)
 {
 	return node_reads_journey(e->root, journey);
-}
-
-/* Is n a constant, whose source says all about it? */
-static int
-node_constant(const struct node *n)
-{
-	if (n->kind == NODE_NEG)
-		return node_constant(n->l);
-	return n->kind == NODE_NUMBER || n->kind == NODE_STRING ||
-	    n->kind == NODE_BOOL;
-}
-
-/* The leaves explain reports: comparisons and boolean values. */
-struct leaf {
-	const struct node	*n;
-	int			 col;	/* its first column in the query */
-};
-
-/* Collect the leaves under and, or and not, and their columns. */
-static void
-explain_collect(const struct expr *e, const struct node *n, struct sql *q,
-    struct leaf **leaves, int *nleaves, int *ncols)
-{
-	struct leaf	*leaf;
-
-	if (n->kind == NODE_AND || n->kind == NODE_OR) {
-		explain_collect(e, n->l, q, leaves, nleaves, ncols);
-		explain_collect(e, n->r, q, leaves, nleaves, ncols);
-		return;
-	}
-	if (n->kind == NODE_NOT) {
-		explain_collect(e, n->l, q, leaves, nleaves, ncols);
-		return;
-	}
-	*leaves = xreallocarray(*leaves, *nleaves + 1, sizeof **leaves);
-	leaf = &(*leaves)[(*nleaves)++];
-	leaf->n = n;
-	leaf->col = *ncols;
-	if (n->kind == NODE_COMPARE) {
-		node_sql(e, n->l, q);
-		buf_puts(&q->text, ", ");
-		node_sql(e, n->r, q);
-		buf_puts(&q->text, ", ");
-		*ncols += 2;
-	}
-	node_sql(e, n, q);
-	buf_puts(&q->text, ", ");
-	(*ncols)++;
-}
-
-/* Append the source text of a node. */
-static void
-explain_source(struct buf *out, const struct expr *e, const struct node *n)
-{
-	buf_add(out, e->src + n->start, n->end - n->start);
-}
-
-/* Append a value read from column col of st. */
-static void
-explain_value(struct buf *out, sqlite3_stmt *st, int col, enum expr_type type)
-{
-	switch (sqlite3_column_type(st, col)) {
-	case SQLITE_NULL:
-		buf_puts(out, "absent");
-		break;
-	case SQLITE_INTEGER:
-		if (type == EXPR_BOOL)
-			buf_puts(out, sqlite3_column_int64(st, col) ?
-			    "true" : "false");
-		else
-			buf_printf(out, "%lld",
-			    (long long)sqlite3_column_int64(st, col));
-		break;
-	case SQLITE_FLOAT:
-		buf_printf(out, "%.15g", sqlite3_column_double(st, col));
-		break;
-	default:
-		buf_printf(out, "'%s'", (const char *)sqlite3_column_text(st,
-		    col));
-		break;
-	}
-}
-
-/* The operator op as seen from its right-hand side (a < b is b > a). */
-static enum token_kind
-op_mirror(enum token_kind op)
-{
-	switch (op) {
-	case TOK_LT:	return TOK_GT;
-	case TOK_LE:	return TOK_GE;
-	case TOK_GT:	return TOK_LT;
-	case TOK_GE:	return TOK_LE;
-	default:	break;
-	}
-	return op;
-}
-
-/* Append one line saying why a leaf holds or not. */
-static void
-explain_leaf(struct buf *out, const struct expr *e, const struct leaf *leaf,
-    sqlite3_stmt *st, int indent)
-{
-	const struct node	*n = leaf->n, *value, *bound;
-	int			 vcol, bcol, rcol = leaf->col;
-	enum token_kind		 op;
-
-	buf_printf(out, "%*s", indent, "");
-	if (n->kind != NODE_COMPARE) {
-		explain_source(out, e, n);
-		buf_printf(out, ": %s\n", sqlite3_column_int(st, rcol) ?
-		    "yes" : "no");
-		return;
-	}
-	value = n->l;
-	bound = n->r;
-	vcol = leaf->col;
-	bcol = leaf->col + 1;
-	op = n->op;
-	rcol = leaf->col + 2;
-	if (node_constant(value) && !node_constant(bound)) {
-		value = n->r;
-		bound = n->l;
-		vcol = leaf->col + 1;
-		bcol = leaf->col;
-		op = op_mirror(op);
-	}
-	explain_source(out, e, value);
-	buf_puts(out, " = ");
-	explain_value(out, st, vcol, value->type);
-	buf_printf(out, " (needs %s ", op_name(op));
-	explain_source(out, e, bound);
-	if (!node_constant(bound)) {
-		buf_puts(out, ", which is ");
-		explain_value(out, st, bcol, bound->type);
-	}
-	buf_printf(out, "): %s\n", sqlite3_column_int(st, rcol) ? "yes" : "no");
-}
-
-/* Evaluate e for one subject and explain each comparison. */
-int
-expr_explain(const struct expr *e, sqlite3 *db, int64_t sid, int64_t now,
-    const char *journey, int indent, struct buf *out, int *holds)
-{
-	struct sql	 q;
-	struct leaf	*leaves = NULL;
-	sqlite3_stmt	*st = NULL;
-	int		 nleaves = 0, ncols = 0, rc = -1;
-
-	*holds = 0;
-	sql_init(&q);
-	buf_puts(&q.text, "SELECT ");
-	explain_collect(e, e->root, &q, &leaves, &nleaves, &ncols);
-	expr_sql(e, &q);
-	buf_puts(&q.text, " FROM " EXPR_FROM " WHERE s.sid = ");
-	sql_add_int(&q, sid);
-
-	if (sqlite3_prepare_v2(db, q.text.s, -1, &st, NULL) != SQLITE_OK ||
-	    sql_bind(&q, st, now, journey) != 0) {
-		buf_printf(out, "%*sdatabase error: %s\n", indent, "",
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		for (int i = 0; i < nleaves; i++)
-			explain_leaf(out, e, &leaves[i], st, indent);
-		*holds = sqlite3_column_int(st, ncols) != 0;
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		buf_printf(out, "%*sno such subject\n", indent, "");
-		break;
-	default:
-		buf_printf(out, "%*sdatabase error: %s\n", indent, "",
-		    sqlite3_errmsg(db));
-		break;
-	}
-out:
-	sqlite3_finalize(st);
-	free(leaves);
-	sql_free(&q);
-	return rc;
 }

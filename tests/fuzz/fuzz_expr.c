@@ -46,6 +46,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if ((db = store_open(":memory:", err, sizeof err)) == NULL)
 		fuzz_fail("store_open: %s", err);
 	atexit(fuzz_cleanup);
+	if (expr_register(db) != 0)
+		fuzz_fail("cannot register the SQL functions");
 	if (store_exec(db, "INSERT INTO subjects "
 	    "(sid, kind, id, traits, account, created) VALUES "
 	    "(1, 0, 'u1', '{\"plan\":\"basic\",\"vip\":true,\"n\":5}', 3, 0),"
@@ -103,9 +105,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct expr_scope	 scopes[] = {
-		{ SUBJECT_USER, &conf, &journeys[0] },
-		{ SUBJECT_ACCOUNT, &conf, &journeys[1] },
-		{ SUBJECT_USER, NULL, NULL },
+		{ SUBJECT_USER, &conf, &journeys[0], NULL },
+		{ SUBJECT_ACCOUNT, &conf, &journeys[1], NULL },
+		{ SUBJECT_USER, NULL, NULL, NULL },
 	};
 	struct expr		*e;
 	char			*src, err[256];
