@@ -120,6 +120,57 @@ struct expr {
 	char		*default_tz;	/* default_timezone, or NULL */
 };
 
+struct token {
+	enum token_kind	 kind;
+	size_t		 start;		/* offsets in the source */
+	size_t		 end;
+	int64_t		 i;		/* a number or a duration (seconds) */
+	double		 d;
+	int		 is_float;
+	char		*s;		/* a string's value or a name */
+};
+
+/* The segments being compiled, innermost first: a cycle is one that is
+ * there already. */
+struct seg_chain {
+	const char		*name;
+	const struct seg_chain	*up;
+};
+
+/* The parser (expr.c: tokens, operators, checks; exprcall.c: functions,
+ * paths, segments). */
+struct parser {
+	const char		*src;
+	size_t			 pos;		/* where the next token starts */
+	struct token		 tok;		/* the current token */
+	const struct expr_scope	*scope;
+	struct expr		*expr;
+	char			*err;
+	size_t			 errlen;
+	int			 failed;
+	int			 depth;		/* of nesting, bounded */
+	int			 in_where;	/* in a selector's condition */
+	const struct seg_chain	*chain;
+	int			 cycle;		/* the error is a cycle */
+};
+
+void		 parse_error(struct parser *, size_t offset, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+int		 parse_enter(struct parser *);
+int		 lex_next(struct parser *);
+int		 tok_is(const struct parser *, const char *);
+void		 tok_unexpected(struct parser *);
+struct node	*node_new(enum node_kind, enum expr_type, size_t, size_t);
+int		 node_grow(struct parser *, struct node *);
+void		 node_free(struct node *);
+const char	*type_name(enum expr_type);
+struct node	*parse_or(struct parser *);
+struct node	*parse_root(struct parser *);
+/* exprcall.c: a name (true, stage_age, ...) or a call; parse_word() only
+ * a name without parentheses: NULL and *failed 0 for anything else. */
+struct node	*parse_name(struct parser *);
+struct node	*parse_word(struct parser *, int *failed);
+
 /* Does n's SQL continue the chain of its left operand ("a OR b OR c")? */
 int		 node_chains(const struct node *);
 /* Is n a read of the subject's data that shared queries compute once (a
@@ -131,13 +182,40 @@ const char	*op_name(enum token_kind);
 enum token_kind	 op_mirror(enum token_kind);
 
 /* exprsql.c: the SQL of a node (with q->share set, leaves refer to their
- * shared columns). */
+ * shared columns), and of its parts that shared reads put together. */
 void		 node_sql(const struct expr *, const struct node *,
 		    struct sql *);
 /* The SQL of n read as type want: a trait or property (JSON text) turned
  * into a number, string or boolean (NULL when it is not one). */
 void		 node_sql_as(const struct expr *, const struct node *,
 		    enum expr_type want, struct sql *);
+/* The SQL of a call, of an existence test of a count (node_count_exists()
+ * says which, and whether it asks for existence or its absence). */
+void		 exprsql_call(const struct expr *, const struct node *,
+		    struct sql *);
+const struct node *node_count_exists(const struct node *, int *exists);
+void		 exprsql_count_exists(const struct expr *, const struct node *,
+		    struct sql *, const char *sid);
+/* Of a read of events (node_reads_events()): its aggregate, the FROM and
+ * subject of its events ("FROM ... WHERE e.subject = sid"), then their
+ * name, window (unless < 0) and, with cond, its condition. node_is_age():
+ * its aggregate is a time, and the read the time since then. */
+int		 node_reads_events(const struct node *);
+int		 node_is_age(const struct node *);
+int		 node_needs_tz(const struct node *);
+void		 exprsql_aggregate(const struct expr *, const struct node *,
+		    struct sql *);
+void		 exprsql_events_from(const struct expr *, const struct node *,
+		    struct sql *, const char *sid, int tz);
+void		 exprsql_events_where(const struct expr *,
+		    const struct node *, struct sql *, int64_t window,
+		    int cond);
+void		 exprsql_where(const struct expr *, const struct node *,
+		    struct sql *);
+
+/* exprshare.c: the reference to leaf n in share (its column, its slot). */
+void		 exprshare_sql(struct expr_share *, const struct expr *,
+		    const struct node *, struct sql *);
 
 /*
  * exprfn.c: the values of traits and properties. A trait or property is

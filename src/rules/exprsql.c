@@ -152,8 +152,8 @@ tz_sql(const struct expr *e, const struct node *n, struct sql *q)
 }
 
 /* Does a read of events need the subject's time zone (days())? */
-static int
-needs_tz(const struct node *n)
+int
+node_needs_tz(const struct node *n)
 {
 	return n->func == FUNC_DAYS || n->func == FUNC_ACTIVE_DAYS;
 }
@@ -162,9 +162,9 @@ needs_tz(const struct node *n)
  * n reads: a user's own events by sid ("s.sid" unless given), all the
  * account's users' events for an account or account.NAME(); with tz, the
  * subject's time zone as z.tz, computed once for its events. */
-static void
-events_from(const struct expr *e, const struct node *n, struct sql *q,
-    const char *sid, int tz)
+void
+exprsql_events_from(const struct expr *e, const struct node *n,
+    struct sql *q, const char *sid, int tz)
 {
 	struct buf	*b = &q->text;
 
@@ -185,8 +185,8 @@ events_from(const struct expr *e, const struct node *n, struct sql *q,
 }
 
 /* Append the condition of an event selector, never over shared reads. */
-static void
-where_sql(const struct expr *e, const struct node *n, struct sql *q)
+void
+exprsql_where(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct expr_share	*saved = q->share;
 
@@ -199,9 +199,9 @@ where_sql(const struct expr *e, const struct node *n, struct sql *q)
 
 /* Append the rest of the WHERE of the events n reads: its name, its
  * window (when window >= 0) and, with cond, its condition. */
-static void
-events_where(const struct expr *e, const struct node *n, struct sql *q,
-    int64_t window, int cond)
+void
+exprsql_events_where(const struct expr *e, const struct node *n,
+    struct sql *q, int64_t window, int cond)
 {
 	struct buf	*b = &q->text;
 
@@ -216,7 +216,7 @@ events_where(const struct expr *e, const struct node *n, struct sql *q,
 	}
 	if (cond && n->where != NULL) {
 		buf_puts(b, " AND ");
-		where_sql(e, n, q);
+		exprsql_where(e, n, q);
 	}
 }
 
@@ -225,13 +225,13 @@ static void
 events_sql_of(const struct expr *e, const struct node *n, struct sql *q,
     const char *sid)
 {
-	events_from(e, n, q, sid, needs_tz(n));
-	events_where(e, n, q, n->has_window ? n->window : -1, 1);
+	exprsql_events_from(e, n, q, sid, node_needs_tz(n));
+	exprsql_events_where(e, n, q, n->has_window ? n->window : -1, 1);
 }
 
 /* Append the aggregate of a read of events, over its rows e (and z). */
-static void
-aggregate_sql(const struct expr *e, const struct node *n, struct sql *q)
+void
+exprsql_aggregate(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
 
@@ -263,8 +263,8 @@ aggregate_sql(const struct expr *e, const struct node *n, struct sql *q)
 }
 
 /* Is n a read of events (count, sum, since, since_first, days)? */
-static int
-reads_events(const struct node *n)
+int
+node_reads_events(const struct node *n)
 {
 	if (n->kind != NODE_CALL)
 		return 0;
@@ -282,8 +282,8 @@ reads_events(const struct node *n)
 }
 
 /* Is the value of n's aggregate a time, of which n is the age? */
-static int
-is_age(const struct node *n)
+int
+node_is_age(const struct node *n)
 {
 	return n->func == FUNC_SINCE || n->func == FUNC_SINCE_FIRST;
 }
@@ -413,17 +413,17 @@ string_fn_sql(const struct expr *e, const struct node *n, struct sql *q)
 }
 
 /* Append the SQL of a function or a name like stage_age. */
-static void
-call_sql(const struct expr *e, const struct node *n, struct sql *q)
+void
+exprsql_call(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
 
-	if (reads_events(n)) {
-		buf_puts(b, is_age(n) ? "(:now - (SELECT " : "(SELECT ");
-		aggregate_sql(e, n, q);
+	if (node_reads_events(n)) {
+		buf_puts(b, node_is_age(n) ? "(:now - (SELECT " : "(SELECT ");
+		exprsql_aggregate(e, n, q);
 		buf_puts(b, " ");
 		events_sql_of(e, n, q, "s.sid");
-		buf_puts(b, is_age(n) ? "))" : ")");
+		buf_puts(b, node_is_age(n) ? "))" : ")");
 		return;
 	}
 	switch (n->func) {
@@ -599,8 +599,8 @@ in_sql(const struct expr *e, const struct node *n, struct sql *q)
  * at the first one instead of counting them all. Returns the count's node
  * and sets *exists, or returns NULL for any other node.
  */
-static const struct node *
-count_exists(const struct node *n, int *exists)
+const struct node *
+node_count_exists(const struct node *n, int *exists)
 {
 	const struct node	*call = n->l, *num = n->r;
 	enum token_kind		 op = n->op;
@@ -626,397 +626,20 @@ count_exists(const struct node *n, int *exists)
 	return call;
 }
 
-/* Append the EXISTS of a comparison count_exists accepts, the subject's
+/* Append the EXISTS of a comparison node_count_exists accepts, the subject's
  * events found by sid. */
-static void
-count_exists_sql_of(const struct expr *e, const struct node *n,
+void
+exprsql_count_exists(const struct expr *e, const struct node *n,
     struct sql *q, const char *sid)
 {
 	const struct node	*call;
 	int			 exists;
 
-	call = count_exists(n, &exists);
+	call = node_count_exists(n, &exists);
 	buf_puts(&q->text, exists ? "EXISTS (SELECT 1 " :
 	    "(NOT EXISTS (SELECT 1 ");
 	events_sql_of(e, call, q, sid);
 	buf_puts(&q->text, exists ? ")" : "))");
-}
-
-/*
- * Shared values (struct expr_share): a node that reads the subject's data
- * (a count, an attr, ... or a count_exists comparison) is a leaf; with
- * q->share set, each distinct leaf (by its SQL and parameters) is written
- * once, as a column jd_xN of the query that reads the subjects, and every
- * use refers to that column.
- */
-int
-node_is_leaf(const struct node *n)
-{
-	int	 exists;
-
-	if (n->kind == NODE_CALL) {
-		switch (n->func) {
-		case FUNC_STAGE_AGE:
-		case FUNC_JOURNEY_AGE:
-		case FUNC_STALLED:
-		case FUNC_NOW:
-		case FUNC_TIME:
-		case FUNC_CONTAINS:
-		case FUNC_STARTS_WITH:
-		case FUNC_ENDS_WITH:
-		case FUNC_LOWER:
-			return 0;
-		default:
-			return 1;
-		}
-	}
-	return count_exists(n, &exists) != NULL;
-}
-
-/* Append the SQL of leaf n itself. */
-static void
-leaf_sql(const struct expr *e, const struct node *n, struct sql *q)
-{
-	if (n->kind == NODE_CALL)
-		call_sql(e, n, q);
-	else
-		count_exists_sql_of(e, n, q, "s.sid");
-}
-
-/* The key of some SQL: its text, then its parameters' values. */
-static char *
-sql_key(struct sql *q)
-{
-	for (int i = 0; i < q->nparams; i++) {
-		const struct sql_param *p = &q->params[i];
-
-		if (p->type == SQLITE_TEXT)
-			buf_printf(&q->text, "\n%zu:%s", strlen(p->s), p->s);
-		else if (p->type == SQLITE_FLOAT)
-			buf_printf(&q->text, "\nf%.17g", p->d);
-		else
-			buf_printf(&q->text, "\ni%lld", (long long)p->i);
-	}
-	return buf_steal(&q->text);
-}
-
-/* The key of a leaf: its SQL, then its parameters' values. */
-static char *
-leaf_key(const struct expr *e, const struct node *n)
-{
-	struct sql	 q;
-	char		*key;
-
-	sql_init(&q);
-	leaf_sql(e, n, &q);
-	key = sql_key(&q);
-	sql_free(&q);
-	return key;
-}
-
-/* The key of the events a read of events scans, whatever its window and
- * condition (its subjects, name and time zone), or NULL for a leaf that
- * no other packs with. */
-static char *
-scan_key(const struct expr *e, const struct node *n)
-{
-	struct sql	 q;
-	char		*key;
-
-	if (!reads_events(n))
-		return NULL;
-	sql_init(&q);
-	events_from(e, n, &q, "s.sid", needs_tz(n));
-	events_where(e, n, &q, -1, 0);
-	key = sql_key(&q);
-	sql_free(&q);
-	return key;
-}
-
-/* The key of a read's condition ("" without one). */
-static char *
-where_key(const struct expr *e, const struct node *n)
-{
-	struct sql	 q;
-	char		*key;
-
-	if (n->where == NULL)
-		return xstrdup("");
-	sql_init(&q);
-	where_sql(e, n, &q);
-	key = sql_key(&q);
-	sql_free(&q);
-	return key;
-}
-
-#define SHARE_UNDECIDED	(-2)	/* struct expr_share's by, before first use */
-
-/* The column of leaf n in share; with add, added when it is not there
- * (and packed with a read of the same events that is not yet used).
- * -1 when it is not there. */
-static int
-share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
-    int add)
-{
-	char	*key = leaf_key(e, n);
-	int	 i;
-
-	for (i = 0; i < sh->n; i++) {
-		if (strcmp(sh->v[i].key, key) == 0) {
-			free(key);
-			return i;
-		}
-	}
-	if (!add) {
-		free(key);
-		return -1;
-	}
-	sh->v = xreallocarray(sh->v, sh->n + 1, sizeof *sh->v);
-	memset(&sh->v[i], 0, sizeof sh->v[i]);
-	sh->v[i].e = e;
-	sh->v[i].n = n;
-	sh->v[i].key = key;
-	sh->v[i].by = SHARE_UNDECIDED;
-	sh->v[i].scan = scan_key(e, n);
-	sh->v[i].group = i;
-	sh->v[i].nslots = 1;
-	for (int j = 0; j < i && sh->v[i].scan != NULL; j++) {
-		if (sh->v[j].group != j || sh->v[j].sealed ||
-		    sh->v[j].scan == NULL ||
-		    strcmp(sh->v[j].scan, sh->v[i].scan) != 0)
-			continue;
-		sh->v[i].group = j;
-		sh->v[i].slot = sh->v[j].nslots++;
-		break;
-	}
-	return sh->n++;
-}
-
-/* Append the value of leaf i of share: its column, or its slot in the
- * column it is packed into. Its group takes no more leaves. */
-static void
-share_ref(struct expr_share *sh, int i, struct sql *q)
-{
-	int	 g = sh->v[i].group;
-
-	sh->v[g].sealed = 1;
-	if (sh->v[g].nslots > 1)
-		buf_printf(&q->text, "jd_unpack(jd_x%d, %d)", g,
-		    sh->v[i].slot);
-	else
-		buf_printf(&q->text, "jd_x%d", g);
-}
-
-/*
- * A shared count of the same events as existence test n (the same
- * condition), over the same window or a narrower one, or -1: where the
- * count is not 0 the events exist, and only where it is 0 need they be
- * looked for. "count('ride') >= 1" and "count('ride', 30d) >= 8" in one
- * mask seek the subject's rides once for most subjects, not twice.
- */
-static int
-share_implied(struct expr_share *sh, const struct expr *e,
-    const struct node *n)
-{
-	const struct node	*call, *c;
-	char			*want, *have;
-	int			 exists, found = -1;
-
-	call = count_exists(n, &exists);
-	if (call->account || e->subject != SUBJECT_USER)
-		return -1;
-	want = where_key(e, call);
-	for (int i = 0; i < sh->n && found < 0; i++) {
-		c = sh->v[i].n;
-		if (c->kind != NODE_CALL || c->func != FUNC_COUNT ||
-		    c->account || sh->v[i].e->subject != SUBJECT_USER ||
-		    strcmp(c->s, call->s) != 0 ||
-		    (call->has_window && (!c->has_window ||
-		    c->window > call->window)))
-			continue;
-		have = where_key(sh->v[i].e, c);
-		if (strcmp(have, want) == 0)
-			found = i;
-		free(have);
-	}
-	free(want);
-	return found;
-}
-
-/* Pre-register every read e makes (n and under it), so that existence
- * tests find the counts that imply them wherever those come in the query,
- * and reads of the same events are packed together. */
-static void
-share_add(struct expr_share *sh, const struct expr *e, const struct node *n)
-{
-	if (n == NULL)
-		return;
-	if (node_is_leaf(n)) {
-		share_find(sh, e, n, 1);
-		return;
-	}
-	if (n->kind == NODE_SEGMENT) {
-		share_add(sh, n->seg, n->seg->root);
-		return;
-	}
-	share_add(sh, e, n->l);
-	if (n->kind != NODE_IN)
-		share_add(sh, e, n->r);
-}
-
-void
-expr_share_add(struct expr_share *sh, const struct expr *e)
-{
-	share_add(sh, e, e->root);
-}
-
-/* Append the SQL of leaf n in share: its column, or for an existence test
- * a shared count implies, that count and the test only where it is 0,
- * over the subject jd_sid of the query over the subquery. */
-static void
-share_sql(struct expr_share *sh, const struct expr *e, const struct node *n,
-    struct sql *q)
-{
-	int	 i = share_find(sh, e, n, 1), c, exists;
-
-	/* Decided at its first use, and kept: a column once used stays. */
-	if (sh->v[i].by == SHARE_UNDECIDED)
-		sh->v[i].by = n->kind == NODE_COMPARE ?
-		    share_implied(sh, e, n) : -1;
-	if ((c = sh->v[i].by) >= 0) {
-		count_exists(n, &exists);
-		/* CASE, not OR: SQLite computes both sides of an OR that is
-		 * a value, and only the branch taken of a CASE. */
-		buf_puts(&q->text, "(CASE WHEN ");
-		share_ref(sh, c, q);
-		buf_printf(&q->text, " > 0 THEN %d ELSE ", exists);
-		q->share = NULL;
-		count_exists_sql_of(e, n, q, "jd_sid");
-		q->share = sh;
-		buf_puts(&q->text, " END)");
-		return;
-	}
-	share_ref(sh, i, q);
-}
-
-/* How many leaves of n are not in share. */
-static int
-share_missing(struct expr_share *sh, const struct expr *e,
-    const struct node *n)
-{
-	if (n == NULL)
-		return 0;
-	if (node_is_leaf(n))
-		return share_find(sh, e, n, 0) < 0;
-	if (n->kind == NODE_SEGMENT)
-		return share_missing(sh, n->seg, n->seg->root);
-	return share_missing(sh, e, n->l) +
-	    (n->kind != NODE_IN ? share_missing(sh, e, n->r) : 0);
-}
-
-/* Does share hold every leaf of e? */
-int
-expr_share_covers(struct expr_share *sh, const struct expr *e)
-{
-	return share_missing(sh, e, e->root) == 0;
-}
-
-/* Append one aggregate of a packed scan: its own window (when narrower
- * than the scan's) and condition as its FILTER. */
-static void
-packed_aggregate(struct expr_share *sh, int i, int64_t scan_window,
-    struct sql *q)
-{
-	const struct expr	*e = sh->v[i].e;
-	const struct node	*n = sh->v[i].n;
-	struct buf		*b = &q->text;
-	int			 window = n->has_window &&
-				    n->window != scan_window;
-
-	if (is_age(n))
-		buf_puts(b, ":now - ");
-	aggregate_sql(e, n, q);
-	if (!window && n->where == NULL)
-		return;
-	buf_puts(b, " FILTER (WHERE ");
-	if (window) {
-		buf_puts(b, "e.ts >= :now - ");
-		sql_add_int(q, n->window);
-	}
-	if (n->where != NULL) {
-		if (window)
-			buf_puts(b, " AND ");
-		where_sql(e, n, q);
-	}
-	buf_puts(b, ")");
-}
-
-/* Append the column of the leaves packed with leader g: one scan of their
- * events over the widest window, each leaf's aggregate filtered. */
-static void
-packed_sql(struct expr_share *sh, int g, struct sql *q)
-{
-	const struct node	*n;
-	int64_t			 window = 0;
-	int			 first = 1;
-
-	for (int i = g; i < sh->n; i++) {
-		if (sh->v[i].group != g)
-			continue;
-		n = sh->v[i].n;
-		if (!n->has_window)
-			window = -1;
-		else if (window >= 0 && n->window > window)
-			window = n->window;
-	}
-	buf_puts(&q->text, "(SELECT jd_pack(");
-	for (int k = 0; k < sh->v[g].nslots; k++) {
-		for (int i = g; i < sh->n; i++) {
-			if (sh->v[i].group != g || sh->v[i].slot != k)
-				continue;
-			buf_puts(&q->text, first ? "" : ", ");
-			first = 0;
-			packed_aggregate(sh, i, window, q);
-		}
-	}
-	buf_puts(&q->text, ") ");
-	n = sh->v[g].n;
-	events_from(sh->v[g].e, n, q, "s.sid", needs_tz(n));
-	events_where(sh->v[g].e, n, q, window, 0);
-	buf_puts(&q->text, ")");
-}
-
-/* Append ", LEAF AS jd_x0, ..." for every leaf in share. */
-void
-expr_share_columns(struct expr_share *sh, struct sql *q)
-{
-	struct expr_share *saved = q->share;
-
-	q->share = NULL;
-	for (int i = 0; i < sh->n; i++) {
-		if (sh->v[i].by >= 0 || sh->v[i].group != i)
-			continue;
-		buf_puts(&q->text, ", ");
-		if (sh->v[i].nslots > 1)
-			packed_sql(sh, i, q);
-		else
-			leaf_sql(sh->v[i].e, sh->v[i].n, q);
-		buf_printf(&q->text, " AS jd_x%d", i);
-	}
-	q->share = saved;
-}
-
-/* Free what share holds. */
-void
-expr_share_free(struct expr_share *sh)
-{
-	for (int i = 0; i < sh->n; i++) {
-		free(sh->v[i].key);
-		free(sh->v[i].scan);
-	}
-	free(sh->v);
-	sh->v = NULL;
-	sh->n = 0;
 }
 
 /* Append the SQL of a node. */
@@ -1026,7 +649,7 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 	struct buf	*b = &q->text;
 
 	if (q->share != NULL && node_is_leaf(n)) {
-		share_sql(q->share, e, n, q);
+		exprshare_sql(q->share, e, n, q);
 		return;
 	}
 	switch (n->kind) {
@@ -1062,7 +685,7 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		break;
 	case NODE_COMPARE:
 		if (node_is_leaf(n))
-			count_exists_sql_of(e, n, q, "s.sid");
+			exprsql_count_exists(e, n, q, "s.sid");
 		else
 			compare_sql(e, n, q);
 		break;
@@ -1077,7 +700,7 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		in_sql(e, n, q);
 		break;
 	case NODE_CALL:
-		call_sql(e, n, q);
+		exprsql_call(e, n, q);
 		break;
 	case NODE_SEGMENT:
 		node_sql(n->seg, n->seg->root, q);
