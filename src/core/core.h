@@ -38,6 +38,7 @@ void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 char		*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+char		*xvprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 
 /* A growing string buffer, always NUL-terminated once anything was added. */
 struct buf {
@@ -67,14 +68,20 @@ void		 log_vmsg(int prio, const char *fmt, va_list);
 __attribute__((noreturn, format(printf, 1, 2)))
 void		 fatalx(const char *, ...);
 
-/* Problems found while loading a config: "FILE:LINE: message" lines. */
+/* Problems found while loading a config: "FILE:LINE: message" lines, and
+ * warnings, "FILE:LINE: warning: message", which refuse nothing. */
 struct problems {
 	char	**msgs;
 	int	   n;
+	char	**warnings;
+	int	   nwarnings;
 };
 void		 problems_add(struct problems *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void		 problems_warn(struct problems *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 problems_free(struct problems *);
+/* Print the problems, then the warnings, one a line. */
 void		 problems_print(const struct problems *, FILE *);
 
 /* timeutil.c: durations and timestamps. */

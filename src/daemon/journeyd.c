@@ -37,12 +37,37 @@ static const struct option journeyd_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Print usage and exit with status. */
+/* Print the usage (on stdout for --help, else on stderr) and exit with
+ * status. */
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: journeyd [-c FILE] [--once] "
-	    "[--dry-run] [--now TIME] [--check] [--version] [-v]\n");
+	fprintf(status ? stderr : stdout,
+	    "usage: journeyd [-c FILE] [--once] [--dry-run] [--now TIME] "
+	    "[--check] [-v]\n"
+	    "       journeyd --version | --help\n\n"
+	    "Runs customer journeys: a tick every `interval`, actions "
+	    "performed as they\nfall due, in the foreground (systemd "
+	    "supervises it). SIGHUP reloads the\nconfig, SIGTERM and SIGINT "
+	    "stop.\n\n"
+	    "  -c, --config FILE  the config (default: %s)\n"
+	    "      --once         one tick, every due action performed, then "
+	    "exit\n"
+	    "      --dry-run      print what a tick would do; change nothing, "
+	    "call no plugin\n"
+	    "      --now TIME     run as if the clock said TIME "
+	    "(2026-03-01T09:00:00Z or\n"
+	    "                     @1772355600)\n"
+	    "      --check        validate the config, its rules and plugins; "
+	    "print each\n"
+	    "                     problem as FILE:LINE: message\n"
+	    "  -v, --verbose      log debug messages too\n"
+	    "      --version      print the version and the plugin ABI\n"
+	    "  -h, --help         print this\n\n"
+	    "Plugins are loaded from plugin_dir (default: %s).\n"
+	    "Exit status: 0 success, 1 a problem to fix, 2 a usage error. "
+	    "See journeyd(8),\njourneyd.conf(5).\n", JD_DEFAULT_CONFIG,
+	    PLUGINDIR);
 	exit(status);
 }
 
@@ -94,6 +119,8 @@ load(const char *path, int plugins)
 	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
+	for (int i = 0; i < probs.nwarnings; i++)
+		log_warn("%s", probs.warnings[i]);
 	problems_free(&probs);
 	return cf;
 }
@@ -144,8 +171,8 @@ cpu_seconds(void)
 
 /* One tick: import the spool, evaluate every journey, log a summary. */
 static int
-run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
-    size_t statuslen)
+run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
+    int64_t now, char *status, size_t statuslen)
 {
 	struct tick_stats	 ts;
 	int64_t			 start;
@@ -156,22 +183,23 @@ run_tick(sqlite3 *db, const struct config *cf, int64_t now, char *status,
 		spool_scan(db, cf->spool_dir, now);
 	start = time_mono_usec();
 	cpu = cpu_seconds();
-	rc = tick_run(db, cf, now, 0, NULL, &ts);
+	rc = engine_tick(eng, now, 0, NULL, &ts);
 	if (rc != 0) {
 		/* A journey whose transaction failed (the database full or
 		 * locked past the busy timeout) was rolled back whole, and its
 		 * counts cannot be told apart from the others'. */
-		log_err("tick: failed on %s (the reason is above): each journey "
-		    "that failed was rolled back, nothing of it applied; the "
-		    "next tick tries again", cf->database);
+		log_err("tick: failed on %s (the reason is above): each chunk "
+		    "of subjects that failed was rolled back, nothing of it "
+		    "applied; the next tick tries again", cf->database);
 		snprintf(status, statuslen, "STATUS=last tick failed: see the "
 		    "log");
 		return rc;
 	}
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
-	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
-	    ts.completed, ts.exited, ts.actions,
-	    (double)(time_mono_usec() - start) / 1e6, cpu_seconds() - cpu);
+	    "%ld actions queued in %.3fs (cpu %.3fs; %ld transactions, the "
+	    "longest %.0f ms)", ts.entered, ts.moved, ts.completed, ts.exited,
+	    ts.actions, (double)(time_mono_usec() - start) / 1e6,
+	    cpu_seconds() - cpu, ts.chunks, ts.longest * 1e3);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
 	metrics_write(db, cf, now, &ts);
@@ -183,6 +211,7 @@ static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
 	struct dispatcher	*d;
+	struct engine		*eng;
 	int64_t			 next_tick = 0, watchdog, last_dog = 0;
 	char			 status[256], msg[64];
 	int			 stuck;
@@ -190,6 +219,8 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	signals_setup();
 	watchdog = notify_watchdog_usec();
 	outbox_recover(db, time_now());
+	if ((eng = engine_new(db, cf)) == NULL)
+		return 1;
 	d = dispatch_start(cf, 0);
 	notify_send("READY=1\nSTATUS=running");
 	log_notice("started: %d journey(s), %d plugin instance(s), %d "
@@ -202,6 +233,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 
 		if (got_hup) {
 			struct config *ncf;
+			struct engine *nengine;
 
 			got_hup = 0;
 			snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC="
@@ -215,7 +247,13 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 				log_err("reload refused: 'database' changed; "
 				    "restart journeyd to use another one");
 				config_free(ncf);
+			} else if ((nengine = engine_new(db, ncf)) == NULL) {
+				log_err("reload refused: cannot compile the new "
+				    "config's rules; keeping the running one");
+				config_free(ncf);
 			} else {
+				engine_free(eng);
+				eng = nengine;
 				/* Plugin calls still running keep the old
 				 * config's plugins in use: leave it be. */
 				if (dispatch_stop(d, NULL) == 0)
@@ -231,7 +269,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			notify_send("READY=1");
 		}
 		if (now >= next_tick) {
-			run_tick(db, cf, now, status, sizeof status);
+			run_tick(eng, db, cf, now, status, sizeof status);
 			notify_send(status);
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
@@ -254,6 +292,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
 	stuck = dispatch_stop(d, NULL);
+	engine_free(eng);
 	store_close(db);
 	log_notice("stopped");
 	if (stuck > 0)
@@ -293,8 +332,11 @@ main(int argc, char **argv)
 		default: usage(2);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		fprintf(stderr, "journeyd: unexpected argument \"%s\" (the "
+		    "config is given with -c FILE)\n", argv[optind]);
 		usage(2);
+	}
 	log_open("journeyd", verbose);
 	if (now_arg != NULL) {
 		if (time_parse(now_arg, &now) != 0) {
@@ -317,8 +359,9 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
+		/* Plugins are checked, not started: no init(). */
 		if ((cf = config_load(path, &probs)) != NULL &&
-		    plugins_load(cf, PLUGINS_START, &probs) != 0) {
+		    plugins_load(cf, 0, &probs) != 0) {
 			config_free(cf);
 			cf = NULL;
 		}
@@ -336,13 +379,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (dry_run) {
-		rc = tick_run(db, cf, time_now(), 1, stdout, NULL) == 0 ? 0 : 1;
+		struct engine *eng = engine_new(db, cf);
+
+		rc = eng != NULL && engine_tick(eng, time_now(), TICK_DRY_RUN,
+		    stdout, NULL) == 0 ? 0 : 1;
+		engine_free(eng);
 	} else if (once) {
 		struct dispatcher *d;
+		struct engine *eng;
 		long out[4];
 
 		outbox_recover(db, time_now());
-		rc = run_tick(db, cf, time_now(), status, sizeof status);
+		if ((eng = engine_new(db, cf)) == NULL)
+			rc = 1;
+		else
+			rc = run_tick(eng, db, cf, time_now(), status,
+			    sizeof status);
+		engine_free(eng);
 		d = dispatch_start(cf, 1);
 		stuck = dispatch_stop(d, out);
 		log_info("dispatched: %ld done, %ld to retry, %ld failed, %ld "

@@ -1,13 +1,26 @@
 /*
- * A tick (SPEC §7): for each journey, in one write transaction, subjects
- * leave on exit and enter on entry, transitions settle in the order the rules
- * are written, and action rules fire on the settled stages, their actions
- * written to the outbox in the same transaction as the firing.
+ * A tick (SPEC §7): for each journey, subjects leave on exit and enter on
+ * entry, transitions settle in the order the rules are written, and action
+ * rules fire on the settled stages, their actions written to the outbox in
+ * the same transaction as the firing.
+ *
+ * Chunks. A journey is evaluated over one range of subject ids (a chunk) at
+ * a time, each chunk in one write transaction: every statement below is
+ * restricted to the chunk's subjects (:lo, :hi), so that a tick over a
+ * million subjects holds the write lock for tens of milliseconds at a
+ * time, and ingest and delivery write between its chunks. This changes no
+ * outcome: within a journey, a rule reads only its subject's own data and
+ * membership (and its account's, or its users'), never another subject's
+ * membership of the same journey, so the chunks are independent. The chunk
+ * is sized as the tick goes, for about ENG_CHUNK_MS a transaction. A
+ * scoped tick (reacting) runs the same statements over the subjects of
+ * temp.tick_scope only.
  *
  * Every step is set-based: the rule's compiled expression selects all the
- * subjects it holds for into temp.tick_batch with one statement, and the
- * moves, history entries and outbox rows are written from that batch with a
- * few more. No statement runs per subject.
+ * subjects of the chunk it holds for into temp.tick_batch with one
+ * statement, and the moves, history entries and outbox rows are written
+ * from that batch with a few more. No statement runs per subject. Each
+ * rule's statements are compiled and prepared once per config (stmt.c).
  *
  * Entrants climb before they are written: they enter into temp.tick_new,
  * with a mask of the goto rules (and of the action rules that cost nothing
@@ -15,17 +28,15 @@
  * reads each made once (struct expr_share); the goto rules move each
  * distinct mask, counted as it is written (jd_tally), with the same order
  * and semantics as for members, in temp.tick_mask; and they are written to
- * members once, at the stage their mask settles on, with their whole
- * history in one statement in subject order (an entry and the move right
- * after it in one row: history_steps). A first tick over many new subjects
- * so reads each of their events once and writes each row once.
+ * members once, at the stage their mask settles on (members_settle). The
+ * members who were there before move by tick_transition. These are two
+ * implementations of a goto rule, kept for the first tick's speed: with
+ * JOURNEYD_TICK_NOCLIMB set, entrants are written at the first stage and
+ * climb with the members, and tests/e2e/climb.py checks that both give the
+ * same memberships, history and actions.
  *
  * bench/tick measures it beside one hand-written statement that only
  * computes the stages.
- *
- * With JOURNEYD_DEBUG_SQL set in the environment, every statement of a
- * tick is logged with its query plan, the rows it changed and its time
- * (wall clock and CPU).
  */
 #include "config.h"
 
@@ -33,10 +44,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/engine.h"
+#include "engine/engine-int.h"
 
 /* An entrant's mask has a bit for each goto rule (an SQLite integer). */
 #define TICK_MASK_BITS	62
+
+#define ENG_CHUNK_MS	40	/* aimed at, per write transaction */
+#define ENG_CHUNK_MIN	256	/* subjects per chunk, at least */
+#define ENG_CHUNK_MAX	(1 << 20)
 
 /* The distinct masks of the entrants and how many have each, counted by
  * jd_tally() as the entry statement writes them: an open-addressed table
@@ -51,149 +66,28 @@ struct tally {
 	int		 full;
 };
 
-struct tick {
-	sqlite3			*db;
-	const struct config	*conf;
-	const struct journey	*j;
-	int64_t			 now;
-	struct tick_stats	*stats;
-	int			 debug;		/* JOURNEYD_DEBUG_SQL */
-	int			 climb;		/* entrants climb by their mask */
-	int			 ngoto;		/* goto rules of the journey */
-	int			 tagw;		/* digits of a rule index */
-	int64_t			 nnew;		/* entrants in tick_new */
-	int64_t			 entrants;	/* ... still, once settled */
-	int			 members;	/* the journey has members */
-	int			 old;		/* ... active, before entry */
-	int			*fold;		/* an action rule's mask bit */
-	struct tally		*tally;
+/* The kinds of a journey's keyed statements (eng_key). */
+enum {
+	K_EXIT, K_ENTRY, K_CLIMB, K_TRANSITION, K_APART, K_ACTION, K_ENTER
 };
 
-/* A clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) in seconds. */
+/* A clock in seconds. */
 static double
-tick_clock(clockid_t id)
+tick_clock(void)
 {
 	struct timespec	 ts;
 
-	clock_gettime(id, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Prepare a statement of the tick; in debug mode, log its query plan. */
-static sqlite3_stmt *
-tick_prepare(struct tick *t, const char *text)
-{
-	sqlite3_stmt	*st, *plan;
-	char		*eqp;
-
-	if (sqlite3_prepare_v2(t->db, text, -1, &st, NULL) != SQLITE_OK) {
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
-		return NULL;
-	}
-	if (!t->debug)
-		return st;
-	log_info("sql: %s", text);
-	eqp = xprintf("EXPLAIN QUERY PLAN %s", text);
-	if (sqlite3_prepare_v2(t->db, eqp, -1, &plan, NULL) == SQLITE_OK) {
-		while (sqlite3_step(plan) == SQLITE_ROW)
-			log_info("sql:   plan %d<-%d %s",
-			    sqlite3_column_int(plan, 0),
-			    sqlite3_column_int(plan, 1),
-			    (const char *)sqlite3_column_text(plan, 3));
-		sqlite3_finalize(plan);
-	}
-	free(eqp);
-	return st;
-}
-
-/* Step a bound statement of the tick to its end and finalize it; in debug
- * mode, log its time. Returns the number of rows changed, or -1. */
-static int
-tick_step(struct tick *t, sqlite3_stmt *st)
-{
-	double	 start = 0, cpu = 0;
-	int	 rc;
-
-	if (t->debug) {
-		start = tick_clock(CLOCK_MONOTONIC);
-		cpu = tick_clock(CLOCK_THREAD_CPUTIME_ID);
-	}
-
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
-		return -1;
-	}
-	if (t->debug)
-		log_info("sql:   %d rows in %.3fs (cpu %.3fs)",
-		    sqlite3_changes(t->db), tick_clock(CLOCK_MONOTONIC) - start,
-		    tick_clock(CLOCK_THREAD_CPUTIME_ID) - cpu);
-	return sqlite3_changes(t->db);
-}
-
-/* Run a statement built in q (bound with :now and :journey); returns the
- * number of rows changed, or -1. */
-static int
-tick_exec(struct tick *t, struct sql *q)
-{
-	sqlite3_stmt	*st;
-
-	if ((st = tick_prepare(t, q->text.s)) == NULL)
-		return -1;
-	sql_bind(q, st, t->now, t->j->name);
-	return tick_step(t, st);
-}
-
-/* Bind :now and :journey where a statement names them. */
-static void
-tick_bind_names(struct tick *t, sqlite3_stmt *st)
-{
-	int	 i;
-
-	if ((i = sqlite3_bind_parameter_index(st, ":now")) > 0)
-		sqlite3_bind_int64(st, i, t->now);
-	if ((i = sqlite3_bind_parameter_index(st, ":journey")) > 0)
-		sqlite3_bind_text(st, i, t->j->name, -1, SQLITE_STATIC);
-}
-
-/* Run a fixed statement with text parameters :a and :b and an integer :i
- * (each bound only where the text uses it), and :now and :journey. Returns
- * the number of rows changed, or -1. */
-static int
-tick_run_sql(struct tick *t, const char *text, const char *p1,
-    const char *p2, int64_t i3)
-{
-	sqlite3_stmt	*st;
-	int		 n;
-
-	if ((st = tick_prepare(t, text)) == NULL)
-		return -1;
-	n = sqlite3_bind_parameter_count(st);
-	for (int i = 1; i <= n; i++) {
-		const char *name = sqlite3_bind_parameter_name(st, i);
-		if (name == NULL)
-			continue;
-		if (strcmp(name, ":a") == 0)
-			sqlite3_bind_text(st, i, p1, -1, SQLITE_STATIC);
-		else if (strcmp(name, ":b") == 0)
-			sqlite3_bind_text(st, i, p2, -1, SQLITE_STATIC);
-		else if (strcmp(name, ":i") == 0)
-			sqlite3_bind_int64(st, i, i3);
-	}
-	tick_bind_names(t, st);
-	return tick_step(t, st);
 }
 
 /* Append "AND m.stage IN (...)" for a rule's stages. */
 static void
-tick_stage_filter(struct sql *q, const struct rule *r)
+tick_stage_filter(struct sql *q, const struct rule *r, const char *col)
 {
 	if (r->nstages == 0)
 		return;
-	buf_puts(&q->text, " AND m.stage IN (");
+	buf_printf(&q->text, " AND %s IN (", col);
 	for (int i = 0; i < r->nstages; i++) {
 		if (i > 0)
 			buf_puts(&q->text, ", ");
@@ -202,56 +96,52 @@ tick_stage_filter(struct sql *q, const struct rule *r)
 	buf_puts(&q->text, ")");
 }
 
+/* Append the restriction of a subject column to the chunk: its range of
+ * sids, and in a scoped tick the scope's. */
+static void
+tick_chunk_sql(const struct tick *t, struct sql *q, const char *col)
+{
+	if (t->scoped)
+		buf_printf(&q->text, " AND %s IN (SELECT sid FROM "
+		    "temp.tick_scope WHERE sid BETWEEN :lo AND :hi)", col);
+	else
+		buf_printf(&q->text, " AND %s BETWEEN :lo AND :hi", col);
+}
+
 static int	tick_queue(struct tick *, const struct rule *, const char *,
 		    int);
-
-/* Mark the batch, just moved to the last stage, as completed. */
-static int
-tick_complete(struct tick *t)
-{
-	const char	*last = t->j->stages[t->j->nstages - 1].name;
-	int		 n;
-
-	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage) SELECT sid, :journey, :now, 'completed', :a FROM "
-	    "temp.tick_batch", last, NULL, 0) < 0)
-		return -1;
-	n = tick_run_sql(t, "UPDATE members SET status = 1 WHERE journey = "
-	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)",
-	    NULL, NULL, 0);
-	if (n > 0)
-		t->stats->completed += n;
-	return n < 0 ? -1 : 0;
-}
 
 /* Subjects in the journey who match exit leave it. */
 static int
 tick_exit(struct tick *t)
 {
+	uint64_t	 key = eng_key(t, K_EXIT, -1, 0);
+	struct estmt	*es;
 	struct sql	 q;
 	int		 n;
 
 	if (t->j->exit == NULL)
 		return 0;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+	if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
-	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
-	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
-	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1) AND "
-	    "(");
-	expr_sql(t->j->exit, &q);
-	buf_puts(&q.text, ")");
-	n = tick_exec(t, &q);
-	sql_free(&q);
-	if (n <= 0)
-		return n;
-	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, rule) SELECT sid, :journey, :now, 'exited', stage, 'exit' "
-	    "FROM temp.tick_batch", NULL, NULL, 0) < 0 ||
-	    tick_run_sql(t, "UPDATE members SET status = 2 WHERE journey = "
-	    ":journey AND subject IN (SELECT sid FROM temp.tick_batch)", NULL,
-	    NULL, 0) < 0)
+	if ((es = eng_cached(t->e, key)) == NULL) {
+		sql_init(&q);
+		buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
+		    "SELECT s.sid, m.stage FROM members m JOIN subjects s ON "
+		    "s.sid = m.subject WHERE m.journey = :journey AND m.status "
+		    "IN (0, 1)");
+		tick_chunk_sql(t, &q, "m.subject");
+		buf_puts(&q.text, " AND (");
+		expr_sql(t->j->exit, &q);
+		buf_puts(&q.text, ")");
+		es = eng_prepare(t->e, key, &q, t->j->name);
+		sql_free(&q);
+	}
+	if (es == NULL || (n = eng_run(t, es, NULL, NULL, 0)) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (members_exit(t) != 0)
 		return -1;
 	t->stats->exited += n;
 	return 0;
@@ -291,35 +181,36 @@ static int
 tick_masks(struct tick *t)
 {
 	const struct journey	*j = t->j;
-	sqlite3_stmt		*st;
+	struct tally		*ty = t->e->tally;
+	struct estmt		*es;
 	int			 status, rc = 0;
 
 	status = j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_mask", NULL, NULL, 0) < 0)
+	if (eng_fixed(t, "DELETE FROM temp.tick_mask", NULL, NULL, 0) < 0)
 		return -1;
-	if (t->tally->full)
-		return tick_run_sql(t, "INSERT INTO temp.tick_mask(mask, stage, "
+	if (ty->full)
+		return eng_fixed(t, "INSERT INTO temp.tick_mask(mask, stage, "
 		    "status, seq, fired, n) SELECT mask, :a, :i, -1, ',', "
 		    "count(*) FROM temp.tick_new GROUP BY mask",
 		    j->stages[0].name, NULL, status) < 0 ? -1 : 0;
-	if ((st = tick_prepare(t, "INSERT INTO temp.tick_mask(mask, stage, "
+	if ((es = eng_fixed_stmt(t, "INSERT INTO temp.tick_mask(mask, stage, "
 	    "status, seq, fired, n) VALUES (?1, ?2, ?3, -1, ',', ?4)")) == NULL)
 		return -1;
 	for (int i = 0; i < TALLY_SLOTS && rc == 0; i++) {
-		if (t->tally->n[i] == 0)
+		if (ty->n[i] == 0)
 			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, t->tally->mask[i]);
-		sqlite3_bind_text(st, 2, j->stages[0].name, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, status);
-		sqlite3_bind_int64(st, 4, t->tally->n[i]);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_bind_int64(es->st, 1, ty->mask[i]);
+		sqlite3_bind_text(es->st, 2, j->stages[0].name, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(es->st, 3, status);
+		sqlite3_bind_int64(es->st, 4, ty->n[i]);
+		if (sqlite3_step(es->st) != SQLITE_DONE) {
 			log_err("journey %s: sqlite: %s", j->name,
-			    sqlite3_errmsg(t->db));
+			    sqlite3_errmsg(t->e->db));
 			rc = -1;
 		}
+		sqlite3_reset(es->st);
 	}
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -328,19 +219,106 @@ static int
 tick_foldable(const struct tick *t, const struct rule *r, int bit,
     struct expr_share *share)
 {
-	return r->go < 0 && r->instance != NULL && bit < TICK_MASK_BITS &&
+	return r->go < 0 && r->instance != NULL && !r->on_enter &&
+	    bit < TICK_MASK_BITS &&
 	    !expr_reads_journey(r->when, t->j->name) &&
 	    expr_share_covers(share, r->when);
 }
 
+/* Append to q the entrants' mask: the bits of the goto rules that hold for
+ * them, then of the action rules folded in (which records their bits in
+ * the journey's plan, the same for every statement built). */
+static void
+tick_entry_mask(struct tick *t, struct sql *q, struct expr_share *share)
+{
+	const struct journey	*j = t->j;
+	int			 bit = 0;
+
+	for (int i = 0; i < j->nrules; i++)
+		if (j->rules[i].go >= 0)
+			expr_share_add(share, j->rules[i].when);
+	q->share = share;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < j->nrules; i++) {
+			const struct rule *r = &j->rules[i];
+
+			if (pass == 0 ? r->go < 0 :
+			    !tick_foldable(t, r, bit, share))
+				continue;
+			if (pass == 1)
+				t->p->fold[i] = bit;
+			buf_puts(&q->text, " + ((");
+			expr_sql(r->when, q);
+			buf_printf(&q->text, ") << %d)", bit++);
+		}
+	}
+	q->share = NULL;
+	t->p->folded = 1;
+}
+
 /*
- * Subjects not in the journey (or exited, with reenter) who match entry and
- * not exit enter at the first stage: into temp.tick_new, the tick's
- * entrants, which climb (tick_climb) and are written to members and the
- * history once, at the stage they settle on (tick_settle_new). Whether a
- * subject is in the journey is asked first, so that entry is evaluated only
- * for those who are not: once everyone is in, a tick costs one index probe
- * per subject.
+ * The entry statement of the journey, for a chunk with or without members:
+ * subjects not in the journey (or exited, with reenter) who match entry and
+ * not exit, into temp.tick_new with their masks. Whether a subject is in
+ * the journey is asked first, so that entry is evaluated only for those who
+ * are not: once everyone is in, it costs one index probe per subject.
+ */
+static void
+tick_entry_sql(struct tick *t, struct sql *q, int members)
+{
+	const struct journey	*j = t->j;
+	struct expr_share	 share = { NULL, 0 };
+
+	buf_puts(&q->text, "INSERT INTO temp.tick_new(subject, mask) SELECT "
+	    "jd_sid, jd_tally(0");
+	if (t->p->climb)
+		tick_entry_mask(t, q, &share);
+	buf_puts(&q->text, ")");
+	/* Users are most subjects: read them in sid order (a "+" keeps the
+	 * (kind, id) index out), so that the probes into members and events
+	 * go in their order too, and tick_new is written in its order.
+	 * Whoever may enter is not in the journey (or has left it), where
+	 * every value read from m (stage_age, journey_age, stalled) is
+	 * absent: m is a row of NULLs, not a second probe of members. */
+	buf_puts(&q->text, " FROM (SELECT s.sid AS jd_sid");
+	expr_share_columns(&share, q);
+	buf_puts(&q->text, " FROM subjects s LEFT JOIN (SELECT NULL AS stage, "
+	    "NULL AS status, NULL AS entered, NULL AS stage_since, NULL AS "
+	    "subject) m WHERE ");
+	buf_puts(&q->text, j->subject == SUBJECT_USER ? "+s.kind = " :
+	    "s.kind = ");
+	sql_add_int(q, j->subject);
+	tick_chunk_sql(t, q, "s.sid");
+	if (members) {
+		buf_puts(&q->text, " AND NOT EXISTS (SELECT 1 FROM members x "
+		    "WHERE x.journey = :journey AND x.subject = s.sid");
+		buf_puts(&q->text, j->reenter ? " AND x.status IN (0, 1))" :
+		    ")");
+	}
+	buf_puts(&q->text, " AND (");
+	expr_sql(j->entry, q);
+	buf_puts(&q->text, ")");
+	if (j->exit != NULL) {
+		buf_puts(&q->text, " AND NOT (");
+		expr_sql(j->exit, q);
+		buf_puts(&q->text, ")");
+	}
+	/* OFFSET keeps SQLite from flattening the subquery into the outer
+	 * one, which would copy each shared read into every use of it. */
+	buf_puts(&q->text, " ORDER BY s.sid LIMIT -1 OFFSET 0) CROSS JOIN "
+	    "(SELECT ");
+	sql_add_text(q, j->stages[0].name);
+	buf_puts(&q->text, " AS stage, ");
+	sql_add_int(q, j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE);
+	buf_puts(&q->text, " AS status, :now AS entered, :now AS stage_since) "
+	    "m");
+	expr_share_free(&share);
+}
+
+/*
+ * The entrants of the chunk enter at the first stage: into temp.tick_new,
+ * which climb (tick_climb) and are written to members and the history
+ * once, at the stage they settle on (tick_settle_new).
  *
  * The same statement evaluates, for each entrant, the condition of every
  * goto rule, into the bits of its mask (the rule's bit: its place among the
@@ -348,106 +326,41 @@ tick_foldable(const struct tick *t, const struct rule *r, int bit,
  * its stage_since and entered are now, so stage_age and journey_age are 0
  * and stalled is false at every stage, and only its own membership of this
  * journey changes during the tick, which no goto condition reads when
- * t->climb is set (expr_reads_journey). So each is computed once, and the
- * climb is worked out once per distinct mask, not per subject.
- *
- * The conditions are written over shared reads (struct expr_share): each
- * distinct count, since, attr... that they make is a column of the subquery
- * over the subjects, computed once per entrant however many conditions use
- * it. An action rule whose condition makes no read the goto rules do not
- * make already costs nothing more here: it is folded in, with the next bit
- * (t->fold), and its entrants are found by their masks (tick_action)
- * instead of by reading their events again at their settled stage.
+ * climbing (expr_reads_journey). So each is computed once, and the climb
+ * is worked out once per distinct mask, not per subject. An action rule
+ * whose condition makes no read the goto rules do not make already costs
+ * nothing more here: it is folded in, with the next bit (the plan's fold),
+ * and its entrants are found by their masks (tick_action).
  */
 static int
 tick_entry(struct tick *t)
 {
 	const struct journey	*j = t->j;
-	struct expr_share	 share = { NULL, 0 };
+	uint64_t		 key = eng_key(t, K_ENTRY, -1, t->members);
+	struct estmt		*es;
 	struct sql		 q;
-	int			 n, bit = 0;
+	int			 n;
 
 	t->nnew = t->entrants = 0;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_new", NULL, NULL, 0) < 0)
+	if (eng_fixed(t, "DELETE FROM temp.tick_new", NULL, NULL, 0) < 0)
 		return -1;
 	if (j->entry == NULL)
 		return 0;
-	sql_init(&q);
-	memset(t->tally, 0, sizeof *t->tally);
-	buf_puts(&q.text, "INSERT INTO temp.tick_new(subject, mask) SELECT "
-	    "jd_sid, jd_tally(0");
-	if (t->climb) {
-		/* The mask, over the entrants' shared reads (jd_xN) and their
-		 * own membership as they climb: the constant row m. */
-		for (int i = 0; i < j->nrules; i++)
-			if (j->rules[i].go >= 0)
-				expr_share_add(&share, j->rules[i].when);
-		q.share = &share;
-		for (int pass = 0; pass < 2; pass++) {
-			for (int i = 0; i < j->nrules; i++) {
-				const struct rule *r = &j->rules[i];
-
-				if (pass == 0 ? r->go < 0 :
-				    !tick_foldable(t, r, bit, &share))
-					continue;
-				if (pass == 1)
-					t->fold[i] = bit;
-				buf_puts(&q.text, " + ((");
-				expr_sql(r->when, &q);
-				buf_printf(&q.text, ") << %d)", bit++);
-			}
-		}
-		q.share = NULL;
+	if ((es = eng_cached(t->e, key)) == NULL) {
+		sql_init(&q);
+		tick_entry_sql(t, &q, t->members);
+		es = eng_prepare(t->e, key, &q, j->name);
+		sql_free(&q);
 	}
-	buf_puts(&q.text, ")");
-	/* Users are most subjects: read them in sid order (a "+" keeps the
-	 * (kind, id) index out), so that the probes into members and events
-	 * go in their order too, and tick_new is written in its order.
-	 * Accounts are few: found by that index. */
-	/* Whoever may enter is not in the journey (or has left it), where
-	 * every value read from m (stage_age, journey_age, stalled) is
-	 * absent: m is a row of NULLs, not a second probe of members. */
-	buf_puts(&q.text, " FROM (SELECT s.sid AS jd_sid");
-	expr_share_columns(&share, &q);
-	buf_puts(&q.text, " FROM subjects s LEFT JOIN (SELECT NULL AS stage, "
-	    "NULL AS status, NULL AS entered, NULL AS stage_since, NULL AS "
-	    "subject) m WHERE ");
-	buf_puts(&q.text, j->subject == SUBJECT_USER ? "+s.kind = " :
-	    "s.kind = ");
-	sql_add_int(&q, j->subject);
-	/* Who is in the journey is asked first, unless nobody is. */
-	if (t->members) {
-		buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM members x "
-		    "WHERE x.journey = :journey AND x.subject = s.sid");
-		buf_puts(&q.text, j->reenter ? " AND x.status IN (0, 1))" :
-		    ")");
-	}
-	buf_puts(&q.text, " AND (");
-	expr_sql(j->entry, &q);
-	buf_puts(&q.text, ")");
-	if (j->exit != NULL) {
-		buf_puts(&q.text, " AND NOT (");
-		expr_sql(j->exit, &q);
-		buf_puts(&q.text, ")");
-	}
-	/* OFFSET keeps SQLite from flattening the subquery into the outer
-	 * one, which would copy each shared read into every use of it. */
-	buf_puts(&q.text, " ORDER BY s.sid LIMIT -1 OFFSET 0) CROSS JOIN "
-	    "(SELECT ");
-	sql_add_text(&q, j->stages[0].name);
-	buf_puts(&q.text, " AS stage, ");
-	sql_add_int(&q, j->nstages == 1 ? MEMBER_COMPLETED : MEMBER_ACTIVE);
-	buf_puts(&q.text, " AS status, :now AS entered, :now AS stage_since) "
-	    "m");
-	expr_share_free(&share);
-	n = tick_exec(t, &q);
-	sql_free(&q);
-	if (n <= 0)
-		return n;
+	memset(t->e->tally, 0, sizeof *t->e->tally);
+	if (es == NULL || (n = eng_run(t, es, NULL, NULL, 0)) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
 	/* Only a subject that was in the journey before has firings. */
-	if (j->reenter && tick_run_sql(t, "DELETE FROM firings WHERE "
-	    "journey = :journey AND subject IN (SELECT subject FROM "
-	    "temp.tick_new)", NULL, NULL, 0) < 0)
+	if (j->reenter && eng_fixed(t, "DELETE FROM firings WHERE journey = "
+	    ":journey AND subject IN (SELECT subject FROM temp.tick_new)",
+	    NULL, NULL, 0) < 0)
 		return -1;
 	t->nnew = t->entrants = n;
 	t->stats->entered += n;
@@ -456,69 +369,66 @@ tick_entry(struct tick *t)
 	return tick_masks(t);
 }
 
+/* Insert one row of temp.tick_emit. */
+static int
+tick_emit_row(struct tick *t, struct estmt *es, int ri, int sub,
+    const char *what, const char *stage, const char *rule, const char *inst)
+{
+	int	 rc;
+
+	sqlite3_bind_int(es->st, 1, ri);
+	sqlite3_bind_int(es->st, 2, sub);
+	sqlite3_bind_text(es->st, 3, what, -1, SQLITE_STATIC);
+	sqlite3_bind_text(es->st, 4, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_text(es->st, 5, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(es->st, 6, inst, -1, SQLITE_STATIC);
+	rc = sqlite3_step(es->st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(es->st);
+	if (rc != 0)
+		log_err("journey %s: sqlite: %s", t->j->name,
+		    sqlite3_errmsg(t->e->db));
+	return rc;
+}
+
 /*
  * temp.tick_emit: the history rows each step of an entrant writes, by the
  * step's rule (ri, -1 for the entry) and their order (sub): 'entered' or
  * 'moved' (0), the rule's action (1), 'completed' when it reaches the last
  * stage (2). temp.tick_k: the step numbers 0 .. the number of goto rules.
+ * Once per journey and tick.
  */
 static int
 tick_emit_fill(struct tick *t)
 {
 	const struct journey	*j = t->j;
-	sqlite3_stmt		*st;
+	struct estmt		*es;
 	int			 rc = 0, k = 0;
 
-	if (tick_run_sql(t, "DELETE FROM temp.tick_emit", NULL, NULL, 0) < 0 ||
-	    tick_run_sql(t, "DELETE FROM temp.tick_k", NULL, NULL, 0) < 0)
-		return -1;
-	if ((st = tick_prepare(t, "INSERT INTO temp.tick_emit(ri, sub, what, "
+	if (eng_fixed(t, "DELETE FROM temp.tick_emit", NULL, NULL, 0) < 0 ||
+	    eng_fixed(t, "DELETE FROM temp.tick_k", NULL, NULL, 0) < 0 ||
+	    (es = eng_fixed_stmt(t, "INSERT INTO temp.tick_emit(ri, sub, what, "
 	    "stage, rule, instance) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) == NULL)
 		return -1;
 	for (int i = -1; i < j->nrules && rc == 0; i++) {
 		const struct rule *r = i >= 0 ? &j->rules[i] : NULL;
+		const char *stage;
 		int go = r != NULL ? r->go : 0;
 
 		if (go < 0)
 			continue;
-		for (int sub = 0; sub < 3 && rc == 0; sub++) {
-			if ((sub == 1 && (r == NULL || r->instance == NULL)) ||
-			    (sub == 2 && go != j->nstages - 1))
-				continue;
-			sqlite3_reset(st);
-			sqlite3_bind_int(st, 1, i);
-			sqlite3_bind_int(st, 2, sub);
-			sqlite3_bind_text(st, 3, sub == 1 ? "action" : sub == 2 ?
-			    "completed" : r == NULL ? "entered" : "moved", -1,
-			    SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, j->stages[go].name, -1,
-			    SQLITE_STATIC);
-			if (sub < 2)
-				sqlite3_bind_text(st, 5, r != NULL ? r->name :
-				    "entry", -1, SQLITE_STATIC);
-			else
-				sqlite3_bind_null(st, 5);
-			if (sub == 1)
-				sqlite3_bind_text(st, 6, r->instance, -1,
-				    SQLITE_STATIC);
-			else
-				sqlite3_bind_null(st, 6);
-			if (sqlite3_step(st) != SQLITE_DONE) {
-				log_err("journey %s: sqlite: %s", j->name,
-				    sqlite3_errmsg(t->db));
-				rc = -1;
-			}
-		}
-		if (rc == 0 && tick_run_sql(t, "INSERT INTO temp.tick_k(k) "
-		    "VALUES (:i)", NULL, NULL, k++) < 0)
+		stage = j->stages[go].name;
+		rc = tick_emit_row(t, es, i, 0, r == NULL ? "entered" : "moved",
+		    stage, r != NULL ? r->name : "entry", NULL);
+		if (rc == 0 && r != NULL && r->instance != NULL)
+			rc = tick_emit_row(t, es, i, 1, "action", stage,
+			    r->name, r->instance);
+		if (rc == 0 && go == j->nstages - 1)
+			rc = tick_emit_row(t, es, i, 2, "completed", stage,
+			    NULL, NULL);
+		if (rc == 0 && eng_fixed(t, "INSERT INTO temp.tick_k(k) VALUES "
+		    "(:i)", NULL, NULL, k++) < 0)
 			rc = -1;
 	}
-	sqlite3_finalize(st);
-	/* An entrant's fired lists the rules that moved it, in order, each
-	 * as wide as the widest rule index (",0,2," or ",03,12,"). */
-	t->tagw = 1;
-	for (int n = j->nrules - 1; n >= 10; n /= 10)
-		t->tagw++;
 	return rc;
 }
 
@@ -526,10 +436,10 @@ tick_emit_fill(struct tick *t)
  * One pass of goto rule ri (bit bit of the masks) over the entrants' masks
  * in temp.tick_mask: the same order and semantics as tick_transition (each
  * rule moves a subject at most once a tick; a later pass looks only at
- * those that moved at or after this rule's turn in the previous pass), but
- * the rule holds where its bit is set, and a move updates the mask's row:
- * its stage, its status, seq and fired (",0,2,": the rules that moved it,
- * in order, from which its history is written). Returns how many masks
+ * those that moved at or after this rule's turn in the previous pass, :i),
+ * but the rule holds where its bit is set, and a move updates the mask's
+ * row: its stage, its status, seq and fired (",0,2,": the rules that moved
+ * it, in order, from which its history is written). Returns how many masks
  * moved, or -1.
  */
 static int
@@ -538,35 +448,38 @@ tick_climb_rule(struct tick *t, int ri, int bit, int pass)
 	const struct rule	*r = &t->j->rules[ri];
 	const char		*to = t->j->stages[r->go].name;
 	int64_t			 seq = (int64_t)pass * t->j->nrules + ri;
-	int			 last = r->go == t->j->nstages - 1;
+	uint64_t		 key = eng_key(t, K_CLIMB, ri, pass > 0);
+	struct estmt		*es;
 	struct sql		 q;
 	char			 tag[32];
-	int			 n;
 
-	sql_init(&q);
-	buf_puts(&q.text, "UPDATE temp.tick_mask AS m SET stage = ");
-	sql_add_text(&q, to);
-	buf_puts(&q.text, ", status = ");
-	sql_add_int(&q, last ? MEMBER_COMPLETED : MEMBER_ACTIVE);
-	buf_puts(&q.text, ", seq = ");
-	sql_add_int(&q, seq);
-	buf_puts(&q.text, ", fired = fired || ");
-	snprintf(tag, sizeof tag, "%0*d,", t->tagw, ri);
-	sql_add_text(&q, tag);
-	buf_printf(&q.text, " WHERE (m.mask >> %d) & 1 AND m.stage != ", bit);
-	sql_add_text(&q, to);
-	tick_stage_filter(&q, r);
-	if (pass > 0) {
-		buf_puts(&q.text, " AND m.seq >= ");
-		sql_add_int(&q, seq - t->j->nrules);
-		buf_puts(&q.text, " AND instr(m.fired, ");
-		snprintf(tag, sizeof tag, ",%0*d,", t->tagw, ri);
+	if ((es = eng_cached(t->e, key)) == NULL) {
+		sql_init(&q);
+		buf_puts(&q.text, "UPDATE temp.tick_mask AS m SET stage = ");
+		sql_add_text(&q, to);
+		buf_puts(&q.text, ", status = ");
+		sql_add_int(&q, r->go == t->j->nstages - 1 ? MEMBER_COMPLETED :
+		    MEMBER_ACTIVE);
+		buf_puts(&q.text, ", seq = :i + ");
+		sql_add_int(&q, t->j->nrules);
+		buf_puts(&q.text, ", fired = fired || ");
+		snprintf(tag, sizeof tag, "%0*d,", t->p->tagw, ri);
 		sql_add_text(&q, tag);
-		buf_puts(&q.text, ") = 0");
+		buf_printf(&q.text, " WHERE (m.mask >> %d) & 1 AND m.stage != ",
+		    bit);
+		sql_add_text(&q, to);
+		tick_stage_filter(&q, r, "m.stage");
+		if (pass > 0) {
+			buf_puts(&q.text, " AND m.seq >= :i AND instr(m.fired, ");
+			snprintf(tag, sizeof tag, ",%0*d,", t->p->tagw, ri);
+			sql_add_text(&q, tag);
+			buf_puts(&q.text, ") = 0");
+		}
+		es = eng_prepare(t->e, key, &q, t->j->name);
+		sql_free(&q);
 	}
-	n = tick_exec(t, &q);
-	sql_free(&q);
-	return n;
+	return es != NULL ? eng_run(t, es, NULL, NULL, seq - t->j->nrules) :
+	    -1;
 }
 
 /* The entrants climb: passes of the goto rules over their masks until
@@ -577,7 +490,7 @@ tick_climb(struct tick *t)
 	const struct journey	*j = t->j;
 	int			 moved;
 
-	for (int pass = 0; pass <= t->ngoto && t->nnew > 0; pass++) {
+	for (int pass = 0; pass <= t->p->ngoto && t->nnew > 0; pass++) {
 		moved = 0;
 		for (int i = 0, bit = 0; i < j->nrules; i++) {
 			int n;
@@ -593,54 +506,30 @@ tick_climb(struct tick *t)
 	return 0;
 }
 
-/* The first value of a one-row query of the tick (0 when NULL), or -1. */
-static int64_t
-tick_int(struct tick *t, const char *text)
-{
-	sqlite3_stmt	*st;
-	int64_t		 v = -1;
-
-	if ((st = tick_prepare(t, text)) == NULL)
-		return -1;
-	tick_bind_names(t, st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	else
-		log_err("journey %s: sqlite: %s", t->j->name,
-		    sqlite3_errmsg(t->db));
-	sqlite3_finalize(st);
-	return v;
-}
-
 /*
  * The entrants in temp.tick_new join the journey at the stage their mask
  * settled on: the actions of the goto rules that moved them are queued,
- * their rows written to members, and their history (entered, then for each
- * move: moved, the move's action, completed when it reached the last stage)
- * in one statement in subject order, from the rows each mask writes
- * (temp.tick_steps), so that each B-tree of the history is appended to, not
- * torn open once per step.
+ * then members_settle() writes them and their history.
  */
 static int
 tick_settle_new(struct tick *t)
 {
 	const struct journey	*j = t->j;
-	sqlite3_stmt		*st;
-	int64_t			 before, v;
+	int64_t			 before;
 	char			 tag[32];
 	int			 n;
 
 	if (t->nnew == 0)
 		return 0;
-	if ((before = outbox_last(t->db)) < 0)
+	if ((before = outbox_last(t->e->db)) < 0)
 		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
 		if (r->go < 0 || r->instance == NULL)
 			continue;
-		snprintf(tag, sizeof tag, ",%0*d,", t->tagw, i);
-		if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL,
-		    0) < 0 || (n = tick_run_sql(t, "INSERT INTO "
+		snprintf(tag, sizeof tag, ",%0*d,", t->p->tagw, i);
+		if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL,
+		    0) < 0 || (n = eng_fixed(t, "INSERT INTO "
 		    "temp.tick_batch(sid, stage) SELECT subject, :a FROM "
 		    "temp.tick_new WHERE mask IN (SELECT mask FROM "
 		    "temp.tick_mask WHERE instr(fired, :b) > 0)",
@@ -649,72 +538,7 @@ tick_settle_new(struct tick *t)
 		if (n > 0 && tick_queue(t, r, j->stages[r->go].name, 0) != 0)
 			return -1;
 	}
-	if (tick_run_sql(t, "INSERT INTO members(journey, subject, stage, "
-	    "status, entered, stage_since) SELECT :journey, n.subject, "
-	    "k.stage, k.status, :now, :now FROM temp.tick_new n CROSS JOIN "
-	    "temp.tick_mask k ON k.mask = n.mask WHERE true ORDER BY "
-	    "n.subject ON CONFLICT(journey, subject) DO UPDATE SET stage = "
-	    "excluded.stage, status = excluded.status, entered = "
-	    "excluded.entered, stage_since = excluded.stage_since", NULL, NULL,
-	    0) < 0)
-		return -1;
-	/* Each mask's steps k: the entry (ri -1), then the rules in fired,
-	 * each writing its rows of tick_emit; a move comes from the stage
-	 * the step before went to. */
-	if (tick_run_sql(t, "DELETE FROM temp.tick_steps", NULL, NULL, 0) < 0)
-		return -1;
-	if ((st = tick_prepare(t, "INSERT INTO temp.tick_steps(mask, k, sub, "
-	    "what, stage, from_stage, rule, instance) SELECT n.mask, x.k, "
-	    "e.sub, e.what, e.stage, CASE WHEN e.sub = 0 AND x.k > 0 THEN "
-	    "(SELECT p.stage FROM temp.tick_emit p WHERE p.ri = CASE WHEN "
-	    "x.k = 1 THEN -1 ELSE CAST(substr(n.fired, 2 + (:w + 1) * "
-	    "(x.k - 2), :w) AS INTEGER) END AND p.sub = 0) END, e.rule, "
-	    "e.instance FROM temp.tick_mask n CROSS JOIN temp.tick_k x CROSS "
-	    "JOIN temp.tick_emit e ON e.ri = CASE WHEN x.k = 0 THEN -1 ELSE "
-	    "CAST(substr(n.fired, 2 + (:w + 1) * (x.k - 1), :w) AS INTEGER) "
-	    "END WHERE x.k <= (length(n.fired) - 1) / (:w + 1)")) == NULL)
-		return -1;
-	sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":w"), t->tagw);
-	if (tick_step(t, st) < 0)
-		return -1;
-	if (t->climb) {
-		/* The moves and completions of the climb, by mask. */
-		if ((v = tick_int(t, "SELECT coalesce(sum(k.n), 0) FROM "
-		    "temp.tick_steps p JOIN temp.tick_mask k ON k.mask = "
-		    "p.mask WHERE p.k > 0 AND p.sub = 0")) < 0)
-			return -1;
-		t->stats->moved += v;
-		if ((v = tick_int(t, "SELECT coalesce(sum(k.n), 0) FROM "
-		    "temp.tick_steps p JOIN temp.tick_mask k ON k.mask = "
-		    "p.mask WHERE p.k > 0 AND p.sub = 2")) < 0)
-			return -1;
-		t->stats->completed += v;
-	}
-	/* An entry and the move right after it make one row of the
-	 * history (history_steps reads it as two): nothing comes between
-	 * them, the entry having neither an action nor, with a move to
-	 * come, a completion. */
-	if (tick_run_sql(t, "UPDATE temp.tick_steps AS p SET moved_to = "
-	    "q.stage, moved_rule = q.rule FROM temp.tick_steps q WHERE p.k = 0 "
-	    "AND p.sub = 0 AND q.mask = p.mask AND q.k = 1 AND q.sub = 0",
-	    NULL, NULL, 0) < 0 || tick_run_sql(t, "DELETE FROM "
-	    "temp.tick_steps WHERE k = 1 AND sub = 0", NULL, NULL, 0) < 0)
-		return -1;
-	/* The loops go in the order of the CROSS JOIN: subject, then its
-	 * mask's rows by (k, sub), the key of tick_steps. */
-	if ((st = tick_prepare(t, "INSERT INTO history(subject, journey, ts, "
-	    "what, stage, from_stage, rule, action, moved_to, moved_rule) "
-	    "SELECT n.subject, :journey, :now, p.what, p.stage, p.from_stage, "
-	    "p.rule, CASE WHEN p.instance IS NOT NULL THEN (SELECT o.aid FROM "
-	    "outbox o WHERE o.subject = n.subject AND o.instance = p.instance "
-	    "AND o.created = :now AND o.journey = :journey AND o.rule = p.rule "
-	    "AND o.aid > :i) END, p.moved_to, p.moved_rule FROM temp.tick_new "
-	    "n CROSS JOIN temp.tick_steps p ON p.mask = n.mask ORDER BY "
-	    "n.subject, p.k, p.sub")) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":i"), before);
-	tick_bind_names(t, st);
-	if (tick_step(t, st) < 0)
+	if (members_settle(t, before) != 0)
 		return -1;
 	t->nnew = 0;
 	return 0;
@@ -733,20 +557,56 @@ tick_queue(struct tick *t, const struct rule *r, const char *stage,
 	int64_t			 before;
 	int			 n;
 
-	if ((before = outbox_last(t->db)) < 0 ||
-	    (n = outbox_queue_batch(t->db, &b)) < 0)
+	if ((before = outbox_last(t->e->db)) < 0 ||
+	    (n = outbox_queue_batch(t->e->db, &b)) < 0)
 		return -1;
-	if ((history && tick_run_sql(t, "INSERT INTO history(subject, "
-	    "journey, ts, what, stage, rule, action) SELECT subject, journey, "
-	    ":now, 'action', stage, rule, aid FROM outbox WHERE aid > :i "
-	    "ORDER BY aid", NULL, NULL, before) < 0) ||
-	    tick_run_sql(t, "INSERT INTO firings(journey, rule, subject, last) "
+	if ((history && eng_fixed(t, "INSERT INTO history(subject, journey, "
+	    "ts, what, stage, rule, action) SELECT subject, journey, :now, "
+	    "'action', stage, rule, aid FROM outbox WHERE aid > :i ORDER BY "
+	    "aid", NULL, NULL, before) < 0) ||
+	    eng_fixed(t, "INSERT INTO firings(journey, rule, subject, last) "
 	    "SELECT :journey, :a, sid, :now FROM temp.tick_batch WHERE true "
 	    "ON CONFLICT(journey, rule, subject) DO UPDATE SET last = "
 	    "excluded.last", r->name, NULL, 0) < 0)
 		return -1;
 	t->stats->actions += n;
 	return 0;
+}
+
+/* The statement of tick_transition for rule ri, first pass or later. */
+static void
+tick_transition_sql(struct tick *t, int ri, int later, struct sql *q)
+{
+	const struct rule	*r = &t->j->rules[ri];
+	char			 tag[32];
+
+	buf_puts(&q->text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM ");
+	if (!later) {
+		buf_puts(&q->text, "members m JOIN subjects s ON s.sid = "
+		    "m.subject WHERE ");
+	} else {
+		buf_puts(&q->text, "temp.tick_moved v CROSS JOIN members m "
+		    "CROSS JOIN subjects s ON s.sid = m.subject WHERE v.seq >= "
+		    ":i");
+		tick_stage_filter(q, r, "v.stage");
+		buf_puts(&q->text, " AND m.subject = v.sid AND ");
+	}
+	buf_puts(&q->text, "m.journey = :journey AND m.status IN (0, 1) AND "
+	    "m.stage != ");
+	sql_add_text(q, t->j->stages[r->go].name);
+	tick_stage_filter(q, r, "m.stage");
+	if (!later)
+		tick_chunk_sql(t, q, "m.subject");
+	else {
+		snprintf(tag, sizeof tag, ",%d,", ri);
+		buf_puts(&q->text, " AND instr(v.fired, ");
+		sql_add_text(q, tag);
+		buf_puts(&q->text, ") = 0");
+	}
+	buf_puts(&q->text, " AND (");
+	expr_sql(r->when, q);
+	buf_puts(&q->text, ")");
 }
 
 /*
@@ -756,12 +616,12 @@ tick_queue(struct tick *t, const struct rule *r, const char *stage,
  * Only a subject's own membership (stage, its age, status) changes during a
  * journey's tick, so a rule that did not hold for a subject still does not
  * unless the subject moved since the rule last looked at it. The first pass
- * looks at every member at the rule's stages; a later pass only at those
- * now at the rule's stages that moved at or after this rule's turn in the
- * previous pass, and that this rule did not move yet. temp.tick_moved has
- * a row for each subject moved in this tick: its last move's sequence
- * number pass * nrules + rule, the stage it went to, and the rules that
- * moved it (",0,2,").
+ * looks at every member of the chunk at the rule's stages; a later pass
+ * only at those now at the rule's stages that moved at or after this
+ * rule's turn in the previous pass, and that this rule did not move yet.
+ * temp.tick_moved has a row for each subject moved in this chunk: its last
+ * move's sequence number pass * nrules + rule, the stage it went to, and
+ * the rules that moved it (",0,2,").
  */
 static int
 tick_transition(struct tick *t, int ri, int pass)
@@ -769,184 +629,250 @@ tick_transition(struct tick *t, int ri, int pass)
 	const struct rule	*r = &t->j->rules[ri];
 	const char		*to = t->j->stages[r->go].name;
 	int64_t			 seq = (int64_t)pass * t->j->nrules + ri;
+	uint64_t		 key = eng_key(t, K_TRANSITION, ri, pass > 0);
+	int			 last = r->go == t->j->nstages - 1;
+	struct estmt		*es;
 	struct sql		 q;
-	char			 rule_tag[32];
+	char			 tag[32];
 	int			 n;
 
-	snprintf(rule_tag, sizeof rule_tag, ",%d,", ri);
-
-	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+	if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
-	sql_init(&q);
-	buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
-	    "s.sid, m.stage FROM ");
-	if (pass == 0)
-		buf_puts(&q.text, "members m JOIN subjects s ON s.sid = "
-		    "m.subject WHERE ");
-	else {
-		buf_puts(&q.text, "temp.tick_moved v CROSS JOIN members m "
-		    "CROSS JOIN subjects s ON s.sid = m.subject WHERE v.seq "
-		    ">= ");
-		sql_add_int(&q, seq - t->j->nrules);
-		if (r->nstages > 0) {
-			buf_puts(&q.text, " AND v.stage IN (");
-			for (int i = 0; i < r->nstages; i++) {
-				if (i > 0)
-					buf_puts(&q.text, ", ");
-				sql_add_text(&q, r->stages[i]);
-			}
-			buf_puts(&q.text, ")");
-		}
-		buf_puts(&q.text, " AND m.subject = v.sid AND ");
+	if ((es = eng_cached(t->e, key)) == NULL) {
+		sql_init(&q);
+		tick_transition_sql(t, ri, pass > 0, &q);
+		es = eng_prepare(t->e, key, &q, t->j->name);
+		sql_free(&q);
 	}
-	buf_puts(&q.text, "m.journey = :journey AND m.status IN (0, 1) AND "
-	    "m.stage != ");
-	sql_add_text(&q, to);
-	tick_stage_filter(&q, r);
-	if (pass > 0) {
-		buf_puts(&q.text, " AND instr(v.fired, ");
-		sql_add_text(&q, rule_tag);
-		buf_puts(&q.text, ") = 0");
-	}
-	buf_puts(&q.text, " AND (");
-	expr_sql(r->when, &q);
-	buf_puts(&q.text, ")");
-	n = tick_exec(t, &q);
-	sql_free(&q);
-	if (n <= 0)
-		return n;
-	if (tick_run_sql(t, "INSERT INTO history(subject, journey, ts, what, "
-	    "stage, from_stage, rule) SELECT sid, :journey, :now, 'moved', "
-	    ":a, stage, :b FROM temp.tick_batch", to, r->name, 0) < 0 ||
-	    tick_run_sql(t, "UPDATE members SET stage = :a, stage_since = :now, "
-	    "status = 0 WHERE journey = :journey AND subject IN (SELECT sid "
-	    "FROM temp.tick_batch)", to, NULL, 0) < 0 ||
-	    tick_run_sql(t, "INSERT INTO temp.tick_moved(sid, seq, stage, "
-	    "fired) SELECT sid, :i, :a, :b FROM temp.tick_batch WHERE true ON "
-	    "CONFLICT(sid) DO UPDATE SET seq = excluded.seq, stage = "
-	    "excluded.stage, fired = fired || substr(excluded.fired, 2)", to,
-	    rule_tag, seq) < 0)
+	if (es == NULL || (n = eng_run(t, es, NULL, NULL, seq -
+	    t->j->nrules)) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	snprintf(tag, sizeof tag, ",%d,", ri);
+	if (members_move(t, to, r->name, last ? MEMBER_COMPLETED :
+	    MEMBER_ACTIVE) != 0 || eng_fixed(t, "INSERT INTO "
+	    "temp.tick_moved(sid, seq, stage, fired) SELECT sid, :i, :a, :b "
+	    "FROM temp.tick_batch WHERE true ON CONFLICT(sid) DO UPDATE SET "
+	    "seq = excluded.seq, stage = excluded.stage, fired = fired || "
+	    "substr(excluded.fired, 2)", to, tag, seq) < 0)
 		return -1;
 	t->stats->moved += n;
 	if (r->instance != NULL && tick_queue(t, r, to, 1) != 0)
 		return -1;
-	if (r->go == t->j->nstages - 1 && tick_complete(t) != 0)
-		return -1;
+	if (last) {
+		if (members_complete(t) != 0)
+			return -1;
+		t->stats->completed += n;
+	}
 	return n;
+}
+
+/* The statement of tick_action finding the entrants of action rule r
+ * apart, by their masks' settled stages: by the rule's bit when it was
+ * folded into them, else by its condition over them alone, their
+ * membership that of their mask (entered now). */
+static void
+tick_apart_sql(struct tick *t, const struct rule *r, int bit, struct sql *q)
+{
+	buf_puts(&q->text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "n.subject, m.stage FROM temp.tick_new n CROSS JOIN (SELECT mask, "
+	    "stage, status, :now AS entered, :now AS stage_since FROM "
+	    "temp.tick_mask) m ON m.mask = n.mask");
+	if (bit < 0)
+		buf_puts(&q->text, " CROSS JOIN subjects s ON s.sid = "
+		    "n.subject");
+	buf_puts(&q->text, " WHERE m.status IN (0, 1)");
+	tick_stage_filter(q, r, "m.stage");
+	if (bit >= 0)
+		buf_printf(&q->text, " AND (m.mask >> %d) & 1", bit);
+	else {
+		buf_puts(&q->text, " AND (");
+		expr_sql(r->when, q);
+		buf_puts(&q->text, ")");
+	}
+}
+
+/* The statement of tick_action over the members of the chunk (but the
+ * entrants, when they were found apart). */
+static void
+tick_action_sql(struct tick *t, const struct rule *r, int apart,
+    struct sql *q)
+{
+	buf_puts(&q->text, "INSERT INTO temp.tick_batch(sid, stage) SELECT "
+	    "s.sid, m.stage FROM members m JOIN subjects s ON s.sid = "
+	    "m.subject WHERE m.journey = :journey AND m.status IN (0, 1)");
+	tick_chunk_sql(t, q, "m.subject");
+	tick_stage_filter(q, r, "m.stage");
+	if (apart)
+		buf_puts(&q->text, " AND NOT EXISTS (SELECT 1 FROM "
+		    "temp.tick_new n WHERE n.subject = m.subject)");
+	buf_puts(&q->text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
+	    "f.journey = :journey AND f.subject = s.sid AND f.rule = ");
+	sql_add_text(q, r->name);
+	if (r->repeat > 0) {
+		buf_puts(&q->text, " AND f.last > :now - ");
+		sql_add_int(q, r->repeat);
+	}
+	buf_puts(&q->text, ") AND (");
+	expr_sql(r->when, q);
+	buf_puts(&q->text, ")");
+}
+
+/* Run the statement of kind (K_APART, K_ACTION) for action rule ri. */
+static int
+tick_action_run(struct tick *t, int ri, int kind, int apart)
+{
+	const struct rule	*r = &t->j->rules[ri];
+	uint64_t		 key = eng_key(t, kind, ri, apart);
+	struct estmt		*es;
+	struct sql		 q;
+
+	if ((es = eng_cached(t->e, key)) == NULL) {
+		sql_init(&q);
+		if (kind == K_APART)
+			tick_apart_sql(t, r, t->p->fold[ri], &q);
+		else
+			tick_action_sql(t, r, apart, &q);
+		es = eng_prepare(t->e, key, &q, t->j->name);
+		sql_free(&q);
+	}
+	return es != NULL ? eng_run(t, es, NULL, NULL, 0) : -1;
 }
 
 /*
  * Action rule ri fires for the subjects at its stages for whom it holds and
  * whose last firing is older than repeat (or never, for once). The
- * entrants that climbed (who have no firings: new, or deleted at
- * re-entry) are found apart, by their masks' settled stages: by the rule's
- * bit when it was folded into them (t->fold), else by its condition over
- * them alone, their membership that of their mask (entered now). The
- * members that were there before the entry, if any, are evaluated as
- * usual.
+ * entrants that climbed (who have no firings: new, or deleted at re-entry)
+ * are found apart, by their masks' settled stages. The members that were
+ * there before the entry, if any, are evaluated as usual.
  */
 static int
 tick_action(struct tick *t, int ri)
 {
-	const struct rule	*r = &t->j->rules[ri];
-	int			 bit = t->fold[ri], n = 0, k;
-	int			 apart = t->climb && t->entrants > 0;
-	struct sql		 q;
+	int	 apart = t->p->climb && t->entrants > 0, n = 0, k;
 
-	if (tick_run_sql(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
+	if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL, 0) < 0)
 		return -1;
-	if (apart) {
-		sql_init(&q);
-		buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
-		    "SELECT n.subject, m.stage FROM temp.tick_new n CROSS JOIN "
-		    "(SELECT mask, stage, status, :now AS entered, :now AS "
-		    "stage_since FROM temp.tick_mask) m ON m.mask = n.mask");
-		if (bit < 0)
-			buf_puts(&q.text, " CROSS JOIN subjects s ON s.sid = "
-			    "n.subject");
-		buf_puts(&q.text, " WHERE m.status IN (0, 1)");
-		tick_stage_filter(&q, r);
-		if (bit >= 0)
-			buf_printf(&q.text, " AND (m.mask >> %d) & 1", bit);
-		else {
-			buf_puts(&q.text, " AND (");
-			expr_sql(r->when, &q);
-			buf_puts(&q.text, ")");
-		}
-		n = tick_exec(t, &q);
-		sql_free(&q);
-		if (n < 0)
-			return -1;
-	}
+	if (apart && (n = tick_action_run(t, ri, K_APART, 0)) < 0)
+		return -1;
 	if (!apart || t->old) {
-		sql_init(&q);
-		buf_puts(&q.text, "INSERT INTO temp.tick_batch(sid, stage) "
-		    "SELECT s.sid, m.stage FROM members m JOIN subjects s ON "
-		    "s.sid = m.subject WHERE m.journey = :journey AND m.status "
-		    "IN (0, 1)");
-		tick_stage_filter(&q, r);
-		if (apart)
-			buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM "
-			    "temp.tick_new n WHERE n.subject = m.subject)");
-		buf_puts(&q.text, " AND NOT EXISTS (SELECT 1 FROM firings f "
-		    "WHERE f.journey = :journey AND f.subject = s.sid AND "
-		    "f.rule = ");
-		sql_add_text(&q, r->name);
-		if (r->repeat > 0) {
-			buf_puts(&q.text, " AND f.last > :now - ");
-			sql_add_int(&q, r->repeat);
-		}
-		buf_puts(&q.text, ") AND (");
-		expr_sql(r->when, &q);
-		buf_puts(&q.text, ")");
-		k = tick_exec(t, &q);
-		sql_free(&q);
-		if (k < 0)
+		if ((k = tick_action_run(t, ri, K_ACTION, apart)) < 0)
 			return -1;
 		n += k;
 	}
-	return n > 0 ? tick_queue(t, r, NULL, 1) : 0;
+	return n > 0 ? tick_queue(t, &t->j->rules[ri], NULL, 1) : 0;
 }
 
-/* Evaluate one journey; the caller owns the transaction. */
+/* Does rule r apply at stage si? */
 static int
-tick_journey(struct tick *t)
+tick_rule_at(const struct journey *j, const struct rule *r, int si)
+{
+	if (r->nstages == 0)
+		return 1;
+	for (int k = 0; k < r->nstages; k++)
+		if (strcmp(r->stages[k], j->stages[si].name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An on = "enter" rule ri fires for every entry into each of its stages
+ * that this chunk wrote (history rows after t->hid0: entries, and moves in
+ * the middle of a climb too, so that a fast climber gets every stage's
+ * welcome), where its condition holds now; one statement per stage, so
+ * that a subject entering two of them gets both.
+ */
+static int
+tick_enter(struct tick *t, int ri)
+{
+	const struct journey	*j = t->j;
+	const struct rule	*r = &j->rules[ri];
+	struct estmt		*es;
+	struct sql		 q;
+	int			 n;
+
+	for (int si = 0; si < j->nstages; si++) {
+		uint64_t key = eng_key(t, K_ENTER, ri, si);
+
+		if (!tick_rule_at(j, r, si))
+			continue;
+		if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL,
+		    0) < 0)
+			return -1;
+		if ((es = eng_cached(t->e, key)) == NULL) {
+			sql_init(&q);
+			buf_puts(&q.text, "INSERT OR IGNORE INTO temp.tick_batch("
+			    "sid, stage) SELECT h.subject, h.stage FROM "
+			    "history_steps h CROSS JOIN members m ON m.journey "
+			    "= :journey AND m.subject = h.subject CROSS JOIN "
+			    "subjects s ON s.sid = h.subject WHERE h.hid > :i "
+			    "AND h.journey = :journey AND h.what IN "
+			    "('entered', 'moved') AND h.stage = ");
+			sql_add_text(&q, j->stages[si].name);
+			buf_puts(&q.text, " AND m.status IN (0, 1) AND (");
+			expr_sql(r->when, &q);
+			buf_puts(&q.text, ")");
+			es = eng_prepare(t->e, key, &q, j->name);
+			sql_free(&q);
+		}
+		if (es == NULL || (n = eng_run(t, es, NULL, NULL, t->hid0)) < 0)
+			return -1;
+		if (n > 0 && tick_queue(t, r, j->stages[si].name, 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Work out, once per config, how the journey's entrants climb: on their
+ * own unless a goto rule reads the subject's own membership of this
+ * journey, which they do not have until they are written to members, or
+ * there are more goto rules than a mask has bits: then they are written at
+ * once, at the first stage, and climb with the members. */
+static void
+tick_plan(struct engine *e, const struct journey *j, struct jplan *p)
+{
+	p->climb = !e->noclimb;
+	p->fold = xcalloc(j->nrules + 1, sizeof *p->fold);
+	for (int i = 0; i < j->nrules; i++) {
+		p->fold[i] = -1;
+		if (j->rules[i].go < 0)
+			continue;
+		p->ngoto++;
+		if (expr_reads_journey(j->rules[i].when, j->name))
+			p->climb = 0;
+	}
+	if (p->ngoto > TICK_MASK_BITS)
+		p->climb = 0;
+	/* An entrant's fired lists the rules that moved it, in order, each
+	 * as wide as the widest rule index (",0,2," or ",03,12,"). */
+	p->tagw = 1;
+	for (int n = j->nrules - 1; n >= 10; n /= 10)
+		p->tagw++;
+}
+
+/* Evaluate the journey over the tick's chunk; the caller owns the
+ * transaction. */
+static int
+tick_chunk(struct tick *t)
 {
 	const struct journey	*j = t->j;
 	int			 moved;
 
-	/* The entrants climb on their own unless a goto rule reads the
-	 * subject's own membership of this journey, which they do not have
-	 * until they are written to members, or there are more goto rules
-	 * than a mask has bits: then they are written at once, at the first
-	 * stage, and climb with the members. */
-	t->climb = 1;
-	t->ngoto = 0;
-	for (int i = 0; i < j->nrules; i++)
-		t->fold[i] = -1;
-	for (int i = 0; i < j->nrules; i++) {
-		if (j->rules[i].go < 0)
-			continue;
-		t->ngoto++;
-		if (expr_reads_journey(j->rules[i].when, j->name))
-			t->climb = 0;
-	}
-	if (t->ngoto > TICK_MASK_BITS)
-		t->climb = 0;
-	if (tick_exit(t) != 0 || tick_emit_fill(t) != 0 ||
-	    (t->members = tick_int(t, "SELECT EXISTS (SELECT 1 FROM members "
-	    "WHERE journey = :journey)")) < 0 ||
-	    (t->old = tick_int(t, "SELECT EXISTS (SELECT 1 FROM members "
-	    "WHERE journey = :journey AND status IN (0, 1))")) < 0 ||
-	    tick_entry(t) != 0)
+	if (eng_fixed(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0 ||
+	    (t->hid0 = eng_int(t, "SELECT coalesce(max(hid), 0) FROM "
+	    "history")) < 0 || tick_exit(t) != 0 ||
+	    (t->members = eng_int(t, "SELECT EXISTS (SELECT 1 FROM members "
+	    "WHERE journey = :journey AND subject BETWEEN :lo AND :hi)")) < 0 ||
+	    (t->old = eng_int(t, "SELECT EXISTS (SELECT 1 FROM members WHERE "
+	    "journey = :journey AND subject BETWEEN :lo AND :hi AND status IN "
+	    "(0, 1))")) < 0 || tick_entry(t) != 0)
 		return -1;
-	if (t->climb ? tick_climb(t) != 0 : tick_settle_new(t) != 0)
-		return -1;
-	if (tick_run_sql(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0)
+	if (t->p->climb ? tick_climb(t) != 0 : tick_settle_new(t) != 0)
 		return -1;
 	/* Transitions settle: passes until nobody moves; each rule moves a
 	 * subject at most once a tick, so this ends. */
-	for (int pass = 0; pass <= t->ngoto; pass++) {
+	for (int pass = 0; pass <= t->p->ngoto; pass++) {
 		moved = 0;
 		for (int i = 0; i < j->nrules; i++) {
 			int n;
@@ -963,7 +889,9 @@ tick_journey(struct tick *t)
 		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
-		if (r->go < 0 && r->instance != NULL && tick_action(t, i) != 0)
+
+		if (r->on_enter ? tick_enter(t, i) != 0 : r->go < 0 &&
+		    r->instance != NULL && tick_action(t, i) != 0)
 			return -1;
 	}
 	return 0;
@@ -975,11 +903,12 @@ tick_print(sqlite3 *db, int64_t hid, FILE *out)
 {
 	sqlite3_stmt	*st;
 
-	st = store_prepare(db, "SELECT h.journey, s.kind, s.id, h.what, "
-	    "h.stage, h.from_stage, h.rule, o.instance, o.status FROM "
+	if ((st = store_try_prepare(db, "SELECT h.journey, s.kind, s.id, "
+	    "h.what, h.stage, h.from_stage, h.rule, o.instance, o.status FROM "
 	    "history_steps h JOIN subjects s ON s.sid = h.subject LEFT JOIN "
-	    "outbox o ON o.aid = h.action WHERE h.hid > :a ORDER BY h.hid, "
-	    "h.part");
+	    "outbox o ON o.aid = h.action WHERE h.hid > ?1 ORDER BY h.hid, "
+	    "h.part")) == NULL)
+		return;
 	sqlite3_bind_int64(st, 1, hid);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *journey = (const char *)sqlite3_column_text(st, 0);
@@ -1010,186 +939,205 @@ tick_print(sqlite3 *db, int64_t hid, FILE *out)
 	sqlite3_finalize(st);
 }
 
-/* Run one tick of every journey. */
-int
-tick_run(sqlite3 *db, const struct config *cf, int64_t now, int dry_run,
-    FILE *out, struct tick_stats *stats)
+/* The end of the chunk from lo: lo + the chunk's size - 1, or in a scoped
+ * tick the sid of the scope's chunk-th subject from lo. -1 on an error. */
+static int64_t
+tick_chunk_end(struct tick *t, int64_t lo)
 {
-	struct tick_stats	 dummy;
-	struct tick		 t = { .db = db, .conf = cf, .now = now,
-				    .stats = stats ? stats : &dummy };
+	struct estmt	*es;
+	int64_t		 hi;
 
-	sqlite3_stmt		*st;
-	int64_t			 hid = 0;
-	int			 rc = 0;
-	char			 when[32];
-	double			 start;
+	if (!t->scoped)
+		return lo > INT64_MAX - t->e->chunk ? INT64_MAX :
+		    lo + t->e->chunk - 1;
+	if ((es = eng_fixed_stmt(t, "SELECT coalesce((SELECT sid FROM "
+	    "temp.tick_scope WHERE sid >= ?1 ORDER BY sid LIMIT 1 OFFSET ?2), "
+	    "(SELECT max(sid) FROM temp.tick_scope))")) == NULL)
+		return -1;
+	sqlite3_bind_int64(es->st, 1, lo);
+	sqlite3_bind_int64(es->st, 2, t->e->chunk - 1);
+	hi = sqlite3_step(es->st) == SQLITE_ROW ?
+	    sqlite3_column_int64(es->st, 0) : -1;
+	sqlite3_reset(es->st);
+	return hi;
+}
 
-	memset(t.stats, 0, sizeof *t.stats);
-	t.debug = getenv("JOURNEYD_DEBUG_SQL") != NULL;
-	if (store_exec(db, "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
-	    "(sid INTEGER PRIMARY KEY, stage TEXT);"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_moved (sid INTEGER "
-	    "PRIMARY KEY, seq INTEGER NOT NULL, stage TEXT NOT NULL, "
-	    "fired TEXT NOT NULL);"
-	    "CREATE INDEX IF NOT EXISTS temp.tick_moved_stage ON "
-	    "tick_moved(stage, seq);"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_new (subject INTEGER "
-	    "PRIMARY KEY, mask INTEGER NOT NULL);"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_mask (mask INTEGER PRIMARY "
-	    "KEY, stage TEXT NOT NULL, status INTEGER NOT NULL, seq INTEGER "
-	    "NOT NULL, fired TEXT NOT NULL, n INTEGER NOT NULL);"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_steps (mask INTEGER NOT "
-	    "NULL, k INTEGER NOT NULL, sub INTEGER NOT NULL, what TEXT NOT "
-	    "NULL, stage TEXT NOT NULL, from_stage TEXT, rule TEXT, instance "
-	    "TEXT, moved_to TEXT, moved_rule TEXT, PRIMARY KEY (mask, k, "
-	    "sub)) WITHOUT ROWID;"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_emit (ri INTEGER NOT NULL, "
-	    "sub INTEGER NOT NULL, what TEXT NOT NULL, stage TEXT NOT NULL, "
-	    "rule TEXT, instance TEXT, PRIMARY KEY (ri, sub)) WITHOUT ROWID;"
-	    "CREATE TEMP TABLE IF NOT EXISTS tick_k (k INTEGER PRIMARY KEY)")
-	    != 0)
-		return -1;
-	if (bucket_register(db) != 0 || expr_register(db) != 0)
-		return -1;
-	t.tally = xcalloc(1, sizeof *t.tally);
-	if (sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8 |
-	    SQLITE_DIRECTONLY, t.tally, tick_tally_fn, NULL, NULL) !=
-	    SQLITE_OK) {
-		free(t.tally);
+/* Size the next chunk for about ENG_CHUNK_MS of writing. */
+static void
+tick_chunk_size(struct engine *e, double took)
+{
+	if (took > ENG_CHUNK_MS * 1.5e-3 && e->chunk > ENG_CHUNK_MIN)
+		e->chunk /= 2;
+	else if (took < ENG_CHUNK_MS * 0.5e-3 && e->chunk < ENG_CHUNK_MAX)
+		e->chunk *= 2;
+}
+
+/*
+ * Evaluate chunk [t->lo, t->hi] of the journey in one write transaction:
+ * applied whole, or (on any failure, or in a dry run after printing) not
+ * at all. The counts of a chunk not applied are taken back.
+ */
+static int
+tick_transact(struct tick *t, int dry_run, FILE *out)
+{
+	struct tick_stats	 before = *t->stats;
+	sqlite3			*db = t->e->db;
+	double			 start = tick_clock(), took;
+
+	if (store_begin(db) != 0) {
+		log_err("journey %s: cannot start its tick: %s", t->j->name,
+		    sqlite3_errmsg(db));
 		return -1;
 	}
+	if (tick_chunk(t) != 0)
+		goto fail;
+	if (dry_run) {
+		tick_print(db, t->hid0, out);
+		store_rollback(db);
+	} else if (store_commit(db) != 0)
+		goto fail;
+	took = tick_clock() - start;
+	t->stats->chunks++;
+	if (took > t->stats->longest)
+		t->stats->longest = took;
+	tick_chunk_size(t->e, took);
+	return 0;
+fail:
+	log_err("journey %s: tick failed for subjects %lld to %lld, nothing of "
+	    "it was applied for them", t->j->name, (long long)t->lo,
+	    (long long)t->hi);
+	store_rollback(db);
+	*t->stats = before;	/* count only what was applied */
+	return -1;
+}
 
-	start = tick_clock(CLOCK_MONOTONIC);
-	for (int i = 0; i < cf->njourneys; i++) {
-		struct tick_stats before = *t.stats;
+/* Evaluate journey ji over every chunk, up to subject last. */
+static int
+tick_journey(struct engine *e, int ji, int64_t now, int flags, FILE *out,
+    struct tick_stats *stats, int64_t last)
+{
+	struct tick	 t = { .e = e, .j = &e->cf->journeys[ji], .ji = ji,
+			    .p = &e->plans[ji], .now = now, .stats = stats,
+			    .scoped = (flags & TICK_SCOPED) != 0 };
+	int		 rc = 0;
 
-		t.j = &cf->journeys[i];
-		t.fold = xreallocarray(t.fold, t.j->nrules + 1,
-		    sizeof *t.fold);
-		if (store_begin(db) != 0) {
-			log_err("journey %s: cannot start its tick: %s",
-			    t.j->name, sqlite3_errmsg(db));
+	if (tick_emit_fill(&t) != 0)
+		return -1;
+	if (t.scoped && (t.lo = eng_int(&t, "SELECT coalesce(min(sid), 0) "
+	    "FROM temp.tick_scope")) < 0)
+		return -1;
+	for (; t.lo <= last && t.lo >= 0; t.lo = t.hi + 1) {
+		if ((t.hi = tick_chunk_end(&t, t.lo)) < 0)
+			return -1;
+		if (t.hi > last)
+			t.hi = last;
+		if (tick_transact(&t, flags & TICK_DRY_RUN, out) != 0)
 			rc = -1;
-			continue;
-		}
-		if (dry_run) {
-			st = store_prepare(db, "SELECT coalesce(max(hid), 0) "
-			    "FROM history");
-			if (sqlite3_step(st) == SQLITE_ROW)
-				hid = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
-		}
-		if (tick_journey(&t) != 0) {
-			log_err("journey %s: tick failed, nothing of it was "
-			    "applied", t.j->name);
-			store_rollback(db);
-			*t.stats = before;	/* count only what was applied */
-			rc = -1;
-			continue;
-		}
-		if (dry_run) {
-			tick_print(db, hid, out);
-			store_rollback(db);
-		} else if (store_commit(db) != 0) {
-			log_err("journey %s: tick not committed, nothing of it "
-			    "was applied", t.j->name);
-			store_rollback(db);
-			*t.stats = before;
-			rc = -1;
-		}
+		if (t.hi == INT64_MAX)
+			break;
+		store_yield();
 	}
-	/* The last tick is one that applied every journey. */
-	if (!dry_run && rc == 0) {
-		store_meta_set(db, "last_tick", time_format(now, when,
-		    sizeof when));
-	}
-	t.stats->seconds = tick_clock(CLOCK_MONOTONIC) - start;
-	free(t.fold);
-	sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8, NULL, NULL,
-	    NULL, NULL);
-	free(t.tally);
 	return rc;
 }
 
-/* Enroll a subject in a journey (a hand-off). */
+/* Run one tick of every journey. */
 int
-journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
-    const char *journey, const char *stage, const char *rule, int64_t now,
-    char *err, size_t errlen)
+engine_tick(struct engine *e, int64_t now, int flags, FILE *out,
+    struct tick_stats *stats)
 {
-	struct journey	*j = config_journey(cf, journey);
-	sqlite3_stmt	*st;
-	int		 si, n;
+	struct tick_stats	 dummy;
+	struct tick		 t = { .e = e, .now = now };
+	int64_t			 last;
+	int			 rc = 0;
+	char			 when[32];
+	double			 start = tick_clock();
 
-	if (j == NULL) {
-		snprintf(err, errlen, "no journey \"%s\"", journey);
-		return -1;
-	}
-	si = stage != NULL ? journey_stage(j, stage) : 0;
-	if (si < 0) {
-		snprintf(err, errlen, "no stage \"%s\" in journey \"%s\"",
-		    stage, journey);
-		return -1;
-	}
-	st = store_prepare(db, "INSERT INTO members(journey, subject, stage, "
-	    "status, entered, stage_since) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
-	    "ON CONFLICT(journey, subject) DO UPDATE SET stage = "
-	    "excluded.stage, status = excluded.status, entered = "
-	    "excluded.entered, stage_since = excluded.stage_since "
-	    "WHERE members.status = 2");
-	sqlite3_bind_text(st, 1, journey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, sid);
-	sqlite3_bind_text(st, 3, j->stages[si].name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, si == j->nstages - 1 ? MEMBER_COMPLETED :
-	    MEMBER_ACTIVE);
-	sqlite3_bind_int64(st, 5, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	if ((n = sqlite3_changes(db)) == 0)
+	if (stats == NULL)
+		stats = &dummy;
+	memset(stats, 0, sizeof *stats);
+	if (e->cf->njourneys == 0)
 		return 0;
-	st = store_prepare(db, "INSERT INTO history(subject, journey, ts, "
-	    "what, stage, rule) VALUES (?1, ?2, ?3, 'entered', ?4, ?5)");
-	sqlite3_bind_int64(st, 1, sid);
-	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_text(st, 4, j->stages[si].name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
-	n = sqlite3_step(st) == SQLITE_DONE ? 1 : -1;
-	sqlite3_finalize(st);
-	if (n < 0)
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-	return n;
+	/* Subjects that come later are for the next tick. */
+	t.j = &e->cf->journeys[0];
+	t.stats = stats;
+	if ((last = eng_int(&t, (flags & TICK_SCOPED) ? "SELECT "
+	    "coalesce(max(sid), 0) FROM temp.tick_scope" : "SELECT "
+	    "coalesce(max(sid), 0) FROM subjects")) < 0)
+		return -1;
+	for (int i = 0; i < e->cf->njourneys; i++)
+		if (tick_journey(e, i, now, flags, out, stats, last) != 0)
+			rc = -1;
+	/* The last tick is one that applied every journey to everyone. */
+	if (rc == 0 && !(flags & (TICK_DRY_RUN | TICK_SCOPED)))
+		store_meta_set(e->db, "last_tick", time_format(now, when,
+		    sizeof when));
+	stats->seconds = tick_clock() - start;
+	return rc;
 }
 
-/* Queue one action for a subject (a hand-off's announcement), with its
- * 'action' entry in the history. */
-int64_t
-journey_queue(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
-    const char *stage, const char *instance, const char *params, int64_t now)
-{
-	sqlite3_stmt	*st;
-	int64_t		 aid;
+/* The temporary tables of a tick, on the engine's connection. */
+static const char tick_tables[] =
+    "CREATE TEMP TABLE IF NOT EXISTS tick_batch (sid INTEGER PRIMARY KEY, "
+    "stage TEXT);"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_moved (sid INTEGER PRIMARY KEY, "
+    "seq INTEGER NOT NULL, stage TEXT NOT NULL, fired TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS temp.tick_moved_stage ON tick_moved(stage, "
+    "seq);"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_new (subject INTEGER PRIMARY KEY, "
+    "mask INTEGER NOT NULL);"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_mask (mask INTEGER PRIMARY KEY, "
+    "stage TEXT NOT NULL, status INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "fired TEXT NOT NULL, n INTEGER NOT NULL);"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_steps (mask INTEGER NOT NULL, k "
+    "INTEGER NOT NULL, sub INTEGER NOT NULL, what TEXT NOT NULL, stage TEXT "
+    "NOT NULL, from_stage TEXT, rule TEXT, instance TEXT, moved_to TEXT, "
+    "moved_rule TEXT, PRIMARY KEY (mask, k, sub)) WITHOUT ROWID;"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_emit (ri INTEGER NOT NULL, sub "
+    "INTEGER NOT NULL, what TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT, "
+    "instance TEXT, PRIMARY KEY (ri, sub)) WITHOUT ROWID;"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_k (k INTEGER PRIMARY KEY);"
+    "CREATE TEMP TABLE IF NOT EXISTS tick_scope (sid INTEGER PRIMARY KEY);";
 
-	if ((aid = outbox_queue_one(db, sid, journey, rule, stage, instance,
-	    params, now)) < 0)
-		return -1;
-	if ((st = store_try_prepare(db, "INSERT INTO history(subject, journey, "
-	    "ts, what, stage, rule, action) VALUES (?1, ?2, ?3, 'action', ?4, "
-	    "?5, ?6)")) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, sid);
-	sqlite3_bind_text(st, 2, journey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_text(st, 4, stage, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, aid);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		aid = -1;
-	sqlite3_finalize(st);
-	return aid;
+/* An engine for config cf on connection db: its temporary tables and SQL
+ * functions, and a plan per journey. NULL on an error, logged. */
+struct engine *
+engine_new(sqlite3 *db, const struct config *cf)
+{
+	struct engine	*e = xcalloc(1, sizeof *e);
+
+	e->db = db;
+	e->cf = cf;
+	e->debug = getenv("JOURNEYD_DEBUG_SQL") != NULL;
+	e->noclimb = getenv("JOURNEYD_TICK_NOCLIMB") != NULL;
+	e->chunk = 4096;
+	e->tally = xcalloc(1, sizeof *e->tally);
+	e->plans = xcalloc(cf->njourneys + 1, sizeof *e->plans);
+	for (int i = 0; i < cf->njourneys; i++)
+		tick_plan(e, &cf->journeys[i], &e->plans[i]);
+	if (store_exec(db, tick_tables) != 0 || bucket_register(db) != 0 ||
+	    expr_register(db) != 0 ||
+	    sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, e->tally, tick_tally_fn, NULL, NULL) !=
+	    SQLITE_OK) {
+		log_err("engine: %s", sqlite3_errmsg(db));
+		engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Free an engine: its statements and its plans. */
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	/* jd_tally stays registered: only the engine's statements call it,
+	 * and a new engine (a reload) may have registered its own already. */
+	eng_stmts_free(e);
+	for (int i = 0; i < e->cf->njourneys; i++)
+		free(e->plans[i].fold);
+	free(e->plans);
+	free(e->tally);
+	free(e);
 }

@@ -492,7 +492,8 @@ static const char report_css[] =
 	".warn{color:#a40e26;font-weight:600}"
 	"footer{color:var(--muted);font-size:.9rem}";
 
-/* Write the report as text to out, and as HTML to html when set. */
+/* Write the report as text to out, and as HTML to html_path when set
+ * ("-": the HTML to out instead of the text). */
 int
 report_run(const struct config *cf, sqlite3 *db, int64_t now,
     const char *html_path, FILE *out)
@@ -501,7 +502,15 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 	char	 a[32], b[32], c[32], when[32], *tmp = NULL;
 
 	time_format(now, when, sizeof when);
-	if (html_path != NULL) {
+	/* "-": the HTML on out, the text nowhere. */
+	if (html_path != NULL && strcmp(html_path, "-") == 0) {
+		html = out;
+		if ((out = fopen("/dev/null", "w")) == NULL) {
+			fprintf(stderr, "journeyctl: /dev/null: %s\n",
+			    strerror(errno));
+			return -1;
+		}
+	} else if (html_path != NULL) {
 		tmp = xprintf("%s.tmp", html_path);
 		if ((html = fopen(tmp, "w")) == NULL) {
 			fprintf(stderr, "journeyctl: %s: %s\n", tmp,
@@ -509,6 +518,8 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 			free(tmp);
 			return -1;
 		}
+	}
+	if (html != NULL)
 		fprintf(html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 		    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
 		    "content=\"width=device-width, initial-scale=1\">\n"
@@ -518,7 +529,6 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 		    "</time> &middot; %d journey%s</p>\n</header>\n", when,
 		    report_css, when, when, cf->njourneys,
 		    cf->njourneys == 1 ? "" : "s");
-	}
 	fprintf(out, "report at %s\n", when);
 	for (int i = 0; i < cf->njourneys; i++) {
 		const struct journey	*j = &cf->journeys[i];
@@ -633,6 +643,15 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 		    "</code>. <em>Stalled</em>: there longer than the stage's "
 		    "<code>expect</code>.</p></footer>\n</main>\n</body>\n"
 		    "</html>\n");
+		if (tmp == NULL) {
+			fclose(out);
+			if (fflush(html) != 0 || ferror(html)) {
+				fprintf(stderr, "journeyctl: standard output: "
+				    "%s\n", strerror(errno));
+				return -1;
+			}
+			return 0;
+		}
 		if (ferror(html) | fclose(html) || rename(tmp, html_path) != 0) {
 			fprintf(stderr, "journeyctl: %s: %s\n", html_path,
 			    strerror(errno));

@@ -55,6 +55,7 @@ struct rule {
 	char		*action_file;	/* where the action is written */
 	int		 action_line;
 	int64_t		 repeat;	/* 0 = once, else seconds */
+	int		 on_enter;	/* on = "enter": for every entry */
 	int		 holdout;	/* percent, 0 = none */
 	int		 ignore_limits;
 	char		*quiet_hours;	/* overrides the instance's, or NULL */
@@ -126,6 +127,13 @@ int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);
 struct segment	*config_segment(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
+
+/* confpath.c: a path of the config that names a file to read, resolved
+ * ("$CREDENTIALS_DIRECTORY/NAME" against that variable: systemd's
+ * LoadCredential=). Both return a new string, or NULL with the reason. */
+char		*conf_path(const char *path, char *err, size_t errlen);
+char		*conf_path_readable(const char *path, const char *what,
+		    char *err, size_t errlen);
 
 /* bucket.c: a subject's stable bucket 0..99 for holdouts, as the SQL
  * function jd_bucket(text) that compiled rules call. */
