@@ -141,11 +141,12 @@ tz_sql(const struct expr *e, const struct node *n, struct sql *q)
 
 	(void)e;
 	if (n->account) {
-		buf_puts(b, "(SELECT jd_str(a.traits -> ");
+		buf_puts(b, "(SELECT jd_str(" STORE_TRAITS_ASOF("a") " -> ");
 		sql_add_text(q, "$.\"timezone\"");
-		buf_puts(b, ") FROM subjects a WHERE a.sid = s.account)");
+		buf_puts(b, ") FROM subjects a WHERE a.sid = "
+		    STORE_ACCOUNT_ASOF("s") ")");
 	} else {
-		buf_puts(b, "jd_str(s.traits -> ");
+		buf_puts(b, "jd_str(" STORE_TRAITS_ASOF("s") " -> ");
 		sql_add_text(q, "$.\"timezone\"");
 		buf_puts(b, ")");
 	}
@@ -175,11 +176,11 @@ exprsql_events_from(const struct expr *e, const struct node *n,
 		buf_puts(b, " AS tz LIMIT 1) z CROSS JOIN ");
 	}
 	if (n->account)			/* all users of the user's account */
-		buf_puts(b, "subjects u JOIN events e "
-		    "ON e.subject = u.sid WHERE u.account = s.account");
+		buf_puts(b, "events e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ")");
 	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
-		buf_puts(b, "subjects u JOIN events e "
-		    "ON e.subject = u.sid WHERE u.account = s.sid");
+		buf_puts(b, "events e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF("s.sid") ")");
 	else
 		buf_printf(b, "events e WHERE e.subject = %s", sid);
 }
@@ -299,11 +300,12 @@ read_sql(const struct node *n, struct sql *q)
 		sql_add_text(q, n->path);
 		buf_puts(b, ")");
 	} else if (n->account) {
-		buf_puts(b, "(SELECT a.traits -> ");
+		buf_puts(b, "(SELECT " STORE_TRAITS_ASOF("a") " -> ");
 		sql_add_text(q, n->path);
-		buf_puts(b, " FROM subjects a WHERE a.sid = s.account)");
+		buf_puts(b, " FROM subjects a WHERE a.sid = "
+		    STORE_ACCOUNT_ASOF("s") ")");
 	} else {
-		buf_puts(b, "(s.traits -> ");
+		buf_puts(b, "(" STORE_TRAITS_ASOF("s") " -> ");
 		sql_add_text(q, n->path);
 		buf_puts(b, ")");
 	}
@@ -315,7 +317,7 @@ static void
 member_sql(const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
-	const char	*who = n->account ? "s.account" : "s.sid";
+	const char	*who = n->account ? STORE_ACCOUNT_ASOF("s") : "s.sid";
 
 	if (n->func == FUNC_STAGE) {
 		buf_puts(b, "(SELECT j.stage FROM members j WHERE j.journey = ");
@@ -339,16 +341,17 @@ static void
 users_sql(const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
-	const char	*acct = n->account ? "s.account" : "s.sid";
-
 	if (n->func == FUNC_USERS) {
-		buf_printf(b, "(SELECT count(*) FROM subjects u "
-		    "WHERE u.account = %s)", acct);
+		buf_puts(b, n->account ? "(SELECT count(*) FROM ("
+		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) "))" :
+		    "(SELECT count(*) FROM (" STORE_MEMBERS_ASOF("s.sid") "))");
 		return;
 	}
-	buf_printf(b, "(SELECT count(*) FROM subjects u WHERE u.account = %s "
-	    "AND EXISTS (SELECT 1 FROM events e WHERE e.subject = u.sid AND "
-	    "e.ts <= :now AND e.ts >= :now - ", acct);
+	buf_puts(b, n->account ? "(SELECT count(*) FROM ("
+	    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ") u" :
+	    "(SELECT count(*) FROM (" STORE_MEMBERS_ASOF("s.sid") ") u");
+	buf_puts(b, " WHERE EXISTS (SELECT 1 FROM events e WHERE e.subject = "
+	    "u.sid AND e.ts <= :now AND e.ts >= :now - ");
 	sql_add_int(q, n->window);
 	buf_puts(b, "))");
 }
@@ -434,11 +437,13 @@ exprsql_call(const struct expr *e, const struct node *n, struct sql *q)
 	case FUNC_HAS:
 		if (n->account) {
 			buf_puts(b, "EXISTS (SELECT 1 FROM subjects a WHERE "
-			    "a.sid = s.account AND json_type(a.traits, ");
+			    "a.sid = " STORE_ACCOUNT_ASOF("s") " AND json_type("
+			    STORE_TRAITS_ASOF("a") ", ");
 			sql_add_text(q, n->path);
 			buf_puts(b, ") IS NOT NULL)");
 		} else {
-			buf_puts(b, "(json_type(s.traits, ");
+			buf_puts(b, "(json_type(" STORE_TRAITS_ASOF("s")
+			    ", ");
 			sql_add_text(q, n->path);
 			buf_puts(b, ") IS NOT NULL)");
 		}

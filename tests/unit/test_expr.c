@@ -878,7 +878,7 @@ test_query_plan(void **state)
 		{ "account.count('ride', 7d) > 1", "rider",
 		  "USING COVERING INDEX events_subject_name_ts" },
 		{ "account.count('ride', 7d) > 1", "rider",
-		  "SEARCH u USING COVERING INDEX subjects_account" },
+		  "SEARCH mu USING COVERING INDEX subjects_account" },
 		{ "count('ride', 7d) > 1", "b2b",
 		  "USING COVERING INDEX events_subject_name_ts "
 		  "(subject=? AND name=? AND ts>? AND ts<?)" },

@@ -74,6 +74,23 @@ test_times(void **state)
 	    "2026-03-01T09:00:00Z");
 	assert_int_equal(time_parse("1970-01-01T00:00:00Z", &t), 0);
 	assert_int_equal(t, 0);
+	/* Offsets without a colon, fractions, milliseconds. */
+	assert_int_equal(time_parse("2026-03-01T10:00:00+0100", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_int_equal(time_parse("2026-03-01T03:30:00.75-0530", &t), 0);
+	assert_int_equal(t, 1772355600);
+	assert_int_equal(time_parse_ms("2026-03-01T09:00:00.250Z", &t), 0);
+	assert_int_equal(t, 1772355600250LL);
+	assert_int_equal(time_parse_ms("2026-03-01T10:00:00.5+01:00", &t), 0);
+	assert_int_equal(t, 1772355600500LL);
+	assert_int_equal(time_parse_ms("1969-12-31T23:59:59.500Z", &t), 0);
+	assert_int_equal(t, -500);
+	assert_int_equal(time_parse("1969-12-31T23:59:59.500Z", &t), 0);
+	assert_int_equal(t, -1);
+	assert_int_equal(time_parse_ms("@1772355600", &t), 0);
+	assert_int_equal(t, 1772355600000LL);
+	assert_int_equal(time_parse("@9223372036854775807", &t), 0);
+	assert_int_equal(time_parse_ms("@9223372036854775807", &t), -1);
 }
 
 static void
@@ -82,11 +99,13 @@ test_bad_times(void **state)
 	static const char *bad[] = { "", "now", "yesterday", "2026-13-01T00:00:00Z",
 	    "2026-02-30T00:00:00Z", "2026-03-01", "26-03-01T09:00:00Z",
 	    "2026-03-01T25:00:00Z", "@", "@12x", "2026-03-01T09:00:00Zjunk",
-	    "12:00", NULL };
+	    "12:00", "2026-03-01T09:00:00+01", "2026-03-01T09:00:00+010",
+	    "2026-03-01T09:00:00+01000", "2026-03-01T09:00:00.Z", NULL };
 	int64_t	 t;
 
 	for (int i = 0; bad[i] != NULL; i++) {
-		if (time_parse(bad[i], &t) == 0)
+		if (time_parse(bad[i], &t) == 0 ||
+		    time_parse_ms(bad[i], &t) == 0)
 			fail_msg("accepted \"%s\"", bad[i]);
 	}
 }
