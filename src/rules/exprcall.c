@@ -51,6 +51,8 @@ static const struct func_def {
 	{ "users", FUNC_USERS, 1, 1, 1, 0, 0, "", EXPR_NUM, UNIT_PLAIN },
 	{ "active_users", FUNC_ACTIVE_USERS, 1, 1, 1, 1, 1, "w", EXPR_NUM,
 	  UNIT_PLAIN },
+	{ "since_joined", FUNC_SINCE_JOINED, 0, 0, 0, 0, 0, "", EXPR_NUM,
+	  UNIT_DURATION },
 	{ "segment", FUNC_SEGMENT, 0, 0, 0, 1, 1, "g", EXPR_BOOL, UNIT_PLAIN },
 	{ "contains", FUNC_CONTAINS, 0, 0, 0, 2, 2, "ss", EXPR_BOOL,
 	  UNIT_PLAIN },
@@ -392,6 +394,11 @@ check_call_scope(struct parser *p, const struct func_def *def, int account,
 
 	if (account && subject == SUBJECT_ACCOUNT) {
 		parse_error(p, start, "%s() is not available in an account "
+		    "journey", fname);
+		return -1;
+	}
+	if (def->func == FUNC_SINCE_JOINED && subject == SUBJECT_ACCOUNT) {
+		parse_error(p, start, "%s() is only available in a user "
 		    "journey", fname);
 		return -1;
 	}

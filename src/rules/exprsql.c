@@ -356,6 +356,21 @@ users_sql(const struct node *n, struct sql *q)
 	buf_puts(b, "))");
 }
 
+/* Append the SQL of since_joined(): the time since the first version of
+ * the user's membership of its account as of now, after the last one of
+ * another account (the versions by (ts, seq), as the store orders them). */
+static void
+joined_sql(struct sql *q)
+{
+	buf_puts(&q->text, "(:now - (SELECT av.ts FROM account_versions av "
+	    "WHERE av.subject = s.sid AND av.ts <= :now AND av.account = "
+	    STORE_ACCOUNT_ASOF("s") " AND NOT EXISTS (SELECT 1 FROM "
+	    "account_versions ax WHERE ax.subject = s.sid AND ax.ts <= :now "
+	    "AND ax.account IS NOT " STORE_ACCOUNT_ASOF("s") " AND (ax.ts > "
+	    "av.ts OR (ax.ts = av.ts AND ax.seq > av.seq))) ORDER BY av.ts, "
+	    "av.seq LIMIT 1))");
+}
+
 /* Append the SQL of stage_age, journey_age or stalled. */
 static void
 age_sql(const struct expr *e, const struct node *n, struct sql *q)
@@ -464,6 +479,9 @@ exprsql_call(const struct expr *e, const struct node *n, struct sql *q)
 		break;
 	case FUNC_NOW:
 		buf_puts(b, ":now");
+		break;
+	case FUNC_SINCE_JOINED:
+		joined_sql(q);
 		break;
 	default:
 		string_fn_sql(e, n, q);

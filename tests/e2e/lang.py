@@ -35,6 +35,8 @@ journeys = (
       { name = "old"; when = "since_first('signup') >= 30d"; action = { plugin = "note"; }; },
       { name = "mod"; when = "attr('n') % 7 == 3"; action = { plugin = "note"; }; },
       { name = "typed"; when = "attr('score') >= 100"; action = { plugin = "note"; }; },
+      { name = "joined"; when = "since_joined() <= 7d and account.attr('plan') == 'pro'";
+        action = { plugin = "note"; }; },
       { name = "text"; when = "contains(lower(attr('title')), 'vp') and not starts_with(attr('title'), 'x')";
         action = { plugin = "note"; }; }
     ); },
@@ -114,6 +116,16 @@ with Env() as env:
     # typed: the number 100, not the string "100".
     lines += user("typed_in", {"score": 100})
     lines += user("typed_out", {"score": "100"})
+    # joined: newly in a paying account, after any other account.
+    lines += user("joined_in") + [group("joined_in", "paid", {"plan": "pro"}, ts="2026-02-22T09:00:00Z")]
+    lines += user("joined_back") + [group("joined_back", "paid", ts="2026-01-10T09:00:00Z"),
+                                    group("joined_back", "free", ts="2026-01-20T09:00:00Z"),
+                                    group("joined_back", "paid", ts="2026-02-26T09:00:00Z")]
+    lines += user("joined_out") + [group("joined_out", "free", ts="2026-01-10T09:00:00Z"),
+                                   group("joined_out", "paid", ts="2026-02-22T08:59:59Z")]
+    lines += user("joined_long") + [group("joined_long", "paid", ts="2026-01-10T09:00:00Z"),
+                                    group("joined_long", "paid", ts="2026-02-27T09:00:00Z")]
+    lines += user("joined_later") + [group("joined_later", "paid", ts="2026-03-01T09:00:01Z")]
     # text
     lines += user("text_in", {"title": "SVP Sales"})
     lines += user("text_out", {"title": "xVP"})
@@ -128,7 +140,7 @@ with Env() as env:
         "where": ["where_in"], "coupon": ["coupon_in"], "pricing": ["pricing_in"],
         "path": ["path_in"], "ratio": ["ratio_in"], "domain": ["domain_in"],
         "trial": ["trial_in"], "vip": ["vip_in"], "old": ["old_in"], "mod": ["mod_in"],
-        "typed": ["typed_in"], "text": ["text_in"],
+        "typed": ["typed_in"], "text": ["text_in"], "joined": ["joined_back", "joined_in"],
     }
     for rule in want:
         eq(fired.get(rule, []), want[rule], "rule %s fires just inside its condition, not just outside" % rule)
@@ -146,6 +158,7 @@ with Env() as env:
 
     # explain --now at a past date: the stage, events and firings of then.
     env.import_lines([identify("hist", {"plan": "basic"}),
+                      identify("hist", {"plan": "pass"}, ts="2026-02-20T09:00:00Z"),
                       track("hist", "join", "2026-02-01T09:00:00Z"),
                       track("hist", "ride", "2026-02-09T09:00:00Z"),
                       track("hist", "ride", "2026-02-20T09:00:00Z"),
@@ -162,12 +175,14 @@ with Env() as env:
     check("rule hello (action note): holds, but will not fire again (once, already fired at "
           "2026-02-12T09:00:00Z)" in out, "explain says a once rule already fired", out)
     check("    not (attr('plan') == 'pass'): yes\n      attr('plan') = 'basic' (needs == 'pass'): no" in out,
-          "a not is shown as written", out)
+          "a not is shown as written, with the trait as it was then", out)
     r = env.ctl("explain", "hist", "--now", "2026-02-11T09:00:00Z")
     check("rule hello (action note): holds\n    stage_age = 1d (needs >= 1d): yes" in r.stdout,
           "before it fired, hello holds and may fire", r.stdout)
     r = env.ctl("explain", "hist", "--now", "2026-02-05T09:00:00Z")
     check("journey steps: not in it" in r.stdout, "before the first tick it was in no journey", r.stdout)
+    r = env.ctl("explain", "hist", "--now", "2026-02-25T09:00:00Z")
+    check("attr('plan') = 'pass' (needs == 'pass'): yes" in r.stdout, "the trait as it was set later", r.stdout)
     r = env.ctl("explain", "hist")
     check("journey steps: at regular (completed)" in r.stdout, "without --now, today's stage", r.stdout)
     r = env.ctl("explain", "typed_out", "--now", NOW)

@@ -117,6 +117,13 @@ setup_db(void **state)
 			buf_puts(&b, "NULL");
 		buf_puts(&b, ", 0);\n");
 	}
+	/* memberships: in another account first, for some of the users */
+	buf_printf(&b, "INSERT INTO account_versions (subject, ts, account) "
+	    "SELECT sid, %lld - (sid * 7919 %% 40) * %lld, %d FROM subjects "
+	    "WHERE account IS NOT NULL AND sid %% 3 = 0;"
+	    "INSERT INTO account_versions (subject, ts, account) SELECT sid, "
+	    "%lld - (sid * 104729 %% 20) * %lld, account FROM subjects WHERE "
+	    "account IS NOT NULL;", NOW, DAY, NUSERS + 1, NOW, DAY);
 	for (int e = 0; e < NUSERS * 6; e++)
 		buf_printf(&b, "INSERT INTO events (subject, name, ts, props, "
 		    "msg) VALUES (%d, '%s', %lld, '{\"fare\":%s,\"cur\":%s,"
@@ -243,7 +250,7 @@ gen_num(struct buf *b, int depth)
 		break;
 	case 7:
 		buf_puts(b, ONE_OF("account.users()", "account.active_users(7d)",
-		    "-1"));
+		    "-1", "since_joined()"));
 		break;
 	default:
 		buf_puts(b, "(");

@@ -107,6 +107,16 @@ setup_db(void **state)
 	    NOW - 10 * DAY, NOW - 3600, NOW - DAY);
 	exec_ok(sql);
 	free(sql);
+	/* u1 was in a2, then joined a1 10 days ago; u2 joined a1 30 days ago,
+	 * again 5 days ago, and moves to a2 tomorrow. */
+	sql = xprintf("UPDATE subjects SET account_ts = %lld WHERE sid = 1;"
+	    "UPDATE subjects SET account = 11, account_ts = %lld WHERE sid = 2;"
+	    "INSERT INTO account_versions (subject, ts, account) VALUES "
+	    "(1, %lld, 11), (1, %lld, 10), (2, %lld, 10), (2, %lld, 10), "
+	    "(2, %lld, 11)", NOW - 10 * DAY, NOW + DAY, NOW - 20 * DAY,
+	    NOW - 10 * DAY, NOW - 30 * DAY, NOW - 5 * DAY, NOW + DAY);
+	exec_ok(sql);
+	free(sql);
 	sql = xprintf("INSERT INTO members (journey, subject, stage, status, "
 	    "entered, stage_since) VALUES "
 	    "('rider', 1, 'new', 0, %lld, %lld),"
@@ -550,6 +560,13 @@ test_reads(void **state)
 	    "'EUR') == 4", "u1,u2", "u3");
 	check_in("since_first('page') == 5d and users() == 2", "b2b", "a1");
 	check_in("not (since_first('page') == 5d)", "b2b", "a2");
+	/* the membership of now: u2 moves tomorrow */
+	check("since_joined() == 10d", "u1", "u2,u3");
+	check("since_joined() == 30d and account.attr('domain') == 'acme.io'",
+	    "u2", "u1,u3");
+	check("since_joined() >= 0", "u1,u2", "u3");
+	refused("since_joined() > 1d", "b2b", "since_joined() is only "
+	    "available in a user journey at column 1");
 	refused("account.users() == 1", "b2b", "account.users() is not "
 	    "available in an account journey at column 1");
 	refused("users() == 1", "rider", "users() is only available in an "
