@@ -2,7 +2,8 @@
  * The core layer: what every other layer of journeyd uses and nothing of
  * journeyd's own is below. Allocation that aborts on out-of-memory and
  * growing strings (xmalloc.c), the log and config problems (log.c),
- * durations, timestamps and the run's clock (timeutil.c).
+ * durations, timestamps and the run's clock (timeutil.c), time zones
+ * (tz.c).
  *
  * The layers, each a folder of src/ whose header includes the one below
  * it, calls going only downwards (docs/ARCHITECTURE.md):
@@ -96,7 +97,34 @@ int64_t		 time_mono_usec(void);	/* monotonic, microseconds */
 void		 time_set_now(int64_t);	/* pin the clock at --now */
 void		 time_set_advancing(int);	/* let it move on */
 
-/* tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"). */
-int		 tz_valid(const char *zone);
+/*
+ * tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"),
+ * read from its TZif files; conversions that touch no process-wide state
+ * (no TZ, no tzset()), safe from any thread.
+ */
+struct tz;		/* a zone: loaded once, immutable, shared */
+struct tz_local {
+	int	 year, mon, mday;	/* mon 1..12 */
+	int	 hour, min, sec;
+	int	 wday;			/* 0 = Sunday */
+	int	 yday;			/* 0..365 */
+	int32_t	 offset;		/* seconds east of UTC at that time */
+};
+/* NULL when not a valid zone; "UTC" always works; cached for the life of
+ * the process, thread-safe. */
+const struct tz	*tz_get(const char *name);
+int		 tz_valid(const char *zone);	/* tz_get(zone) != NULL */
+void		 tz_local(const struct tz *, int64_t t, struct tz_local *out);
+/* The Unix time of a local wall-clock time in the zone. A time skipped by a
+ * change (the spring gap) moves forward by the gap, as mktime() with
+ * tm_isdst = -1 does on glibc; an ambiguous one (the autumn overlap) takes
+ * the earlier instant. Fields out of range are normalised (mday 32 = next
+ * month). Times are clamped to ±2^55 seconds. */
+int64_t		 tz_mktime(const struct tz *, int year, int mon, int mday,
+		    int hour, int min, int sec);
+/* A zone from a TZif file's bytes (tests, fuzzing); NULL and *why. */
+struct tz	*tz_parse(const char *name, const void *, size_t,
+		    const char **why);
+void		 tz_free(struct tz *);
 
 #endif /* JD_CORE_H */

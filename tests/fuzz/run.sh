@@ -13,7 +13,7 @@
 # A target's dictionary of words, tests/fuzz/NAME.dict, is used when there
 # is one.
 #
-# Environment: CC (default clang), FUZZ_TARGETS (default: all four),
+# Environment: CC (default clang), FUZZ_TARGETS (default: all five),
 # FUZZ_FLAGS (more libFuzzer options).
 set -eu
 
@@ -22,7 +22,7 @@ top=$(pwd)
 seconds=${1:-30}
 out=${FUZZ_OUT:-$top/build-fuzz}
 cc=${CC:-clang}
-targets=${FUZZ_TARGETS:-expr conf import render}
+targets=${FUZZ_TARGETS:-expr conf import render tz}
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz: $cc not found (apt-get install clang)" >&2
