@@ -18,6 +18,9 @@
  *                                       the form unixepoch() reads, else NULL
  *   jd_pack(v, ...), jd_unpack(b, i)   several aggregates of one scan of
  *                                       events in one value, and back
+ *   jd_day(t, zone, default)           the local date of time t (days
+ *                                       since 1970-01-01) in the zone,
+ *                                       else the default zone, else UTC
  *
  * A JSON string with escapes is decoded by SQLite's json_extract() on a
  * connection of its own (SQLite's, not a hand-written decoder).
@@ -456,6 +459,50 @@ fn_unpack(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	}
 }
 
+/* The zone jd_day() last looked up on a connection, by name: a subject's
+ * events are read one after the other, and an unknown name is not looked
+ * for in the tz database at every event. */
+struct day_cache {
+	char		 name[72];
+	const struct tz	*tz;		/* NULL: no such zone */
+};
+
+/* The zone of name, through the connection's cache. */
+static const struct tz *
+day_zone(struct day_cache *c, const char *name)
+{
+	if (name == NULL || strlen(name) >= sizeof c->name)
+		return NULL;
+	if (strcmp(c->name, name) != 0) {
+		snprintf(c->name, sizeof c->name, "%s", name);
+		c->tz = tz_get(name);
+	}
+	return c->tz;
+}
+
+/* SQL jd_day(t, zone, default): the local date of t, as days since
+ * 1970-01-01, in zone, else in the default zone, else in UTC. */
+static void
+fn_day(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct day_cache	*c = sqlite3_user_data(ctx);
+	const struct tz		*z;
+	struct tz_local		 l;
+	int64_t			 t, local;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	t = sqlite3_value_int64(argv[0]);
+	if ((z = day_zone(&c[0], (const char *)sqlite3_value_text(
+	    argv[1]))) == NULL && (z = day_zone(&c[1], (const char *)
+	    sqlite3_value_text(argv[2]))) == NULL)
+		z = tz_get("UTC");
+	tz_local(z, t, &l);
+	local = t + l.offset;
+	sqlite3_result_int64(ctx, local / 86400 - (local % 86400 < 0));
+}
+
 /* Register the functions compiled rules call on a connection. */
 int
 expr_register(sqlite3 *db)
@@ -486,5 +533,10 @@ expr_register(sqlite3 *db)
 		    fns[i].ends ? &yes : NULL, fns[i].fn, NULL, NULL, NULL) !=
 		    SQLITE_OK)
 			return -1;
+	/* Two caches: the subject's zone, the default zone. */
+	if (sqlite3_create_function_v2(db, "jd_day", 3, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, xcalloc(2,
+	    sizeof(struct day_cache)), fn_day, NULL, NULL, free) != SQLITE_OK)
+		return -1;
 	return 0;
 }

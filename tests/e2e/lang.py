@@ -37,6 +37,8 @@ journeys = (
       { name = "typed"; when = "attr('score') >= 100"; action = { plugin = "note"; }; },
       { name = "joined"; when = "since_joined() <= 7d and account.attr('plan') == 'pro'";
         action = { plugin = "note"; }; },
+      { name = "days"; when = "days('visit', 30d) >= 2 and active_days(3d) >= 2";
+        action = { plugin = "note"; }; },
       { name = "text"; when = "contains(lower(attr('title')), 'vp') and not starts_with(attr('title'), 'x')";
         action = { plugin = "note"; }; }
     ); },
@@ -126,6 +128,11 @@ with Env() as env:
     lines += user("joined_long") + [group("joined_long", "paid", ts="2026-01-10T09:00:00Z"),
                                     group("joined_long", "paid", ts="2026-02-27T09:00:00Z")]
     lines += user("joined_later") + [group("joined_later", "paid", ts="2026-03-01T09:00:01Z")]
+    # days: the same two visits, an hour apart across midnight UTC+14 (two
+    # days in Kiritimati), not across it in Pago Pago (UTC-11, one day).
+    for name, zone in (("days_in", "Pacific/Kiritimati"), ("days_out", "Pacific/Pago_Pago")):
+        lines += user(name, {"timezone": zone}) + [
+            track(name, "visit", "2026-02-27T09:30:00Z"), track(name, "visit", "2026-02-27T10:30:00Z")]
     # text
     lines += user("text_in", {"title": "SVP Sales"})
     lines += user("text_out", {"title": "xVP"})
@@ -141,6 +148,7 @@ with Env() as env:
         "path": ["path_in"], "ratio": ["ratio_in"], "domain": ["domain_in"],
         "trial": ["trial_in"], "vip": ["vip_in"], "old": ["old_in"], "mod": ["mod_in"],
         "typed": ["typed_in"], "text": ["text_in"], "joined": ["joined_back", "joined_in"],
+        "days": ["days_in"],
     }
     for rule in want:
         eq(fired.get(rule, []), want[rule], "rule %s fires just inside its condition, not just outside" % rule)

@@ -83,6 +83,7 @@ random_value(void)
 	return ONE_OF("\"pro\"", "\"team\"", "\"basic\"", "\"100\"", "100",
 	    "7.5", "0", "-3", "true", "false", "null", "\"Zo\\u00eb\"",
 	    "\"2026-03-02T10:00:00+0100\"", "\"2026-02-20\"", "\"x@acme.io\"",
+	    "\"Pacific/Kiritimati\"", "\"Pacific/Pago_Pago\"", "\"Asia/Tokyo\"",
 	    "{\"city\":\"Berlin\"}", "[\"a\",\"b\"]", "\"\"");
 }
 
@@ -91,7 +92,7 @@ static int
 setup_db(void **state)
 {
 	static const char *keys[] = { "plan", "n", "s", "flag", "addr",
-	    "tags", "t", "email" };
+	    "tags", "t", "email", "timezone" };
 	struct buf	 b;
 	char		 err[256];
 
@@ -106,7 +107,7 @@ setup_db(void **state)
 		buf_printf(&b, "INSERT INTO subjects (sid, kind, id, traits, "
 		    "account, created) VALUES (%d, %d, 's%d', json('{", i,
 		    account, i);
-		for (int k = 0, n = 0; k < 8; k++)
+		for (int k = 0, n = 0; k < 9; k++)
 			if (pick(3) > 0)
 				buf_printf(&b, "%s\"%s\":%s", n++ ? "," : "",
 				    keys[k], random_value());
@@ -233,7 +234,8 @@ gen_num(struct buf *b, int depth)
 		buf_puts(b, ONE_OF(")", ", 7d)", ", 30d)"));
 		break;
 	case 4:
-		buf_puts(b, ONE_OF("since(", "since_first("));
+		buf_puts(b, ONE_OF("since(", "since_first(", "days(",
+		    "account.days("));
 		gen_selector(b, depth);
 		buf_puts(b, ")");
 		break;
@@ -250,7 +252,8 @@ gen_num(struct buf *b, int depth)
 		break;
 	case 7:
 		buf_puts(b, ONE_OF("account.users()", "account.active_users(7d)",
-		    "-1", "since_joined()"));
+		    "-1", "since_joined()", "active_days(30d)",
+		    "account.active_days(7d)"));
 		break;
 	default:
 		buf_puts(b, "(");

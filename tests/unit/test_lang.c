@@ -46,6 +46,8 @@ static struct segment	 segments[] = {
 };
 static struct config	 conf = { .journeys = journeys, .njourneys = 2,
 	.segments = segments, .nsegments = 7 };
+/* The config expressions are compiled with (test_days changes it). */
+static struct config	*cur = &conf;
 
 /* Run SQL that must succeed. */
 static void
@@ -76,12 +78,15 @@ setup_db(void **state)
 	    "\"items\":[{\"sku\":\"A1\"},{\"sku\":\"B2\"}],\"score\":\"100\","
 	    "\"n\":100,\"flag\":true,\"zero\":0,"
 	    "\"trial_ends_at\":\"2026-03-04T09:00:00Z\","
-	    "\"name\":\"Zo\\u00eb\",\"quote\":\"a\\\"b\"}', 10, 0),"
+	    "\"name\":\"Zo\\u00eb\",\"quote\":\"a\\\"b\","
+	    "\"timezone\":\"Pacific/Kiritimati\"}', 10, 0),"
 	    "(2, 0, 'u2', '{\"plan\":\"team\",\"email\":\"bob@other.com\","
 	    "\"n\":7.5,\"flag\":false,\"trial_ends_at\":\"2026-03-01\","
-	    "\"score\":100,\"address\":\"none\"}', 10, 0),"
-	    "(3, 0, 'u3', '{}', NULL, 0),"
-	    "(10, 1, 'a1', '{\"domain\":\"acme.io\",\"plan\":\"pro\"}', NULL, 0),"
+	    "\"score\":100,\"address\":\"none\","
+	    "\"timezone\":\"Pacific/Pago_Pago\"}', 10, 0),"
+	    "(3, 0, 'u3', '{\"timezone\":\"Mars/Base\"}', NULL, 0),"
+	    "(10, 1, 'a1', '{\"domain\":\"acme.io\",\"plan\":\"pro\","
+	    "\"timezone\":\"Pacific/Pago_Pago\"}', NULL, 0),"
 	    "(11, 1, 'a2', '{}', NULL, 0)");
 	sql = xprintf("INSERT INTO events (subject, name, ts, props, msg) "
 	    "VALUES "
@@ -101,7 +106,17 @@ setup_db(void **state)
 	    "(2, 'Order Completed', %lld, "
 	    "'{\"total\":100,\"currency\":\"EUR\",\"coupon\":\"X\"}', 'm9'),"
 	    "(2, 'page', %lld, '{\"name\":\"Home\"}', 'm10'),"
-	    "(2, 'cart', %lld, NULL, 'm11')",
+	    "(2, 'cart', %lld, NULL, 'm11'),"
+	    /* 2026-02-27T09:30Z and 10:30Z: the 27th and the 28th in
+	     * Kiritimati (UTC+14), the 26th twice in Pago Pago (UTC-11) */
+	    "(1, 'visit', 1772184600, NULL, 'v1'),"
+	    "(1, 'visit', 1772188200, NULL, 'v2'),"
+	    "(2, 'visit', 1772184600, NULL, 'v3'),"
+	    "(2, 'visit', 1772188200, NULL, 'v4'),"
+	    /* 10:59Z and 11:00Z: the 27th twice in UTC, the 26th and the
+	     * 27th in Pago Pago */
+	    "(3, 'visit', 1772189940, NULL, 'v5'),"
+	    "(3, 'visit', 1772190000, NULL, 'v6')",
 	    NOW - DAY, NOW - 2 * DAY, NOW - 3 * DAY, NOW - 40 * DAY,
 	    NOW - DAY, NOW - 5 * DAY, NOW - DAY, NOW + 60,
 	    NOW - 10 * DAY, NOW - 3600, NOW - DAY);
@@ -143,7 +158,7 @@ teardown_db(void **state)
 static struct expr_scope
 scope_of(const char *name)
 {
-	struct expr_scope	 scope = { SUBJECT_USER, &conf, NULL, NULL };
+	struct expr_scope	 scope = { SUBJECT_USER, cur, NULL, NULL };
 
 	for (int i = 0; i < conf.njourneys; i++) {
 		if (strcmp(journeys[i].name, name) == 0) {
@@ -573,6 +588,47 @@ test_reads(void **state)
 	    "account journey at column 1");
 }
 
+/* days(): distinct local dates, in the subject's time zone (its timezone
+ * trait, else default_timezone, else UTC), across the date line. */
+static void
+test_days(void **state)
+{
+	struct config	 with_default = conf;
+	char		*shared, *got;
+
+	(void)state;
+	/* u1 in Kiritimati, u2 in Pago Pago, u3 in an unknown zone: UTC */
+	check("days('visit', 30d) == 2", "u1", "u2,u3");
+	check("days('visit', 30d) == 1", "u2,u3", "u1");
+	check("days('visit', 1d) >= 1", "", "u1,u2,u3");
+	check("days('visit' where now > 0) == 2 and days('nothing') == 0",
+	    "u1", "u2,u3");
+	/* active_days: any event (the order exactly 3 days ago too) */
+	check("active_days(3d) == 3", "u1,u2", "u3");
+	check("active_days(3d) == 1", "u3", "u1,u2");
+	/* the account's days, in the account's zone (Pago Pago): u1's
+	 * visits are on the 26th there */
+	check("account.days('visit', 30d) == 1 and account.active_days(1d) "
+	    "== 2", "u1,u2", "u3");
+	check_in("days('visit', 30d) == 1", "b2b", "a1");
+	check_in("days('visit', 30d) == 0", "b2b", "a2");
+	/* a default zone for those without a known one */
+	with_default.default_timezone = "Pacific/Pago_Pago";
+	cur = &with_default;
+	check("days('visit', 30d) == 2", "u1,u3", "u2");
+	got = select_ids("days('visit', 30d) + count('visit', 30d) == 4 and "
+	    "since('visit') > 0", "rider", &shared);
+	assert_string_equal(got, "u1,u3");
+	assert_string_equal(shared, "u1,u3");
+	free(got);
+	free(shared);
+	cur = &conf;
+	refused("days('visit', 30) >= 1", "rider", "the window of days() "
+	    "must be a duration like 30d at column 15");
+	refused("active_days('visit') >= 1", "rider", "the window of "
+	    "active_days() must be a duration like 30d at column 13");
+}
+
 /* Named segments, in any expression; one may use another. */
 static void
 test_segments(void **state)
@@ -718,6 +774,7 @@ main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_time_agrees),
 		cmocka_unit_test(test_reads),
+		cmocka_unit_test(test_days),
 		cmocka_unit_test(test_segments),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_explain),
