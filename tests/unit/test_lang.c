@@ -526,7 +526,9 @@ test_time(void **state)
 	check("time(attr('n')) > 0", "", "u1,u2,u3");
 }
 
-/* The same forms time_parse() reads, time() reads the same. */
+/* The forms time_parse() reads (SPEC §13.1), time() reads the same, and
+ * refuses what it refuses. A bare date is time()'s alone (§14.2): an
+ * import's timestamp or --now wants a time. */
 static void
 test_time_agrees(void **state)
 {
@@ -535,7 +537,9 @@ test_time_agrees(void **state)
 		"2026-03-01 09:00:00Z", "2026-03-01T09:00:00.5Z",
 		"2024-02-29T12:00:00Z", "2026-02-29T12:00:00Z",
 		"2026-03-01T09:00Z", "2026-13-01T09:00:00Z", "junk",
-		"2026-03-01t09:00:00Z",
+		"2026-03-01t09:00:00Z", "2026-03-01T10:00:00+0100",
+		"2026-03-01T04:00:00-0500", "2026-03-01T09:00:00.123456Z",
+		"2026-03-01T10:00:00.5+01:00", "2026-03-01T09:00:00+01",
 	};
 	sqlite3_stmt	*st;
 	int64_t		 t;
