@@ -7,15 +7,17 @@
 --    "traits":{"first_name":"U42","plan":"basic"},"timestamp":...}
 --   {"type":"track","userId":"u0000042","event":"signup"|"ride"|"app_open",
 --    "messageId":"e000000421","timestamp":...}
--- that is: subjects (kind 0, id, traits, created = the first line's time),
--- messages ("m:" + messageId of each identify line) and events (subject,
--- name, ts, props NULL, msg "m:" + messageId). bench/gen-jsonl.py writes the
+-- with "properties":{"fare":F} on each ride, that is: subjects (kind 0,
+-- id, traits, created = the first line's time), messages ("m:" +
+-- messageId of each identify line) and events (subject, name, ts, props:
+-- the ride's fare or NULL, msg "m:" + messageId). bench/gen-jsonl.py writes the
 -- same data as JSON lines; bench/tick --verify checks that both agree.
 --
 -- User i (deterministic, from a multiplicative hash h of i):
 --   signup 30 to 60 days before 2026-03-01T09:00:00Z;
 --   r rides, 1 to 9 (0 for about 0.1%), evenly spread over a span of 3 to
---   52 days ending 0 to 2 days before now; 9 - r app_open events;
+--   52 days ending 0 to 2 days before now, each with a fare of 5 to 24
+--   (0, a free ride, for about 5%); 9 - r app_open events;
 --   plan 'basic' for ~30%, 'pass' for ~0.1%; deleted for ~0.1%.
 PRAGMA synchronous = OFF;
 PRAGMA cache_size = -262144;
@@ -50,7 +52,9 @@ SELECT i,
          WHEN k <= rides THEN max(signup + 3600,
              last - (k - 1) * span * 86400 / max(rides - 1, 1))
          ELSE signup + k * 3 * 86400 END,
-    NULL,
+    CASE WHEN k >= 1 AND k <= rides THEN json_object('fare',
+        CASE WHEN (h + k) % 20 = 0 THEN 0 ELSE 5 + (h + k * 7) % 20 END)
+    END,
     printf('m:e%09d', i * 10 + k)
 FROM gen, (SELECT value AS k FROM generate_series(0, 9))
 ORDER BY i, k;

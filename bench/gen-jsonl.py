@@ -48,9 +48,12 @@ def main():
                          last - (k - 1) * span * DAY // max(rides - 1, 1))
             else:
                 name, ts = "app_open", signup + k * 3 * DAY
-            out.write(json.dumps({"type": "track", "userId": user,
-                                  "event": name, "messageId": "e%09d" % (i * 10 + k),
-                                  "timestamp": iso(ts)}) + "\n")
+            line = {"type": "track", "userId": user, "event": name,
+                    "messageId": "e%09d" % (i * 10 + k), "timestamp": iso(ts)}
+            if name == "ride":
+                line["properties"] = {
+                    "fare": 0 if (h + k) % 20 == 0 else 5 + (h + k * 7) % 20}
+            out.write(json.dumps(line) + "\n")
 
 
 main()

@@ -420,31 +420,188 @@ cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	return 0;
 }
 
+/*
+ * explain --now T tells the truth about T: temp.members, which hides the
+ * members table from every query of this connection, holds the subject's
+ * memberships (and its account's) as of T, replayed from their history up
+ * to T. Events after T do not exist for the rules at T anyway.
+ */
+static int
+explain_members_at(sqlite3 *db, int64_t sid, int64_t now)
+{
+	sqlite3_stmt	*st, *set;
+	int		 rc = 0;
+
+	if (store_exec(db, "CREATE TEMP TABLE members (journey TEXT NOT NULL, "
+	    "subject INTEGER NOT NULL, stage TEXT NOT NULL, status INTEGER NOT "
+	    "NULL, entered INTEGER NOT NULL, stage_since INTEGER NOT NULL, "
+	    "PRIMARY KEY (journey, subject)) WITHOUT ROWID") != 0)
+		return -1;
+	st = store_prepare(db, "SELECT subject, journey, what, stage, ts FROM "
+	    "history_steps WHERE subject IN (?1, (SELECT account FROM "
+	    "subjects WHERE sid = ?1)) AND ts <= ?2 AND what IN ('entered', "
+	    "'moved', 'completed', 'exited') ORDER BY hid, part");
+	set = store_prepare(db, "INSERT INTO temp.members(journey, subject, "
+	    "stage, status, entered, stage_since) VALUES (?2, ?1, ?4, 0, ?5, "
+	    "?5) ON CONFLICT (journey, subject) DO UPDATE SET "
+	    "stage = CASE WHEN ?3 IN ('entered', 'moved') THEN ?4 ELSE stage "
+	    "END, status = CASE ?3 WHEN 'completed' THEN 1 WHEN 'exited' THEN "
+	    "2 ELSE 0 END, entered = CASE WHEN ?3 = 'entered' THEN ?5 ELSE "
+	    "entered END, stage_since = CASE WHEN ?3 IN ('entered', 'moved') "
+	    "THEN ?5 ELSE stage_since END");
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_int64(st, 2, now);
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		sqlite3_reset(set);
+		for (int i = 0; i < 5; i++)
+			sqlite3_bind_value(set, i + 1, sqlite3_column_value(st,
+			    i));
+		if (sqlite3_step(set) != SQLITE_DONE)
+			rc = -1;
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(set);
+	return rc;
+}
+
+/* Say when an action rule that holds will not fire again: fired once
+ * already, or within its repeat period, since the subject entered. */
+static void
+explain_fired(sqlite3 *db, const struct journey *j, const struct rule *r,
+    int64_t sid, int64_t entered, int64_t now)
+{
+	sqlite3_stmt	*st;
+	char		 when[32], next[32], every[32];
+	int64_t		 last;
+
+	st = store_prepare(db, "SELECT max(ts) FROM history WHERE subject = ?1 "
+	    "AND journey = ?2 AND rule = ?3 AND what = 'action' AND ts <= ?4 "
+	    "AND ts >= ?5");
+	sqlite3_bind_int64(st, 1, sid);
+	sqlite3_bind_text(st, 2, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, entered);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		last = sqlite3_column_int64(st, 0);
+		time_format(last, when, sizeof when);
+		if (r->repeat == 0)
+			printf(", but will not fire again (once, already "
+			    "fired at %s)", when);
+		else if (last > now - r->repeat)
+			printf(", but will not fire again before %s (repeat "
+			    "%s, last fired at %s)", time_format(last +
+			    r->repeat, next, sizeof next), duration_format(
+			    r->repeat, every, sizeof every), when);
+	}
+	sqlite3_finalize(st);
+}
+
+/* A subject's membership of a journey, as explain reads it. */
+struct explain_member {
+	int	 member;
+	int	 status;
+	int64_t	 entered;
+	char	 stage[256];
+};
+
+/* Explain the rules of journey j for a member at its stage. */
+static void
+explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
+    int64_t now, const struct explain_member *m)
+{
+	struct buf	 out;
+	int		 holds;
+
+	for (int k = 0; k < j->nrules; k++) {
+		const struct rule *r = &j->rules[k];
+		int applies = r->nstages == 0;
+
+		for (int s = 0; s < r->nstages; s++)
+			if (strcmp(r->stages[s], m->stage) == 0)
+				applies = 1;
+		printf("  rule %s", r->name);
+		if (r->go >= 0)
+			printf(" (goto %s)", j->stages[r->go].name);
+		if (r->instance != NULL)
+			printf(" (action %s)", r->instance);
+		if (!applies) {
+			printf(": not at its stage\n");
+			continue;
+		}
+		buf_init(&out);
+		expr_explain(r->when, db, sid, now, j->name, 4, &out, &holds);
+		printf(": %s", holds ? "holds" : "does not hold");
+		if (holds && r->go < 0 && r->instance != NULL)
+			explain_fired(db, j, r, sid, m->entered, now);
+		printf("\n%s", out.s ? out.s : "");
+		buf_free(&out);
+	}
+}
+
+/* Explain journey j for subject sid: its exit, its entry, its rules. */
+static void
+explain_journey(sqlite3 *db, const struct journey *j, int64_t sid,
+    int64_t now, const struct explain_member *m)
+{
+	struct buf	 out;
+	int		 holds;
+
+	if (m->member)
+		printf("journey %s: at %s (%s)\n", j->name, m->stage,
+		    member_status_name(m->status));
+	else
+		printf("journey %s: not in it\n", j->name);
+	buf_init(&out);
+	if (j->exit != NULL) {
+		expr_explain(j->exit, db, sid, now, j->name, 4, &out, &holds);
+		printf("  exit: %s\n%s", holds ? "holds" : "does not hold",
+		    out.s ? out.s : "");
+		buf_free(&out);
+	}
+	if (!m->member || (m->status == MEMBER_EXITED && j->reenter)) {
+		if (j->entry == NULL)
+			printf("  entry: none (reached only by hand-off)\n");
+		else {
+			expr_explain(j->entry, db, sid, now, j->name, 4, &out,
+			    &holds);
+			printf("  entry: %s\n%s", holds ? "holds: enters at "
+			    "the next tick" : "does not hold", out.s ? out.s :
+			    "");
+			buf_free(&out);
+		}
+	}
+	if (m->member && m->status != MEMBER_EXITED)
+		explain_rules(db, j, sid, now, m);
+}
+
 /* journeyctl explain ID [--now TIME] */
 static int
 cmd_explain(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
-	sqlite3_stmt	*st;
-	const char	*id = a->pos[0];
-	int64_t		 sid, now;
-	int		 kind;
+	sqlite3_stmt		*st;
+	const char		*id = a->pos[0];
+	int64_t			 sid, now;
+	int			 kind, as_of = a->opt[0] != NULL;
+	char			 when[32];
 
 	if ((sid = ctl_subject(db, "explain", id, &kind)) < 0)
 		return 1;
 	now = time_now();
-	{
-		char when[32];
-		printf("%s %s at %s\n", kind == SUBJECT_ACCOUNT ? "account" :
-		    "user", kind == SUBJECT_ACCOUNT ? id + 8 : id,
-		    time_format(now, when, sizeof when));
+	if (expr_register(db) != 0 ||
+	    (as_of && explain_members_at(db, sid, now) != 0)) {
+		fprintf(stderr, "journeyctl: %s\n", sqlite3_errmsg(db));
+		return 1;
 	}
-	st = store_prepare(db, "SELECT stage, status, stage_since FROM members "
+	printf("%s %s at %s\n", kind == SUBJECT_ACCOUNT ? "account" : "user",
+	    kind == SUBJECT_ACCOUNT ? id + 8 : id, time_format(now, when,
+	    sizeof when));
+	st = store_prepare(db, "SELECT stage, status, entered FROM members "
 	    "WHERE journey = ?1 AND subject = ?2");
 	for (int i = 0; i < cf->njourneys; i++) {
 		const struct journey *j = &cf->journeys[i];
-		struct buf out;
-		int holds, member = 0, status = 0;
-		char stage[256] = "";
+		struct explain_member m = { 0 };
 
 		if ((int)j->subject != kind) {
 			printf("journey %s: for %s only\n", j->name, j->subject
@@ -455,60 +612,12 @@ cmd_explain(struct config *cf, sqlite3 *db, struct ctl_args *a)
 		sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, sid);
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			member = 1;
-			snprintf(stage, sizeof stage, "%s", col(st, 0));
-			status = sqlite3_column_int(st, 1);
+			m.member = 1;
+			snprintf(m.stage, sizeof m.stage, "%s", col(st, 0));
+			m.status = sqlite3_column_int(st, 1);
+			m.entered = sqlite3_column_int64(st, 2);
 		}
-		if (member)
-			printf("journey %s: at %s (%s)\n", j->name, stage,
-			    member_status_name(status));
-		else
-			printf("journey %s: not in it\n", j->name);
-		buf_init(&out);
-		if (j->exit != NULL) {
-			expr_explain(j->exit, db, sid, now, j->name, 4, &out,
-			    &holds);
-			printf("  exit: %s\n%s", holds ? "holds" :
-			    "does not hold", out.s ? out.s : "");
-			buf_free(&out);
-		}
-		if (!member || (status == MEMBER_EXITED && j->reenter)) {
-			if (j->entry == NULL)
-				printf("  entry: none (reached only by "
-				    "hand-off)\n");
-			else {
-				expr_explain(j->entry, db, sid, now, j->name, 4,
-				    &out, &holds);
-				printf("  entry: %s\n%s", holds ? "holds: "
-				    "enters at the next tick" : "does not hold",
-				    out.s ? out.s : "");
-				buf_free(&out);
-			}
-		}
-		if (!member || status == MEMBER_EXITED)
-			continue;
-		for (int k = 0; k < j->nrules; k++) {
-			const struct rule *r = &j->rules[k];
-			int applies = r->nstages == 0;
-
-			for (int s = 0; s < r->nstages; s++)
-				if (strcmp(r->stages[s], stage) == 0)
-					applies = 1;
-			printf("  rule %s", r->name);
-			if (r->go >= 0)
-				printf(" (goto %s)", j->stages[r->go].name);
-			if (r->instance != NULL)
-				printf(" (action %s)", r->instance);
-			if (!applies) {
-				printf(": not at its stage\n");
-				continue;
-			}
-			expr_explain(r->when, db, sid, now, j->name, 4, &out,
-			    &holds);
-			printf(": %s\n%s", holds ? "holds" : "does not hold",
-			    out.s ? out.s : "");
-			buf_free(&out);
-		}
+		explain_journey(db, j, sid, now, &m);
 	}
 	sqlite3_finalize(st);
 	return 0;

@@ -1127,6 +1127,7 @@ engine_new(sqlite3 *db, const struct config *cf)
 	for (int i = 0; i < cf->njourneys; i++)
 		tick_plan(e, &cf->journeys[i], &e->plans[i]);
 	if (store_exec(db, tick_tables) != 0 || bucket_register(db) != 0 ||
+	    expr_register(db) != 0 ||
 	    sqlite3_create_function(db, "jd_tally", 1, SQLITE_UTF8 |
 	    SQLITE_DIRECTONLY, e->tally, tick_tally_fn, NULL, NULL) !=
 	    SQLITE_OK) {

@@ -34,7 +34,7 @@ static const char *conf_top_keys[] = {
 	"database", "plugin_dir", "plugin_path", "spool_dir", "interval",
 	"workers",
 	"retry_min", "retry_max", "retry_for", "default_timezone",
-	"metrics_file", "plugins", "journeys", NULL
+	"metrics_file", "plugins", "journeys", "segments", NULL
 };
 static const char *conf_journey_keys[] = {
 	"name", "subject", "entry", "exit", "reenter", "stages", "rules", NULL
@@ -662,7 +662,7 @@ static struct expr *
 conf_expr(struct conf_ctx *c, const struct config *cf, struct journey *j,
     const char *what, const char *src, const config_setting_t *s)
 {
-	struct expr_scope	 scope = { j->subject, cf, j };
+	struct expr_scope	 scope = { j->subject, cf, j, NULL };
 	struct expr		*e;
 	char			 err[256];
 
@@ -671,6 +671,76 @@ conf_expr(struct conf_ctx *c, const struct config *cf, struct journey *j,
 	if ((e = expr_compile(src, &scope, err, sizeof err)) == NULL)
 		conf_error(c, s, "%s: %s", what, err);
 	return e;
+}
+
+/* Read the named conditions: segments = { name = "expression"; ... }. */
+static void
+conf_segments(struct conf_ctx *c, struct config *cf, config_setting_t *g)
+{
+	config_setting_t	*s;
+	struct segment		*seg;
+	int			 n;
+
+	if (g == NULL)
+		return;
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, "'segments' must be a group { name = "
+		    "\"expression\"; ... }");
+		return;
+	}
+	n = config_setting_length(g);
+	cf->segments = xcalloc(n, sizeof *cf->segments);
+	for (int i = 0; i < n; i++) {
+		s = config_setting_get_elem(g, i);
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			conf_error(c, s, "segment '%s' must be a string (an "
+			    "expression)", config_setting_name(s));
+			continue;
+		}
+		if (!conf_valid_name(config_setting_name(s)))
+			conf_error(c, s, "bad segment name \"%s\" (letters, "
+			    "digits, '_', '-' and '.')",
+			    config_setting_name(s));
+		seg = &cf->segments[cf->nsegments++];
+		seg->name = xstrdup(config_setting_name(s));
+		seg->src = xstrdup(config_setting_get_string(s));
+		seg->file = xstrdup(conf_file(c, s));
+		seg->line = conf_line(s);
+	}
+}
+
+/* Check every segment on its own: it must compile for users or for
+ * accounts (it means what it would written out where it is used). */
+static void
+conf_check_segments(struct conf_ctx *c, struct config *cf,
+    config_setting_t *g)
+{
+	struct expr_scope	 user = { SUBJECT_USER, cf, NULL, NULL };
+	struct expr_scope	 account = { SUBJECT_ACCOUNT, cf, NULL, NULL };
+	struct expr		*e;
+	char			 uerr[256], aerr[256];
+
+	for (int i = 0; i < cf->nsegments; i++) {
+		const struct segment *seg = &cf->segments[i];
+		config_setting_t *s = config_setting_get_member(g, seg->name);
+
+		user.segment = account.segment = seg->name;
+		if ((e = expr_compile(seg->src, &user, uerr,
+		    sizeof uerr)) != NULL) {
+			expr_free(e);
+			continue;
+		}
+		if ((e = expr_compile(seg->src, &account, aerr,
+		    sizeof aerr)) != NULL) {
+			expr_free(e);
+			continue;
+		}
+		if (strcmp(uerr, aerr) == 0)
+			conf_error(c, s, "segment '%s': %s", seg->name, uerr);
+		else
+			conf_error(c, s, "segment '%s': for users: %s; for "
+			    "accounts: %s", seg->name, uerr, aerr);
+	}
 }
 
 /* Compile every expression of every journey. */
@@ -912,6 +982,10 @@ config_load(const char *path, struct problems *probs)
 			}
 		}
 	}
+	conf_segments(&c, cf, config_setting_get_member(root, "segments"));
+	if (probs->n == before)
+		conf_check_segments(&c, cf, config_setting_get_member(root,
+		    "segments"));
 	if (probs->n == before && journeys != NULL)
 		conf_compile(&c, cf, journeys);
 
@@ -978,6 +1052,12 @@ config_free(struct config *cf)
 		expr_free(j->exit);
 	}
 	free(cf->journeys);
+	for (int i = 0; i < cf->nsegments; i++) {
+		free(cf->segments[i].name);
+		free(cf->segments[i].src);
+		free(cf->segments[i].file);
+	}
+	free(cf->segments);
 	free(cf->path);
 	free(cf->database);
 	free(cf->plugin_dir);
@@ -1009,6 +1089,16 @@ journey_stage(const struct journey *j, const char *name)
 		    strcmp(j->stages[i].name, name) == 0)
 			return i;
 	return -1;
+}
+
+/* Find a segment by name. */
+struct segment *
+config_segment(const struct config *cf, const char *name)
+{
+	for (int i = 0; i < cf->nsegments; i++)
+		if (strcmp(cf->segments[i].name, name) == 0)
+			return &cf->segments[i];
+	return NULL;
 }
 
 /* Find a plugin instance by name. */

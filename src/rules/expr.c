@@ -1,7 +1,8 @@
 /*
- * The rule language (SPEC §6): a lexer and a recursive-descent parser that
- * type-checks each node as it builds it. The compiler to SQL and explain
- * are in exprsql.c.
+ * The rule language (SPEC §6, §14): a lexer and a recursive-descent parser
+ * that type-checks each node as it builds it; the functions, paths and
+ * segments are in exprcall.c, the compiler to SQL in exprsql.c, explain in
+ * explain.c.
  *
  * Every node keeps its span in the source, so that explain can quote the
  * expression as it was written ("count('ride', 30d)"). Values from the
@@ -19,51 +20,6 @@
 #include "rules/expr.h"
 #include "rules/expr-int.h"
 
-struct token {
-	enum token_kind	 kind;
-	size_t		 start;		/* offsets in the source */
-	size_t		 end;
-	int64_t		 i;		/* a number or a duration (seconds) */
-	double		 d;
-	int		 is_float;
-	char		*s;		/* a string's value or a name */
-};
-
-/* The functions called with parentheses. */
-static const struct func_def {
-	const char	*name;
-	enum func	 func;
-	int		 account_ok;	/* also as account.NAME() */
-	int		 account_only;	/* only in account journeys */
-	int		 min;
-	int		 max;
-	const char	*args;		/* 's' a string, 'w' a window */
-	enum expr_type	 type;
-} func_defs[] = {
-	{ "count", FUNC_COUNT, 1, 0, 1, 2, "sw", EXPR_NUM },
-	{ "sum", FUNC_SUM, 1, 0, 2, 3, "ssw", EXPR_NUM },
-	{ "since", FUNC_SINCE, 1, 0, 1, 1, "s", EXPR_NUM },
-	{ "attr", FUNC_ATTR, 1, 0, 1, 1, "s", EXPR_ANY },
-	{ "has", FUNC_HAS, 1, 0, 1, 1, "s", EXPR_BOOL },
-	{ "stage", FUNC_STAGE, 1, 0, 1, 1, "s", EXPR_STR },
-	{ "in_journey", FUNC_IN_JOURNEY, 0, 0, 1, 1, "s", EXPR_BOOL },
-	{ "completed", FUNC_COMPLETED, 0, 0, 1, 1, "s", EXPR_BOOL },
-	{ "users", FUNC_USERS, 0, 1, 0, 0, "", EXPR_NUM },
-	{ "active_users", FUNC_ACTIVE_USERS, 0, 1, 1, 1, "w", EXPR_NUM },
-};
-#define NFUNC_DEFS (sizeof func_defs / sizeof func_defs[0])
-
-struct parser {
-	const char		*src;
-	size_t			 pos;		/* where the next token starts */
-	struct token		 tok;		/* the current token */
-	const struct expr_scope	*scope;
-	struct expr		*expr;
-	char			*err;
-	size_t			 errlen;
-	int			 failed;
-	int			 depth;		/* of nesting, bounded */
-};
 #define PARSE_MAX_DEPTH 64
 /*
  * Bounds of the tree, so that its SQL stays within what SQLite parses (its
@@ -74,10 +30,9 @@ struct parser {
 #define EXPR_MAX_DEPTH	24
 #define EXPR_MAX_SIZE	500
 
-static struct node	*parse_or(struct parser *);
 
 /* Record the first error, at the 1-based column of offset. */
-static void __attribute__((format(printf, 3, 4)))
+void
 parse_error(struct parser *p, size_t offset, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -93,7 +48,7 @@ parse_error(struct parser *p, size_t offset, const char *fmt, ...)
 }
 
 /* Go one level deeper (parenthesis, argument, not, minus), up to a limit. */
-static int
+int
 parse_enter(struct parser *p)
 {
 	if (++p->depth <= PARSE_MAX_DEPTH)
@@ -188,7 +143,7 @@ lex_string(struct parser *p, size_t i)
 }
 
 /* Read the next token into p->tok. Returns 0, or -1 on a lexical error. */
-static int
+int
 lex_next(struct parser *p)
 {
 	const char	*s = p->src;
@@ -224,6 +179,9 @@ lex_next(struct parser *p)
 	case '.': kind = TOK_DOT; break;
 	case '+': kind = TOK_PLUS; break;
 	case '-': kind = TOK_MINUS; break;
+	case '*': kind = TOK_STAR; break;
+	case '/': kind = TOK_SLASH; break;
+	case '%': kind = TOK_PERCENT; break;
 	case '=':
 		if (s[i + 1] != '=') {
 			parse_error(p, i, "unexpected '=' (use ==)");
@@ -262,14 +220,14 @@ lex_next(struct parser *p)
 }
 
 /* Is the current token the name word? */
-static int
+int
 tok_is(const struct parser *p, const char *word)
 {
 	return p->tok.kind == TOK_NAME && strcmp(p->tok.s, word) == 0;
 }
 
 /* Report the current token as unexpected. */
-static void
+void
 tok_unexpected(struct parser *p)
 {
 	const struct token	*t = &p->tok;
@@ -285,7 +243,7 @@ tok_unexpected(struct parser *p)
 }
 
 /* A new node spanning start to end. */
-static struct node *
+struct node *
 node_new(enum node_kind kind, enum expr_type type, size_t start, size_t end)
 {
 	struct node	*n = xcalloc(1, sizeof *n);
@@ -317,20 +275,44 @@ node_chains(const struct node *n)
 	}
 }
 
+/* The depth and size of what hangs under n besides l and r: a selector's
+ * condition (inside the events' subquery, two levels down), a segment's
+ * tree, a list. */
+static void
+node_extra(const struct node *n, int *depth, int *size)
+{
+	*depth = *size = 0;
+	if (n->where != NULL) {
+		*depth = n->where->depth + 2;
+		*size = n->where->size;
+	}
+	if (n->seg != NULL) {
+		*depth = n->seg->root->depth;
+		*size = n->seg->root->size;
+	}
+	for (const struct node *i = n->r; n->kind == NODE_IN && i != NULL;
+	    i = i->next)
+		(*size)++;
+}
+
 /* Work out the depth and size of a new node with operands; refuse it when
  * its SQL would be too deep or too long for SQLite. */
-static int
+int
 node_grow(struct parser *p, struct node *n)
 {
 	int	 ld = n->l != NULL ? n->l->depth : 0;
-	int	 rd = n->r != NULL ? n->r->depth : 0;
+	int	 rd = n->r != NULL && n->kind != NODE_IN ? n->r->depth : 0;
+	int	 xd, xs;
 
+	node_extra(n, &xd, &xs);
 	if (n->l != NULL && n->r != NULL && node_chains(n))
 		n->depth = ld > rd + 1 ? ld : rd + 1;
 	else
 		n->depth = (ld > rd ? ld : rd) + 1;
-	n->size = 1 + (n->l != NULL ? n->l->size : 0) +
-	    (n->r != NULL ? n->r->size : 0);
+	if (xd + 1 > n->depth)
+		n->depth = xd + 1;
+	n->size = 1 + xs + (n->l != NULL ? n->l->size : 0) +
+	    (n->r != NULL && n->kind != NODE_IN ? n->r->size : 0);
 	if (n->depth > EXPR_MAX_DEPTH) {
 		parse_error(p, n->start, "expression nested too deeply");
 		return -1;
@@ -343,15 +325,19 @@ node_grow(struct parser *p, struct node *n)
 	return 0;
 }
 
-/* Free a node and its children. */
-static void
+/* Free a node and everything under it. */
+void
 node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
 	node_free(n->l);
 	node_free(n->r);
+	node_free(n->next);
+	node_free(n->where);
+	expr_free(n->seg);
 	free(n->s);
+	free(n->path);
 	free(n->prop);
 	free(n);
 }
@@ -369,7 +355,7 @@ node_binary(enum node_kind kind, enum expr_type type, struct node *l,
 }
 
 /* The name of a type for messages. */
-static const char *
+const char *
 type_name(enum expr_type type)
 {
 	switch (type) {
@@ -397,6 +383,35 @@ op_name(enum token_kind op)
 	return "?";
 }
 
+/* The operator op as seen from its right-hand side (a < b is b > a). */
+enum token_kind
+op_mirror(enum token_kind op)
+{
+	switch (op) {
+	case TOK_LT:	return TOK_GT;
+	case TOK_LE:	return TOK_GE;
+	case TOK_GT:	return TOK_LT;
+	case TOK_GE:	return TOK_LE;
+	default:	break;
+	}
+	return op;
+}
+
+/* The code of a comparison for the SQL functions. */
+enum cmp_code
+cmp_code_of(enum token_kind op)
+{
+	switch (op) {
+	case TOK_NE:	return CMP_NE;
+	case TOK_LT:	return CMP_LT;
+	case TOK_LE:	return CMP_LE;
+	case TOK_GT:	return CMP_GT;
+	case TOK_GE:	return CMP_GE;
+	default:	break;
+	}
+	return CMP_EQ;
+}
+
 /* Check that the operand of word (and, or, not) is a boolean. */
 static int
 check_bool(struct parser *p, const char *word, const struct node *n)
@@ -416,6 +431,24 @@ check_number(struct parser *p, const struct node *n)
 		return 0;
 	parse_error(p, n->start, "cannot do arithmetic on %s",
 	    type_name(n->type));
+	return -1;
+}
+
+/* Check that a string literal compared with stage('j') is a stage of j. */
+static int
+check_stage_name(struct parser *p, const struct node *call,
+    const struct node *lit)
+{
+	const struct config	*conf = p->scope->conf;
+	const struct journey	*j;
+
+	if (conf == NULL || call->kind != NODE_CALL ||
+	    call->func != FUNC_STAGE || lit->kind != NODE_STRING ||
+	    (j = config_journey(conf, call->s)) == NULL ||
+	    journey_stage(j, lit->s) >= 0)
+		return 0;
+	parse_error(p, lit->start, "journey '%s' has no stage '%s'", j->name,
+	    lit->s);
 	return -1;
 }
 
@@ -445,277 +478,9 @@ check_compare(struct parser *p, enum token_kind op, const struct node *l,
 		    type_name(lt), type_name(rt));
 		return -1;
 	}
+	if (check_stage_name(p, l, r) != 0 || check_stage_name(p, r, l) != 0)
+		return -1;
 	return 0;
-}
-
-/* Check a journey named by stage(), in_journey() or completed(). */
-static int
-check_journey(struct parser *p, const struct node *n, size_t offset)
-{
-	const struct config	*conf = p->scope->conf;
-	enum subject_kind	 want = p->scope->subject;
-
-	if (conf == NULL)
-		return 0;
-	if (n->account)
-		want = SUBJECT_ACCOUNT;
-	for (int i = 0; i < conf->njourneys; i++) {
-		const struct journey *j = &conf->journeys[i];
-
-		if (j->name == NULL || strcmp(j->name, n->s) != 0)
-			continue;
-		if (j->subject != want) {
-			parse_error(p, offset, "journey '%s' is %s journey",
-			    n->s, j->subject == SUBJECT_ACCOUNT ?
-			    "an account" : "a user");
-			return -1;
-		}
-		return 0;
-	}
-	parse_error(p, offset, "unknown journey '%s'", n->s);
-	return -1;
-}
-
-/* Check that a trait or property name can be quoted in a JSON path. */
-static int
-check_key(struct parser *p, const char *key, const char *what, size_t offset)
-{
-	if (strpbrk(key, "\"\\") == NULL)
-		return 0;
-	parse_error(p, offset, "a %s name cannot contain '\"' or '\\'", what);
-	return -1;
-}
-
-/* Copy the stages of the journey in scope that have an expect. */
-static int
-scope_stalls(struct parser *p, size_t offset)
-{
-	const struct journey	*j = p->scope->journey;
-	struct expr		*e = p->expr;
-
-	if (j == NULL || e->stalls != NULL)
-		return 0;
-	for (int i = 0; i < j->nstages; i++) {
-		if (j->stages[i].expect <= 0)
-			continue;
-		e->stalls = xreallocarray(e->stalls, e->nstalls + 1,
-		    sizeof *e->stalls);
-		e->stalls[e->nstalls].name = xstrdup(j->stages[i].name);
-		e->stalls[e->nstalls++].expect = j->stages[i].expect;
-	}
-	if (e->nstalls == 0) {
-		parse_error(p, offset, "'stalled' needs a stage with an "
-		    "expect in journey '%s'", j->name ? j->name : "");
-		return -1;
-	}
-	return 0;
-}
-
-/* Give a call node its arguments, checking their number and types. */
-static int
-call_args(struct parser *p, struct node *n, const struct func_def *def,
-    const char *fname, struct node **args, int nargs)
-{
-	struct node	*a;
-	int		 strings = 0;
-
-	if (nargs < def->min || nargs > def->max) {
-		if (def->min == def->max)
-			parse_error(p, n->start, "%s() takes %d argument%s, "
-			    "got %d", fname, def->min, def->min == 1 ? "" : "s",
-			    nargs);
-		else
-			parse_error(p, n->start, "%s() takes %d or %d "
-			    "arguments, got %d", fname, def->min, def->max,
-			    nargs);
-		return -1;
-	}
-	for (int k = 0; k < nargs; k++) {
-		a = args[k];
-		if (def->args[k] == 'w') {
-			if (a->kind != NODE_NUMBER || !a->is_duration) {
-				parse_error(p, a->start, "the window of %s() "
-				    "must be a duration like 30d", fname);
-				return -1;
-			}
-			n->window = a->i;
-			n->has_window = 1;
-			continue;
-		}
-		if (a->kind != NODE_STRING) {
-			parse_error(p, a->start, "argument %d of %s() must be "
-			    "a quoted string", k + 1, fname);
-			return -1;
-		}
-		if (strings++ == 0) {
-			n->s = a->s;
-			a->s = NULL;
-		} else {
-			n->prop = a->s;
-			a->s = NULL;
-			if (check_key(p, n->prop, "property", a->start) != 0)
-				return -1;
-		}
-		if (k == 0 && (def->func == FUNC_ATTR || def->func == FUNC_HAS) &&
-		    check_key(p, n->s, "trait", a->start) != 0)
-			return -1;
-		if (k == 0 && (def->func == FUNC_STAGE ||
-		    def->func == FUNC_IN_JOURNEY ||
-		    def->func == FUNC_COMPLETED) &&
-		    check_journey(p, n, a->start) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Parse a call's parenthesised arguments; the current token is '('. */
-static int
-parse_args(struct parser *p, struct node **args, int *nargs, size_t *end)
-{
-	struct node	*a;
-
-	*nargs = 0;
-	if (lex_next(p) != 0)
-		return -1;
-	if (p->tok.kind != TOK_RPAREN) {
-		for (;;) {
-			if (parse_enter(p) != 0 || (a = parse_or(p)) == NULL)
-				return -1;
-			p->depth--;
-			if (*nargs < 3)
-				args[(*nargs)++] = a;
-			else {
-				node_free(a);
-				(*nargs)++;
-			}
-			if (p->tok.kind != TOK_COMMA)
-				break;
-			if (lex_next(p) != 0)
-				return -1;
-		}
-	}
-	if (p->tok.kind != TOK_RPAREN) {
-		parse_error(p, p->tok.start, "expected ')'");
-		return -1;
-	}
-	*end = p->tok.end;
-	return lex_next(p);
-}
-
-/* Parse a name: true, false, stage_age, a function call or account.NAME(). */
-static struct node *
-parse_name(struct parser *p)
-{
-	const struct func_def	*def = NULL;
-	const struct expr_scope	*scope = p->scope;
-	struct node		*n, *args[3] = { NULL, NULL, NULL };
-	size_t			 start = p->tok.start, end = p->tok.end;
-	char			*name, fname[64];
-	int			 account = 0, nargs = 0, rc;
-
-	if (tok_is(p, "true") || tok_is(p, "false")) {
-		n = node_new(NODE_BOOL, EXPR_BOOL, start, end);
-		n->i = tok_is(p, "true");
-		if (lex_next(p) != 0) {
-			node_free(n);
-			return NULL;
-		}
-		return n;
-	}
-	if (tok_is(p, "and") || tok_is(p, "or") || tok_is(p, "not")) {
-		tok_unexpected(p);
-		return NULL;
-	}
-	if (tok_is(p, "stage_age") || tok_is(p, "journey_age") ||
-	    tok_is(p, "stalled")) {
-		n = node_new(NODE_CALL, EXPR_NUM, start, end);
-		if (tok_is(p, "stage_age"))
-			n->func = FUNC_STAGE_AGE;
-		else if (tok_is(p, "journey_age"))
-			n->func = FUNC_JOURNEY_AGE;
-		else {
-			n->func = FUNC_STALLED;
-			n->type = EXPR_BOOL;
-			if (scope_stalls(p, start) != 0) {
-				node_free(n);
-				return NULL;
-			}
-		}
-		if (lex_next(p) != 0) {
-			node_free(n);
-			return NULL;
-		}
-		if (p->tok.kind == TOK_LPAREN) {
-			parse_error(p, start, "'%.*s' is not a function",
-			    (int)(end - start), p->src + start);
-			node_free(n);
-			return NULL;
-		}
-		return n;
-	}
-
-	if (tok_is(p, "account")) {
-		account = 1;
-		if (lex_next(p) != 0)
-			return NULL;
-		if (p->tok.kind != TOK_DOT) {
-			parse_error(p, p->tok.start, "expected '.' after "
-			    "'account'");
-			return NULL;
-		}
-		if (lex_next(p) != 0)
-			return NULL;
-		if (p->tok.kind != TOK_NAME) {
-			parse_error(p, p->tok.start, "expected a function "
-			    "after 'account.'");
-			return NULL;
-		}
-	}
-	name = p->tok.s;
-	snprintf(fname, sizeof fname, "%s%.40s", account ? "account." : "",
-	    name);
-	for (size_t i = 0; i < NFUNC_DEFS; i++) {
-		if (strcmp(func_defs[i].name, name) == 0)
-			def = &func_defs[i];
-	}
-	if (def == NULL || (account && !def->account_ok)) {
-		if (lex_next(p) != 0)
-			return NULL;
-		if (p->tok.kind == TOK_LPAREN || account)
-			parse_error(p, start, "unknown function '%s'", fname);
-		else
-			parse_error(p, start, "unknown name '%s'", fname);
-		return NULL;
-	}
-	if (account && scope->subject == SUBJECT_ACCOUNT) {
-		parse_error(p, start, "%s() is not available in an account "
-		    "journey", fname);
-		return NULL;
-	}
-	if (def->account_only && scope->subject != SUBJECT_ACCOUNT) {
-		parse_error(p, start, "%s() is only available in an account "
-		    "journey", fname);
-		return NULL;
-	}
-	if (lex_next(p) != 0)
-		return NULL;
-	if (p->tok.kind != TOK_LPAREN) {
-		parse_error(p, p->tok.start, "expected '(' after '%s'", fname);
-		return NULL;
-	}
-	rc = parse_args(p, args, &nargs, &end);
-	n = node_new(NODE_CALL, def->type, start, end);
-	n->func = def->func;
-	n->account = account;
-	if (rc == 0)
-		rc = call_args(p, n, def, fname, args, nargs);
-	for (int k = 0; k < 3; k++)
-		node_free(args[k]);
-	if (rc != 0) {
-		node_free(n);
-		return NULL;
-	}
-	return n;
 }
 
 /* Parse a literal, a parenthesised expression or a name. */
@@ -734,6 +499,7 @@ parse_primary(struct parser *p)
 		n->d = t->d;
 		n->is_float = t->is_float;
 		n->is_duration = t->kind == TOK_DURATION;
+		n->unit = n->is_duration ? UNIT_DURATION : UNIT_PLAIN;
 		break;
 	case TOK_STRING:
 		n = node_new(NODE_STRING, EXPR_STR, t->start, t->end);
@@ -784,6 +550,7 @@ parse_unary(struct parser *p)
 	p->depth--;
 	n = node_new(NODE_NEG, EXPR_NUM, start, x->end);
 	n->l = x;
+	n->unit = x->unit == UNIT_DURATION ? UNIT_DURATION : UNIT_PLAIN;
 	if (check_number(p, x) != 0 || node_grow(p, n) != 0) {
 		node_free(n);
 		return NULL;
@@ -791,32 +558,141 @@ parse_unary(struct parser *p)
 	return n;
 }
 
-/* Parse a sum or difference. */
+/* The unit of a sum or difference: times and durations as in a calendar. */
+static enum unit
+unit_of(enum node_kind kind, enum unit l, enum unit r)
+{
+	if (kind == NODE_SUB && l == UNIT_TIME && r == UNIT_TIME)
+		return UNIT_DURATION;
+	if (l == UNIT_TIME && r == UNIT_DURATION)
+		return UNIT_TIME;
+	if (kind == NODE_ADD && l == UNIT_DURATION && r == UNIT_TIME)
+		return UNIT_TIME;
+	if (l == UNIT_DURATION && r == UNIT_DURATION)
+		return UNIT_DURATION;
+	return UNIT_PLAIN;
+}
+
+/* Parse a chain of operators of one level: *, / and % over unary, or +
+ * and - over those. */
 static struct node *
-parse_additive(struct parser *p)
+parse_arith(struct parser *p, int additive)
 {
 	struct node	*l, *r;
 	enum node_kind	 kind;
+	enum token_kind	 op;
 
-	if ((l = parse_unary(p)) == NULL)
+	if ((l = additive ? parse_arith(p, 0) : parse_unary(p)) == NULL)
 		return NULL;
-	while (p->tok.kind == TOK_PLUS || p->tok.kind == TOK_MINUS) {
-		kind = p->tok.kind == TOK_PLUS ? NODE_ADD : NODE_SUB;
-		if (lex_next(p) != 0 || (r = parse_unary(p)) == NULL) {
+	for (;;) {
+		op = p->tok.kind;
+		if (additive && (op == TOK_PLUS || op == TOK_MINUS))
+			kind = op == TOK_PLUS ? NODE_ADD : NODE_SUB;
+		else if (!additive && op == TOK_STAR)
+			kind = NODE_MUL;
+		else if (!additive && op == TOK_SLASH)
+			kind = NODE_DIV;
+		else if (!additive && op == TOK_PERCENT)
+			kind = NODE_MOD;
+		else
+			return l;
+		if (lex_next(p) != 0 || (r = additive ? parse_arith(p, 0) :
+		    parse_unary(p)) == NULL) {
 			node_free(l);
 			return NULL;
 		}
 		l = node_binary(kind, EXPR_NUM, l, r);
+		l->unit = unit_of(kind, l->l->unit, r->unit);
 		if (check_number(p, l->l) != 0 || check_number(p, r) != 0 ||
 		    node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
 	}
-	return l;
 }
 
-/* Parse one comparison (they do not chain). */
+/* Parse one literal of an in list: a number (maybe negative), a
+ * duration, a string, true or false. */
+static struct node *
+parse_item(struct parser *p)
+{
+	struct node	*n;
+	size_t		 start = p->tok.start;
+	int		 neg = 0, failed;
+
+	if (p->tok.kind == TOK_MINUS) {
+		neg = 1;
+		if (lex_next(p) != 0)
+			return NULL;
+	}
+	if (p->tok.kind == TOK_NUMBER || p->tok.kind == TOK_DURATION ||
+	    (!neg && p->tok.kind == TOK_STRING))
+		n = parse_primary(p);
+	else if (!neg && p->tok.kind == TOK_NAME &&
+	    (tok_is(p, "true") || tok_is(p, "false")))
+		n = parse_word(p, &failed);	/* exprcall.c */
+	else {
+		parse_error(p, p->tok.start, "the list after 'in' holds "
+		    "numbers, strings, true and false");
+		return NULL;
+	}
+	if (n != NULL && neg) {
+		n->start = start;
+		n->i = -n->i;
+		n->d = -n->d;
+	}
+	return n;
+}
+
+/* Check an item of x's in list: of x's type (unless x is a trait). */
+static int
+check_item(struct parser *p, const struct node *x, const struct node *item)
+{
+	if (x->type != EXPR_ANY && item->type != x->type) {
+		parse_error(p, item->start, "cannot compare %s with %s",
+		    type_name(x->type), type_name(item->type));
+		return -1;
+	}
+	return check_stage_name(p, x, item);
+}
+
+/* Parse "in (item, ...)" after x; the current token is in. */
+static struct node *
+parse_in(struct parser *p, struct node *x)
+{
+	struct node	*n, *item, **tail;
+
+	n = node_new(NODE_IN, EXPR_BOOL, x->start, p->tok.end);
+	n->l = x;
+	tail = &n->r;
+	if (lex_next(p) != 0)
+		goto fail;
+	if (p->tok.kind != TOK_LPAREN) {
+		parse_error(p, p->tok.start, "expected '(' after 'in'");
+		goto fail;
+	}
+	do {
+		if (lex_next(p) != 0 || (item = parse_item(p)) == NULL)
+			goto fail;
+		*tail = item;
+		tail = &item->next;
+		if (check_item(p, x, item) != 0)
+			goto fail;
+	} while (p->tok.kind == TOK_COMMA);
+	if (p->tok.kind != TOK_RPAREN) {
+		parse_error(p, p->tok.start, "expected ')'");
+		goto fail;
+	}
+	n->end = p->tok.end;
+	if (lex_next(p) != 0 || node_grow(p, n) != 0)
+		goto fail;
+	return n;
+fail:
+	node_free(n);
+	return NULL;
+}
+
+/* Parse one comparison or in (they do not chain). */
 static struct node *
 parse_compare(struct parser *p)
 {
@@ -824,13 +700,15 @@ parse_compare(struct parser *p)
 	enum token_kind	 op;
 	size_t		 offset;
 
-	if ((l = parse_additive(p)) == NULL)
+	if ((l = parse_arith(p, 1)) == NULL)
 		return NULL;
+	if (tok_is(p, "in"))
+		return parse_in(p, l);
 	op = p->tok.kind;
 	if (op < TOK_EQ || op > TOK_GE)
 		return l;
 	offset = p->tok.start;
-	if (lex_next(p) != 0 || (r = parse_additive(p)) == NULL) {
+	if (lex_next(p) != 0 || (r = parse_arith(p, 1)) == NULL) {
 		node_free(l);
 		return NULL;
 	}
@@ -865,22 +743,24 @@ parse_not(struct parser *p)
 	return n;
 }
 
-/* Parse and. */
+/* Parse a chain of and (over not), or of or (over and). */
 static struct node *
-parse_and(struct parser *p)
+parse_logic(struct parser *p, int is_or)
 {
+	const char	*word = is_or ? "or" : "and";
 	struct node	*l, *r;
 
-	if ((l = parse_not(p)) == NULL)
+	if ((l = is_or ? parse_logic(p, 0) : parse_not(p)) == NULL)
 		return NULL;
-	while (tok_is(p, "and")) {
-		if (lex_next(p) != 0 || (r = parse_not(p)) == NULL) {
+	while (tok_is(p, word)) {
+		if (lex_next(p) != 0 ||
+		    (r = is_or ? parse_logic(p, 0) : parse_not(p)) == NULL) {
 			node_free(l);
 			return NULL;
 		}
-		l = node_binary(NODE_AND, EXPR_BOOL, l, r);
-		if (check_bool(p, "and", l->l) != 0 ||
-		    check_bool(p, "and", r) != 0 || node_grow(p, l) != 0) {
+		l = node_binary(is_or ? NODE_OR : NODE_AND, EXPR_BOOL, l, r);
+		if (check_bool(p, word, l->l) != 0 ||
+		    check_bool(p, word, r) != 0 || node_grow(p, l) != 0) {
 			node_free(l);
 			return NULL;
 		}
@@ -889,26 +769,43 @@ parse_and(struct parser *p)
 }
 
 /* Parse or, the loosest operator. */
-static struct node *
+struct node *
 parse_or(struct parser *p)
 {
-	struct node	*l, *r;
+	return parse_logic(p, 1);
+}
 
-	if ((l = parse_and(p)) == NULL)
-		return NULL;
-	while (tok_is(p, "or")) {
-		if (lex_next(p) != 0 || (r = parse_and(p)) == NULL) {
-			node_free(l);
-			return NULL;
-		}
-		l = node_binary(NODE_OR, EXPR_BOOL, l, r);
-		if (check_bool(p, "or", l->l) != 0 ||
-		    check_bool(p, "or", r) != 0 || node_grow(p, l) != 0) {
-			node_free(l);
-			return NULL;
-		}
+/* Parse a whole boolean expression from the start of p's source. */
+struct node *
+parse_root(struct parser *p)
+{
+	struct node	*root = NULL;
+
+	if (lex_next(p) != 0)
+		goto fail;
+	if (p->tok.kind == TOK_END) {
+		parse_error(p, p->tok.start, "empty expression");
+		goto fail;
 	}
-	return l;
+	if ((root = parse_or(p)) == NULL)
+		goto fail;
+	if (p->tok.kind != TOK_END) {
+		tok_unexpected(p);
+		goto fail;
+	}
+	if (root->type != EXPR_BOOL) {
+		parse_error(p, root->start, "expected a boolean expression, "
+		    "got %s", type_name(root->type));
+		goto fail;
+	}
+	free(p->tok.s);
+	p->tok.s = NULL;
+	return root;
+fail:
+	free(p->tok.s);
+	p->tok.s = NULL;
+	node_free(root);
+	return NULL;
 }
 
 /* Parse and type-check an expression, which must be a boolean. */
@@ -916,10 +813,11 @@ struct expr *
 expr_compile(const char *src, const struct expr_scope *scope, char *err,
     size_t errlen)
 {
-	static const struct expr_scope	 none = { SUBJECT_USER, NULL, NULL };
+	static const struct expr_scope	 none = { SUBJECT_USER, NULL, NULL,
+					    NULL };
 	struct parser			 p;
 	struct expr			*e;
-	struct node			*root = NULL;
+	struct seg_chain		 self = { NULL, NULL };
 
 	memset(&p, 0, sizeof p);
 	e = xcalloc(1, sizeof *e);
@@ -930,32 +828,17 @@ expr_compile(const char *src, const struct expr_scope *scope, char *err,
 	p.expr = e;
 	p.err = err;
 	p.errlen = errlen;
-
-	if (lex_next(&p) != 0)
-		goto fail;
-	if (p.tok.kind == TOK_END) {
-		parse_error(&p, p.tok.start, "empty expression");
-		goto fail;
+	if (p.scope->segment != NULL) {
+		self.name = p.scope->segment;
+		p.chain = &self;
 	}
-	if ((root = parse_or(&p)) == NULL)
-		goto fail;
-	if (p.tok.kind != TOK_END) {
-		tok_unexpected(&p);
-		goto fail;
+	if (p.scope->conf != NULL && p.scope->conf->default_timezone != NULL)
+		e->default_tz = xstrdup(p.scope->conf->default_timezone);
+	if ((e->root = parse_root(&p)) == NULL) {
+		expr_free(e);
+		return NULL;
 	}
-	if (root->type != EXPR_BOOL) {
-		parse_error(&p, root->start, "expected a boolean expression, "
-		    "got %s", type_name(root->type));
-		goto fail;
-	}
-	free(p.tok.s);
-	e->root = root;
 	return e;
-fail:
-	free(p.tok.s);
-	node_free(root);
-	expr_free(e);
-	return NULL;
 }
 
 /* Free a compiled expression. */
@@ -968,6 +851,7 @@ expr_free(struct expr *e)
 	for (int i = 0; i < e->nstalls; i++)
 		free(e->stalls[i].name);
 	free(e->stalls);
+	free(e->default_tz);
 	free(e->src);
 	free(e);
 }

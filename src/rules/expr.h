@@ -34,6 +34,8 @@ struct expr_scope {
 	enum subject_kind	 subject;	/* the journey's subject */
 	const struct config	*conf;		/* journeys by name, or NULL */
 	const struct journey	*journey;	/* stages' expect, or NULL */
+	const char		*segment;	/* the segment compiled on its
+						 * own (its cycles), or NULL */
 };
 
 /* A parameter of a compiled query. */
@@ -59,6 +61,13 @@ struct expr_share {
 		char			*key;	/* its SQL and parameters */
 		int			 by;	/* >= 0: no column, written
 						 * over that count's */
+		char			*scan;	/* the events it reads, or
+						 * NULL */
+		int			 group;	/* the column it is packed
+						 * into (its first leaf) */
+		int			 slot;	/* its place in it */
+		int			 nslots; /* a group's leaves */
+		int			 sealed; /* a group in use: no more */
 	}		*v;
 	int		 n;
 };
@@ -83,6 +92,10 @@ void		 sql_add_double(struct sql *, double);
 /* Bind every parameter, and :now and :journey where the text names them. */
 int		 sql_bind(const struct sql *, sqlite3_stmt *, int64_t now,
 		    const char *journey);
+
+/* Register the SQL functions compiled expressions call (exprfn.c) on a
+ * connection. Returns 0, or -1. */
+int		 expr_register(sqlite3 *);
 
 /* Parse and type-check src, which must be boolean. NULL on error with the
  * message in err ("expected ')' at column 18"); the caller adds the place. */

@@ -1,10 +1,18 @@
 /*
  * The rule language compiled to SQL (see expr.h for the names the SQL
- * refers to), the reads several expressions share (struct expr_share), and
- * explain, which evaluates each leaf of an expression for one subject.
+ * refers to) and the reads several expressions share (struct expr_share).
  * Values from the source reach SQL only as bound parameters (:p1, :p2,
  * ...): named, so that their numbers never clash with :now and :journey
  * wherever those appear.
+ *
+ * Traits and properties are read as JSON text and compared by the SQL
+ * functions of exprfn.c, which keep their types apart. An event selector's
+ * condition is part of the WHERE of the events' subquery: it filters in
+ * the same pass over the events as the count it filters. In a shared
+ * query, the reads of one subject's events of one name (a count, a sum, a
+ * since, days, each with its window and condition) are packed into one
+ * scan of those events: one column, jd_pack() of their aggregates, each
+ * with its FILTER.
  */
 #include "config.h"
 
@@ -112,153 +120,371 @@ sql_bind(const struct sql *q, sqlite3_stmt *st, int64_t now,
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* Add a JSON path for key ('$."key"') as a parameter. */
-static void
-sql_add_path(struct sql *q, const char *key)
+/* The codes of kinds in jd_cmp() and jd_in(): enum json_kind. */
+static int
+kind_code(enum expr_type type)
 {
-	char	*path = xprintf("$.\"%s\"", key);
-
-	sql_add_text(q, path);
-	free(path);
+	switch (type) {
+	case EXPR_STR:	return JSON_STRING;
+	case EXPR_NUM:	return JSON_NUMBER;
+	case EXPR_BOOL:	return JSON_BOOL;
+	case EXPR_ANY:	break;
+	}
+	return JSON_ABSENT;
 }
 
-/* Append the FROM and WHERE of the events a count, sum or since reads;
- * a user's own events by sid, "s.sid" unless given. */
+/* Append the subject's time zone name (its timezone trait), for days(). */
+static void
+tz_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	(void)e;
+	if (n->account) {
+		buf_puts(b, "(SELECT jd_str(" STORE_TRAITS_ASOF("a") " -> ");
+		sql_add_text(q, "$.\"timezone\"");
+		buf_puts(b, ") FROM subjects a WHERE a.sid = "
+		    STORE_ACCOUNT_ASOF("s") ")");
+	} else {
+		buf_puts(b, "jd_str(" STORE_TRAITS_ASOF("s") " -> ");
+		sql_add_text(q, "$.\"timezone\"");
+		buf_puts(b, ")");
+	}
+}
+
+/* Does a read of events need the subject's time zone (days())? */
+int
+node_needs_tz(const struct node *n)
+{
+	return n->func == FUNC_DAYS || n->func == FUNC_ACTIVE_DAYS;
+}
+
+/* Append the FROM and the subject's part of the WHERE of the events that
+ * n reads: a user's own events by sid ("s.sid" unless given), all the
+ * account's users' events for an account or account.NAME(); with tz, the
+ * subject's time zone as z.tz, computed once for its events. */
+void
+exprsql_events_from(const struct expr *e, const struct node *n,
+    struct sql *q, const char *sid, int tz)
+{
+	struct buf	*b = &q->text;
+
+	buf_puts(b, "FROM ");
+	if (tz) {
+		buf_puts(b, "(SELECT ");
+		tz_sql(e, n, q);
+		buf_puts(b, " AS tz LIMIT 1) z CROSS JOIN ");
+	}
+	if (n->account)			/* all users of the user's account */
+		buf_puts(b, "events e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ")");
+	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
+		buf_puts(b, "events e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF("s.sid") ")");
+	else
+		buf_printf(b, "events e WHERE e.subject = %s", sid);
+}
+
+/* Append the condition of an event selector, never over shared reads. */
+void
+exprsql_where(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct expr_share	*saved = q->share;
+
+	q->share = NULL;
+	buf_puts(&q->text, "(");
+	node_sql(e, n->where, q);
+	buf_puts(&q->text, ")");
+	q->share = saved;
+}
+
+/* Append the rest of the WHERE of the events n reads: its name, its
+ * window (when window >= 0) and, with cond, its condition. */
+void
+exprsql_events_where(const struct expr *e, const struct node *n,
+    struct sql *q, int64_t window, int cond)
+{
+	struct buf	*b = &q->text;
+
+	if (n->func != FUNC_ACTIVE_DAYS) {
+		buf_puts(b, " AND e.name = ");
+		sql_add_text(q, n->s);
+	}
+	buf_puts(b, " AND e.ts <= :now");
+	if (window >= 0) {
+		buf_puts(b, " AND e.ts >= :now - ");
+		sql_add_int(q, window);
+	}
+	if (cond && n->where != NULL) {
+		buf_puts(b, " AND ");
+		exprsql_where(e, n, q);
+	}
+}
+
+/* Append the FROM and WHERE of the events a read of events makes. */
 static void
 events_sql_of(const struct expr *e, const struct node *n, struct sql *q,
     const char *sid)
 {
+	exprsql_events_from(e, n, q, sid, node_needs_tz(n));
+	exprsql_events_where(e, n, q, n->has_window ? n->window : -1, 1);
+}
+
+/* Append the aggregate of a read of events, over its rows e (and z). */
+void
+exprsql_aggregate(const struct expr *e, const struct node *n, struct sql *q)
+{
 	struct buf	*b = &q->text;
 
-	if (n->account)			/* all users of the user's account */
-		buf_puts(b, "FROM events e WHERE e.subject IN ("
-		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ")");
-	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
-		buf_puts(b, "FROM events e WHERE e.subject IN ("
-		    STORE_MEMBERS_ASOF("s.sid") ")");
-	else
-		buf_printf(b, "FROM events e WHERE e.subject = %s", sid);
-	buf_puts(b, " AND e.name = ");
-	sql_add_text(q, n->s);
-	buf_puts(b, " AND e.ts <= :now");
-	if (n->has_window) {
-		buf_puts(b, " AND e.ts >= :now - ");
-		sql_add_int(q, n->window);
+	switch (n->func) {
+	case FUNC_SUM:
+		buf_puts(b, "total(jd_num(e.props -> ");
+		sql_add_text(q, n->prop);
+		buf_puts(b, "))");
+		break;
+	case FUNC_SINCE:
+		buf_puts(b, "max(e.ts)");
+		break;
+	case FUNC_SINCE_FIRST:
+		buf_puts(b, "min(e.ts)");
+		break;
+	case FUNC_DAYS:
+	case FUNC_ACTIVE_DAYS:
+		buf_puts(b, "count(DISTINCT jd_day(e.ts, z.tz, ");
+		if (e->default_tz != NULL)
+			sql_add_text(q, e->default_tz);
+		else
+			buf_puts(b, "NULL");
+		buf_puts(b, "))");
+		break;
+	default:
+		buf_puts(b, "count(*)");
+		break;
 	}
 }
 
-static void
-events_sql(const struct expr *e, const struct node *n, struct sql *q)
+/* Is n a read of events (count, sum, since, since_first, days)? */
+int
+node_reads_events(const struct node *n)
 {
-	events_sql_of(e, n, q, "s.sid");
+	if (n->kind != NODE_CALL)
+		return 0;
+	switch (n->func) {
+	case FUNC_COUNT:
+	case FUNC_SUM:
+	case FUNC_SINCE:
+	case FUNC_SINCE_FIRST:
+	case FUNC_DAYS:
+	case FUNC_ACTIVE_DAYS:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
-/* Append the SQL of a function or a name like stage_age. */
+/* Is the value of n's aggregate a time, of which n is the age? */
+int
+node_is_age(const struct node *n)
+{
+	return n->func == FUNC_SINCE || n->func == FUNC_SINCE_FIRST;
+}
+
+/* Append the JSON text of a trait or property. */
 static void
-call_sql(const struct expr *e, const struct node *n, struct sql *q)
+read_sql(const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	if (n->func == FUNC_PROP) {
+		buf_puts(b, "(e.props -> ");
+		sql_add_text(q, n->path);
+		buf_puts(b, ")");
+	} else if (n->account) {
+		buf_puts(b, "(SELECT " STORE_TRAITS_ASOF("a") " -> ");
+		sql_add_text(q, n->path);
+		buf_puts(b, " FROM subjects a WHERE a.sid = "
+		    STORE_ACCOUNT_ASOF("s") ")");
+	} else {
+		buf_puts(b, "(" STORE_TRAITS_ASOF("s") " -> ");
+		sql_add_text(q, n->path);
+		buf_puts(b, ")");
+	}
+}
+
+/* Append the SQL of a membership read: stage(), in_journey(),
+ * completed(). */
+static void
+member_sql(const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
 	const char	*who = n->account ? STORE_ACCOUNT_ASOF("s") : "s.sid";
 
+	if (n->func == FUNC_STAGE) {
+		buf_puts(b, "(SELECT j.stage FROM members j WHERE j.journey = ");
+		sql_add_text(q, n->s);
+		buf_printf(b, " AND j.subject = %s AND j.status <> %d)", who,
+		    MEMBER_EXITED);
+		return;
+	}
+	buf_puts(b, "EXISTS (SELECT 1 FROM members j WHERE j.journey = ");
+	sql_add_text(q, n->s);
+	if (n->func == FUNC_COMPLETED)
+		buf_printf(b, " AND j.subject = s.sid AND j.status = %d)",
+		    MEMBER_COMPLETED);
+	else
+		buf_printf(b, " AND j.subject = s.sid AND j.status IN (%d, "
+		    "%d))", MEMBER_ACTIVE, MEMBER_COMPLETED);
+}
+
+/* Append the SQL of users() or active_users(). */
+static void
+users_sql(const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	if (n->func == FUNC_USERS) {
+		buf_puts(b, n->account ? "(SELECT count(*) FROM ("
+		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) "))" :
+		    "(SELECT count(*) FROM (" STORE_MEMBERS_ASOF("s.sid") "))");
+		return;
+	}
+	buf_puts(b, n->account ? "(SELECT count(*) FROM ("
+	    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ") u" :
+	    "(SELECT count(*) FROM (" STORE_MEMBERS_ASOF("s.sid") ") u");
+	buf_puts(b, " WHERE EXISTS (SELECT 1 FROM events e WHERE e.subject = "
+	    "u.sid AND e.ts <= :now AND e.ts >= :now - ");
+	sql_add_int(q, n->window);
+	buf_puts(b, "))");
+}
+
+/* Append the SQL of since_joined(): the time since the first version of
+ * the user's membership of its account as of now, after the last one of
+ * another account (the versions by (ts, seq), as the store orders them). */
+static void
+joined_sql(struct sql *q)
+{
+	buf_puts(&q->text, "(:now - (SELECT av.ts FROM account_versions av "
+	    "WHERE av.subject = s.sid AND av.ts <= :now AND av.account = "
+	    STORE_ACCOUNT_ASOF("s") " AND NOT EXISTS (SELECT 1 FROM "
+	    "account_versions ax WHERE ax.subject = s.sid AND ax.ts <= :now "
+	    "AND ax.account IS NOT " STORE_ACCOUNT_ASOF("s") " AND (ax.ts > "
+	    "av.ts OR (ax.ts = av.ts AND ax.seq > av.seq))) ORDER BY av.ts, "
+	    "av.seq LIMIT 1))");
+}
+
+/* Append the SQL of stage_age, journey_age or stalled. */
+static void
+age_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	if (n->func != FUNC_STALLED) {
+		buf_printf(b, "(CASE WHEN m.status <> %d THEN :now - %s END)",
+		    MEMBER_EXITED, n->func == FUNC_STAGE_AGE ? "m.stage_since" :
+		    "m.entered");
+		return;
+	}
+	if (e->nstalls == 0) {
+		buf_puts(b, "0");
+		return;
+	}
+	buf_printf(b, "coalesce(m.status <> %d AND CASE m.stage",
+	    MEMBER_EXITED);
+	for (int i = 0; i < e->nstalls; i++) {
+		buf_puts(b, " WHEN ");
+		sql_add_text(q, e->stalls[i].name);
+		buf_puts(b, " THEN m.stage_since < :now - ");
+		sql_add_int(q, e->stalls[i].expect);
+	}
+	buf_puts(b, " ELSE 0 END, 0)");
+}
+
+/* Append the SQL of a string function or time(). */
+static void
+string_fn_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
 	switch (n->func) {
-	case FUNC_COUNT:
-		buf_puts(b, "(SELECT count(*) ");
-		events_sql(e, n, q);
-		buf_puts(b, ")");
+	case FUNC_CONTAINS:
+		buf_puts(b, "coalesce(instr(");
 		break;
-	case FUNC_SUM:
-		buf_puts(b, "(SELECT total(json_extract(e.props, ");
-		sql_add_path(q, n->prop);
-		buf_puts(b, ")) ");
-		events_sql(e, n, q);
-		buf_puts(b, ")");
+	case FUNC_STARTS_WITH:
+		buf_puts(b, "jd_starts_with(");
 		break;
-	case FUNC_SINCE:
-		buf_puts(b, "(:now - (SELECT max(e.ts) ");
-		events_sql(e, n, q);
-		buf_puts(b, "))");
+	case FUNC_ENDS_WITH:
+		buf_puts(b, "jd_ends_with(");
 		break;
+	case FUNC_LOWER:
+		buf_puts(b, "lower(");
+		break;
+	default:
+		buf_puts(b, "unixepoch(jd_iso(");
+		break;
+	}
+	node_sql_as(e, n->l, EXPR_STR, q);
+	if (n->r != NULL) {
+		buf_puts(b, ", ");
+		node_sql_as(e, n->r, EXPR_STR, q);
+	}
+	buf_puts(b, n->func == FUNC_CONTAINS ? ") > 0, 0)" :
+	    n->func == FUNC_TIME ? "))" : ")");
+}
+
+/* Append the SQL of a function or a name like stage_age. */
+void
+exprsql_call(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	if (node_reads_events(n)) {
+		buf_puts(b, node_is_age(n) ? "(:now - (SELECT " : "(SELECT ");
+		exprsql_aggregate(e, n, q);
+		buf_puts(b, " ");
+		events_sql_of(e, n, q, "s.sid");
+		buf_puts(b, node_is_age(n) ? "))" : ")");
+		return;
+	}
+	switch (n->func) {
 	case FUNC_ATTR:
-		if (n->account) {
-			buf_puts(b, "(SELECT json_extract("
-			    STORE_TRAITS_ASOF("a") ", ");
-			sql_add_path(q, n->s);
-			buf_puts(b, ") FROM subjects a WHERE a.sid = "
-			    STORE_ACCOUNT_ASOF("s") ")");
-		} else {
-			buf_puts(b, "json_extract(" STORE_TRAITS_ASOF("s")
-			    ", ");
-			sql_add_path(q, n->s);
-			buf_puts(b, ")");
-		}
+	case FUNC_PROP:
+		read_sql(n, q);
 		break;
 	case FUNC_HAS:
 		if (n->account) {
 			buf_puts(b, "EXISTS (SELECT 1 FROM subjects a WHERE "
 			    "a.sid = " STORE_ACCOUNT_ASOF("s") " AND json_type("
 			    STORE_TRAITS_ASOF("a") ", ");
-			sql_add_path(q, n->s);
+			sql_add_text(q, n->path);
 			buf_puts(b, ") IS NOT NULL)");
 		} else {
 			buf_puts(b, "(json_type(" STORE_TRAITS_ASOF("s")
 			    ", ");
-			sql_add_path(q, n->s);
+			sql_add_text(q, n->path);
 			buf_puts(b, ") IS NOT NULL)");
 		}
 		break;
 	case FUNC_STAGE:
-		buf_puts(b, "(SELECT j.stage FROM members j WHERE j.journey = ");
-		sql_add_text(q, n->s);
-		buf_printf(b, " AND j.subject = %s AND j.status <> %d)", who,
-		    MEMBER_EXITED);
-		break;
 	case FUNC_IN_JOURNEY:
 	case FUNC_COMPLETED:
-		buf_puts(b, "EXISTS (SELECT 1 FROM members j WHERE "
-		    "j.journey = ");
-		sql_add_text(q, n->s);
-		if (n->func == FUNC_COMPLETED)
-			buf_printf(b, " AND j.subject = s.sid AND "
-			    "j.status = %d)", MEMBER_COMPLETED);
-		else
-			buf_printf(b, " AND j.subject = s.sid AND "
-			    "j.status IN (%d, %d))", MEMBER_ACTIVE,
-			    MEMBER_COMPLETED);
+		member_sql(n, q);
 		break;
 	case FUNC_USERS:
-		buf_puts(b, "(SELECT count(*) FROM ("
-		    STORE_MEMBERS_ASOF("s.sid") "))");
-		break;
 	case FUNC_ACTIVE_USERS:
-		buf_puts(b, "(SELECT count(*) FROM ("
-		    STORE_MEMBERS_ASOF("s.sid") ") u WHERE EXISTS (SELECT 1 "
-		    "FROM events e WHERE e.subject = u.sid AND e.ts <= :now "
-		    "AND e.ts >= :now - ");
-		sql_add_int(q, n->window);
-		buf_puts(b, "))");
+		users_sql(n, q);
 		break;
 	case FUNC_STAGE_AGE:
-		buf_printf(b, "(CASE WHEN m.status <> %d THEN "
-		    ":now - m.stage_since END)", MEMBER_EXITED);
-		break;
 	case FUNC_JOURNEY_AGE:
-		buf_printf(b, "(CASE WHEN m.status <> %d THEN "
-		    ":now - m.entered END)", MEMBER_EXITED);
-		break;
 	case FUNC_STALLED:
-		if (e->nstalls == 0) {
-			buf_puts(b, "0");
-			break;
-		}
-		buf_printf(b, "coalesce(m.status <> %d AND CASE m.stage",
-		    MEMBER_EXITED);
-		for (int i = 0; i < e->nstalls; i++) {
-			buf_puts(b, " WHEN ");
-			sql_add_text(q, e->stalls[i].name);
-			buf_puts(b, " THEN m.stage_since < :now - ");
-			sql_add_int(q, e->stalls[i].expect);
-		}
-		buf_puts(b, " ELSE 0 END, 0)");
+		age_sql(e, n, q);
+		break;
+	case FUNC_NOW:
+		buf_puts(b, ":now");
+		break;
+	case FUNC_SINCE_JOINED:
+		joined_sql(q);
+		break;
+	default:
+		string_fn_sql(e, n, q);
 		break;
 	}
 }
@@ -279,16 +505,16 @@ op_sql(enum token_kind op)
 	return "=";
 }
 
-static void	node_sql(const struct expr *, const struct node *, struct sql *);
-static enum token_kind op_mirror(enum token_kind);
-
 /* Append a chain of and, or, + or - without nesting its left operands in
  * parentheses: SQLite reads "a OR b OR c" and "a + b - c" from the left,
- * as the parser built them. Right operands are parenthesized. */
+ * as the parser built them. Right operands are parenthesized; the
+ * operands of + and - are numbers. */
 static void
 chain_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
+	enum expr_type	 want = n->kind == NODE_AND || n->kind == NODE_OR ?
+			    EXPR_BOOL : EXPR_NUM;
 	const char	*op;
 
 	switch (n->kind) {
@@ -301,13 +527,92 @@ chain_sql(const struct expr *e, const struct node *n, struct sql *q)
 		chain_sql(e, n->l, q);
 	else {
 		buf_puts(b, "(");
-		node_sql(e, n->l, q);
+		node_sql_as(e, n->l, want, q);
 		buf_puts(b, ")");
 	}
 	buf_puts(b, op);
 	buf_puts(b, "(");
-	node_sql(e, n->r, q);
+	node_sql_as(e, n->r, want, q);
 	buf_puts(b, ")");
+}
+
+/* Append *, / (real division) or % (of the truncated integers); by zero,
+ * SQLite gives NULL: absent. */
+static void
+product_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+
+	buf_puts(b, n->kind == NODE_DIV ? "(CAST((" : n->kind == NODE_MOD ?
+	    "(CAST((" : "((");
+	node_sql_as(e, n->l, EXPR_NUM, q);
+	buf_puts(b, n->kind == NODE_DIV ? ") AS REAL) / (" :
+	    n->kind == NODE_MOD ? ") AS INTEGER) % CAST((" : ") * (");
+	node_sql_as(e, n->r, EXPR_NUM, q);
+	buf_puts(b, n->kind == NODE_MOD ? ") AS INTEGER))" : "))");
+}
+
+/* Append a comparison: plain SQL between two typed sides (absent on
+ * either side: false, never NULL), jd_cmp() when a side is a trait. */
+static void
+compare_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf		*b = &q->text;
+	const struct node	*l = n->l, *r = n->r;
+	enum token_kind		 op = n->op;
+
+	if (l->type != EXPR_ANY && r->type != EXPR_ANY) {
+		buf_puts(b, "coalesce((");
+		node_sql(e, l, q);
+		buf_printf(b, ") %s (", op_sql(op));
+		node_sql(e, r, q);
+		buf_puts(b, "), 0)");
+		return;
+	}
+	if (l->type != EXPR_ANY) {
+		l = n->r;
+		r = n->l;
+		op = op_mirror(op);
+	}
+	buf_puts(b, "jd_cmp(");
+	node_sql(e, l, q);
+	buf_printf(b, ", %d, %d, ", cmp_code_of(op), kind_code(r->type));
+	node_sql(e, r, q);
+	buf_puts(b, ")");
+}
+
+/* Append the value of a literal of an in list. */
+static void
+item_sql(const struct node *i, struct sql *q)
+{
+	if (i->kind == NODE_STRING)
+		sql_add_text(q, i->s);
+	else if (i->kind == NODE_BOOL)
+		buf_puts(&q->text, i->i ? "1" : "0");
+	else if (i->is_float)
+		sql_add_double(q, i->d);
+	else
+		sql_add_int(q, i->i);
+}
+
+/* Append x in (...): SQL's IN for a typed x, jd_in() for a trait. */
+static void
+in_sql(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	int		 any = n->l->type == EXPR_ANY;
+
+	buf_puts(b, any ? "jd_in(" : "coalesce((");
+	node_sql(e, n->l, q);
+	buf_puts(b, any ? "" : ") IN (");
+	for (const struct node *i = n->r; i != NULL; i = i->next) {
+		if (any)
+			buf_printf(b, ", %d, ", kind_code(i->type));
+		else if (i != n->r)
+			buf_puts(b, ", ");
+		item_sql(i, q);
+	}
+	buf_puts(b, any ? ")" : "), 0)");
 }
 
 /*
@@ -317,8 +622,8 @@ chain_sql(const struct expr *e, const struct node *n, struct sql *q)
  * at the first one instead of counting them all. Returns the count's node
  * and sets *exists, or returns NULL for any other node.
  */
-static const struct node *
-count_exists(const struct node *n, int *exists)
+const struct node *
+node_count_exists(const struct node *n, int *exists)
 {
 	const struct node	*call = n->l, *num = n->r;
 	enum token_kind		 op = n->op;
@@ -344,242 +649,30 @@ count_exists(const struct node *n, int *exists)
 	return call;
 }
 
-/* Append the EXISTS of a comparison count_exists accepts, the subject's
+/* Append the EXISTS of a comparison node_count_exists accepts, the subject's
  * events found by sid. */
-static void
-count_exists_sql_of(const struct expr *e, const struct node *n,
+void
+exprsql_count_exists(const struct expr *e, const struct node *n,
     struct sql *q, const char *sid)
 {
 	const struct node	*call;
 	int			 exists;
 
-	call = count_exists(n, &exists);
+	call = node_count_exists(n, &exists);
 	buf_puts(&q->text, exists ? "EXISTS (SELECT 1 " :
 	    "(NOT EXISTS (SELECT 1 ");
 	events_sql_of(e, call, q, sid);
 	buf_puts(&q->text, exists ? ")" : "))");
 }
 
-static void
-count_exists_sql(const struct expr *e, const struct node *n, struct sql *q)
-{
-	count_exists_sql_of(e, n, q, "s.sid");
-}
-
-/*
- * Shared values (struct expr_share): a node that reads the subject's data
- * (a call other than stage_age, journey_age and stalled, or a count_exists
- * comparison) is a leaf; with q->share set, each distinct leaf (by its SQL
- * and parameters) is written once, as a column jd_xN of the query that
- * reads the subjects, and every use refers to that column.
- */
-static int
-node_is_leaf(const struct node *n)
-{
-	int	 exists;
-
-	if (n->kind == NODE_CALL)
-		return n->func != FUNC_STAGE_AGE && n->func != FUNC_JOURNEY_AGE &&
-		    n->func != FUNC_STALLED;
-	return count_exists(n, &exists) != NULL;
-}
-
-/* Append the SQL of leaf n itself. */
-static void
-leaf_sql(const struct expr *e, const struct node *n, struct sql *q)
-{
-	if (n->kind == NODE_CALL)
-		call_sql(e, n, q);
-	else
-		count_exists_sql(e, n, q);
-}
-
-/* The key of a leaf: its SQL, then its parameters' values. */
-static char *
-leaf_key(const struct expr *e, const struct node *n)
-{
-	struct sql	 q;
-	char		*key;
-
-	sql_init(&q);
-	leaf_sql(e, n, &q);
-	for (int i = 0; i < q.nparams; i++) {
-		const struct sql_param *p = &q.params[i];
-
-		if (p->type == SQLITE_TEXT)
-			buf_printf(&q.text, "\n%zu:%s", strlen(p->s), p->s);
-		else if (p->type == SQLITE_FLOAT)
-			buf_printf(&q.text, "\nf%.17g", p->d);
-		else
-			buf_printf(&q.text, "\ni%lld", (long long)p->i);
-	}
-	key = buf_steal(&q.text);
-	sql_free(&q);
-	return key;
-}
-
-#define SHARE_UNDECIDED	(-2)	/* struct expr_share's by, before first use */
-
-/* The column of leaf n in share; with add, added when it is not there.
- * -1 when it is not there. */
-static int
-share_find(struct expr_share *sh, const struct expr *e, const struct node *n,
-    int add)
-{
-	char	*key = leaf_key(e, n);
-
-	for (int i = 0; i < sh->n; i++) {
-		if (strcmp(sh->v[i].key, key) == 0) {
-			free(key);
-			return i;
-		}
-	}
-	if (!add) {
-		free(key);
-		return -1;
-	}
-	sh->v = xreallocarray(sh->v, sh->n + 1, sizeof *sh->v);
-	sh->v[sh->n].e = e;
-	sh->v[sh->n].n = n;
-	sh->v[sh->n].key = key;
-	sh->v[sh->n].by = SHARE_UNDECIDED;
-	return sh->n++;
-}
-
-/*
- * A shared count of the same events as existence test n, over the same
- * window or a narrower one (the column of that count), or -1: where the
- * count is not 0 the events exist, and only where it is 0 need they be
- * looked for. "count('ride') >= 1" and "count('ride', 30d) >= 8" in one
- * mask seek the subject's rides once for most subjects, not twice.
- */
-static int
-share_implied(struct expr_share *sh, const struct expr *e,
-    const struct node *n)
-{
-	const struct node	*call, *c;
-	int			 exists;
-
-	call = count_exists(n, &exists);
-	if (call->account || e->subject != SUBJECT_USER)
-		return -1;
-	for (int i = 0; i < sh->n; i++) {
-		c = sh->v[i].n;
-		if (c->kind != NODE_CALL || c->func != FUNC_COUNT ||
-		    c->account || sh->v[i].e->subject != SUBJECT_USER ||
-		    strcmp(c->s, call->s) != 0)
-			continue;
-		if (!call->has_window ||
-		    (c->has_window && c->window <= call->window))
-			return i;
-	}
-	return -1;
-}
-
-/* Pre-register every read e makes, so that existence tests find the
- * counts that imply them wherever those come in the query. */
-static void
-share_add(struct expr_share *sh, const struct expr *e, const struct node *n)
-{
-	if (n == NULL)
-		return;
-	if (node_is_leaf(n)) {
-		share_find(sh, e, n, 1);
-		return;
-	}
-	share_add(sh, e, n->l);
-	share_add(sh, e, n->r);
-}
-
-void
-expr_share_add(struct expr_share *sh, const struct expr *e)
-{
-	share_add(sh, e, e->root);
-}
-
-/* Append the SQL of leaf n in share: its column, or for an existence test
- * a shared count implies, that count and the test only where it is 0,
- * over the subject jd_sid of the query over the subquery. */
-static void
-share_sql(struct expr_share *sh, const struct expr *e, const struct node *n,
-    struct sql *q)
-{
-	int	 i = share_find(sh, e, n, 1), c, exists;
-
-	/* Decided at its first use, and kept: a column once used stays. */
-	if (sh->v[i].by == SHARE_UNDECIDED)
-		sh->v[i].by = n->kind == NODE_COMPARE ?
-		    share_implied(sh, e, n) : -1;
-	if ((c = sh->v[i].by) >= 0) {
-		count_exists(n, &exists);
-		/* CASE, not OR: SQLite computes both sides of an OR that is
-		 * a value, and only the branch taken of a CASE. */
-		buf_printf(&q->text, "(CASE WHEN jd_x%d > 0 THEN %d ELSE ", c,
-		    exists);
-		q->share = NULL;
-		count_exists_sql_of(e, n, q, "jd_sid");
-		q->share = sh;
-		buf_puts(&q->text, " END)");
-		return;
-	}
-	buf_printf(&q->text, "jd_x%d", i);
-}
-
-/* How many leaves of n are not in share. */
-static int
-share_missing(struct expr_share *sh, const struct expr *e,
-    const struct node *n)
-{
-	if (n == NULL)
-		return 0;
-	if (node_is_leaf(n))
-		return share_find(sh, e, n, 0) < 0;
-	return share_missing(sh, e, n->l) + share_missing(sh, e, n->r);
-}
-
-/* Does share hold every leaf of e? */
-int
-expr_share_covers(struct expr_share *sh, const struct expr *e)
-{
-	return share_missing(sh, e, e->root) == 0;
-}
-
-/* Append ", LEAF AS jd_x0, ..." for every leaf in share. */
-void
-expr_share_columns(struct expr_share *sh, struct sql *q)
-{
-	struct expr_share *saved = q->share;
-
-	q->share = NULL;
-	for (int i = 0; i < sh->n; i++) {
-		if (sh->v[i].by >= 0)
-			continue;
-		buf_puts(&q->text, ", ");
-		leaf_sql(sh->v[i].e, sh->v[i].n, q);
-		buf_printf(&q->text, " AS jd_x%d", i);
-	}
-	q->share = saved;
-}
-
-/* Free what share holds. */
-void
-expr_share_free(struct expr_share *sh)
-{
-	for (int i = 0; i < sh->n; i++)
-		free(sh->v[i].key);
-	free(sh->v);
-	sh->v = NULL;
-	sh->n = 0;
-}
-
 /* Append the SQL of a node. */
-static void
+void
 node_sql(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
 
 	if (q->share != NULL && node_is_leaf(n)) {
-		share_sql(q->share, e, n, q);
+		exprshare_sql(q->share, e, n, q);
 		return;
 	}
 	switch (n->kind) {
@@ -597,9 +690,16 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		break;
 	case NODE_AND:
 	case NODE_OR:
+	case NODE_ADD:
+	case NODE_SUB:
 		buf_puts(b, "(");
 		chain_sql(e, n, q);
 		buf_puts(b, ")");
+		break;
+	case NODE_MUL:
+	case NODE_DIV:
+	case NODE_MOD:
+		product_sql(e, n, q);
 		break;
 	case NODE_NOT:
 		buf_puts(b, "(NOT ");
@@ -607,34 +707,44 @@ node_sql(const struct expr *e, const struct node *n, struct sql *q)
 		buf_puts(b, ")");
 		break;
 	case NODE_COMPARE:
-		if (node_is_leaf(n)) {
-			count_exists_sql(e, n, q);
-			break;
-		}
-		/* Absent on either side: false, never NULL. */
-		buf_puts(b, "coalesce((");
-		node_sql(e, n->l, q);
-		buf_printf(b, ") %s (", op_sql(n->op));
-		node_sql(e, n->r, q);
-		buf_puts(b, "), 0)");
-		break;
-	case NODE_ADD:
-	case NODE_SUB:
-		buf_puts(b, "(");
-		chain_sql(e, n, q);
-		buf_puts(b, ")");
+		if (node_is_leaf(n))
+			exprsql_count_exists(e, n, q, "s.sid");
+		else
+			compare_sql(e, n, q);
 		break;
 	case NODE_NEG:
 		/* The operand's SQL is a parameter, a digit, a call or in
 		 * parentheses: no more are needed. */
 		buf_puts(b, "(-");
-		node_sql(e, n->l, q);
+		node_sql_as(e, n->l, EXPR_NUM, q);
 		buf_puts(b, ")");
 		break;
+	case NODE_IN:
+		in_sql(e, n, q);
+		break;
 	case NODE_CALL:
-		call_sql(e, n, q);
+		exprsql_call(e, n, q);
+		break;
+	case NODE_SEGMENT:
+		node_sql(n->seg, n->seg->root, q);
 		break;
 	}
+}
+
+/* Append the SQL of n read as type want: a trait's JSON text turned into
+ * a number, a string or a boolean (NULL when it is not one). */
+void
+node_sql_as(const struct expr *e, const struct node *n, enum expr_type want,
+    struct sql *q)
+{
+	if (n->type != EXPR_ANY || want == EXPR_ANY) {
+		node_sql(e, n, q);
+		return;
+	}
+	buf_puts(&q->text, want == EXPR_NUM ? "jd_num(" : want == EXPR_STR ?
+	    "jd_str(" : "jd_bool(");
+	node_sql(e, n, q);
+	buf_puts(&q->text, ")");
 }
 
 /* Append the expression's SQL and parameters to q. */
@@ -654,8 +764,11 @@ node_reads_journey(const struct node *n, const char *journey)
 	    (n->func == FUNC_STAGE || n->func == FUNC_IN_JOURNEY ||
 	    n->func == FUNC_COMPLETED) && strcmp(n->s, journey) == 0)
 		return 1;
+	if (n->kind == NODE_SEGMENT)
+		return node_reads_journey(n->seg->root, journey);
 	return node_reads_journey(n->l, journey) ||
-	    node_reads_journey(n->r, journey);
+	    node_reads_journey(n->r, journey) ||
+	    node_reads_journey(n->where, journey);
 }
 
 /* Does e read the subject's membership of journey (stage('j'),
@@ -674,7 +787,10 @@ node_reads_account(const struct node *n)
 		return 0;
 	if (n->kind == NODE_CALL && n->account)
 		return 1;
-	return node_reads_account(n->l) || node_reads_account(n->r);
+	if (n->kind == NODE_SEGMENT)
+		return node_reads_account(n->seg->root);
+	return node_reads_account(n->l) || node_reads_account(n->r) ||
+	    node_reads_account(n->where);
 }
 
 /* Does e read the subject's account (account.attr(), account.count(),
@@ -683,186 +799,4 @@ int
 expr_reads_account(const struct expr *e)
 {
 	return node_reads_account(e->root);
-}
-
-/* Is n a constant, whose source says all about it? */
-static int
-node_constant(const struct node *n)
-{
-	if (n->kind == NODE_NEG)
-		return node_constant(n->l);
-	return n->kind == NODE_NUMBER || n->kind == NODE_STRING ||
-	    n->kind == NODE_BOOL;
-}
-
-/* The leaves explain reports: comparisons and boolean values. */
-struct leaf {
-	const struct node	*n;
-	int			 col;	/* its first column in the query */
-};
-
-/* Collect the leaves under and, or and not, and their columns. */
-static void
-explain_collect(const struct expr *e, const struct node *n, struct sql *q,
-    struct leaf **leaves, int *nleaves, int *ncols)
-{
-	struct leaf	*leaf;
-
-	if (n->kind == NODE_AND || n->kind == NODE_OR) {
-		explain_collect(e, n->l, q, leaves, nleaves, ncols);
-		explain_collect(e, n->r, q, leaves, nleaves, ncols);
-		return;
-	}
-	if (n->kind == NODE_NOT) {
-		explain_collect(e, n->l, q, leaves, nleaves, ncols);
-		return;
-	}
-	*leaves = xreallocarray(*leaves, *nleaves + 1, sizeof **leaves);
-	leaf = &(*leaves)[(*nleaves)++];
-	leaf->n = n;
-	leaf->col = *ncols;
-	if (n->kind == NODE_COMPARE) {
-		node_sql(e, n->l, q);
-		buf_puts(&q->text, ", ");
-		node_sql(e, n->r, q);
-		buf_puts(&q->text, ", ");
-		*ncols += 2;
-	}
-	node_sql(e, n, q);
-	buf_puts(&q->text, ", ");
-	(*ncols)++;
-}
-
-/* Append the source text of a node. */
-static void
-explain_source(struct buf *out, const struct expr *e, const struct node *n)
-{
-	buf_add(out, e->src + n->start, n->end - n->start);
-}
-
-/* Append a value read from column col of st. */
-static void
-explain_value(struct buf *out, sqlite3_stmt *st, int col, enum expr_type type)
-{
-	switch (sqlite3_column_type(st, col)) {
-	case SQLITE_NULL:
-		buf_puts(out, "absent");
-		break;
-	case SQLITE_INTEGER:
-		if (type == EXPR_BOOL)
-			buf_puts(out, sqlite3_column_int64(st, col) ?
-			    "true" : "false");
-		else
-			buf_printf(out, "%lld",
-			    (long long)sqlite3_column_int64(st, col));
-		break;
-	case SQLITE_FLOAT:
-		buf_printf(out, "%.15g", sqlite3_column_double(st, col));
-		break;
-	default:
-		buf_printf(out, "'%s'", (const char *)sqlite3_column_text(st,
-		    col));
-		break;
-	}
-}
-
-/* The operator op as seen from its right-hand side (a < b is b > a). */
-static enum token_kind
-op_mirror(enum token_kind op)
-{
-	switch (op) {
-	case TOK_LT:	return TOK_GT;
-	case TOK_LE:	return TOK_GE;
-	case TOK_GT:	return TOK_LT;
-	case TOK_GE:	return TOK_LE;
-	default:	break;
-	}
-	return op;
-}
-
-/* Append one line saying why a leaf holds or not. */
-static void
-explain_leaf(struct buf *out, const struct expr *e, const struct leaf *leaf,
-    sqlite3_stmt *st, int indent)
-{
-	const struct node	*n = leaf->n, *value, *bound;
-	int			 vcol, bcol, rcol = leaf->col;
-	enum token_kind		 op;
-
-	buf_printf(out, "%*s", indent, "");
-	if (n->kind != NODE_COMPARE) {
-		explain_source(out, e, n);
-		buf_printf(out, ": %s\n", sqlite3_column_int(st, rcol) ?
-		    "yes" : "no");
-		return;
-	}
-	value = n->l;
-	bound = n->r;
-	vcol = leaf->col;
-	bcol = leaf->col + 1;
-	op = n->op;
-	rcol = leaf->col + 2;
-	if (node_constant(value) && !node_constant(bound)) {
-		value = n->r;
-		bound = n->l;
-		vcol = leaf->col + 1;
-		bcol = leaf->col;
-		op = op_mirror(op);
-	}
-	explain_source(out, e, value);
-	buf_puts(out, " = ");
-	explain_value(out, st, vcol, value->type);
-	buf_printf(out, " (needs %s ", op_name(op));
-	explain_source(out, e, bound);
-	if (!node_constant(bound)) {
-		buf_puts(out, ", which is ");
-		explain_value(out, st, bcol, bound->type);
-	}
-	buf_printf(out, "): %s\n", sqlite3_column_int(st, rcol) ? "yes" : "no");
-}
-
-/* Evaluate e for one subject and explain each comparison. */
-int
-expr_explain(const struct expr *e, sqlite3 *db, int64_t sid, int64_t now,
-    const char *journey, int indent, struct buf *out, int *holds)
-{
-	struct sql	 q;
-	struct leaf	*leaves = NULL;
-	sqlite3_stmt	*st = NULL;
-	int		 nleaves = 0, ncols = 0, rc = -1;
-
-	*holds = 0;
-	sql_init(&q);
-	buf_puts(&q.text, "SELECT ");
-	explain_collect(e, e->root, &q, &leaves, &nleaves, &ncols);
-	expr_sql(e, &q);
-	buf_puts(&q.text, " FROM " EXPR_FROM " WHERE s.sid = ");
-	sql_add_int(&q, sid);
-
-	if (sqlite3_prepare_v2(db, q.text.s, -1, &st, NULL) != SQLITE_OK ||
-	    sql_bind(&q, st, now, journey) != 0) {
-		buf_printf(out, "%*sdatabase error: %s\n", indent, "",
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		for (int i = 0; i < nleaves; i++)
-			explain_leaf(out, e, &leaves[i], st, indent);
-		*holds = sqlite3_column_int(st, ncols) != 0;
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		buf_printf(out, "%*sno such subject\n", indent, "");
-		break;
-	default:
-		buf_printf(out, "%*sdatabase error: %s\n", indent, "",
-		    sqlite3_errmsg(db));
-		break;
-	}
-out:
-	sqlite3_finalize(st);
-	free(leaves);
-	sql_free(&q);
-	return rc;
 }

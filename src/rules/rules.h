@@ -28,6 +28,14 @@ struct conf_values {
 	int			 n;
 };
 
+/* A named condition (SPEC §14.3): segment('name') in any expression. */
+struct segment {
+	char	*name;
+	char	*src;
+	char	*file;		/* where it is written */
+	int	 line;
+};
+
 struct stage {
 	char	*name;
 	int64_t	 expect;	/* seconds, 0 = none */
@@ -106,6 +114,8 @@ struct config {
 	int		 ninstances;
 	struct journey	*journeys;
 	int		 njourneys;
+	struct segment	*segments;
+	int		 nsegments;
 };
 
 /* Load and validate path: every key, every expression, every action's
@@ -117,6 +127,7 @@ void		 config_free(struct config *);
 struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);
+struct segment	*config_segment(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
 
 /* confpath.c: a path of the config that names a file to read, resolved

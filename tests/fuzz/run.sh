@@ -10,6 +10,9 @@
 # crash as a regression test, fix the bug and copy the file into
 # tests/fuzz/corpus/NAME/: make check replays every corpus file.
 #
+# A target's dictionary of words, tests/fuzz/NAME.dict, is used when there
+# is one.
+#
 # Environment: CC (default clang), FUZZ_TARGETS (default: all five),
 # FUZZ_FLAGS (more libFuzzer options).
 set -eu
@@ -62,9 +65,11 @@ for t in $targets; do
 	mkdir -p "$out/corpus/$t"
 	echo "fuzz: ======== fuzz_$t for ${seconds}s ========"
 	start=$(date +%s)
+	dict=""
+	[ -f "$top/tests/fuzz/$t.dict" ] && dict="-dict=$top/tests/fuzz/$t.dict"
 	# shellcheck disable=SC2086
 	if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-	    -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" \
+	    -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" $dict \
 	    ${FUZZ_FLAGS:-} "$out/corpus/$t" "$top/tests/fuzz/corpus/$t" \
 	    </dev/null >"$out/fuzz_$t.log" 2>&1; then
 		echo "fuzz: fuzz_$t FAILED; its log:"

@@ -275,6 +275,59 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Segments: each checked at its line; a rule's use at the rule's line. */
+static void
+test_segments(void **state)
+{
+	struct problems	 probs;
+	struct config	*cf;
+
+	(void)state;
+	expect_one("segments = {\n a = \"true and segment('a')\";\n};\n", 2,
+	    "segment 'a': segment 'a' uses itself (a -> a) at column 10");
+	cf = load("segments = {\n a = \"segment('b')\";\n"
+	    " b = \"segment('a')\";\n};\n", &probs);
+	assert_null(cf);
+	assert_int_equal(probs.n, 2);
+	assert_non_null(strstr(probs.msgs[0], "j.conf:2: segment 'a': "
+	    "segment 'a' uses itself (a -> b -> a) at column 1"));
+	assert_non_null(strstr(probs.msgs[1], "j.conf:3: segment 'b': "
+	    "segment 'b' uses itself (b -> a -> b) at column 1"));
+	problems_free(&probs);
+	expect_one("segments = {\n a = \"true\";\n b = \"segment('c')\";"
+	    "\n};\n", 3, "segment 'b': unknown segment 'c' at column 1");
+	expect_one("segments = {\n a = \"attr('x') ==\";\n};\n", 2,
+	    "segment 'a': expected a value at column 13");
+	expect_one("segments = {\n a = 5;\n};\n", 2,
+	    "segment 'a' must be a string");
+	expect_one("segments = {\n a = \"users() > 1 and "
+	    "attr('x') == 1 == 2\";\n};\n", 2, "segment 'a': for users: "
+	    "users() is only available in an account journey at column 1; "
+	    "for accounts: unexpected '==' at column 32");
+	expect_one("segments = { a = \"true\"; };\n"
+	    "journeys = ( { name = \"j\"; stages = [\"x\"];\n"
+	    " rules = ( { name = \"r\";\n when = \"segment('z')\"; "
+	    "goto = \"x\"; } ); } );\n", 4,
+	    "rule \"r\": unknown segment 'z' at column 1");
+	expect_one("journeys = ( { name = \"j\"; stages = [\"x\", \"y\"];\n"
+	    " rules = ( { name = \"r\";\n when = \"stage('j') == 'z'\"; "
+	    "goto = \"y\"; } ); } );\n", 3,
+	    "rule \"r\": journey 'j' has no stage 'z' at column 15");
+	cf = load("segments = { paying = \"attr('plan') in ('pro')\";\n"
+	    " big = \"users() > 2\"; };\n"
+	    "journeys = ( { name = \"j\"; stages = [\"x\", \"y\"];\n"
+	    " rules = ( { name = \"r\"; when = \"segment('paying')\"; "
+	    "goto = \"y\"; } ); } );\n", &probs);
+	if (cf == NULL)
+		problems_print(&probs, stderr);
+	assert_non_null(cf);
+	assert_int_equal(cf->nsegments, 2);
+	assert_string_equal(config_segment(cf, "big")->src, "users() > 2");
+	assert_int_equal(config_segment(cf, "big")->line, 2);
+	assert_null(config_segment(cf, "nope"));
+	config_free(cf);
+}
+
 int
 main(void)
 {
@@ -286,6 +339,7 @@ main(void)
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_hostile_files),
+		cmocka_unit_test(test_segments),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
