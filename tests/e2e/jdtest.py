@@ -130,5 +130,15 @@ def group(user, account, traits=None, ts="2026-01-01T00:00:00Z"):
     return d
 
 
+def holdout_bucket(key):
+    """The holdout's bucket of "journey/rule/id": FNV-1a 64, modulo 100
+    (README: holdout); below the rule's percent, the subject is held out."""
+    h = 0xcbf29ce484222325
+    for b in key.encode():
+        h ^= b
+        h = (h * 0x100000001b3) & 0xffffffffffffffff
+    return h % 100
+
+
 def done():
     print("%d passed, 0 failed" % passed)
