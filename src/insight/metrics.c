@@ -12,9 +12,12 @@
  *
  * journeyd_ticks_total counts the ticks of this process; the action counts
  * and gauges are read from the database, so they are right whichever
- * process (daemon, --once run) wrote the file last. actions_total counts
- * outbox rows by final state; `journeyctl retry` takes a row out of "dead",
- * which Prometheus reads as a counter reset.
+ * process (daemon, --once run) wrote the file last. actions_total is read
+ * from the counters of outbox_tally (store.c), kept in the transaction of
+ * each outcome: a few rows, whatever the size of the outbox (bench/metrics:
+ * 0.5 s at 1M actions before, when it counted the outbox). A counter, it
+ * never goes down: an action retried out of dead that then ends counts
+ * again, under its new outcome.
  */
 #include "config.h"
 
@@ -217,7 +220,7 @@ static const struct { int status; const char *name; } metrics_outcomes[] = {
 	(sizeof metrics_outcomes / sizeof metrics_outcomes[0])
 
 /* journeyd_actions_total: every configured instance and outcome (0 when
- * none), and any other instance the outbox holds. */
+ * none), and any other instance the counters hold. */
 static int
 metrics_actions(FILE *f, sqlite3 *db, const struct config *cf)
 {
@@ -236,11 +239,10 @@ metrics_actions(FILE *f, sqlite3 *db, const struct config *cf)
 	    "Actions by plugin instance and outcome: done, held (capped, held "
 	    "out or declined by the plugin) and dead.");
 	if ((st = store_try_prepare(db, "SELECT instance, status, sum(n) FROM "
-	    "(SELECT instance, status, count(*) AS n FROM outbox WHERE status "
-	    "IN (?1, ?2, ?3) GROUP BY instance, status UNION ALL SELECT "
+	    "(SELECT instance, status, n FROM outbox_tally UNION ALL SELECT "
 	    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), 0 FROM "
-	    "json_each(?4)) GROUP BY instance, status ORDER BY instance, "
-	    "status")) == NULL) {
+	    "json_each(?4)) WHERE status IN (?1, ?2, ?3) GROUP BY instance, "
+	    "status ORDER BY instance, status")) == NULL) {
 		buf_free(&b);
 		return -1;
 	}

@@ -31,6 +31,16 @@
  *             an action's entry in place until it is done. The dead, few,
  *             by their own partial index (outbox, retry --dead).
  *   meta      key/value: last tick and the like
+ *
+ * Version 2:
+ *   outbox_tally  how many actions of each instance ended done, held or
+ *             dead: a counter (journeyd_actions_total), one more each
+ *             time an action reaches one of these statuses, by a trigger
+ *             in the same transaction (whoever writes: the tick's held-out
+ *             rows, the dispatcher's outcomes and the guard's holds, a
+ *             recovery's dead); never less (a retry out of dead, an
+ *             erasure, a pruning leave it), so that metrics read a few
+ *             rows instead of counting the outbox
  */
 #include "config.h"
 
@@ -131,6 +141,23 @@ static const char *store_migrations[] = {
 	"CREATE INDEX outbox_dead ON outbox(due, aid) WHERE " OUTBOX_DEAD_SQL
 	";"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
+	/* 1 -> 2: the counters of finished actions, kept by triggers in the
+	 * transaction of each outcome; counted once from the outbox. */
+	"CREATE TABLE outbox_tally ("
+	"  instance TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  PRIMARY KEY (instance, status)) WITHOUT ROWID;"
+	"INSERT INTO outbox_tally SELECT instance, status, count(*) FROM outbox"
+	"  WHERE " OUTBOX_ENDED_SQL " GROUP BY instance, status;"
+	"CREATE TRIGGER outbox_tally_new AFTER INSERT ON outbox"
+	"  WHEN " OUTBOX_ENDED_NEW_SQL " BEGIN"
+	"  INSERT INTO outbox_tally VALUES (new.instance, new.status, 1)"
+	"  ON CONFLICT (instance, status) DO UPDATE SET n = n + 1; END;"
+	"CREATE TRIGGER outbox_tally_end AFTER UPDATE OF status ON outbox"
+	"  WHEN " OUTBOX_ENDED_NEW_SQL " AND new.status <> old.status BEGIN"
+	"  INSERT INTO outbox_tally VALUES (new.instance, new.status, 1)"
+	"  ON CONFLICT (instance, status) DO UPDATE SET n = n + 1; END;",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])
