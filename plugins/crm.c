@@ -30,14 +30,13 @@ struct crm {
 	long			 connect_timeout;
 	long			 timeout;
 	struct putil_pool	*curls;
-	struct putil_pool	*dbs;
 };
 
-/* A task's fields, rendered for one action. */
+/* A task's fields, expanded for one action (the host's strings). */
 struct crm_task {
-	char		*subject;
-	char		*body;		/* or NULL */
-	char		*owner;		/* or NULL */
+	const char	*subject;
+	const char	*body;		/* or NULL */
+	const char	*owner;		/* or NULL */
 	const char	*priority;	/* HIGH, MEDIUM or LOW */
 	int64_t		 due;		/* Unix seconds */
 };
@@ -46,7 +45,8 @@ static const struct jd_setting crm_settings[] = {
 	{ "flavor", JD_T_STRING, 1, NULL, "\"hubspot\" or \"salesforce\"" },
 	{ "url", JD_T_STRING, 1, NULL,
 	  "API base URL, e.g. https://api.hubapi.com" },
-	{ "token_file", JD_T_FILE, 1, NULL, "file holding the bearer token" },
+	{ "token_file", JD_T_FILE, 1, NULL,
+	  "the HubSpot private app token or Salesforce access token" },
 	{ "api_version", JD_T_STRING, 0, "v59.0", "Salesforce API version" },
 	{ "external_id_field", JD_T_STRING, 0, NULL,
 	  "Salesforce: upsert tasks by this external id field (action id)" },
@@ -80,7 +80,6 @@ crm_free(struct crm *crm)
 	free(crm->api_version);
 	free(crm->external_id_field);
 	putil_pool_free(crm->curls);
-	putil_pool_free(crm->dbs);
 	free(crm);
 }
 
@@ -98,10 +97,11 @@ crm_is_word(const char *s, const char *extra)
 	return 1;
 }
 
-/* Start an instance: check the settings, read the token once. */
-static int
-crm_init(const struct jd_host *host, const struct jd_settings *settings,
-    void **state, char *err, size_t errlen)
+/* Read an instance's settings into a new state; NULL with err when they
+ * are wrong. Reads the token, opens nothing. */
+static struct crm *
+crm_new(const struct jd_host *host, const struct jd_settings *settings,
+    char *err, size_t errlen)
 {
 	struct crm	*crm;
 	const char	*flavor, *url, *v;
@@ -174,14 +174,38 @@ crm_init(const struct jd_host *host, const struct jd_settings *settings,
 		    "must be positive");
 		goto fail;
 	}
-	crm->curls = putil_curl_pool();
-	crm->dbs = putil_sql_pool();
-	*state = crm;
-	return 0;
+	return crm;
 
 fail:
 	crm_free(crm);
-	return -1;
+	return NULL;
+}
+
+/* Check an instance's settings: flavor, URL, token and the rest. */
+static int
+crm_check_settings(const struct jd_host *host,
+    const struct jd_settings *settings, char *err, size_t errlen)
+{
+	struct crm	*crm;
+
+	if ((crm = crm_new(host, settings, err, errlen)) == NULL)
+		return -1;
+	crm_free(crm);
+	return 0;
+}
+
+/* Start an instance: its settings, the token read once, its handles. */
+static int
+crm_init(const struct jd_host *host, const struct jd_settings *settings,
+    void **state, char *err, size_t errlen)
+{
+	struct crm	*crm;
+
+	if ((crm = crm_new(host, settings, err, errlen)) == NULL)
+		return -1;
+	crm->curls = putil_curl_pool();
+	*state = crm;
+	return 0;
 }
 
 /* Map a priority (any case) to HIGH, MEDIUM or LOW; NULL if it is none. */
@@ -210,106 +234,71 @@ crm_salesforce_priority(const char *p)
 	return "Normal";
 }
 
-/* One member of a params JSON object as text, or NULL; caller frees. */
-static char *
-crm_json_param(struct putil_pool *dbs, const char *params, const char *key)
-{
-	char	*v, err[256];
-
-	if (putil_sql(dbs, &v, err, sizeof err, "SELECT CASE WHEN "
-	    "json_valid(?1) THEN json_extract(?1, '$.' || ?2) END", 2,
-	    params, key) != 0)
-		return NULL;
-	return v;
-}
-
-/* Check one action's parameters at load time. */
+/* Check one action's parameters, without the instance's state, and hand
+ * the host its templates. */
 static int
 crm_check(void *state, const struct jd_host *host,
     const struct jd_action *a, char *err, size_t errlen)
 {
-	const char		*params = a->params;
-	struct crm		*crm = state;
-	struct putil_pool	*dbs;
-	char			*subject, *priority, *due;
+	static const char	*templates[] = { "subject", "body", "owner" };
+	const char		*subject = host->param(a, "subject");
+	const char		*priority = host->param(a, "priority");
 	int64_t			 secs;
-	int			 rc = -1;
 
-	dbs = crm != NULL ? crm->dbs : putil_sql_pool();
-	subject = crm_json_param(dbs, params, "subject");
-	priority = crm_json_param(dbs, params, "priority");
-	due = crm_json_param(dbs, params, "due");
-	if (subject == NULL || *subject == '\0')
+	if (subject == NULL || *subject == '\0') {
 		snprintf(err, errlen, "crm: subject is required");
-	else if (crm_priority(priority) == NULL)
+		return -1;
+	}
+	if (crm_priority(priority) == NULL) {
 		snprintf(err, errlen, "crm: priority must be HIGH, MEDIUM or "
 		    "LOW, not \"%s\"", priority);
-	else if (due != NULL && putil_duration(due, &secs) != 0)
+		return -1;
+	}
+	if (host->param_duration(a, "due", &secs) < 0) {
 		snprintf(err, errlen, "crm: due is not a duration: \"%s\"",
-		    due);
-	else
-		rc = 0;
-	free(subject);
-	free(priority);
-	free(due);
-	if (crm == NULL)
-		putil_pool_free(dbs);
-	return rc;
+		    host->param(a, "due"));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof templates / sizeof templates[0]; i++)
+		host->check_template(a, NULL, host->param(a, templates[i]));
+	return 0;
 }
 
-/* Render an optional template parameter; NULL when absent or empty. */
-static char *
-crm_render(const struct jd_host *host, const struct jd_action *action,
+/* Expand an optional template parameter; NULL when absent or empty. */
+static const char *
+crm_expand(const struct jd_host *host, const struct jd_action *action,
     const char *key)
 {
-	const char	*tmpl;
-	char		*text;
+	const char	*tmpl, *text;
 
 	if ((tmpl = host->param(action, key)) == NULL)
 		return NULL;
-	if ((text = host->render(action, tmpl)) != NULL && *text == '\0') {
-		free(text);
-		return NULL;
-	}
-	return text;
+	text = host->expand(action, tmpl, JD_EXPAND_TEXT);
+	return text != NULL && *text != '\0' ? text : NULL;
 }
 
-/* Build the request body for a task. */
+/* Build the request body for a task (absent fields left out: "s*");
+ * caller frees. */
 static char *
-crm_body(struct crm *crm, const struct crm_task *task, char *err,
-    size_t errlen)
+crm_body(struct crm *crm, const struct crm_task *task)
 {
-	char	 when[40], *json;
-	int	 rc;
+	char	 when[40];
 
 	if (crm->flavor == CRM_HUBSPOT) {
 		putil_iso8601(task->due, 1, when, sizeof when);
-		rc = putil_sql(crm->dbs, &json, err, errlen,
-		    "SELECT json_object('properties', json_remove("
-		    "json_object('hs_task_subject', ?1, 'hs_task_body', ?2, "
-		    "'hs_timestamp', ?3, 'hs_task_status', 'NOT_STARTED', "
-		    "'hs_task_priority', ?4, 'hubspot_owner_id', ?5), "
-		    "iif(?2 IS NULL, '$.hs_task_body', '$.none'), "
-		    "iif(?5 IS NULL, '$.hubspot_owner_id', '$.none')))", 5,
-		    task->subject, task->body, when, task->priority,
-		    task->owner);
-	} else {
-		putil_iso8601(task->due, 0, when, sizeof when);
-		when[10] = '\0';	/* YYYY-MM-DD */
-		rc = putil_sql(crm->dbs, &json, err, errlen,
-		    "SELECT json_remove(json_object('Subject', ?1, "
-		    "'Description', ?2, 'ActivityDate', ?3, 'Priority', ?4, "
-		    "'Status', 'Not Started', 'OwnerId', ?5), "
-		    "iif(?2 IS NULL, '$.Description', '$.none'), "
-		    "iif(?5 IS NULL, '$.OwnerId', '$.none'))", 5,
-		    task->subject, task->body, when,
-		    crm_salesforce_priority(task->priority), task->owner);
+		return putil_json_text(json_pack("{s:{s:s, s:s*, s:s, s:s, "
+		    "s:s, s:s*}}", "properties", "hs_task_subject",
+		    task->subject, "hs_task_body", task->body, "hs_timestamp",
+		    when, "hs_task_status", "NOT_STARTED", "hs_task_priority",
+		    task->priority, "hubspot_owner_id", task->owner));
 	}
-	if (rc != 0)
-		return NULL;
-	if (json == NULL)
-		snprintf(err, errlen, "cannot build the body");
-	return json;
+	putil_iso8601(task->due, 0, when, sizeof when);
+	when[10] = '\0';	/* YYYY-MM-DD */
+	return putil_json_text(json_pack("{s:s, s:s*, s:s, s:s, s:s, s:s*}",
+	    "Subject", task->subject, "Description", task->body,
+	    "ActivityDate", when, "Priority",
+	    crm_salesforce_priority(task->priority), "Status", "Not Started",
+	    "OwnerId", task->owner));
 }
 
 /* The method and URL of a task request; caller frees the URL. */
@@ -333,25 +322,24 @@ crm_url(struct crm *crm, CURL *curl, const char *id, const char **method)
 	return url;
 }
 
-/* Note the task id from the response, when it has one. */
+/* Keep the task id of the response, when it has one, as the outcome's
+ * external id and in a note. */
 static void
-crm_note(struct crm *crm, const struct jd_host *host,
-    const struct jd_action *action, const struct putil_buf *response)
+crm_task_id(const struct jd_host *host, const struct jd_action *action,
+    const struct putil_buf *response, struct jd_outcome *o)
 {
-	char	*id, *note, err[256];
+	char	*id;
 
-	if (response->len == 0 || putil_sql(crm->dbs, &id, err, sizeof err,
-	    "SELECT CASE WHEN json_valid(?1) THEN json_extract(?1, '$.id') "
-	    "END", 1, response->s) != 0 || id == NULL) {
+	if (response->len == 0 || (id = putil_json_member(response->s,
+	    "id")) == NULL) {
 		host->log(host, JD_LOG_DEBUG, "crm: %s: no task id in the "
 		    "response", action->id);
 		return;
 	}
 	putil_one_line(id);
-	note = putil_printf("task %s", id);
-	host->note(action, note);
-	host->log(host, JD_LOG_DEBUG, "crm: %s: %s", action->id, note);
-	free(note);
+	snprintf(o->external_id, o->external_idlen, "%s", id);
+	host->note(action, host->format(action, "task %s", id));
+	host->log(host, JD_LOG_DEBUG, "crm: %s: task %s", action->id, id);
 	free(id);
 }
 
@@ -368,27 +356,26 @@ crm_header(struct curl_slist *list, const char *line)
 	return l;
 }
 
-/* Send a task to the CRM. */
-static enum jd_result
+/* Send a task to the CRM; the answer makes the outcome. */
+static void
 crm_send(struct crm *crm, const struct jd_host *host,
-    const struct jd_action *action, const char *body, char *reason,
-    size_t reasonlen)
+    const struct jd_action *action, const char *body, struct jd_outcome *o)
 {
 	struct putil_http	 req;
 	struct curl_slist	*headers = NULL;
-	enum jd_result		 result;
 	char			*auth, *url;
 	CURL			*curl;
 
+	o->status = JD_RETRY;
 	if ((curl = putil_curl_get(crm->curls)) == NULL) {
-		snprintf(reason, reasonlen, "cannot start a curl handle");
-		return JD_RETRY;
+		snprintf(o->reason, o->reasonlen, "cannot start a curl handle");
+		return;
 	}
 	memset(&req, 0, sizeof req);
 	if ((url = crm_url(crm, curl, action->id, &req.method)) == NULL) {
 		putil_curl_put(crm->curls, curl);
-		snprintf(reason, reasonlen, "cannot build the URL");
-		return JD_RETRY;
+		snprintf(o->reason, o->reasonlen, "cannot build the URL");
+		return;
 	}
 	headers = crm_header(headers, "Content-Type: application/json");
 	headers = crm_header(headers, "Accept: application/json");
@@ -403,67 +390,61 @@ crm_send(struct crm *crm, const struct jd_host *host,
 	req.body = body;
 	req.connect_timeout = crm->connect_timeout;
 	req.timeout = crm->timeout;
-	result = putil_http_do(curl, &req, reason, reasonlen);
+	putil_http_do(curl, &req, o);
 	putil_curl_put(crm->curls, curl);
 
-	if (result == JD_DONE)
-		crm_note(crm, host, action, &req.response);
+	if (o->status == JD_DONE)
+		crm_task_id(host, action, &req.response, o);
 	else
 		host->log(host, JD_LOG_INFO, "crm: %s: %s %s: %s",
-		    action->id, req.method, url, reason);
+		    action->id, req.method, url, o->reason);
 	putil_buf_free(&req.response);
 	for (struct curl_slist *l = headers; l != NULL; l = l->next)
 		OPENSSL_cleanse(l->data, strlen(l->data));
 	curl_slist_free_all(headers);
 	free(url);
-	return result;
 }
 
 /* Open a task for one action. */
-static enum jd_result
-crm_act(void *state, const struct jd_host *host,
-    const struct jd_action *action, char *reason, size_t reasonlen)
+static void
+crm_perform(void *state, const struct jd_host *host,
+    const struct jd_action *action, struct jd_outcome *o)
 {
 	struct crm	*crm = state;
 	struct crm_task	 task;
-	enum jd_result	 result = JD_FAILED;
-	const char	*due;
-	char		*body = NULL;
+	char		*body;
 	int64_t		 secs = 86400;
+	char		*owner;
 
 	memset(&task, 0, sizeof task);
+	o->status = JD_FAILED;
 	if ((task.priority = crm_priority(host->param(action,
-	    "priority"))) == NULL) {
-		snprintf(reason, reasonlen, "bad priority");
-		goto out;
-	}
-	if ((due = host->param(action, "due")) != NULL &&
-	    putil_duration(due, &secs) != 0) {
-		snprintf(reason, reasonlen, "bad due: %s", due);
-		goto out;
+	    "priority"))) == NULL)
+		snprintf(o->reason, o->reasonlen, "bad priority");
+	else if (host->param_duration(action, "due", &secs) < 0)
+		snprintf(o->reason, o->reasonlen, "bad due: %s",
+		    host->param(action, "due"));
+	else if ((task.subject = crm_expand(host, action, "subject")) == NULL)
+		snprintf(o->reason, o->reasonlen, "no subject");
+	if (o->reason[0] != '\0') {
+		host->log(host, JD_LOG_WARNING, "crm: %s: %s", action->id,
+		    o->reason);
+		return;
 	}
 	task.due = action->now + secs;
-	if ((task.subject = crm_render(host, action, "subject")) == NULL) {
-		snprintf(reason, reasonlen, "no subject");
-		goto out;
+	task.body = crm_expand(host, action, "body");
+	if ((task.owner = crm_expand(host, action, "owner")) != NULL) {
+		owner = putil_strdup(task.owner);
+		putil_one_line(owner);
+		task.owner = host->format(action, "%s", owner);
+		free(owner);
 	}
-	task.body = crm_render(host, action, "body");
-	if ((task.owner = crm_render(host, action, "owner")) != NULL)
-		putil_one_line(task.owner);
-
-	if ((body = crm_body(crm, &task, reason, reasonlen)) == NULL)
-		goto out;
-	result = crm_send(crm, host, action, body, reason, reasonlen);
-
-out:
-	if (result == JD_FAILED)
-		host->log(host, JD_LOG_WARNING, "crm: %s: %s", action->id,
-		    reason);
-	free(task.subject);
-	free(task.body);
-	free(task.owner);
+	if ((body = crm_body(crm, &task)) == NULL) {
+		snprintf(o->reason, o->reasonlen, "cannot build the body");
+		return;
+	}
+	crm_send(crm, host, action, body, o);
 	free(body);
-	return result;
 }
 
 /* Stop an instance. */
@@ -483,8 +464,10 @@ static const struct jd_plugin crm_plugin = {
 	.params = crm_params,
 	.init = crm_init,
 	.check = crm_check,
-	.act = crm_act,
-	.fini = crm_fini
+	.fini = crm_fini,
+	.setting_size = sizeof(struct jd_setting),
+	.check_settings = crm_check_settings,
+	.perform = crm_perform,
 };
 
 JD_PLUGIN_DECLARE(crm_plugin)

@@ -43,11 +43,13 @@ struct email {
 	struct putil_pool	*curls;
 };
 
-/* The three parts of a template, rendered for one action. */
+/* The three parts of a template, expanded for one action: the subject
+ * trimmed, the text, and the HTML with every value HTML-escaped (the
+ * host's strings). */
 struct email_content {
-	char	*subject;
-	char	*text;
-	char	*html;		/* or NULL */
+	const char	*subject;
+	const char	*text;
+	const char	*html;		/* or NULL */
 };
 
 /* The message being read by curl. */
@@ -66,7 +68,7 @@ static const struct jd_setting email_settings[] = {
 	  "folder of NAME.subject, NAME.txt, NAME.html" },
 	{ "user", JD_T_STRING, 0, NULL, "SMTP AUTH user name" },
 	{ "password_file", JD_T_FILE, 0, NULL,
-	  "file holding the SMTP AUTH password" },
+	  "the SMTP AUTH password" },
 	{ "starttls", JD_T_BOOL, 0, "false",
 	  "require STARTTLS on an smtp:// connection" },
 	{ "ca_file", JD_T_STRING, 0, NULL,
@@ -143,10 +145,11 @@ email_maildir_init(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Start an instance: check settings, read the password once. */
-static int
-email_init(const struct jd_host *host, const struct jd_settings *settings,
-    void **state, char *err, size_t errlen)
+/* Read an instance's settings into a new state; NULL with err when they
+ * are wrong. Reads the password; creates and opens nothing. */
+static struct email *
+email_new(const struct jd_host *host, const struct jd_settings *settings,
+    char *err, size_t errlen)
 {
 	struct email	*em;
 	struct stat	 sb;
@@ -168,8 +171,11 @@ email_init(const struct jd_host *host, const struct jd_settings *settings,
 		}
 		em->smtp = putil_strdup(smtp);
 	} else {
-		if (email_maildir_init(maildir, err, errlen) != 0)
+		if (stat(maildir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "maildir: %s: not a folder",
+			    maildir);
 			goto fail;
+		}
 		em->maildir = putil_strdup(maildir);
 	}
 
@@ -218,6 +224,41 @@ email_init(const struct jd_host *host, const struct jd_settings *settings,
 		    "must be positive");
 		goto fail;
 	}
+	return em;
+
+fail:
+	email_free(em);
+	return NULL;
+}
+
+/* Check an instance's settings, without side effects. */
+static int
+email_check_settings(const struct jd_host *host,
+    const struct jd_settings *settings, char *err, size_t errlen)
+{
+	struct email	*em;
+
+	if ((em = email_new(host, settings, err, errlen)) == NULL)
+		return -1;
+	email_free(em);
+	return 0;
+}
+
+/* Start an instance: its settings, the password read once, the Maildir's
+ * folders made. */
+static int
+email_init(const struct jd_host *host, const struct jd_settings *settings,
+    void **state, char *err, size_t errlen)
+{
+	struct email	*em;
+
+	if ((em = email_new(host, settings, err, errlen)) == NULL)
+		return -1;
+	if (em->maildir != NULL &&
+	    email_maildir_init(em->maildir, err, errlen) != 0) {
+		email_free(em);
+		return -1;
+	}
 	if (gethostname(em->hostname, sizeof em->hostname - 1) != 0)
 		snprintf(em->hostname, sizeof em->hostname, "localhost");
 	for (char *p = em->hostname; *p != '\0'; p++) {
@@ -227,10 +268,6 @@ email_init(const struct jd_host *host, const struct jd_settings *settings,
 	em->curls = putil_curl_pool();
 	*state = em;
 	return 0;
-
-fail:
-	email_free(em);
-	return -1;
 }
 
 /* Is name a template name: not empty, not absolute, no "..". */
@@ -241,57 +278,60 @@ email_template_name(const char *name)
 	    strpbrk(name, "\r\n") == NULL;
 }
 
-/* Check one action's parameters: the template's files must exist. */
+/*
+ * Check one action's parameters, without the instance's state: the
+ * template's files must be readable; hand the host every template the
+ * action expands (the files, and "to").
+ */
 static int
 email_check(void *state, const struct jd_host *host,
     const struct jd_action *a, char *err, size_t errlen)
 {
-	const char		*params = a->params;
-	static const char *exts[] = { "subject", "txt" };
-	struct email		*em = state;
-	struct putil_pool	*dbs;
-	char			*name, *path, msg[256];
+	static const char	*exts[] = { "subject", "txt", "html" };
+	const char		*name = host->param(a, "template");
+	const char		*dir = host->setting(a->settings, "templates");
+	char			*path, *text, msg[256];
 	int			 rc = 0;
-
-	dbs = putil_sql_pool();
-	if (putil_sql(dbs, &name, msg, sizeof msg, "SELECT CASE WHEN "
-	    "json_valid(?1) THEN json_extract(?1, '$.template') END", 1,
-	    params) != 0)
-		name = NULL;
-	putil_pool_free(dbs);
 
 	if (name == NULL || !email_template_name(name)) {
 		snprintf(err, errlen, "email: %s", name == NULL ?
 		    "template is required" : "bad template name");
-		free(name);
 		return -1;
 	}
-	for (size_t i = 0; em != NULL && i < 2 && rc == 0; i++) {
-		path = putil_printf("%s/%s.%s", em->templates, name, exts[i]);
-		if (access(path, R_OK) != 0) {
-			snprintf(err, errlen, "email: template \"%s\": %s: %s",
-			    name, path, strerror(errno));
+	for (size_t i = 0; dir != NULL && i < 3 && rc == 0; i++) {
+		path = putil_printf("%s/%s.%s", dir, name, exts[i]);
+		/* The HTML part is optional. */
+		if (i == 2 && access(path, F_OK) != 0 && errno == ENOENT)
+			;
+		else if (putil_read_file(path, EMAIL_TEMPLATE_MAX, &text, NULL,
+		    msg, sizeof msg) == 0) {
+			host->check_template(a, path, text);
+			free(text);
+		} else {
+			snprintf(err, errlen, "email: template \"%s\": %s",
+			    name, msg);
 			rc = -1;
 		}
 		free(path);
 	}
-	free(name);
+	host->check_template(a, NULL, host->param(a, "to"));
 	return rc;
 }
 
-/* Read and render one template file; *out stays NULL when it is optional
- * and missing. */
+/* Read and expand one template file (mode: JD_EXPAND_TEXT or _HTML); *out
+ * stays NULL when it is optional and missing. */
 static int
 email_render_file(struct email *em, const struct jd_host *host,
     const struct jd_action *action, const char *name, const char *ext,
-    int optional, char **out, char *reason, size_t reasonlen)
+    int mode, const char **out, char *reason, size_t reasonlen)
 {
 	char	*path, *tmpl;
 	int	 rc;
 
 	*out = NULL;
 	path = putil_printf("%s/%s.%s", em->templates, name, ext);
-	if (optional && access(path, F_OK) != 0 && errno == ENOENT) {
+	if (mode == JD_EXPAND_HTML && access(path, F_OK) != 0 &&
+	    errno == ENOENT) {
 		free(path);
 		return 0;
 	}
@@ -300,7 +340,7 @@ email_render_file(struct email *em, const struct jd_host *host,
 	free(path);
 	if (rc != 0)
 		return -1;
-	*out = host->render(action, tmpl);
+	*out = host->expand(action, tmpl, mode);
 	free(tmpl);
 	if (*out == NULL) {
 		snprintf(reason, reasonlen, "cannot render %s.%s", name, ext);
@@ -317,18 +357,19 @@ email_render(struct email *em, const struct jd_host *host,
 {
 	size_t	 len;
 
-	if (email_render_file(em, host, action, name, "subject", 0,
-	    &c->subject, reason, reasonlen) != 0 ||
-	    email_render_file(em, host, action, name, "txt", 0, &c->text,
-	    reason, reasonlen) != 0 ||
-	    email_render_file(em, host, action, name, "html", 1, &c->html,
-	    reason, reasonlen) != 0)
+	if (email_render_file(em, host, action, name, "subject",
+	    JD_EXPAND_TEXT, &c->subject, reason, reasonlen) != 0 ||
+	    email_render_file(em, host, action, name, "txt", JD_EXPAND_TEXT,
+	    &c->text, reason, reasonlen) != 0 ||
+	    email_render_file(em, host, action, name, "html", JD_EXPAND_HTML,
+	    &c->html, reason, reasonlen) != 0)
 		return -1;
 	/* The subject file's line break is not part of the subject. */
 	len = strlen(c->subject);
 	while (len > 0 && (c->subject[len - 1] == '\n' ||
 	    c->subject[len - 1] == '\r' || c->subject[len - 1] == ' '))
-		c->subject[--len] = '\0';
+		len--;
+	c->subject = host->format(action, "%.*s", (int)len, c->subject);
 	return 0;
 }
 
@@ -337,25 +378,21 @@ static int
 email_recipient(const struct jd_host *host, const struct jd_action *action,
     struct mime_mailbox *to, char *reason, size_t reasonlen)
 {
-	const char	*tmpl;
-	char		*text;
+	const char	*tmpl, *text;
 
 	if ((tmpl = host->param(action, "to")) != NULL)
-		text = host->render(action, tmpl);
+		text = host->expand(action, tmpl, JD_EXPAND_TEXT);
 	else
-		text = host->trait(action, "email");
+		text = host->value(action, "email");
 	if (text == NULL || text[strspn(text, " \t")] == '\0') {
 		snprintf(reason, reasonlen, "no recipient");
-		free(text);
 		return -1;
 	}
 	if (strpbrk(text, "\r\n") != NULL ||
 	    mime_parse_mailbox(text, to) != 0) {
 		snprintf(reason, reasonlen, "bad recipient address");
-		free(text);
 		return -1;
 	}
-	free(text);
 	return 0;
 }
 
@@ -537,35 +574,34 @@ email_message_id(const char *id)
 }
 
 /* Mail one action. */
-static enum jd_result
-email_act(void *state, const struct jd_host *host,
-    const struct jd_action *action, char *reason, size_t reasonlen)
+static void
+email_perform(void *state, const struct jd_host *host,
+    const struct jd_action *action, struct jd_outcome *o)
 {
 	struct email		*em = state;
 	struct email_content	 c = { NULL, NULL, NULL };
 	struct mime_mailbox	 to = { NULL, NULL };
 	struct mime_message	 m;
-	enum jd_result		 result = JD_FAILED;
-	const char		*name;
-	char			*unsub, *msgid = NULL, *message = NULL;
+	const char		*name, *unsub;
+	char			*msgid = NULL, *message = NULL;
 
-	if ((unsub = host->trait(action, "unsubscribed")) != NULL &&
+	if ((unsub = host->value(action, "unsubscribed")) != NULL &&
 	    strcmp(unsub, "true") == 0) {
-		free(unsub);
-		snprintf(reason, reasonlen, "unsubscribed");
-		return JD_HELD;
+		snprintf(o->reason, o->reasonlen, "unsubscribed");
+		o->status = JD_HELD;
+		return;
 	}
-	free(unsub);
-
+	o->status = JD_FAILED;
 	if ((name = host->param(action, "template")) == NULL ||
 	    !email_template_name(name)) {
-		snprintf(reason, reasonlen, "%s", name == NULL ?
+		snprintf(o->reason, o->reasonlen, "%s", name == NULL ?
 		    "no template" : "bad template name");
 		goto out;
 	}
-	if (email_recipient(host, action, &to, reason, reasonlen) != 0)
+	if (email_recipient(host, action, &to, o->reason, o->reasonlen) != 0)
 		goto out;
-	if (email_render(em, host, action, name, &c, reason, reasonlen) != 0)
+	if (email_render(em, host, action, name, &c, o->reason,
+	    o->reasonlen) != 0)
 		goto out;
 
 	memset(&m, 0, sizeof m);
@@ -576,34 +612,29 @@ email_act(void *state, const struct jd_host *host,
 	m.subject = c.subject;
 	m.text = c.text;
 	m.html = c.html;
-	unsub = NULL;
 	if (em->unsubscribe_url != NULL)
-		unsub = host->render(action, em->unsubscribe_url);
-	m.unsubscribe = unsub;
+		m.unsubscribe = host->expand(action, em->unsubscribe_url,
+		    JD_EXPAND_TEXT);
 	message = mime_build(&m);
-	free(unsub);
 
 	if (em->smtp != NULL)
-		result = email_smtp(em, to.addr, message, reason, reasonlen);
+		o->status = email_smtp(em, to.addr, message, o->reason,
+		    o->reasonlen);
 	else
-		result = email_maildir(em, to.addr, message, reason,
-		    reasonlen);
+		o->status = email_maildir(em, to.addr, message, o->reason,
+		    o->reasonlen);
 
 out:
-	if (result == JD_DONE)
+	if (o->status == JD_DONE)
 		host->log(host, JD_LOG_DEBUG, "email: %s: %s to %s",
 		    action->id, em->smtp != NULL ? "sent" : "delivered",
 		    to.addr);
 	else
-		host->log(host, result == JD_FAILED ? JD_LOG_WARNING :
-		    JD_LOG_INFO, "email: %s: %s", action->id, reason);
+		host->log(host, o->status == JD_FAILED ? JD_LOG_WARNING :
+		    JD_LOG_INFO, "email: %s: %s", action->id, o->reason);
 	mime_mailbox_free(&to);
-	free(c.subject);
-	free(c.text);
-	free(c.html);
 	free(msgid);
 	free(message);
-	return result;
 }
 
 /* Stop an instance. */
@@ -623,8 +654,10 @@ static const struct jd_plugin email_plugin = {
 	.params = email_params,
 	.init = email_init,
 	.check = email_check,
-	.act = email_act,
-	.fini = email_fini
+	.fini = email_fini,
+	.setting_size = sizeof(struct jd_setting),
+	.check_settings = email_check_settings,
+	.perform = email_perform,
 };
 
 JD_PLUGIN_DECLARE(email_plugin)

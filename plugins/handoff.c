@@ -5,12 +5,17 @@
  * recorded and announced through the plugin instance named by `via` (the
  * action's other parameters, such as `template`, go to it, with `offer` set
  * to the journey), and the subject enters the journey when its entry holds.
+ *
+ * The plugin moves nothing itself: its outcome asks for the enrollment or
+ * the announcement, and journeyd applies it in the transaction that records
+ * the action done, so that a crash can neither hand a subject off twice nor
+ * lose the hand-off.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
+#include <jansson.h>
 
 #include "journeyd/plugin.h"
 
@@ -28,14 +33,13 @@ static const struct jd_setting handoff_params[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
-/* Is a boolean parameter true? */
+/* Is the action a suggestion? */
 static int
-handoff_flag(const struct jd_host *host, const struct jd_action *a,
-    const char *key)
+handoff_suggest(const struct jd_host *host, const struct jd_action *a)
 {
-	const char	*v = host->param(a, key);
+	int64_t	 suggest = 0;
 
-	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+	return host->param_int(a, "suggest", &suggest) == 1 && suggest;
 }
 
 /* Check the target journey and stage, and via, when the config loads. */
@@ -57,11 +61,15 @@ handoff_check(void *state, const struct jd_host *host,
 		    stage, to);
 		return -1;
 	}
-	if (to != NULL && a->journey != NULL && strcmp(to, a->journey) == 0) {
+	if (a->journey != NULL && strcmp(to, a->journey) == 0) {
 		snprintf(err, errlen, "a journey cannot hand off to itself");
 		return -1;
 	}
-	if (handoff_flag(host, a, "suggest")) {
+	/* Templates passed on to via: checked as its own would be. */
+	host->check_template(a, NULL, host->param(a, "message"));
+	host->check_template(a, NULL, host->param(a, "subject"));
+	host->check_template(a, NULL, host->param(a, "body"));
+	if (handoff_suggest(host, a)) {
 		if (via == NULL) {
 			snprintf(err, errlen, "suggest = true needs 'via', "
 			    "the plugin instance that announces the offer");
@@ -76,75 +84,69 @@ handoff_check(void *state, const struct jd_host *host,
 	return 0;
 }
 
-/* The parameters for the announcing action: ours, less our own keys, plus
- * the offer. Caller frees. */
-static char *
-handoff_via_params(const char *params, const char *to)
+/* The parameters of the announcing action: ours, less our own keys, plus
+ * the offer; the host's string, or NULL. */
+static const char *
+handoff_via_params(const struct jd_host *host, const struct jd_action *a,
+    const char *to)
 {
-	sqlite3		*db;
-	sqlite3_stmt	*st;
-	char		*out = NULL;
+	static const char	*ours[] = { "to", "stage", "suggest", "via" };
+	const char		*out = NULL;
+	json_t			*params;
+	char			*text;
 
-	if (sqlite3_open(":memory:", &db) != SQLITE_OK) {
-		sqlite3_close(db);
+	if ((params = json_loads(a->params, 0, NULL)) == NULL ||
+	    !json_is_object(params)) {
+		json_decref(params);
 		return NULL;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT json_set(json_remove(?1, '$.to', "
-	    "'$.stage', '$.suggest', '$.via'), '$.offer', ?2)", -1, &st,
-	    NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, params, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			out = strdup((const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+	for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+		json_object_del(params, ours[i]);
+	if (json_object_set_new(params, "offer", json_string(to)) == 0 &&
+	    (text = json_dumps(params, JSON_COMPACT)) != NULL) {
+		out = host->format(a, "%s", text);
+		free(text);
 	}
-	sqlite3_close(db);
+	json_decref(params);
 	return out;
 }
 
-/* Hand the subject off, or suggest it. */
-static enum jd_result
-handoff_act(void *state, const struct jd_host *host,
-    const struct jd_action *a, char *reason, size_t reasonlen)
+/* Hand the subject off, or suggest it: say so in the outcome. */
+static void
+handoff_perform(void *state, const struct jd_host *host,
+    const struct jd_action *a, struct jd_outcome *o)
 {
 	const char	*to = host->param(a, "to");
 	const char	*stage = host->param(a, "stage");
-	char		 err[256] = "", note[512];
-	char		*params;
-	int		 rc;
+	const char	*via = host->param(a, "via");
 
+	o->status = JD_FAILED;
 	if (to == NULL) {
-		snprintf(reason, reasonlen, "no 'to' journey");
-		return JD_FAILED;
+		snprintf(o->reason, o->reasonlen, "no 'to' journey");
+		return;
 	}
-	if (handoff_flag(host, a, "suggest")) {
-		const char *via = host->param(a, "via");
+	if (handoff_suggest(host, a)) {
 		if (via == NULL) {
-			snprintf(reason, reasonlen, "suggest needs 'via'");
-			return JD_FAILED;
+			snprintf(o->reason, o->reasonlen, "suggest needs "
+			    "'via'");
+			return;
 		}
-		if ((params = handoff_via_params(a->params, to)) == NULL) {
-			snprintf(reason, reasonlen, "out of memory");
-			return JD_RETRY;
+		if ((o->announce.params = handoff_via_params(host, a,
+		    to)) == NULL) {
+			snprintf(o->reason, o->reasonlen, "the action's "
+			    "parameters are not a JSON object");
+			return;
 		}
-		rc = host->queue(a, via, params, err, sizeof err);
-		free(params);
-		if (rc != 0) {
-			snprintf(reason, reasonlen, "%s", err);
-			return JD_RETRY;
-		}
-		snprintf(note, sizeof note, "suggested %s via %s", to, via);
-		host->note(a, note);
-		return JD_DONE;
+		o->announce.instance = via;
+		host->note(a, host->format(a, "suggested %s via %s", to, via));
+		o->status = JD_DONE;
+		return;
 	}
-	if (host->enroll(a, to, stage, err, sizeof err) != 0) {
-		snprintf(reason, reasonlen, "%s", err);
-		return JD_RETRY;
-	}
-	snprintf(note, sizeof note, "handed off to %s%s%s", to,
-	    stage != NULL ? " at " : "", stage != NULL ? stage : "");
-	host->note(a, note);
-	return JD_DONE;
+	o->enroll.journey = to;
+	o->enroll.stage = stage;
+	host->note(a, host->format(a, "handed off to %s%s%s", to,
+	    stage != NULL ? " at " : "", stage != NULL ? stage : ""));
+	o->status = JD_DONE;
 }
 
 static const struct jd_plugin handoff_plugin = {
@@ -155,7 +157,8 @@ static const struct jd_plugin handoff_plugin = {
 	.description = "enroll the subject in the next product's journey",
 	.params = handoff_params,
 	.check = handoff_check,
-	.act = handoff_act,
+	.setting_size = sizeof(struct jd_setting),
+	.perform = handoff_perform,
 };
 
 JD_PLUGIN_DECLARE(handoff_plugin)

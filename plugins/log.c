@@ -18,20 +18,29 @@ static const struct jd_setting log_params[] = {
 	{ NULL, 0, 0, NULL, NULL }
 };
 
+/* Hand the host the message template, for --check. */
+static int
+log_check(void *state, const struct jd_host *host, const struct jd_action *a,
+    char *err, size_t errlen)
+{
+	host->check_template(a, NULL, host->param(a, "message"));
+	return 0;
+}
+
 /* Log one action. */
-static enum jd_result
-log_act(void *state, const struct jd_host *host, const struct jd_action *a,
-    char *reason, size_t reasonlen)
+static void
+log_perform(void *state, const struct jd_host *host,
+    const struct jd_action *a, struct jd_outcome *o)
 {
 	const char	*msg = host->param(a, "message");
-	char		*text = msg != NULL ? host->render(a, msg) : NULL;
+	const char	*text = msg != NULL ? host->expand(a, msg,
+			    JD_EXPAND_TEXT) : NULL;
 
 	host->log(host, JD_LOG_NOTICE, "%s %s: journey %s, stage %s, rule %s, "
 	    "%s %s%s%s", host->setting(a->settings, "prefix"), a->id,
 	    a->journey, a->stage, a->rule, a->subject_kind, a->subject_id,
 	    text != NULL ? ": " : "", text != NULL ? text : "");
-	free(text);
-	return JD_DONE;
+	o->status = JD_DONE;
 }
 
 static const struct jd_plugin log_plugin = {
@@ -42,7 +51,9 @@ static const struct jd_plugin log_plugin = {
 	.description = "write each action to the log",
 	.settings = log_settings,
 	.params = log_params,
-	.act = log_act,
+	.check = log_check,
+	.setting_size = sizeof(struct jd_setting),
+	.perform = log_perform,
 };
 
 JD_PLUGIN_DECLARE(log_plugin)

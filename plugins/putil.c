@@ -1,12 +1,10 @@
 /*
  * Helpers shared by the shipped plugins: allocation, buffers, secrets,
- * durations and times, base64 (OpenSSL), pools of curl handles and of
- * in-memory SQLite connections (for building and reading JSON), and one HTTP
- * request with its result mapping.
+ * durations and times, base64 (OpenSSL), a pool of curl handles, JSON
+ * through jansson, and one HTTP request with the outcome it makes.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -213,37 +211,6 @@ putil_read_secret(const char *path, char **out, size_t *outlen, char *err,
 	return 0;
 }
 
-/* Parse a duration ("45s", "15m", "12h", "30d", "2w", or bare seconds). */
-int
-putil_duration(const char *s, int64_t *out)
-{
-	const char	*p = s;
-	int64_t		 n = 0, mult;
-
-	if (s == NULL || !isdigit((unsigned char)*p))
-		return -1;
-	while (isdigit((unsigned char)*p)) {
-		if (n > (INT64_MAX - 9) / 10)
-			return -1;
-		n = n * 10 + (*p++ - '0');
-	}
-	switch (*p) {
-	case '\0': mult = 1; break;
-	case 's': mult = 1; break;
-	case 'm': mult = 60; break;
-	case 'h': mult = 3600; break;
-	case 'd': mult = 86400; break;
-	case 'w': mult = 7 * 86400; break;
-	default: return -1;
-	}
-	if (*p != '\0' && p[1] != '\0')
-		return -1;
-	if (n > INT64_MAX / mult / 4)
-		return -1;
-	*out = n * mult;
-	return 0;
-}
-
 /* Write a Unix time as ISO 8601 in UTC, with milliseconds when ms is set. */
 void
 putil_iso8601(int64_t t, int ms, char *out, size_t len)
@@ -405,119 +372,36 @@ putil_curl_put(struct putil_pool *pool, CURL *curl)
 		putil_pool_put(pool, curl);
 }
 
-/*
- * A pooled in-memory SQLite connection, with the statements it ran last kept
- * prepared: a plugin runs the same few statements for every action, and
- * preparing one costs far more than running it.
- */
-#define PUTIL_SQL_CACHE	8
-
-struct putil_sqlconn {
-	sqlite3		*db;
-	struct {
-		char		*sql;
-		sqlite3_stmt	*st;
-	}		 cache[PUTIL_SQL_CACHE];
-	unsigned	 next;		/* the slot replaced next */
-};
-
-/* Release a pooled SQLite connection and its statements. */
-static void
-putil_sql_destroy(void *item)
+/* Write a JSON document as compact text and release it; caller frees. */
+char *
+putil_json_text(json_t *doc)
 {
-	struct putil_sqlconn	*c = item;
+	char	*text;
 
-	for (int i = 0; i < PUTIL_SQL_CACHE; i++) {
-		sqlite3_finalize(c->cache[i].st);
-		free(c->cache[i].sql);
-	}
-	sqlite3_close(c->db);
-	free(c);
-}
-
-/* A pool of private in-memory SQLite connections. */
-struct putil_pool *
-putil_sql_pool(void)
-{
-	return putil_pool_new(putil_sql_destroy);
-}
-
-/* The statement for sql on c: the one kept from before, else a new one,
- * kept in place of the oldest. NULL with err when it does not prepare. */
-static sqlite3_stmt *
-putil_sql_stmt(struct putil_sqlconn *c, const char *sql, char *err,
-    size_t errlen)
-{
-	sqlite3_stmt	*st;
-	int		 i;
-
-	for (i = 0; i < PUTIL_SQL_CACHE; i++)
-		if (c->cache[i].sql != NULL && strcmp(c->cache[i].sql, sql) == 0)
-			return c->cache[i].st;
-	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-	    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(c->db));
+	if (doc == NULL)
 		return NULL;
-	}
-	i = (int)(c->next++ % PUTIL_SQL_CACHE);
-	sqlite3_finalize(c->cache[i].st);
-	free(c->cache[i].sql);
-	c->cache[i].sql = putil_strdup(sql);
-	c->cache[i].st = st;
-	return st;
+	text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(doc);
+	return text;
 }
 
-/*
- * Run one SQL statement with nargs text arguments (NULL binds SQL NULL) and
- * put the first column of its first row in *out (NULL when SQL NULL or no
- * row; caller frees). Returns 0, or -1 with SQLite's message in err.
- */
-int
-putil_sql(struct putil_pool *pool, char **out, char *err, size_t errlen,
-    const char *sql, int nargs, ...)
+/* A member of the JSON object json as text, or NULL; caller frees. */
+char *
+putil_json_member(const char *json, const char *key)
 {
-	struct putil_sqlconn	*c;
-	sqlite3_stmt		*st;
-	const char		*arg, *text;
-	va_list			 ap;
-	int			 rc = -1, step;
+	json_t	*doc, *v;
+	char	*text = NULL;
 
-	*out = NULL;
-	if ((c = putil_pool_get(pool)) == NULL) {
-		c = putil_calloc(1, sizeof *c);
-		if (sqlite3_open_v2(":memory:", &c->db, SQLITE_OPEN_READWRITE |
-		    SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX, NULL) !=
-		    SQLITE_OK) {
-			snprintf(err, errlen, "sqlite: cannot open a database");
-			putil_sql_destroy(c);
-			return -1;
-		}
-	}
-	if ((st = putil_sql_stmt(c, sql, err, errlen)) == NULL)
-		goto out;
-	va_start(ap, nargs);
-	for (int i = 1; i <= nargs; i++) {
-		if ((arg = va_arg(ap, const char *)) == NULL)
-			sqlite3_bind_null(st, i);
+	if (json == NULL || (doc = json_loads(json, 0, NULL)) == NULL)
+		return NULL;
+	if ((v = json_object_get(doc, key)) != NULL && !json_is_null(v)) {
+		if (json_is_string(v))
+			text = putil_strdup(json_string_value(v));
 		else
-			sqlite3_bind_text(st, i, arg, -1, SQLITE_STATIC);
+			text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	}
-	va_end(ap);
-	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((text = (const char *)sqlite3_column_text(st, 0)) != NULL)
-			*out = putil_strdup(text);
-		rc = 0;
-	} else if (step == SQLITE_DONE)
-		rc = 0;
-	else
-		snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
-	/* Ready for the next run; no pointer to the caller's arguments is
-	 * kept. */
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-out:
-	putil_pool_put(pool, c);
-	return rc;
+	json_decref(doc);
+	return text;
 }
 
 /* Keep up to PUTIL_RESPONSE_MAX bytes of a response body. */
@@ -549,14 +433,15 @@ putil_http_excerpt(const struct putil_buf *response, char *reason,
 }
 
 /*
- * Perform one request with both timeouts, without signals. Returns JD_DONE
- * for 2xx; JD_RETRY for 408, 429, 5xx and connection faults or timeouts
- * (with "retry-after=N" in the reason when the server said so); JD_FAILED
- * for any other status.
+ * Perform one request with both timeouts, without signals, and say what
+ * its answer makes of the action: JD_DONE for 2xx; JD_RETRY for 408, 429,
+ * 5xx and connection faults or timeouts, with the server's delay in
+ * retry_after when it sent a Retry-After header (seconds or an HTTP date:
+ * curl reads both); JD_FAILED for any other status. The reason quotes the
+ * start of the body; nothing in it is read.
  */
-enum jd_result
-putil_http_do(CURL *curl, struct putil_http *req, char *reason,
-    size_t reasonlen)
+void
+putil_http_do(CURL *curl, struct putil_http *req, struct jd_outcome *o)
 {
 	char		 errbuf[CURL_ERROR_SIZE] = "";
 	curl_off_t	 retry_after = 0;
@@ -590,26 +475,25 @@ putil_http_do(CURL *curl, struct putil_http *req, char *reason,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 
 	if (rc != CURLE_OK) {
-		snprintf(reason, reasonlen, "%s", *errbuf != '\0' ? errbuf :
-		    curl_easy_strerror(rc));
-		putil_one_line(reason);
-		return JD_RETRY;
+		snprintf(o->reason, o->reasonlen, "%s", *errbuf != '\0' ?
+		    errbuf : curl_easy_strerror(rc));
+		putil_one_line(o->reason);
+		o->status = JD_RETRY;
+		return;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &req->status);
-	if (req->status >= 200 && req->status <= 299)
-		return JD_DONE;
-
-	snprintf(reason, reasonlen, "HTTP %ld", req->status);
-	if (req->status == 408 || req->status == 429 || req->status >= 500) {
-		curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &retry_after);
-		if (retry_after > 0) {
-			size_t used = strlen(reason);
-			snprintf(reason + used, reasonlen - used,
-			    " retry-after=%lld", (long long)retry_after);
-		}
-		putil_http_excerpt(&req->response, reason, reasonlen);
-		return JD_RETRY;
+	if (req->status >= 200 && req->status <= 299) {
+		o->status = JD_DONE;
+		return;
 	}
-	putil_http_excerpt(&req->response, reason, reasonlen);
-	return JD_FAILED;
+	snprintf(o->reason, o->reasonlen, "HTTP %ld", req->status);
+	putil_http_excerpt(&req->response, o->reason, o->reasonlen);
+	if (req->status == 408 || req->status == 429 || req->status >= 500) {
+		if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER,
+		    &retry_after) == CURLE_OK && retry_after > 0)
+			o->retry_after = (int64_t)retry_after;
+		o->status = JD_RETRY;
+		return;
+	}
+	o->status = JD_FAILED;
 }

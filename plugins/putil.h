@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
-#include <sqlite3.h>
+#include <jansson.h>
 
 #include "journeyd/plugin.h"
 
@@ -38,34 +38,37 @@ void		 putil_buf_printf(struct putil_buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 putil_buf_free(struct putil_buf *);
 
-/* Files, durations, times, text. */
+/* Files, times, text. */
 int		 putil_read_file(const char *path, size_t max, char **out,
 		    size_t *outlen, char *err, size_t errlen);
 int		 putil_read_secret(const char *path, char **out,
 		    size_t *outlen, char *err, size_t errlen);
-int		 putil_duration(const char *, int64_t *);
 void		 putil_iso8601(int64_t, int ms, char *, size_t);
 void		 putil_one_line(char *);
 int		 putil_is_ascii(const char *);
 char		*putil_base64(const unsigned char *, size_t);
 int		 putil_base64_decode(const char *, unsigned char **, size_t *);
 
-/* A pool of idle objects (curl handles, SQLite connections). */
+/* A pool of idle objects (curl handles). */
 struct putil_pool;
 struct putil_pool *putil_pool_new(void (*)(void *));
 void		*putil_pool_get(struct putil_pool *);
 void		 putil_pool_put(struct putil_pool *, void *);
 void		 putil_pool_free(struct putil_pool *);
 
-/* Pools of curl handles and of in-memory SQLite connections. */
+/* A pool of curl handles. */
 struct putil_pool *putil_curl_pool(void);
 CURL		*putil_curl_get(struct putil_pool *);
 void		 putil_curl_put(struct putil_pool *, CURL *);
-struct putil_pool *putil_sql_pool(void);
-int		 putil_sql(struct putil_pool *, char **out, char *err,
-		    size_t errlen, const char *sql, int nargs, ...);
 
-/* One HTTP request and how its outcome maps to a result. */
+/* JSON (jansson): a document as compact text, which it releases (caller
+ * frees the text; NULL when there is none to write); a member of a JSON
+ * object's text as text (strings as they are, numbers and booleans as
+ * written; caller frees), or NULL. */
+char		*putil_json_text(json_t *);
+char		*putil_json_member(const char *json, const char *key);
+
+/* One HTTP request, and how its answer makes an action's outcome. */
 struct putil_http {
 	const char		*method;
 	const char		*url;
@@ -76,8 +79,8 @@ struct putil_http {
 	long			 status;	/* out: the HTTP status, or 0 */
 	struct putil_buf	 response;	/* out: up to 64 KiB of body */
 };
-enum jd_result	 putil_http_do(CURL *, struct putil_http *, char *reason,
-		    size_t reasonlen);
+void		 putil_http_do(CURL *, struct putil_http *,
+		    struct jd_outcome *);
 
 #pragma GCC visibility pop
 

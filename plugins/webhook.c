@@ -23,13 +23,12 @@ struct webhook {
 	long			 connect_timeout;
 	long			 timeout;
 	struct putil_pool	*curls;
-	struct putil_pool	*dbs;
 };
 
 static const struct jd_setting webhook_settings[] = {
 	{ "url", JD_T_STRING, 1, NULL, "where to POST (http:// or https://)" },
 	{ "secret_file", JD_T_FILE, 0, NULL,
-	  "signing secret (whsec_BASE64 or raw); enables webhook-signature" },
+	  "the signing secret (whsec_BASE64 or raw bytes)" },
 	{ "connect_timeout", JD_T_DURATION, 0, "10s",
 	  "longest wait for the connection" },
 	{ "request_timeout", JD_T_DURATION, 0, "30s",
@@ -53,7 +52,6 @@ webhook_free(struct webhook *wh)
 		free(wh->key);
 	}
 	putil_pool_free(wh->curls);
-	putil_pool_free(wh->dbs);
 	free(wh);
 }
 
@@ -85,10 +83,11 @@ webhook_read_key(struct webhook *wh, const char *path, char *err,
 	return 0;
 }
 
-/* Start an instance: check the URL, read the secret once. */
-static int
-webhook_init(const struct jd_host *host, const struct jd_settings *settings,
-    void **state, char *err, size_t errlen)
+/* Read an instance's settings into a new state; NULL with err when they
+ * are wrong. Reads the secret, opens nothing. */
+static struct webhook *
+webhook_new(const struct jd_host *host, const struct jd_settings *settings,
+    char *err, size_t errlen)
 {
 	struct webhook	*wh;
 	const char	*url, *secret_file;
@@ -98,7 +97,7 @@ webhook_init(const struct jd_host *host, const struct jd_settings *settings,
 	    strncmp(url, "https://", 8) != 0)) {
 		snprintf(err, errlen, "url must start with http:// or "
 		    "https://");
-		return -1;
+		return NULL;
 	}
 	wh = putil_calloc(1, sizeof *wh);
 	wh->url = putil_strdup(url);
@@ -106,7 +105,7 @@ webhook_init(const struct jd_host *host, const struct jd_settings *settings,
 	if (secret_file != NULL &&
 	    webhook_read_key(wh, secret_file, err, errlen) != 0) {
 		webhook_free(wh);
-		return -1;
+		return NULL;
 	}
 	wh->connect_timeout = (long)host->setting_int(settings,
 	    "connect_timeout");
@@ -115,29 +114,58 @@ webhook_init(const struct jd_host *host, const struct jd_settings *settings,
 		snprintf(err, errlen, "connect_timeout and request_timeout "
 		    "must be positive");
 		webhook_free(wh);
-		return -1;
+		return NULL;
 	}
+	return wh;
+}
+
+/* Check an instance's settings: the URL, the secret. */
+static int
+webhook_check_settings(const struct jd_host *host,
+    const struct jd_settings *settings, char *err, size_t errlen)
+{
+	struct webhook	*wh;
+
+	if ((wh = webhook_new(host, settings, err, errlen)) == NULL)
+		return -1;
+	webhook_free(wh);
+	return 0;
+}
+
+/* Start an instance: its settings, the secret read once, its handles. */
+static int
+webhook_init(const struct jd_host *host, const struct jd_settings *settings,
+    void **state, char *err, size_t errlen)
+{
+	struct webhook	*wh;
+
+	if ((wh = webhook_new(host, settings, err, errlen)) == NULL)
+		return -1;
 	wh->curls = putil_curl_pool();
-	wh->dbs = putil_sql_pool();
 	*state = wh;
 	return 0;
 }
 
 /* Build the JSON body of an action. Returns NULL with err on bad traits. */
 static char *
-webhook_body(struct webhook *wh, const struct jd_action *action, char *err,
-    size_t errlen)
+webhook_body(const struct jd_action *action, char *err, size_t errlen)
 {
-	char	 when[32], *body;
+	json_error_t	 jerr;
+	json_t		*traits;
+	char		 when[32], *body;
 
-	putil_iso8601(action->time, 0, when, sizeof when);
-	if (putil_sql(wh->dbs, &body, err, errlen,
-	    "SELECT json_object('id', ?1, 'journey', ?2, 'stage', ?3, "
-	    "'rule', ?4, 'time', ?5, 'subject', json_object('id', ?6, "
-	    "'kind', ?7, 'traits', json(coalesce(?8, '{}'))))", 8,
-	    action->id, action->journey, action->stage, action->rule, when,
-	    action->subject_id, action->subject_kind, action->traits) != 0)
+	if ((traits = json_loads(action->traits != NULL ? action->traits :
+	    "{}", 0, &jerr)) == NULL) {
+		snprintf(err, errlen, "the traits are not JSON: %s",
+		    jerr.text);
 		return NULL;
+	}
+	putil_iso8601(action->time, 0, when, sizeof when);
+	body = putil_json_text(json_pack("{s:s, s:s, s:s, s:s, s:s, "
+	    "s:{s:s, s:s, s:o}}", "id", action->id, "journey",
+	    action->journey, "stage", action->stage, "rule", action->rule,
+	    "time", when, "subject", "id", action->subject_id, "kind",
+	    action->subject_kind, "traits", traits));
 	if (body == NULL)
 		snprintf(err, errlen, "cannot build the body");
 	return body;
@@ -180,25 +208,25 @@ webhook_header(struct curl_slist *list, const char *line)
 }
 
 /* POST one action. */
-static enum jd_result
-webhook_act(void *state, const struct jd_host *host,
-    const struct jd_action *action, char *reason, size_t reasonlen)
+static void
+webhook_perform(void *state, const struct jd_host *host,
+    const struct jd_action *action, struct jd_outcome *o)
 {
 	struct webhook		*wh = state;
 	struct putil_http	 req;
 	struct curl_slist	*headers = NULL;
-	enum jd_result		 result;
 	char			 timestamp[32], *body, *line;
 	CURL			*curl;
 
+	o->status = JD_FAILED;
 	if (strpbrk(action->id, "\r\n") != NULL) {
-		snprintf(reason, reasonlen, "bad action id");
-		return JD_FAILED;
+		snprintf(o->reason, o->reasonlen, "bad action id");
+		return;
 	}
-	if ((body = webhook_body(wh, action, reason, reasonlen)) == NULL) {
+	if ((body = webhook_body(action, o->reason, o->reasonlen)) == NULL) {
 		host->log(host, JD_LOG_ERR, "webhook: %s: %s", action->id,
-		    reason);
-		return JD_FAILED;
+		    o->reason);
+		return;
 	}
 	snprintf(timestamp, sizeof timestamp, "%lld", (long long)action->now);
 
@@ -213,10 +241,12 @@ webhook_act(void *state, const struct jd_host *host,
 	if (wh->key != NULL) {
 		if ((line = webhook_sign(wh, action->id, timestamp,
 		    body)) == NULL) {
-			snprintf(reason, reasonlen, "cannot sign the body");
+			snprintf(o->reason, o->reasonlen, "cannot sign the "
+			    "body");
+			o->status = JD_RETRY;
 			curl_slist_free_all(headers);
 			free(body);
-			return JD_RETRY;
+			return;
 		}
 		headers = webhook_header(headers, line);
 		free(line);
@@ -226,10 +256,11 @@ webhook_act(void *state, const struct jd_host *host,
 	free(line);
 
 	if ((curl = putil_curl_get(wh->curls)) == NULL) {
-		snprintf(reason, reasonlen, "cannot start a curl handle");
+		snprintf(o->reason, o->reasonlen, "cannot start a curl handle");
+		o->status = JD_RETRY;
 		curl_slist_free_all(headers);
 		free(body);
-		return JD_RETRY;
+		return;
 	}
 	memset(&req, 0, sizeof req);
 	req.method = "POST";
@@ -238,19 +269,18 @@ webhook_act(void *state, const struct jd_host *host,
 	req.body = body;
 	req.connect_timeout = wh->connect_timeout;
 	req.timeout = wh->timeout;
-	result = putil_http_do(curl, &req, reason, reasonlen);
+	putil_http_do(curl, &req, o);
 	putil_curl_put(wh->curls, curl);
 
-	if (result == JD_DONE)
+	if (o->status == JD_DONE)
 		host->log(host, JD_LOG_DEBUG, "webhook: %s: HTTP %ld",
 		    action->id, req.status);
 	else
 		host->log(host, JD_LOG_INFO, "webhook: %s: %s", action->id,
-		    reason);
+		    o->reason);
 	putil_buf_free(&req.response);
 	curl_slist_free_all(headers);
 	free(body);
-	return result;
 }
 
 /* Stop an instance. */
@@ -269,9 +299,10 @@ static const struct jd_plugin webhook_plugin = {
 	.settings = webhook_settings,
 	.params = webhook_params,
 	.init = webhook_init,
-	.check = NULL,
-	.act = webhook_act,
-	.fini = webhook_fini
+	.fini = webhook_fini,
+	.setting_size = sizeof(struct jd_setting),
+	.check_settings = webhook_check_settings,
+	.perform = webhook_perform,
 };
 
 JD_PLUGIN_DECLARE(webhook_plugin)

@@ -19,7 +19,7 @@ say() {
 	printf '\n== %s\n' "$*"
 }
 
-./scripts/deps.sh
+./scripts/deps.sh demo
 
 # ---- Build --------------------------------------------------------------
 say "Building journeyd (out of tree, in build-demo/)"

@@ -1,15 +1,32 @@
 #!/bin/sh
-# deps.sh: install the Debian 12 packages journeyd needs to build, test and
-# run its demo. Only what is missing is installed (apt-get update runs once,
-# and only then), so it is quick when everything is there. As a user other
-# than root it only says what to install. tzdata: quiet hours in customers'
-# time zones; chromium (big): the test that renders the HTML report.
+# deps.sh [demo|test]: install the Debian 12 packages journeyd needs.
+#   demo   what building journeyd and running its demo needs (the compiler,
+#          autotools, the libraries (libjansson-dev: JSON in the plugins), python3 for the demo's local HTTP
+#          stand-in, tzdata for quiet hours in customers' time zones);
+#   test   that and what the whole test suite needs (the default): cmocka,
+#          aiosmtpd, systemd-analyze, clang (libFuzzer), valgrind, mandoc
+#          (the man pages' lint), openssl (TLS certificates), chromium
+#          (big: the test that renders the HTML report).
+# Only what is missing is installed (apt-get update runs once, and only
+# then), so it is quick when everything is there. As a user other than
+# root it only says what to install.
 set -eu
 
-PACKAGES="build-essential autoconf automake libtool pkg-config
-libsqlite3-dev sqlite3 libconfig-dev libcurl4-openssl-dev libssl-dev openssl
-libcmocka-dev python3 python3-aiosmtpd systemd clang time valgrind
-tzdata chromium"
+DEMO="build-essential autoconf automake libtool pkg-config
+libsqlite3-dev libconfig-dev libcurl4-openssl-dev libssl-dev libjansson-dev
+python3 tzdata"
+TEST="$DEMO sqlite3 openssl libcmocka-dev python3-aiosmtpd systemd clang time
+valgrind mandoc chromium"
+
+case "${1:-test}" in
+demo) PACKAGES=$DEMO ;;
+test) PACKAGES=$TEST ;;
+*)
+	echo "usage: deps.sh [demo|test]" >&2
+	exit 2
+	;;
+esac
+what=${1:-test}
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: no dpkg-query: not a Debian system. Install the equivalents of:" >&2
@@ -25,7 +42,7 @@ for pkg in $PACKAGES; do
 done
 
 if [ -z "$missing" ]; then
-	echo "deps: all build and test packages are installed"
+	echo "deps: all the packages the $what needs are installed"
 	exit 0
 fi
 
@@ -36,7 +53,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-echo "deps: installing:$missing"
+echo "deps: installing what the $what needs:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086 # one word per package

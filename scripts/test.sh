@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 jobs=${JOBS:-2}
 
-./scripts/deps.sh
+./scripts/deps.sh test
 
 # A VPATH build needs a source tree that is not configured in place.
 if [ -f config.status ]; then

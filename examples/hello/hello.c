@@ -1,6 +1,6 @@
 /*
- * hello: an example journeyd plugin, built out of tree against the installed
- * header:
+ * hello: an example journeyd plugin (ABI 1.1), built out of tree against the
+ * installed header:
  *
  *	cc -shared -fPIC $(pkg-config --cflags journeyd-plugin) \
  *	    -o hello.so hello.c
@@ -10,20 +10,27 @@
  *	plugins = { greet = { module = "hello"; file = "/var/lib/journeyd/hello.txt"; }; };
  *	... action = { plugin = "greet"; greeting = "Hello {{first_name}}"; }; ...
  *
- * Each action appends one line to `file`: the action id, then the rendered
+ * Each action appends one line to `file`: the action id, then the expanded
  * greeting. Actions run on several worker threads at once, so the state is
  * shared under a mutex; each line is a single write(2) with O_APPEND.
+ *
+ * Strings: nothing the host hands over is freed here (it lends them), and
+ * whatever this plugin allocates, it frees.
  */
 #define _GNU_SOURCE	/* asprintf */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <journeyd/plugin.h>
+
+#define HELLO_GREETING	"Hello {{first_name}}"
 
 struct hello {
 	int		 fd;
@@ -39,10 +46,33 @@ static const struct jd_setting hello_settings[] = {
 
 /* An action's parameters: also checked by journeyd --check. */
 static const struct jd_setting hello_params[] = {
-	{ "greeting", JD_T_STRING, 0, "Hello {{first_name}}",
-	    "a template: {{trait}}, {{account.trait}}, {{journey}}, ..." },
+	{ "greeting", JD_T_STRING, 0, HELLO_GREETING,
+	    "a template: {{first_name}}, {{account.name}}, {{journey}}, ..." },
 	{ NULL, 0, 0, NULL, NULL }
 };
+
+/* Check the settings without touching anything: the file's folder must
+ * exist (init() creates the file). journeyd --check calls only this. */
+static int
+hello_check_settings(const struct jd_host *host, const struct jd_settings *set,
+    char *err, size_t errlen)
+{
+	const char	*path = host->setting(set, "file");
+	struct stat	 sb;
+	char		*copy;
+	int		 rc = 0;
+
+	if ((copy = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (stat(dirname(copy), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "file: %s: no such folder", path);
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
 
 /* Open the file; the state lives until fini. */
 static int
@@ -67,37 +97,50 @@ hello_init(const struct jd_host *host, const struct jd_settings *set,
 	return 0;
 }
 
-/* Append one greeting. */
-static enum jd_result
-hello_act(void *state, const struct jd_host *host, const struct jd_action *a,
-    char *reason, size_t reasonlen)
+/* Check an action when the config loads (state is NULL under --check):
+ * hand the host its template, so that --check can warn about a trait no
+ * customer has. */
+static int
+hello_check(void *state, const struct jd_host *host, const struct jd_action *a,
+    char *err, size_t errlen)
+{
+	const char	*tmpl = host->param(a, "greeting");
+
+	(void)state;
+	(void)err;
+	(void)errlen;
+	host->check_template(a, NULL, tmpl != NULL ? tmpl : HELLO_GREETING);
+	return 0;
+}
+
+/* Append one greeting; say what happened in the outcome. */
+static void
+hello_perform(void *state, const struct jd_host *host,
+    const struct jd_action *a, struct jd_outcome *o)
 {
 	struct hello	*h = state;
-	const char	*tmpl = host->param(a, "greeting");
-	char		*text, *line;
+	const char	*tmpl = host->param(a, "greeting"), *text;
+	char		*line;
 	int		 n;
 
-	text = host->render(a, tmpl != NULL ? tmpl : "Hello {{first_name}}");
-	if (text == NULL) {
-		snprintf(reason, reasonlen, "out of memory");
-		return JD_RETRY;
-	}
-	n = asprintf(&line, "%s %s\n", a->id, text);
-	free(text);
-	if (n < 0) {
-		snprintf(reason, reasonlen, "out of memory");
-		return JD_RETRY;
+	text = host->expand(a, tmpl != NULL ? tmpl : HELLO_GREETING,
+	    JD_EXPAND_TEXT);
+	if ((n = asprintf(&line, "%s %s\n", a->id, text)) < 0) {
+		snprintf(o->reason, o->reasonlen, "out of memory");
+		o->status = JD_RETRY;
+		return;
 	}
 	if (write(h->fd, line, n) != n) {
-		snprintf(reason, reasonlen, "write: %s", strerror(errno));
+		snprintf(o->reason, o->reasonlen, "write: %s", strerror(errno));
+		o->status = JD_RETRY;	/* a full disk may clear up */
 		free(line);
-		return JD_RETRY;	/* a full disk may clear up */
+		return;
 	}
 	free(line);
 	pthread_mutex_lock(&h->lock);
 	h->sent++;
 	pthread_mutex_unlock(&h->lock);
-	return JD_DONE;
+	o->status = JD_DONE;
 }
 
 /* Close the file and free the state. */
@@ -120,8 +163,11 @@ static const struct jd_plugin hello_plugin = {
 	.settings = hello_settings,
 	.params = hello_params,
 	.init = hello_init,
-	.act = hello_act,
+	.check = hello_check,
 	.fini = hello_fini,
+	.setting_size = sizeof(struct jd_setting),
+	.check_settings = hello_check_settings,
+	.perform = hello_perform,
 };
 
 JD_PLUGIN_DECLARE(hello_plugin)

@@ -2,7 +2,8 @@
  * The core layer: what every other layer of journeyd uses and nothing of
  * journeyd's own is below. Allocation that aborts on out-of-memory and
  * growing strings (xmalloc.c), the log and config problems (log.c),
- * durations, timestamps and the run's clock (timeutil.c).
+ * durations, timestamps and the run's clock (timeutil.c), time zones
+ * (tz.c).
  *
  * The layers, each a folder of src/ whose header includes the one below
  * it, calls going only downwards (docs/ARCHITECTURE.md):
@@ -38,6 +39,7 @@ void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 char		*xstrndup(const char *, size_t);
 char		*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+char		*xvprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 
 /* A growing string buffer, always NUL-terminated once anything was added. */
 struct buf {
@@ -67,14 +69,20 @@ void		 log_vmsg(int prio, const char *fmt, va_list);
 __attribute__((noreturn, format(printf, 1, 2)))
 void		 fatalx(const char *, ...);
 
-/* Problems found while loading a config: "FILE:LINE: message" lines. */
+/* Problems found while loading a config: "FILE:LINE: message" lines, and
+ * warnings, "FILE:LINE: warning: message", which refuse nothing. */
 struct problems {
 	char	**msgs;
 	int	   n;
+	char	**warnings;
+	int	   nwarnings;
 };
 void		 problems_add(struct problems *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void		 problems_warn(struct problems *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 problems_free(struct problems *);
+/* Print the problems, then the warnings, one a line. */
 void		 problems_print(const struct problems *, FILE *);
 
 /* timeutil.c: durations and timestamps. */
@@ -87,7 +95,34 @@ int64_t		 time_mono_usec(void);	/* monotonic, microseconds */
 void		 time_set_now(int64_t);	/* pin the clock at --now */
 void		 time_set_advancing(int);	/* let it move on */
 
-/* tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"). */
-int		 tz_valid(const char *zone);
+/*
+ * tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"),
+ * read from its TZif files; conversions that touch no process-wide state
+ * (no TZ, no tzset()), safe from any thread.
+ */
+struct tz;		/* a zone: loaded once, immutable, shared */
+struct tz_local {
+	int	 year, mon, mday;	/* mon 1..12 */
+	int	 hour, min, sec;
+	int	 wday;			/* 0 = Sunday */
+	int	 yday;			/* 0..365 */
+	int32_t	 offset;		/* seconds east of UTC at that time */
+};
+/* NULL when not a valid zone; "UTC" always works; cached for the life of
+ * the process, thread-safe. */
+const struct tz	*tz_get(const char *name);
+int		 tz_valid(const char *zone);	/* tz_get(zone) != NULL */
+void		 tz_local(const struct tz *, int64_t t, struct tz_local *out);
+/* The Unix time of a local wall-clock time in the zone. A time skipped by a
+ * change (the spring gap) moves forward by the gap, as mktime() with
+ * tm_isdst = -1 does on glibc; an ambiguous one (the autumn overlap) takes
+ * the earlier instant. Fields out of range are normalised (mday 32 = next
+ * month). Times are clamped to ±2^55 seconds. */
+int64_t		 tz_mktime(const struct tz *, int year, int mon, int mday,
+		    int hour, int min, int sec);
+/* A zone from a TZif file's bytes (tests, fuzzing); NULL and *why. */
+struct tz	*tz_parse(const char *name, const void *, size_t,
+		    const char **why);
+void		 tz_free(struct tz *);
 
 #endif /* JD_CORE_H */

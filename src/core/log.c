@@ -77,41 +77,67 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* Append "FILE:LINE: [kind]message" to a list of lines. */
+static void
+problems_append(char ***list, int *n, const char *file, int line,
+    const char *kind, const char *fmt, va_list ap)
+{
+	char	*msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatalx("out of memory");
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	if (line > 0)
+		(*list)[(*n)++] = xprintf("%s:%d: %s%s", file, line, kind, msg);
+	else
+		(*list)[(*n)++] = xprintf("%s: %s%s", file, kind, msg);
+	free(msg);
+}
+
 /* Add a "FILE:LINE: message" problem. */
 void
 problems_add(struct problems *p, const char *file, int line,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		fatalx("out of memory");
+	problems_append(&p->msgs, &p->n, file, line, "", fmt, ap);
 	va_end(ap);
-	p->msgs = xreallocarray(p->msgs, p->n + 1, sizeof *p->msgs);
-	if (line > 0)
-		p->msgs[p->n++] = xprintf("%s:%d: %s", file, line, msg);
-	else
-		p->msgs[p->n++] = xprintf("%s: %s", file, msg);
-	free(msg);
 }
 
-/* Free every problem. */
+/* Add a "FILE:LINE: warning: message" warning. */
+void
+problems_warn(struct problems *p, const char *file, int line,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	problems_append(&p->warnings, &p->nwarnings, file, line, "warning: ",
+	    fmt, ap);
+	va_end(ap);
+}
+
+/* Free every problem and warning. */
 void
 problems_free(struct problems *p)
 {
 	for (int i = 0; i < p->n; i++)
 		free(p->msgs[i]);
 	free(p->msgs);
-	p->msgs = NULL;
-	p->n = 0;
+	for (int i = 0; i < p->nwarnings; i++)
+		free(p->warnings[i]);
+	free(p->warnings);
+	memset(p, 0, sizeof *p);
 }
 
-/* Print every problem, one a line. */
+/* Print every problem, then every warning, one a line. */
 void
 problems_print(const struct problems *p, FILE *f)
 {
 	for (int i = 0; i < p->n; i++)
 		fprintf(f, "%s\n", p->msgs[i]);
+	for (int i = 0; i < p->nwarnings; i++)
+		fprintf(f, "%s\n", p->warnings[i]);
 }

@@ -81,9 +81,19 @@ xprintf(const char *fmt, ...)
 	char	*s;
 
 	va_start(ap, fmt);
+	s = xvprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* Print a va_list into a new string and return it. */
+char *
+xvprintf(const char *fmt, va_list ap)
+{
+	char	*s;
+
 	if (vasprintf(&s, fmt, ap) < 0)
 		fatalx("out of memory");
-	va_end(ap);
 	return s;
 }
 

@@ -6,32 +6,157 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "insight/insight.h"
 
-/* A command: its name, what it does, and the function that runs it. */
-struct ctl_cmd {
+/* The most options a command takes. */
+#define CTL_MAXOPTS	2
+
+/* An option of a command: "--json", or "--html" with its value "FILE". */
+struct ctl_opt {
 	const char	*name;
-	const char	*usage;
-	int		(*run)(struct config *, sqlite3 *, int, char **);
+	const char	*value;		/* NULL: a flag */
 };
 
-/* Print the usage and exit 2. */
+/* A command's arguments, as parsed: the positional ones, and each
+ * option's value ("" for a flag given), NULL when absent. */
+struct ctl_args {
+	char		**pos;
+	int		  npos;
+	const char	 *opt[CTL_MAXOPTS];
+};
+
+/* A command: its name, arguments, what it does, and what runs it. */
+struct ctl_cmd {
+	const char	*name;
+	const char	*pos;		/* the positional arguments' name */
+	int		 minpos;
+	int		 maxpos;	/* -1: any number */
+	int		 either;	/* the positional or opts[0], not both */
+	struct ctl_opt	 opts[CTL_MAXOPTS];
+	const char	*usage;		/* the arguments, for the usage */
+	const char	*help;
+	int		(*run)(struct config *, sqlite3 *, struct ctl_args *);
+};
+
+static const struct ctl_cmd	 ctl_cmds[];
+static void			 cmd_now(const struct ctl_cmd *, const char *);
+
+/* Print the usage of every command. */
+static void
+usage_print(FILE *f)
+{
+	fprintf(f, "usage: journeyctl [-c FILE] COMMAND [ARGS]\n"
+	    "       journeyctl --help\n\n"
+	    "  -c FILE     the config (default: %s)\n\n"
+	    "commands:\n", JD_DEFAULT_CONFIG);
+	for (const struct ctl_cmd *c = ctl_cmds; c->name != NULL; c++) {
+		char	*line = xprintf("%s %s", c->name, c->usage);
+
+		fprintf(f, "  %-34s %s\n", line, c->help);
+		free(line);
+	}
+	fprintf(f, "\nID is a user's id, or account:ID for an account. TIME is "
+	    "2026-03-01T09:00:00Z\nor @1772355600. --html - writes the HTML to "
+	    "standard output. Exit status:\n0 success, 1 a problem to fix, 2 a "
+	    "usage error. See journeyctl(1).\n");
+}
+
+/* Print the usage on stderr and exit 2. */
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: journeyctl [-c FILE] COMMAND [ARGS]\n"
-	    "  import [FILE ...]          import JSON lines ('-' or none: stdin)\n"
-	    "  status                     journeys, stage counts, outbox, last tick\n"
-	    "  show ID [--json]           a user's (or account:ID) profile and history\n"
-	    "  explain ID [--now TIME]    every rule of every journey for ID, and why\n"
-	    "  report [--html FILE] [--now TIME]\n"
-	    "                             the funnel of every journey\n"
-	    "  outbox [--dead]            pending (or dead) actions\n"
-	    "  retry ID|--dead            put dead actions back in the queue\n");
+	usage_print(stderr);
 	exit(2);
+}
+
+/* Say what was wrong with a command's arguments, show its usage, exit 2. */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+cmd_usage(const struct ctl_cmd *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "journeyctl %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: journeyctl [-c FILE] %s%s%s\n", c->name,
+	    *c->usage != '\0' ? " " : "", c->usage);
+	exit(2);
+}
+
+/* Parse a command's arguments into a; a usage error exits 2. "--help"
+ * prints the command's usage and exits 0. */
+static void
+cmd_parse(const struct ctl_cmd *c, int argc, char **argv, struct ctl_args *a)
+{
+	memset(a, 0, sizeof *a);
+	a->pos = xcalloc((size_t)argc + 1, sizeof *a->pos);
+	for (int i = 0; i < argc; i++) {
+		const char	*arg = argv[i], *eq;
+		size_t		 len;
+		int		 k;
+
+		if (strcmp(arg, "--help") == 0) {
+			printf("usage: journeyctl [-c FILE] %s%s%s\n  %s\n",
+			    c->name, *c->usage != '\0' ? " " : "", c->usage,
+			    c->help);
+			exit(0);
+		}
+		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
+			a->pos[a->npos++] = argv[i];
+			continue;
+		}
+		len = (eq = strchr(arg, '=')) != NULL ? (size_t)(eq - arg) :
+		    strlen(arg);
+		for (k = 0; k < CTL_MAXOPTS && c->opts[k].name != NULL; k++)
+			if (strlen(c->opts[k].name) == len &&
+			    strncmp(c->opts[k].name, arg, len) == 0)
+				break;
+		if (k == CTL_MAXOPTS || c->opts[k].name == NULL)
+			cmd_usage(c, "unknown option %s", arg);
+		if (c->opts[k].value == NULL) {
+			if (eq != NULL)
+				cmd_usage(c, "%.*s takes no value", (int)len,
+				    arg);
+			a->opt[k] = "";
+		} else if (eq != NULL)
+			a->opt[k] = eq + 1;
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+			a->opt[k] = argv[++i];
+		else
+			cmd_usage(c, "%s: %s is missing", arg,
+			    c->opts[k].value);
+	}
+	if (a->npos < c->minpos)
+		cmd_usage(c, "%s is missing", c->pos);
+	if (c->maxpos >= 0 && a->npos > c->maxpos)
+		cmd_usage(c, "unexpected argument \"%s\"", a->pos[c->maxpos]);
+	if (c->either && a->npos == 0 && a->opt[0] == NULL)
+		cmd_usage(c, "%s or %s is missing", c->pos, c->opts[0].name);
+	if (c->either && a->npos > 0 && a->opt[0] != NULL)
+		cmd_usage(c, "give %s or %s, not both", c->pos,
+		    c->opts[0].name);
+	for (int k = 0; k < CTL_MAXOPTS && c->opts[k].name != NULL; k++)
+		if (strcmp(c->opts[k].name, "--now") == 0)
+			cmd_now(c, a->opt[k]);
+}
+
+/* Pin the clock at an option's TIME, if given; a bad one exits 2. */
+static void
+cmd_now(const struct ctl_cmd *c, const char *arg)
+{
+	int64_t	 now;
+
+	if (arg == NULL)
+		return;
+	if (time_parse(arg, &now) != 0)
+		cmd_usage(c, "--now: bad time \"%s\" (use 2026-03-01T09:00:00Z "
+		    "or @1772355600)", arg);
+	time_set_now(now);
 }
 
 /* Column text, never NULL. */
@@ -43,23 +168,39 @@ col(sqlite3_stmt *st, int i)
 	return s != NULL ? (const char *)s : "";
 }
 
-/* Find a subject by "ID" or "account:ID", or say that there is none. */
+/* Find a subject by "ID" or "account:ID", or say that there is none and,
+ * when the other kind has that id, how to name it. */
 static int64_t
-ctl_subject(sqlite3 *db, const char *id, int *kind)
+ctl_subject(sqlite3 *db, const char *cmd, const char *id, int *kind)
 {
-	int64_t	 sid = store_subject(db, id, kind);
+	int64_t		 sid = store_subject(db, id, kind);
+	int		 other;
+	const char	*bare = *kind == SUBJECT_ACCOUNT ? id + 8 : id;
 
-	if (sid < 0)
-		fprintf(stderr, "journeyctl: no %s \"%s\"\n", *kind ==
-		    SUBJECT_ACCOUNT ? "account" : "user", *kind ==
-		    SUBJECT_ACCOUNT ? id + 8 : id);
-	return sid;
+	if (sid >= 0)
+		return sid;
+	fprintf(stderr, "journeyctl %s: no %s \"%s\"", cmd, *kind ==
+	    SUBJECT_ACCOUNT ? "account" : "user", bare);
+	if (*kind == SUBJECT_USER) {
+		char *ref = xprintf("account:%s", id);
+
+		if (store_subject(db, ref, &other) >= 0)
+			fprintf(stderr, "; there is an account \"%s\": "
+			    "journeyctl %s %s", id, cmd, ref);
+		free(ref);
+	} else if (store_subject(db, bare, &other) >= 0)
+		fprintf(stderr, "; there is a user \"%s\": journeyctl %s %s",
+		    bare, cmd, bare);
+	fprintf(stderr, "\n");
+	return -1;
 }
 
 /* journeyctl import [FILE ...] */
 static int
-cmd_import(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_import(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
+	int			 argc = a->npos;
+	char			**argv = a->pos;
 	struct import_stats	 total = { 0 };
 	int			 rc = 0;
 	int64_t			 now = time_now();
@@ -134,13 +275,11 @@ status_journey(sqlite3 *db, const struct journey *j)
 
 /* journeyctl status */
 static int
-cmd_status(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_status(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
 	long		 n[OUTBOX_NSTATUS];
 	char		*last;
 
-	if (argc != 0)
-		usage();
 	last = store_meta_get(db, "last_tick");
 	printf("last tick: %s\n", last != NULL ? last : "never");
 	free(last);
@@ -193,7 +332,8 @@ static const char show_json_sql[] =
 	"     WHEN 2 THEN 'done' WHEN 3 THEN 'retrying' WHEN 4 THEN 'dead'"
 	"     WHEN 5 THEN 'held' END,"
 	"   'action', o.id, 'plugin', o.instance, 'attempts', o.attempts,"
-	"   'reason', o.reason, 'note', coalesce(h.note, o.note)))"
+	"   'reason', o.reason, 'note', coalesce(h.note, o.note),"
+	"   'external_id', o.external_id))"
 	/* ?1, not s.sid: SQLite pushes a constant into the view's two
 	 * parts (its index), not a column of the outer query (a scan). */
 	"   FROM (SELECT * FROM history_steps WHERE subject = ?1"
@@ -203,24 +343,14 @@ static const char show_json_sql[] =
 
 /* journeyctl show ID [--json] */
 static int
-cmd_show(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
 	sqlite3_stmt	*st;
-	const char	*id = NULL;
-	int		 json = 0, kind;
+	const char	*id = a->pos[0];
+	int		 json = a->opt[0] != NULL, kind;
 	int64_t		 sid;
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (id == NULL)
-			id = argv[i];
-		else
-			usage();
-	}
-	if (id == NULL)
-		usage();
-	if ((sid = ctl_subject(db, id, &kind)) < 0)
+	if ((sid = ctl_subject(db, "show", id, &kind)) < 0)
 		return 1;
 	if (json) {
 		st = store_prepare(db, show_json_sql);
@@ -292,29 +422,14 @@ cmd_show(struct config *cf, sqlite3 *db, int argc, char **argv)
 
 /* journeyctl explain ID [--now TIME] */
 static int
-cmd_explain(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_explain(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
 	sqlite3_stmt	*st;
-	const char	*id = NULL;
+	const char	*id = a->pos[0];
 	int64_t		 sid, now;
 	int		 kind;
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
-			if (time_parse(argv[++i], &now) != 0) {
-				fprintf(stderr, "journeyctl: --now: bad time "
-				    "\"%s\"\n", argv[i]);
-				return 2;
-			}
-			time_set_now(now);
-		} else if (id == NULL)
-			id = argv[i];
-		else
-			usage();
-	}
-	if (id == NULL)
-		usage();
-	if ((sid = ctl_subject(db, id, &kind)) < 0)
+	if ((sid = ctl_subject(db, "explain", id, &kind)) < 0)
 		return 1;
 	now = time_now();
 	{
@@ -421,14 +536,10 @@ outbox_print(void *arg, const struct outbox_entry *e)
 
 /* journeyctl outbox [--dead] */
 static int
-cmd_outbox(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_outbox(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
-	int	 dead = 0, n = 0;
+	int	 dead = a->opt[0] != NULL, n = 0;
 
-	if (argc == 1 && strcmp(argv[0], "--dead") == 0)
-		dead = 1;
-	else if (argc != 0)
-		usage();
 	if (outbox_list(db, dead, outbox_print, &n) != 0)
 		return 1;
 	printf("%d %s action(s)\n", n, dead ? "dead" : "queued");
@@ -437,16 +548,14 @@ cmd_outbox(struct config *cf, sqlite3 *db, int argc, char **argv)
 
 /* journeyctl retry ID|--dead: an action id, a subject, or every dead one. */
 static int
-cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_retry(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
 	const char	*ref;
 	int64_t		 sid = -1;
 	int		 n, kind;
 	char		 err[256];
 
-	if (argc != 1)
-		usage();
-	ref = strcmp(argv[0], "--dead") == 0 ? NULL : argv[0];
+	ref = a->npos > 0 ? a->pos[0] : NULL;
 	if (ref != NULL)
 		sid = store_subject(db, ref, &kind);
 	if ((n = outbox_retry(db, ref, sid, time_now(), err, sizeof err)) < 0) {
@@ -462,38 +571,56 @@ cmd_retry(struct config *cf, sqlite3 *db, int argc, char **argv)
 	return 0;
 }
 
-/* journeyctl report [--html FILE] [--now TIME] */
+/* journeyctl report [--html FILE] [--now TIME]; FILE "-": the HTML on
+ * standard output, instead of the text. */
 static int
-cmd_report(struct config *cf, sqlite3 *db, int argc, char **argv)
+cmd_report(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
-	const char	*html = NULL;
-	int64_t		 now;
+	return report_run(cf, db, time_now(), a->opt[0], stdout) == 0 ? 0 : 1;
+}
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--html") == 0 && i + 1 < argc)
-			html = argv[++i];
-		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
-			if (time_parse(argv[++i], &now) != 0) {
-				fprintf(stderr, "journeyctl: --now: bad time "
-				    "\"%s\"\n", argv[i]);
-				return 2;
-			}
-			time_set_now(now);
-		} else
-			usage();
+/* journeyctl backup FILE */
+static int
+cmd_backup(struct config *cf, sqlite3 *db, struct ctl_args *a)
+{
+	char	 err[1024];
+	int64_t	 pages = 0;
+
+	if (store_backup(db, a->pos[0], &pages, err, sizeof err) != 0) {
+		fprintf(stderr, "journeyctl backup: %s\n", err);
+		return 1;
 	}
-	return report_run(cf, db, time_now(), html, stdout) == 0 ? 0 : 1;
+	printf("%s: a copy of %s as of now, %lld pages\n", a->pos[0],
+	    cf->database, (long long)pages);
+	return 0;
 }
 
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "import", "[FILE ...]", cmd_import },
-	{ "status", "", cmd_status },
-	{ "show", "ID [--json]", cmd_show },
-	{ "explain", "ID [--now TIME]", cmd_explain },
-	{ "report", "[--html FILE] [--now TIME]", cmd_report },
-	{ "outbox", "[--dead]", cmd_outbox },
-	{ "retry", "ID|--dead", cmd_retry },
-	{ NULL, NULL, NULL }
+	{ "import", "FILE ...", 0, -1, 0, { { NULL, NULL } }, "[FILE ...]",
+	  "import JSON lines ('-' or none: stdin)", cmd_import },
+	{ "status", NULL, 0, 0, 0, { { NULL, NULL } }, "",
+	  "journeys, stage counts, outbox, last tick", cmd_status },
+	{ "show", "ID", 1, 1, 0, { { "--json", NULL } }, "ID [--json]",
+	  "a customer's profile, stages and history", cmd_show },
+	{ "explain", "ID", 1, 1, 0, { { "--now", "TIME" } },
+	  "ID [--now TIME]", "every rule of every journey for ID, and why",
+	  cmd_explain },
+	{ "report", NULL, 0, 0, 0, { { "--html", "FILE" }, { "--now", "TIME" } },
+	  "[--html FILE] [--now TIME]",
+	  "the funnel of every journey", cmd_report },
+	{ "outbox", NULL, 0, 0, 0, { { "--dead", NULL } }, "[--dead]",
+	  "pending (or dead) actions", cmd_outbox },
+	{ "retry", "ID", 0, 1, 1, { { "--dead", NULL } }, "ID|--dead",
+	  "put dead actions back in the queue", cmd_retry },
+	{ "backup", "FILE", 1, 1, 0, { { NULL, NULL } }, "FILE",
+	  "a consistent copy of the database, online", cmd_backup },
+	{ NULL, NULL, 0, 0, 0, { { NULL, NULL } }, NULL, NULL, NULL }
+};
+
+static const struct option ctl_options[] = {
+	{ "config",	required_argument,	NULL, 'c' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
 };
 
 int
@@ -501,6 +628,7 @@ main(int argc, char **argv)
 {
 	const char		*path = JD_DEFAULT_CONFIG;
 	const struct ctl_cmd	*cmd;
+	struct ctl_args		 args;
 	struct problems		 probs = { 0 };
 	struct config		*cf;
 	sqlite3			*db;
@@ -508,16 +636,24 @@ main(int argc, char **argv)
 	int			 ch, rc;
 
 	log_open("journeyctl", 0);
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:h", ctl_options, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
+		case 'h': usage_print(stdout); return 0;
 		default: usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
+	if (argc < 1) {
+		fprintf(stderr, "journeyctl: a command is missing\n");
 		usage();
+	}
+	if (strcmp(argv[0], "help") == 0) {
+		usage_print(stdout);
+		return 0;
+	}
 	for (cmd = ctl_cmds; cmd->name != NULL; cmd++)
 		if (strcmp(cmd->name, argv[0]) == 0)
 			break;
@@ -526,18 +662,22 @@ main(int argc, char **argv)
 		    argv[0]);
 		usage();
 	}
+	cmd_parse(cmd, argc - 1, argv + 1, &args);
 	if ((cf = config_load(path, &probs)) == NULL) {
 		problems_print(&probs, stderr);
 		problems_free(&probs);
+		free(args.pos);
 		return 1;
 	}
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		fprintf(stderr, "journeyctl: %s\n", err);
 		config_free(cf);
+		free(args.pos);
 		return 1;
 	}
-	rc = cmd->run(cf, db, argc - 1, argv + 1);
+	rc = cmd->run(cf, db, &args);
 	store_close(db);
 	config_free(cf);
+	free(args.pos);
 	return rc;
 }

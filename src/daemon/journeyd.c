@@ -37,12 +37,37 @@ static const struct option journeyd_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Print usage and exit with status. */
+/* Print the usage (on stdout for --help, else on stderr) and exit with
+ * status. */
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: journeyd [-c FILE] [--once] "
-	    "[--dry-run] [--now TIME] [--check] [--version] [-v]\n");
+	fprintf(status ? stderr : stdout,
+	    "usage: journeyd [-c FILE] [--once] [--dry-run] [--now TIME] "
+	    "[--check] [-v]\n"
+	    "       journeyd --version | --help\n\n"
+	    "Runs customer journeys: a tick every `interval`, actions "
+	    "performed as they\nfall due, in the foreground (systemd "
+	    "supervises it). SIGHUP reloads the\nconfig, SIGTERM and SIGINT "
+	    "stop.\n\n"
+	    "  -c, --config FILE  the config (default: %s)\n"
+	    "      --once         one tick, every due action performed, then "
+	    "exit\n"
+	    "      --dry-run      print what a tick would do; change nothing, "
+	    "call no plugin\n"
+	    "      --now TIME     run as if the clock said TIME "
+	    "(2026-03-01T09:00:00Z or\n"
+	    "                     @1772355600)\n"
+	    "      --check        validate the config, its rules and plugins; "
+	    "print each\n"
+	    "                     problem as FILE:LINE: message\n"
+	    "  -v, --verbose      log debug messages too\n"
+	    "      --version      print the version and the plugin ABI\n"
+	    "  -h, --help         print this\n\n"
+	    "Plugins are loaded from plugin_dir (default: %s).\n"
+	    "Exit status: 0 success, 1 a problem to fix, 2 a usage error. "
+	    "See journeyd(8),\njourneyd.conf(5).\n", JD_DEFAULT_CONFIG,
+	    PLUGINDIR);
 	exit(status);
 }
 
@@ -94,6 +119,8 @@ load(const char *path, int plugins)
 	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
+	for (int i = 0; i < probs.nwarnings; i++)
+		log_warn("%s", probs.warnings[i]);
 	problems_free(&probs);
 	return cf;
 }
@@ -169,9 +196,10 @@ run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
 		return rc;
 	}
 	log_info("tick: %ld entered, %ld moved, %ld completed, %ld exited, "
-	    "%ld actions queued in %.3fs (cpu %.3fs)", ts.entered, ts.moved,
-	    ts.completed, ts.exited, ts.actions,
-	    (double)(time_mono_usec() - start) / 1e6, cpu_seconds() - cpu);
+	    "%ld actions queued in %.3fs (cpu %.3fs; %ld transactions, the "
+	    "longest %.0f ms)", ts.entered, ts.moved, ts.completed, ts.exited,
+	    ts.actions, (double)(time_mono_usec() - start) / 1e6,
+	    cpu_seconds() - cpu, ts.chunks, ts.longest * 1e3);
 	snprintf(status, statuslen, "STATUS=last tick: %ld entered, %ld moved, "
 	    "%ld actions queued", ts.entered, ts.moved, ts.actions);
 	metrics_write(db, cf, now, &ts);
@@ -304,8 +332,11 @@ main(int argc, char **argv)
 		default: usage(2);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		fprintf(stderr, "journeyd: unexpected argument \"%s\" (the "
+		    "config is given with -c FILE)\n", argv[optind]);
 		usage(2);
+	}
 	log_open("journeyd", verbose);
 	if (now_arg != NULL) {
 		if (time_parse(now_arg, &now) != 0) {
@@ -328,8 +359,9 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
+		/* Plugins are checked, not started: no init(). */
 		if ((cf = config_load(path, &probs)) != NULL &&
-		    plugins_load(cf, PLUGINS_START, &probs) != 0) {
+		    plugins_load(cf, 0, &probs) != 0) {
 			config_free(cf);
 			cf = NULL;
 		}

@@ -6,8 +6,10 @@
  * one connection, serialised by write_lock (they would be serialised by
  * SQLite anyway, whose busy handler sleeps, and its page cache stays warm);
  * a worker records its last outcome in the same transaction as its next
- * claim, so an action costs one commit. Each worker has a connection of its
- * own for its plugin's host->enroll() and host->queue().
+ * claim, so an action costs one commit. What a plugin asks for beside its
+ * outcome (a hand-off's enrollment, a suggestion's announcement) is applied
+ * in that same transaction, and only when the action is done: a crash
+ * applies both or neither, and a retry cannot apply it twice.
  *
  * Fairness. While another instance has due work, an instance may have at
  * most max(1, workers / 2) actions in flight: a claim first looks only at
@@ -97,6 +99,9 @@ struct job {
 	int		 suspect;	/* in flight during a crash before */
 	enum jd_result	 res;		/* once performed */
 	char		 reason[1024];
+	int64_t		 retry_after;	/* the other side's delay, s; 0 */
+	char		 external_id[256];
+	struct jd_outcome out;		/* a 1.1 plugin's, in perform() */
 	int64_t		 now;		/* when it ended */
 };
 
@@ -392,19 +397,42 @@ dispatch_job_free(struct job *job)
 	job->lane = -1;
 }
 
-/* The server's own delay a plugin put in its reason ("retry-after=N"),
- * in seconds, or 0. */
-static int64_t
-dispatch_retry_after(const char *reason)
+/*
+ * Apply what job's plugin asked for with its outcome (enrollments,
+ * announcements), inside the caller's transaction, under a savepoint: 0, or
+ * -1 with why when one cannot be, and then none is.
+ */
+static int
+dispatch_effects(struct dispatcher *d, struct conn *c, struct job *job,
+    char *why, size_t whylen)
 {
-	const char	*ra;
-	long long	 s;
+	struct act	*act = &job->act;
+	int		 rc = 0;
 
-	if (reason == NULL || (ra = strstr(reason, "retry-after=")) == NULL)
+	if (act->neffects == 0)
 		return 0;
-	errno = 0;
-	s = strtoll(ra + 12, NULL, 10);
-	return errno == 0 && s > 0 ? (int64_t)s : 0;
+	if (store_exec(c->db, "SAVEPOINT effects") != 0) {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	for (int i = 0; i < act->neffects && rc == 0; i++) {
+		struct act_effect *e = &act->effects[i];
+
+		if (e->journey != NULL)
+			rc = journey_enroll(c->db, d->conf, act->sid, e->journey,
+			    e->stage, act->a.rule, act->a.now, why, whylen) < 0 ?
+			    -1 : 0;
+		else if (journey_queue(c->db, act->sid, act->a.journey,
+		    act->a.rule, act->a.stage, e->instance, e->params,
+		    act->a.now) < 0) {
+			snprintf(why, whylen, "%s", sqlite3_errmsg(c->db));
+			rc = -1;
+		}
+	}
+	if (rc != 0)
+		store_exec(c->db, "ROLLBACK TO effects");
+	store_exec(c->db, "RELEASE effects");
+	return rc;
 }
 
 /* Write the outcome of a job, inside the caller's transaction; its status
@@ -417,6 +445,7 @@ dispatch_record_sql(struct dispatcher *d, struct conn *c, struct job *job,
 	struct outbox_retry	 rp = { cf->retry_min, cf->retry_max,
 				    cf->retry_for };
 	struct outbox_outcome	 o;
+	char			 why[512];
 
 	memset(&o, 0, sizeof o);
 	switch (job->res) {
@@ -425,9 +454,18 @@ dispatch_record_sql(struct dispatcher *d, struct conn *c, struct job *job,
 	case JD_FAILED:	o.result = OUTCOME_FAILED; break;
 	default:	o.result = OUTCOME_RETRY; break;
 	}
+	if (job->res == JD_DONE && dispatch_effects(d, c, job, why,
+	    sizeof why) != 0) {
+		/* Not done, then: tried again, effects and all. */
+		job->res = JD_RETRY;
+		o.result = OUTCOME_RETRY;
+		snprintf(job->reason, sizeof job->reason, "cannot apply what "
+		    "the plugin asked for: %s", why);
+	}
 	o.reason = job->reason[0] ? job->reason : NULL;
 	o.note = job->act.note;
-	o.retry_after = dispatch_retry_after(o.reason);
+	o.external_id = job->act.external_id;
+	o.retry_after = job->retry_after;
 	o.attempt = job->act.a.attempt;
 	o.now = job->now;
 	return outbox_record(c->oc, job->act.aid, &o, &rp, status, due);
@@ -694,6 +732,59 @@ dispatch_claim(struct dispatcher *d, struct worker *w, struct job *job,
 	return cl.rc;
 }
 
+/* Perform job's action through plugin rt: perform() for a 1.1 plugin, with
+ * the job's outcome, else 1.0's act(). Returns what the plugin said. */
+static enum jd_result
+dispatch_call(struct plugin_rt *rt, struct job *job)
+{
+	struct jd_outcome	*o = &job->out;
+
+	if (rt->desc.perform == NULL)
+		return rt->desc.act(rt->state, &rt->host, &job->act.a,
+		    job->reason, sizeof job->reason);
+	memset(o, 0, sizeof *o);
+	o->size = sizeof *o;
+	o->status = (enum jd_result)-1;		/* to tell unset */
+	o->reason = job->reason;
+	o->reasonlen = sizeof job->reason;
+	o->external_id = job->external_id;
+	o->external_idlen = sizeof job->external_id;
+	rt->desc.perform(rt->state, &rt->host, &job->act.a, o);
+	job->reason[sizeof job->reason - 1] = '\0';
+	job->external_id[sizeof job->external_id - 1] = '\0';
+	return o->status;
+}
+
+/* Check what a plugin said of job (res) and take its outcome's parts: an
+ * unknown or unset status counts as a transient failure, an effect the
+ * config cannot have (no such journey) as a permanent one. */
+static enum jd_result
+dispatch_result(struct job *job, enum jd_result res)
+{
+	struct jd_outcome	*o = &job->out;
+	char			 why[512];
+
+	if ((unsigned)res > JD_HELD) {
+		if (o->size != 0 && (unsigned)res == (unsigned)-1)
+			snprintf(job->reason, sizeof job->reason, "perform() "
+			    "set no status");
+		else
+			snprintf(job->reason, sizeof job->reason, "plugin "
+			    "returned an unknown result %u", (unsigned)res);
+		return JD_RETRY;
+	}
+	if (o->size == 0)
+		return res;
+	if (res == JD_RETRY && o->retry_after > 0)
+		job->retry_after = o->retry_after;
+	if (act_outcome(&job->act, o, why, sizeof why) != 0) {
+		snprintf(job->reason, sizeof job->reason, "the plugin asked "
+		    "for what cannot be: %s", why);
+		return JD_FAILED;
+	}
+	return res;
+}
+
 /* Call the plugin with the watchdog's deadline on. Returns the result, or
  * -1 when the watchdog gave up on the call meanwhile (the worker is then
  * abandoned and its result must be ignored). */
@@ -714,9 +805,7 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 		pthread_cond_signal(&d->dog);
 	pthread_mutex_unlock(&d->lock);
 
-	res = inst->rt->plugin->act(inst->rt->state, &inst->rt->host, &act->a,
-	    job->reason,
-	    sizeof job->reason);
+	res = dispatch_call(inst->rt, job);
 
 	pthread_mutex_lock(&d->lock);
 	abandoned = w->state == WORKER_ABANDONED;
@@ -735,12 +824,7 @@ dispatch_act(struct worker *w, struct instance *inst, struct job *job)
 		    "held" : res == JD_FAILED ? "failed" : "retry");
 		return -1;
 	}
-	if (res > JD_HELD) {
-		snprintf(job->reason, sizeof job->reason, "plugin returned an "
-		    "unknown result %d", (int)res);
-		res = JD_RETRY;
-	}
-	return res;
+	return dispatch_result(job, res);
 }
 
 /* Count a claimed job out that the guard settled before any attempt: no
@@ -776,7 +860,6 @@ dispatch_one(struct worker *w, struct job *job)
 	struct instance		*inst;
 	int			 res;
 
-	act->db = w->conn.db;
 	act->conf = d->conf;
 	inst = config_instance(d->conf, act->a.instance);
 	act->inst = inst;
@@ -785,6 +868,7 @@ dispatch_one(struct worker *w, struct job *job)
 	act->rv.journey = act->a.journey;
 	act->rv.stage = act->a.stage;
 	act->rv.rule = act->a.rule;
+	act->rv.subject_id = act->a.subject_id;
 	act->rv.id = act->a.id;
 	act->a.now = time_now();
 	/* Quiet hours and frequency caps: the guard records a deferral or a

@@ -16,83 +16,65 @@
  * The count and the decision run in one write transaction, so workers
  * deciding at the same time for the same subject see each other's outcome.
  *
- * Time zones go through the system's tz database with localtime_r() and
- * mktime(), which read the TZ environment variable: every use takes one
- * mutex around setting TZ, tzset() and the conversion, and restores it.
- * TZ is only ever replaced, never added or removed after the first use
- * (glibc then swaps one pointer in the environment, so a getenv() running
- * in another thread, libcurl's for instance, never sees freed memory). No
- * other code of journeyd converts to local time.
+ * Time zones are read from the system's tz database by core/tz.c, which
+ * touches no process-wide state: no TZ, no tzset(), no lock shared with
+ * other threads. No code of journeyd converts with localtime_r() or
+ * mktime().
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "delivery/delivery.h"
-
-static pthread_mutex_t	 guard_tz_lock = PTHREAD_MUTEX_INITIALIZER;
-static char		*guard_tz_saved;	/* TZ as the process had it */
-
-/* Point TZ at zone (NULL: back to the process's own). Lock held. */
-static void
-guard_tz_set(const char *zone)
-{
-	const char	*tz;
-
-	if (guard_tz_saved == NULL) {
-		/* Unset means the system's zone; say so explicitly, so
-		 * that TZ is only replaced from now on. */
-		tz = getenv("TZ");
-		guard_tz_saved = xstrdup(tz != NULL ? tz : ":/etc/localtime");
-	}
-	setenv("TZ", zone != NULL ? zone : guard_tz_saved, 1);
-	tzset();
-}
 
 /*
  * Quiet hours from..to (minutes of the day, local) in zone at now: 1 when
  * now is in them, with *end the time they end; 0 when not. A window may
- * span midnight ("21:00-08:00"); from == to is an empty window. The end is
- * the local wall-clock time `to` of that day, whatever offset it has then
- * (across a daylight-saving change too); a `to` that does not exist that day
- * (skipped by a change) is taken as mktime() normalizes it, a little later.
+ * span midnight ("21:00-08:00"); from == to is an empty window. An unknown
+ * zone is UTC. The end is the local wall-clock time `to` of that day,
+ * whatever offset it has then (across a daylight-saving change too); a `to`
+ * skipped by a change moves forward by the gap; a `to` shown twice (the
+ * autumn overlap) is its first instant, or its second when now is past the
+ * first.
  */
 int
 guard_quiet_end(const char *zone, int from, int to, int64_t now,
     int64_t *end)
 {
-	struct tm	 tm;
-	time_t		 t = (time_t)now, e;
+	const struct tz	*z = tz_get(zone), *utc = tz_get("UTC");
+	struct tz_local	 lt, at;
+	int64_t		 e, wall;
 	int		 m, quiet, next_day = 0;
 
 	if (from == to)
 		return 0;
-	pthread_mutex_lock(&guard_tz_lock);
-	guard_tz_set(zone);
-	localtime_r(&t, &tm);
-	m = tm.tm_hour * 60 + tm.tm_min;
+	if (z == NULL)
+		z = utc;
+	tz_local(z, now, &lt);
+	m = lt.hour * 60 + lt.min;
 	if (from < to)
 		quiet = m >= from && m < to;
 	else {
 		quiet = m >= from || m < to;
 		next_day = m >= from;
 	}
-	if (quiet) {
-		tm.tm_mday += next_day;
-		tm.tm_hour = to / 60;
-		tm.tm_min = to % 60;
-		tm.tm_sec = 0;
-		tm.tm_isdst = -1;
-		e = mktime(&tm);
-		*end = e != (time_t)-1 && e > t ? (int64_t)e : now + 60;
+	if (!quiet)
+		return 0;
+	e = tz_mktime(z, lt.year, lt.mon, lt.mday + next_day, to / 60,
+	    to % 60, 0);
+	if (e <= now) {
+		/* In the overlap, past the first `to`: the second one, read
+		 * with the offset of now, if it shows `to`. */
+		wall = tz_mktime(utc, lt.year, lt.mon, lt.mday + next_day,
+		    to / 60, to % 60, 0);
+		e = wall - lt.offset;
+		tz_local(z, e, &at);
+		if (at.offset != lt.offset)
+			e = now;
 	}
-	guard_tz_set(NULL);
-	pthread_mutex_unlock(&guard_tz_lock);
-	return quiet;
+	*end = e > now ? e : now + 60;
+	return 1;
 }
 
 /* The rule an action came from, or NULL (a hand-off's announcement, or a

@@ -1,8 +1,14 @@
 /*
  * Plugins: loading a module from plugin_dir, checking its ABI, validating an
  * instance's settings and an action's parameters against the tables the
- * plugin declares (as fluent-bit does), and the host interface the plugin
- * calls back into.
+ * plugin declares (as fluent-bit does) and through the plugin's own checks,
+ * and starting and stopping instances. The host interface itself is
+ * host.c's.
+ *
+ * A plugin built against an older minor of the ABI is read as far as its
+ * descriptor's size covers (the rest counts as zero), and its tables by the
+ * entry size it declares, so that the host never reads past what the
+ * plugin has: both are copied into the host's own layout at load.
  */
 #include "config.h"
 
@@ -16,11 +22,12 @@
 
 #include "delivery/delivery.h"
 
-/* An instance's validated settings, as text, defaults applied. */
-struct jd_settings {
-	const struct jd_setting	*table;
-	char			**values;	/* parallel to table; may be NULL */
-};
+/* The sizes of ABI 1.0's descriptor and table entries: what a 1.0 plugin
+ * has, ending at its last member. */
+#define PLUGIN_SIZE_1_0	(offsetof(struct jd_plugin, fini) + \
+	sizeof(void (*)(void *)))
+#define SETTING_SIZE_1_0 (offsetof(struct jd_setting, description) + \
+	sizeof(const char *))
 
 /* The name of a setting type, for messages. */
 static const char *
@@ -43,7 +50,6 @@ plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
     char **text, char *why, size_t whylen)
 {
 	int64_t		 d;
-	struct stat	 sb;
 
 	switch (def->type) {
 	case JD_T_STRING:
@@ -57,16 +63,9 @@ plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
 			return -1;
 		}
 		if (def->type == JD_T_FILE) {
-			if (access(v->text, R_OK) != 0 ||
-			    stat(v->text, &sb) != 0) {
-				snprintf(why, whylen, "cannot read \"%s\"",
-				    v->text);
-				return -1;
-			}
-			if (sb.st_mode & S_IROTH)
-				log_warn("%s is readable by everyone; a "
-				    "secret should be mode 0600 or 0640",
-				    v->text);
+			*text = conf_path_readable(v->text, def->description,
+			    why, whylen);
+			return *text != NULL ? 0 : -1;
 		}
 		break;
 	case JD_T_INT:
@@ -87,7 +86,17 @@ type:
 	return -1;
 }
 
-/* The number of entries of a settings table. */
+/* Was key given among the values as written? */
+static int
+plugin_given(const struct conf_values *vs, const char *key)
+{
+	for (int i = 0; i < vs->n; i++)
+		if (strcmp(vs->v[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* The number of entries of a (normalised) settings table. */
 static int
 plugin_table_len(const struct jd_setting *t)
 {
@@ -96,6 +105,27 @@ plugin_table_len(const struct jd_setting *t)
 	while (t != NULL && t[n].key != NULL)
 		n++;
 	return n;
+}
+
+/* Copy a plugin's table, whose entries are stride bytes, into this host's
+ * layout, ended by a NULL key; NULL for none. */
+static struct jd_setting *
+plugin_table(const struct jd_setting *t, size_t stride)
+{
+	const struct jd_setting	*e;
+	struct jd_setting	*copy = NULL;
+	size_t			 n = 0;
+
+	if (t == NULL)
+		return NULL;
+	do {
+		e = (const void *)((const char *)t + n * stride);
+		copy = xreallocarray(copy, n + 1, sizeof *copy);
+		memset(&copy[n], 0, sizeof copy[n]);
+		memcpy(&copy[n], e, stride < sizeof *copy ? stride :
+		    sizeof *copy);
+	} while (copy[n++].key != NULL);
+	return copy;
 }
 
 /* Is the module name a plain identifier (no path, no dots)? */
@@ -120,73 +150,122 @@ plugin_rt_free(struct instance *inst)
 	if (rt == NULL)
 		return;
 	plugin_stop(inst);
-	if (rt->settings != NULL) {
-		for (int k = 0; rt->settings->table != NULL &&
-		    rt->settings->table[k].key != NULL; k++)
-			free(rt->settings->values[k]);
-		free(rt->settings->values);
-		free(rt->settings);
-	}
+	host_settings_free(rt->settings);
+	free(rt->settings_table);
+	free(rt->params_table);
 	if (rt->dl != NULL)
 		dlclose(rt->dl);
 	free(rt);
 	inst->rt = NULL;
 }
 
-/* Open inst's module in dir and check its ABI; the descriptor, or NULL
- * with the problem added. */
-static const struct jd_plugin *
-plugin_open(struct instance *inst, const char *dir, struct problems *probs)
+/* Copy descriptor p, as far as its size covers, and its tables into rt;
+ * -1 with why when they cannot be read. */
+static int
+plugin_take(struct plugin_rt *rt, const struct jd_plugin *p, char *why,
+    size_t whylen)
+{
+	size_t	 stride;
+
+	if (p->size < PLUGIN_SIZE_1_0) {
+		snprintf(why, whylen, "its descriptor's size %zu is smaller "
+		    "than ABI 1.0's (%zu)", p->size, PLUGIN_SIZE_1_0);
+		return -1;
+	}
+	memset(&rt->desc, 0, sizeof rt->desc);
+	memcpy(&rt->desc, p, p->size < sizeof rt->desc ? p->size :
+	    sizeof rt->desc);
+	if ((stride = rt->desc.setting_size) == 0)
+		stride = SETTING_SIZE_1_0;
+	if (stride < SETTING_SIZE_1_0) {
+		snprintf(why, whylen, "its setting_size %zu is smaller than "
+		    "ABI 1.0's (%zu)", stride, SETTING_SIZE_1_0);
+		return -1;
+	}
+	if (rt->desc.act == NULL && rt->desc.perform == NULL) {
+		snprintf(why, whylen, "it has neither perform() nor act()");
+		return -1;
+	}
+	rt->settings_table = plugin_table(p->settings, stride);
+	rt->params_table = plugin_table(p->params, stride);
+	return 0;
+}
+
+/* The file of module: the first of plugin_path's folders, then
+ * plugin_dir, that has it (caller frees); NULL when none has. */
+static char *
+plugin_find(const struct config *cf, const char *module)
+{
+	char	*path;
+
+	for (int i = 0; i <= cf->nplugin_path; i++) {
+		path = xprintf("%s/%s.so", i < cf->nplugin_path ?
+		    cf->plugin_path[i] : cf->plugin_dir, module);
+		if (access(path, F_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
+/* Open inst's module in dir, check its ABI and take its descriptor; 0, or
+ * -1 with the problem added. */
+static int
+plugin_open(struct instance *inst, const struct config *cf,
+    struct problems *probs)
 {
 	const struct jd_plugin *(*entry)(void);
 	const struct jd_plugin	*p;
 	struct plugin_rt	*rt = inst->rt;
-	char			*path;
+	char			*path, why[256];
+	int			 rc = -1;
 
 	if (!plugin_valid_module(inst->module)) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': module \"%s\" must be a plain name (lowercase "
 		    "letters, digits, '_')", inst->name, inst->module);
-		return NULL;
+		return -1;
 	}
-	path = xprintf("%s/%s.so", dir, inst->module);
+	if ((path = plugin_find(cf, inst->module)) == NULL) {
+		struct buf dirs;
+
+		buf_init(&dirs);
+		for (int i = 0; i < cf->nplugin_path; i++)
+			buf_printf(&dirs, "%s, ", cf->plugin_path[i]);
+		buf_puts(&dirs, cf->plugin_dir);
+		problems_add(probs, inst->file, inst->line, "plugin instance "
+		    "'%s': no module \"%s\" (%s.so) in %s", inst->name,
+		    inst->module, inst->module, dirs.s);
+		buf_free(&dirs);
+		return -1;
+	}
 	/* RTLD_NODELETE: a plugin's code stays mapped after dlclose(), for
 	 * what may still run it (thread destructors it registered, a call the
 	 * dispatcher gave up on after its timeout). */
 	if ((rt->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) ==
-	    NULL) {
+	    NULL)
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': cannot load module \"%s\": %s", inst->name,
 		    inst->module, dlerror());
-		free(path);
-		return NULL;
-	}
-	*(void **)&entry = dlsym(rt->dl, JD_PLUGIN_SYMBOL);
-	if (entry == NULL || (p = entry()) == NULL) {
+	else if ((*(void **)&entry = dlsym(rt->dl, JD_PLUGIN_SYMBOL)) ==
+	    NULL || (p = entry()) == NULL)
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': %s has no %s() descriptor", inst->name, path,
 		    JD_PLUGIN_SYMBOL);
-		free(path);
-		return NULL;
-	}
-	if (p->abi_major != JD_PLUGIN_ABI_MAJOR ||
-	    p->abi_minor > JD_PLUGIN_ABI_MINOR ||
-	    p->size < sizeof(struct jd_plugin)) {
+	else if (p->abi_major != JD_PLUGIN_ABI_MAJOR ||
+	    p->abi_minor > JD_PLUGIN_ABI_MINOR)
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': %s speaks plugin ABI %u.%u, this journeyd speaks "
 		    "%d.%d", inst->name, path, p->abi_major, p->abi_minor,
 		    JD_PLUGIN_ABI_MAJOR, JD_PLUGIN_ABI_MINOR);
-		free(path);
-		return NULL;
-	}
-	free(path);
-	if (p->act == NULL) {
+	else if (plugin_take(rt, p, why, sizeof why) != 0)
 		problems_add(probs, inst->file, inst->line, "plugin instance "
-		    "'%s': module \"%s\" has no act()", inst->name,
-		    inst->module);
-		return NULL;
-	}
-	return p;
+		    "'%s': %s (ABI %u.%u): %s", inst->name, path,
+		    p->abi_major, p->abi_minor, why);
+	else
+		rc = 0;
+	free(path);
+	return rc;
 }
 
 /* Load inst's module from dir, check its ABI and its settings as written
@@ -195,29 +274,27 @@ static int
 plugin_load(struct instance *inst, const struct config *cf,
     struct problems *probs)
 {
-	const struct jd_plugin	*p;
 	struct plugin_rt	*rt;
-	char			 why[256];
+	const struct jd_setting	*table;
+	char			*text, why[1024];
 	int			 n, before = probs->n;
 
 	rt = inst->rt = xcalloc(1, sizeof *inst->rt);
 	inst->rt_free = plugin_rt_free;
 	rt->conf = cf;
-	if ((p = plugin_open(inst, cf->plugin_dir, probs)) == NULL)
+	host_fill(&rt->host, inst);
+	if (plugin_open(inst, cf, probs) != 0)
 		return -1;
-	rt->plugin = p;
 
 	/* Settings: every key known, typed, and the required ones given. */
-	n = plugin_table_len(p->settings);
-	rt->settings = xcalloc(1, sizeof *rt->settings);
-	rt->settings->table = p->settings;
-	rt->settings->values = xcalloc(n + 1, sizeof(char *));
+	table = rt->settings_table;
+	n = plugin_table_len(table);
+	rt->settings = host_settings_new(table, n);
 	for (int i = 0; i < inst->settings_in.n; i++) {
 		const struct conf_value	*v = &inst->settings_in.v[i];
 		int			 k;
 
-		for (k = 0; k < n && strcmp(p->settings[k].key, v->key) != 0;
-		    k++)
+		for (k = 0; k < n && strcmp(table[k].key, v->key) != 0; k++)
 			;
 		if (k == n) {
 			problems_add(probs, v->file, v->line, "plugin instance "
@@ -225,222 +302,47 @@ plugin_load(struct instance *inst, const struct config *cf,
 			    inst->name, v->key, inst->module);
 			continue;
 		}
-		if (plugin_check_value(&p->settings[k], v,
-		    &rt->settings->values[k], why, sizeof why) != 0)
+		text = NULL;
+		if (plugin_check_value(&table[k], v, &text, why,
+		    sizeof why) != 0)
 			problems_add(probs, v->file, v->line, "plugin instance "
 			    "'%s': '%s' %s", inst->name, v->key, why);
+		host_settings_set(rt->settings, k, text);
 	}
 	for (int k = 0; k < n; k++)
-		if (p->settings[k].required && rt->settings->values[k] == NULL)
+		if (table[k].required &&
+		    !plugin_given(&inst->settings_in, table[k].key))
 			problems_add(probs, inst->file, inst->line, "plugin "
 			    "instance '%s': '%s' is required", inst->name,
-			    p->settings[k].key);
+			    table[k].key);
 	return probs->n == before ? 0 : -1;
 }
 
-/* host->setting: a setting's text, or its default, or NULL. */
-static const char *
-host_setting(const struct jd_settings *set, const char *key)
+/* Let a 1.1 plugin check an instance's settings, without side effects. */
+static int
+plugin_check_settings(struct instance *inst, struct problems *probs)
 {
-	if (set == NULL || set->table == NULL)
-		return NULL;
-	for (int k = 0; set->table[k].key != NULL; k++)
-		if (strcmp(set->table[k].key, key) == 0)
-			return set->values[k] != NULL ? set->values[k] :
-			    set->table[k].defval;
-	return NULL;
-}
+	struct plugin_rt	*rt = inst->rt;
+	char			 err[512] = "";
 
-/* host->setting_int: a setting as a number (durations in seconds). */
-static int64_t
-host_setting_int(const struct jd_settings *set, const char *key)
-{
-	const char	*v = host_setting(set, key);
-	int64_t		 d;
-
-	if (v == NULL)
+	if (rt->desc.check_settings == NULL ||
+	    rt->desc.check_settings(&rt->host, rt->settings, err,
+	    sizeof err) == 0)
 		return 0;
-	if (strcmp(v, "true") == 0)
-		return 1;
-	if (strcmp(v, "false") == 0)
-		return 0;
-	if (duration_parse(v, &d) == 0)
-		return d;
-	return strtoll(v, NULL, 10);
+	problems_add(probs, inst->file, inst->line, "plugin instance '%s': %s",
+	    inst->name, err[0] ? err : "settings refused by the plugin");
+	return -1;
 }
 
-/* host->log: log a line prefixed with the instance's name. */
-static void
-host_log(const struct jd_host *h, int prio, const char *fmt, ...)
-{
-	struct instance	*inst = h->host_private;
-	va_list		 ap;
-	char		 line[2048];
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	log_msg(prio, "%s: %s", inst != NULL ? inst->name : "plugin", line);
-}
-
-/* Keep a string for the life of the action; return it. */
-static const char *
-act_keep(struct act *act, char *s)
-{
-	if (s == NULL)
-		return NULL;
-	act->strings = xreallocarray(act->strings, act->nstrings + 1,
-	    sizeof *act->strings);
-	act->strings[act->nstrings++] = s;
-	return s;
-}
-
-/* Look up a key of a JSON object as text (caller frees), or NULL. */
-static char *
-json_get(const char *json, const char *key)
-{
-	struct render_vars	 rv = { 0 };
-
-	if (json == NULL || strncmp(key, "account.", 8) == 0)
-		return NULL;
-	rv.traits = json;
-	return render_trait(&rv, key);
-}
-
-/* host->param: an action parameter as text, or NULL. */
-static const char *
-host_param(const struct jd_action *a, const char *key)
-{
-	return act_keep((struct act *)a, json_get(a->params, key));
-}
-
-/* host->trait: a trait of the subject or of its account; caller frees. */
-static char *
-host_trait(const struct jd_action *a, const char *key)
-{
-	return render_trait(&((const struct act *)a)->rv, key);
-}
-
-/* host->render: expand a template for the action; caller frees. */
-static char *
-host_render(const struct jd_action *a, const char *tmpl)
-{
-	return render_template(tmpl, &((const struct act *)a)->rv);
-}
-
-/* host->note: keep a note for the action's history entry. */
-static void
-host_note(const struct jd_action *a, const char *text)
-{
-	struct act	*act = (struct act *)a;
-
-	free(act->note);
-	act->note = xstrdup(text);
-}
-
-/* host->enroll: put the subject into another journey. */
-static int
-host_enroll(const struct jd_action *a, const char *journey,
-    const char *stage, char *err, size_t errlen)
-{
-	struct act	*act = (struct act *)a;
-	int		 rc;
-
-	if (act->db == NULL) {
-		snprintf(err, errlen, "no database in this context");
-		return -1;
-	}
-	if (store_begin(act->db) != 0) {
-		snprintf(err, errlen, "database busy: %s",
-		    sqlite3_errmsg(act->db));
-		return -1;
-	}
-	rc = journey_enroll(act->db, act->conf, act->sid, journey, stage,
-	    a->rule, a->now, err, errlen);
-	if (rc < 0 || store_commit(act->db) != 0) {
-		store_rollback(act->db);
-		return -1;
-	}
-	return 0;
-}
-
-/* host->queue: queue another action for the subject through instance. */
-static int
-host_queue(const struct jd_action *a, const char *instance,
-    const char *params, char *err, size_t errlen)
-{
-	struct act	*act = (struct act *)a;
-	int64_t		 aid;
-
-	if (act->db == NULL || config_instance(act->conf, instance) == NULL) {
-		snprintf(err, errlen, "no plugin instance \"%s\"", instance);
-		return -1;
-	}
-	if (store_begin(act->db) != 0) {
-		snprintf(err, errlen, "database busy: %s",
-		    sqlite3_errmsg(act->db));
-		return -1;
-	}
-	aid = journey_queue(act->db, act->sid, a->journey, a->rule, a->stage,
-	    instance, params != NULL ? params : "{}", a->now);
-	if (aid < 0 || store_commit(act->db) != 0) {
-		store_rollback(act->db);
-		snprintf(err, errlen, "cannot queue: %s",
-		    sqlite3_errmsg(act->db));
-		return -1;
-	}
-	return 0;
-}
-
-/* host->has_journey: does the config have this journey (and stage)? */
-static int
-host_has_journey(const struct jd_host *h, const char *journey,
-    const char *stage)
-{
-	struct instance	*inst = h->host_private;
-	struct journey	*j;
-
-	if (inst == NULL || inst->rt == NULL ||
-	    (j = config_journey(inst->rt->conf, journey)) == NULL)
-		return 0;
-	return stage == NULL || journey_stage(j, stage) != -1;
-}
-
-/* host->has_instance: does the config have this plugin instance? */
-static int
-host_has_instance(const struct jd_host *h, const char *name)
-{
-	struct instance	*inst = h->host_private;
-
-	return inst != NULL && inst->rt != NULL &&
-	    config_instance(inst->rt->conf, name) != NULL;
-}
-
-/* Start an instance: fill its host interface and call init(). */
+/* Start an instance: call init(). */
 static int
 plugin_start(struct instance *inst, struct problems *probs)
 {
 	struct plugin_rt	*rt = inst->rt;
-	const struct jd_plugin	*p = rt->plugin;
 	char			 err[512] = "";
 
-	rt->host.abi_major = JD_PLUGIN_ABI_MAJOR;
-	rt->host.abi_minor = JD_PLUGIN_ABI_MINOR;
-	rt->host.size = sizeof rt->host;
-	rt->host.log = host_log;
-	rt->host.setting = host_setting;
-	rt->host.setting_int = host_setting_int;
-	rt->host.param = host_param;
-	rt->host.trait = host_trait;
-	rt->host.render = host_render;
-	rt->host.note = host_note;
-	rt->host.enroll = host_enroll;
-	rt->host.queue = host_queue;
-	rt->host.has_journey = host_has_journey;
-	rt->host.has_instance = host_has_instance;
-	rt->host.host_private = inst;
-	if (p->init != NULL && p->init(&rt->host, rt->settings, &rt->state,
-	    err, sizeof err) != 0) {
+	if (rt->desc.init != NULL && rt->desc.init(&rt->host, rt->settings,
+	    &rt->state, err, sizeof err) != 0) {
 		problems_add(probs, inst->file, inst->line, "plugin instance "
 		    "'%s': %s", inst->name, err[0] ? err : "init failed");
 		return -1;
@@ -449,22 +351,20 @@ plugin_start(struct instance *inst, struct problems *probs)
 	return 0;
 }
 
-/* Check a rule's action parameters against its plugin's table and its
- * check(). */
+/* Check a rule's action parameters against its plugin's table. */
 static int
-plugin_check_params(struct instance *inst, const struct journey *j,
-    const struct rule *r, struct problems *probs)
+plugin_check_table(struct instance *inst, const struct rule *r,
+    struct problems *probs)
 {
-	struct plugin_rt	*rt = inst->rt;
-	const struct jd_plugin	*p = rt->plugin;
-	char			*text, why[256], err[512] = "";
+	const struct jd_setting	*table = inst->rt->params_table;
+	char			*text, why[1024];
 	int			 before = probs->n, n, k;
 
-	n = plugin_table_len(p->params);
+	n = plugin_table_len(table);
 	for (int i = 0; i < r->action_in.n; i++) {
 		const struct conf_value *v = &r->action_in.v[i];
 
-		for (k = 0; k < n && strcmp(p->params[k].key, v->key) != 0; k++)
+		for (k = 0; k < n && strcmp(table[k].key, v->key) != 0; k++)
 			;
 		if (k == n) {
 			problems_add(probs, v->file, v->line, "action for '%s': "
@@ -473,7 +373,7 @@ plugin_check_params(struct instance *inst, const struct journey *j,
 			continue;
 		}
 		text = NULL;
-		if (plugin_check_value(&p->params[k], v, &text, why,
+		if (plugin_check_value(&table[k], v, &text, why,
 		    sizeof why) != 0)
 			problems_add(probs, v->file, v->line, "action for '%s': "
 			    "'%s' %s", inst->name, v->key, why);
@@ -484,49 +384,81 @@ plugin_check_params(struct instance *inst, const struct journey *j,
 
 		for (int i = 0; i < r->action_in.n; i++)
 			given |= strcmp(r->action_in.v[i].key,
-			    p->params[k].key) == 0;
-		if (p->params[k].required && !given)
+			    table[k].key) == 0;
+		if (table[k].required && !given)
 			problems_add(probs, r->action_file, r->action_line,
 			    "action for '%s': '%s' is required", inst->name,
-			    p->params[k].key);
-	}
-	if (probs->n == before && p->check != NULL && rt->started) {
-		struct act act;
-
-		memset(&act, 0, sizeof act);
-		act.a.id = act.a.stage = act.a.subject_id = "";
-		act.a.subject_kind = "user";
-		act.a.traits = "{}";
-		act.a.instance = inst->name;
-		act.a.journey = j->name;
-		act.a.rule = r->name;
-		act.a.params = r->params;
-		act.a.settings = rt->settings;
-		act.conf = rt->conf;
-		act.inst = inst;
-		if (p->check(rt->state, &rt->host, &act.a, err,
-		    sizeof err) != 0)
-			problems_add(probs, r->action_file, r->action_line,
-			    "rule \"%s\": action for '%s': %s", r->name,
-			    inst->name, err[0] ? err : "rejected by the plugin");
-		act_clear(&act);
+			    table[k].key);
 	}
 	return probs->n == before ? 0 : -1;
 }
 
-/* Load every plugin instance of cf, and with PLUGINS_START start them;
- * then check every action's parameters against its plugin. */
+/*
+ * Check a rule's action parameters: against its plugin's table, then
+ * through the plugin's check(): a started instance's with its state, and
+ * a 1.1 plugin's, not started (--check), with a NULL state. A 1.0 plugin's
+ * check() may need its state: it is not called unless started.
+ */
+static int
+plugin_check_params(struct instance *inst, const struct journey *j,
+    const struct rule *r, struct act_check *ctx)
+{
+	struct plugin_rt	*rt = inst->rt;
+	struct act		 act;
+	char			 err[512] = "";
+	int			 rc;
+
+	if (plugin_check_table(inst, r, ctx->probs) != 0)
+		return -1;
+	if (rt->desc.check == NULL || (!rt->started &&
+	    rt->desc.abi_minor < 1))
+		return 0;
+	memset(&act, 0, sizeof act);
+	act.a.id = act.a.stage = act.a.subject_id = "";
+	act.a.subject_kind = "user";
+	act.a.traits = "{}";
+	act.a.instance = inst->name;
+	act.a.journey = j->name;
+	act.a.rule = r->name;
+	act.a.params = r->params;
+	act.a.settings = rt->settings;
+	act.conf = rt->conf;
+	act.inst = inst;
+	act.rv.traits = "{}";
+	act.rv.journey = j->name;
+	act.rv.rule = r->name;
+	act.check = ctx;
+	ctx->rule = r;
+	if ((rc = rt->desc.check(rt->started ? rt->state : NULL, &rt->host,
+	    &act.a, err, sizeof err)) != 0)
+		problems_add(ctx->probs, r->action_file, r->action_line,
+		    "rule \"%s\": action for '%s': %s", r->name, inst->name,
+		    err[0] ? err : "rejected by the plugin");
+	act_clear(&act);
+	return rc != 0 ? -1 : 0;
+}
+
+/* Load every plugin instance of cf, check their settings, and with
+ * PLUGINS_START start them; then check every action of every rule. */
 int
 plugins_load(struct config *cf, int flags, struct problems *probs)
 {
-	int	 before = probs->n;
+	struct act_check	 ctx = { NULL, NULL, probs };
+	int			 before = probs->n;
 
 	for (int i = 0; i < cf->ninstances; i++)
 		plugin_load(cf->instances[i], cf, probs);
 	for (int i = 0; i < cf->ninstances && probs->n == before; i++)
+		plugin_check_settings(cf->instances[i], probs);
+	for (int i = 0; i < cf->ninstances && probs->n == before; i++)
 		if (flags & PLUGINS_START)
 			plugin_start(cf->instances[i], probs);
-	for (int i = 0; i < cf->njourneys && probs->n == before; i++) {
+	if (probs->n != before)
+		return -1;
+	/* Only --check reads which traits the store has seen. */
+	ctx.templates = tmpl_check_new((flags & PLUGINS_START) ? NULL :
+	    cf->database);
+	for (int i = 0; i < cf->njourneys; i++) {
 		const struct journey *j = &cf->journeys[i];
 
 		for (int k = 0; k < j->nrules; k++) {
@@ -535,9 +467,10 @@ plugins_load(struct config *cf, int flags, struct problems *probs)
 
 			if (r->instance != NULL &&
 			    (inst = config_instance(cf, r->instance)) != NULL)
-				plugin_check_params(inst, j, r, probs);
+				plugin_check_params(inst, j, r, &ctx);
 		}
 	}
+	tmpl_check_free(ctx.templates);
 	return probs->n == before ? 0 : -1;
 }
 
@@ -547,23 +480,10 @@ plugin_stop(struct instance *inst)
 {
 	struct plugin_rt	*rt = inst->rt;
 
-	if (rt != NULL && rt->started && rt->plugin->fini != NULL)
-		rt->plugin->fini(rt->state);
+	if (rt != NULL && rt->started && rt->desc.fini != NULL)
+		rt->desc.fini(rt->state);
 	if (rt != NULL) {
 		rt->started = 0;
 		rt->state = NULL;
 	}
-}
-
-/* Free what the host kept for an action. */
-void
-act_clear(struct act *act)
-{
-	for (int i = 0; i < act->nstrings; i++)
-		free(act->strings[i]);
-	free(act->strings);
-	act->strings = NULL;
-	act->nstrings = 0;
-	free(act->note);
-	act->note = NULL;
 }

@@ -54,6 +54,7 @@ struct tick {
 	int64_t			 entrants;	/* ... still, once settled */
 	int			 members;	/* the chunk has members */
 	int			 old;		/* ... active, before entry */
+	int64_t			 hid0;		/* history before the chunk */
 };
 
 /* stmt.c: the engine's statements. A keyed statement is one of a journey

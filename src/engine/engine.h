@@ -38,6 +38,19 @@ void		 engine_free(struct engine *);
 int		 engine_tick(struct engine *, int64_t now, int flags, FILE *out,
 		    struct tick_stats *);
 
+/* react.c: what changed since a mark, for a scoped tick. */
+struct react_mark {
+	int64_t	 eid;		/* the last event seen */
+	int64_t	 seq;		/* the last subject change seen */
+};
+int		 engine_mark(struct engine *, struct react_mark *);
+/* Scope the next TICK_SCOPED tick to the subjects changed after *m and
+ * those whose rules read them; move *m on. How many, 0 when nothing
+ * changed, or -1. */
+int64_t		 engine_scope(struct engine *, struct react_mark *);
+/* Forget the subject changes up to a mark (a full tick covered them). */
+int		 engine_forget_changes(struct engine *, const struct react_mark *);
+
 /* members.c: hand-offs, in the caller's transaction. */
 /* Enroll subject sid in a journey at stage (NULL: the first), recording
  * rule as the cause. Returns 1 when enrolled, 0 when already in it, -1 with

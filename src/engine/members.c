@@ -152,6 +152,76 @@ members_settle(struct tick *t, int64_t before)
 	    "n.subject, p.k, p.sub", NULL, NULL, before) < 0 ? -1 : 0;
 }
 
+/* Does on = "enter" rule r hold for subject sid now? 1, 0, or -1; its id
+ * in *id (caller frees) to draw its holdout bucket. */
+static int
+members_enter_holds(sqlite3 *db, const struct journey *j,
+    const struct rule *r, int64_t sid, int64_t now, char **id)
+{
+	sqlite3_stmt	*st;
+	struct sql	 q;
+	int		 rc = -1;
+
+	sql_init(&q);
+	buf_puts(&q.text, "SELECT s.id, (");
+	expr_sql(r->when, &q);
+	buf_puts(&q.text, ") FROM " EXPR_FROM " WHERE s.sid = ");
+	sql_add_int(&q, sid);
+	if ((st = store_try_prepare(db, q.text.s)) != NULL) {
+		if (sql_bind(&q, st, now, j->name) == 0 &&
+		    sqlite3_step(st) == SQLITE_ROW) {
+			*id = xstrdup((const char *)sqlite3_column_text(st, 0));
+			rc = sqlite3_column_int(st, 1) != 0;
+		}
+		sqlite3_finalize(st);
+	}
+	sql_free(&q);
+	return rc;
+}
+
+/*
+ * A hand-off's entry into stage si of journey j: fire its on = "enter"
+ * rules for the subject, as a tick fires them for the entries it writes.
+ * One subject: no statement to share, so each condition is compiled here.
+ */
+static int
+members_on_enter(sqlite3 *db, const struct journey *j, int64_t sid, int si,
+    int64_t now)
+{
+	for (int i = 0; i < j->nrules; i++) {
+		const struct rule	*r = &j->rules[i];
+		struct buf		 key;
+		char			*id = NULL;
+		int			 holds, held = 0;
+		int64_t			 aid;
+
+		if (!r->on_enter)
+			continue;
+		holds = 0;
+		for (int k = 0; k < r->nstages; k++)
+			holds |= strcmp(r->stages[k], j->stages[si].name) == 0;
+		if (r->nstages > 0 && !holds)
+			continue;
+		if ((holds = members_enter_holds(db, j, r, sid, now, &id)) < 0)
+			return -1;
+		if (holds && r->holdout > 0) {
+			buf_init(&key);
+			buf_printf(&key, "%s/%s/%s", j->name, r->name, id);
+			held = bucket_of(key.s, key.len) < r->holdout;
+			buf_free(&key);
+		}
+		free(id);
+		if (!holds)
+			continue;
+		if ((aid = journey_queue(db, sid, j->name, r->name,
+		    j->stages[si].name, r->instance, r->params != NULL ?
+		    r->params : "{}", now)) < 0 ||
+		    (held && outbox_hold(db, aid, "holdout", now) != 0))
+			return -1;
+	}
+	return 0;
+}
+
 /* Enroll a subject in a journey (a hand-off). */
 int
 journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
@@ -202,7 +272,7 @@ journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
 	sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
 	n = sqlite3_step(st) == SQLITE_DONE ? 1 : -1;
 	sqlite3_finalize(st);
-	if (n < 0)
+	if (n < 0 || members_on_enter(db, j, sid, si, now) != 0)
 		goto fail;
 	return 1;
 fail:

@@ -68,7 +68,7 @@ struct tally {
 
 /* The kinds of a journey's keyed statements (eng_key). */
 enum {
-	K_EXIT, K_ENTRY, K_CLIMB, K_TRANSITION, K_APART, K_ACTION
+	K_EXIT, K_ENTRY, K_CLIMB, K_TRANSITION, K_APART, K_ACTION, K_ENTER
 };
 
 /* A clock in seconds. */
@@ -219,7 +219,8 @@ static int
 tick_foldable(const struct tick *t, const struct rule *r, int bit,
     struct expr_share *share)
 {
-	return r->go < 0 && r->instance != NULL && bit < TICK_MASK_BITS &&
+	return r->go < 0 && r->instance != NULL && !r->on_enter &&
+	    bit < TICK_MASK_BITS &&
 	    !expr_reads_journey(r->when, t->j->name) &&
 	    expr_share_covers(share, r->when);
 }
@@ -763,6 +764,66 @@ tick_action(struct tick *t, int ri)
 	return n > 0 ? tick_queue(t, &t->j->rules[ri], NULL, 1) : 0;
 }
 
+/* Does rule r apply at stage si? */
+static int
+tick_rule_at(const struct journey *j, const struct rule *r, int si)
+{
+	if (r->nstages == 0)
+		return 1;
+	for (int k = 0; k < r->nstages; k++)
+		if (strcmp(r->stages[k], j->stages[si].name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An on = "enter" rule ri fires for every entry into each of its stages
+ * that this chunk wrote (history rows after t->hid0: entries, and moves in
+ * the middle of a climb too, so that a fast climber gets every stage's
+ * welcome), where its condition holds now; one statement per stage, so
+ * that a subject entering two of them gets both.
+ */
+static int
+tick_enter(struct tick *t, int ri)
+{
+	const struct journey	*j = t->j;
+	const struct rule	*r = &j->rules[ri];
+	struct estmt		*es;
+	struct sql		 q;
+	int			 n;
+
+	for (int si = 0; si < j->nstages; si++) {
+		uint64_t key = eng_key(t, K_ENTER, ri, si);
+
+		if (!tick_rule_at(j, r, si))
+			continue;
+		if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL,
+		    0) < 0)
+			return -1;
+		if ((es = eng_cached(t->e, key)) == NULL) {
+			sql_init(&q);
+			buf_puts(&q.text, "INSERT OR IGNORE INTO temp.tick_batch("
+			    "sid, stage) SELECT h.subject, h.stage FROM "
+			    "history_steps h CROSS JOIN members m ON m.journey "
+			    "= :journey AND m.subject = h.subject CROSS JOIN "
+			    "subjects s ON s.sid = h.subject WHERE h.hid > :i "
+			    "AND h.journey = :journey AND h.what IN "
+			    "('entered', 'moved') AND h.stage = ");
+			sql_add_text(&q, j->stages[si].name);
+			buf_puts(&q.text, " AND m.status IN (0, 1) AND (");
+			expr_sql(r->when, &q);
+			buf_puts(&q.text, ")");
+			es = eng_prepare(t->e, key, &q, j->name);
+			sql_free(&q);
+		}
+		if (es == NULL || (n = eng_run(t, es, NULL, NULL, t->hid0)) < 0)
+			return -1;
+		if (n > 0 && tick_queue(t, r, j->stages[si].name, 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Work out, once per config, how the journey's entrants climb: on their
  * own unless a goto rule reads the subject's own membership of this
  * journey, which they do not have until they are written to members, or
@@ -799,7 +860,8 @@ tick_chunk(struct tick *t)
 	int			 moved;
 
 	if (eng_fixed(t, "DELETE FROM temp.tick_moved", NULL, NULL, 0) < 0 ||
-	    tick_exit(t) != 0 ||
+	    (t->hid0 = eng_int(t, "SELECT coalesce(max(hid), 0) FROM "
+	    "history")) < 0 || tick_exit(t) != 0 ||
 	    (t->members = eng_int(t, "SELECT EXISTS (SELECT 1 FROM members "
 	    "WHERE journey = :journey AND subject BETWEEN :lo AND :hi)")) < 0 ||
 	    (t->old = eng_int(t, "SELECT EXISTS (SELECT 1 FROM members WHERE "
@@ -827,7 +889,9 @@ tick_chunk(struct tick *t)
 		return -1;
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule *r = &j->rules[i];
-		if (r->go < 0 && r->instance != NULL && tick_action(t, i) != 0)
+
+		if (r->on_enter ? tick_enter(t, i) != 0 : r->go < 0 &&
+		    r->instance != NULL && tick_action(t, i) != 0)
 			return -1;
 	}
 	return 0;
@@ -918,7 +982,6 @@ tick_transact(struct tick *t, int dry_run, FILE *out)
 {
 	struct tick_stats	 before = *t->stats;
 	sqlite3			*db = t->e->db;
-	int64_t			 hid = 0;
 	double			 start = tick_clock(), took;
 
 	if (store_begin(db) != 0) {
@@ -926,13 +989,10 @@ tick_transact(struct tick *t, int dry_run, FILE *out)
 		    sqlite3_errmsg(db));
 		return -1;
 	}
-	if (dry_run && (hid = eng_int(t, "SELECT coalesce(max(hid), 0) FROM "
-	    "history")) < 0)
-		goto fail;
 	if (tick_chunk(t) != 0)
 		goto fail;
 	if (dry_run) {
-		tick_print(db, hid, out);
+		tick_print(db, t->hid0, out);
 		store_rollback(db);
 	} else if (store_commit(db) != 0)
 		goto fail;

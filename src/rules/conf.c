@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <libconfig.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ struct conf_ctx {
 };
 
 static const char *conf_top_keys[] = {
-	"database", "plugin_dir", "spool_dir", "interval", "workers",
+	"database", "plugin_dir", "plugin_path", "spool_dir", "interval",
+	"workers",
 	"retry_min", "retry_max", "retry_for", "default_timezone",
 	"metrics_file", "plugins", "journeys", NULL
 };
@@ -39,7 +41,7 @@ static const char *conf_journey_keys[] = {
 };
 static const char *conf_rule_keys[] = {
 	"name", "stage", "when", "goto", "action", "repeat", "holdout",
-	"ignore_limits", "quiet_hours", NULL
+	"ignore_limits", "quiet_hours", "on", NULL
 };
 static const char *conf_stage_keys[] = { "name", "expect", NULL };
 
@@ -452,6 +454,34 @@ conf_rule_stages(struct conf_ctx *c, struct journey *j, struct rule *r,
 			    "journey \"%s\"", r->name, r->stages[i], j->name);
 }
 
+/* Read a rule's `on`: "enter" fires its action for every entry into its
+ * stages (SPEC §14.5). */
+static void
+conf_rule_on(struct conf_ctx *c, struct rule *r, config_setting_t *g)
+{
+	config_setting_t	*s = config_setting_get_member(g, "on");
+	const char		*v;
+
+	if (s == NULL || (v = conf_string(c, g, "on")) == NULL)
+		return;
+	if (strcmp(v, "enter") != 0) {
+		conf_error(c, s, "rule \"%s\": on = \"%s\": the only event is "
+		    "\"enter\"", r->name, v);
+		return;
+	}
+	r->on_enter = 1;
+	if (config_setting_get_member(g, "goto") != NULL)
+		conf_error(c, s, "rule \"%s\": on = \"enter\" fires an "
+		    "action, it cannot also have 'goto'", r->name);
+	if (config_setting_get_member(g, "action") == NULL)
+		conf_error(c, s, "rule \"%s\": on = \"enter\" needs an "
+		    "'action'", r->name);
+	if (config_setting_get_member(g, "repeat") != NULL)
+		conf_error(c, config_setting_get_member(g, "repeat"), "rule "
+		    "\"%s\": 'repeat' does not apply to on = \"enter\": it "
+		    "fires once for every entry", r->name);
+}
+
 /* Read one rule (expressions are compiled later, once all journeys are
  * known). */
 static void
@@ -483,9 +513,12 @@ conf_rule(struct conf_ctx *c, struct journey *j, struct rule *r,
 			    "\"%s\"", j->name, r->name);
 	conf_rule_stages(c, j, r, config_setting_get_member(g, "stage"));
 
+	conf_rule_on(c, r, g);
 	s = config_setting_get_member(g, "when");
 	v = conf_string(c, g, "when");
-	if (s == NULL)
+	if (s == NULL && r->on_enter)
+		r->when_src = xstrdup("true");
+	else if (s == NULL)
 		conf_error(c, g, "rule \"%s\": 'when' is missing", r->name);
 	else if (v != NULL && v[strspn(v, " \t\r\n")] == '\0')
 		conf_error(c, s, "rule \"%s\": 'when' is empty", r->name);
@@ -584,6 +617,43 @@ conf_journey(struct conf_ctx *c, struct config *cf, struct journey *j,
 		j->nrules++;
 		conf_rule(c, j, &j->rules[i], config_setting_get_elem(rules,
 		    i));
+	}
+}
+
+/* Read plugin_path: a folder or a list of folders, searched in order
+ * before plugin_dir (the installed plugins). */
+static void
+conf_plugin_path(struct conf_ctx *c, struct config *cf, config_setting_t *s)
+{
+	config_setting_t	*e;
+	int			 n;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		cf->plugin_path = xcalloc(1, sizeof *cf->plugin_path);
+		cf->plugin_path[cf->nplugin_path++] =
+		    xstrdup(config_setting_get_string(s));
+		return;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		conf_error(c, s, "'plugin_path' is a folder or a list of them "
+		    "[ \"/opt/mine/plugins\", ... ]");
+		return;
+	}
+	n = config_setting_length(s);
+	cf->plugin_path = xcalloc(n + 1, sizeof *cf->plugin_path);
+	for (int i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    *config_setting_get_string(e) == '\0') {
+			conf_error(c, e, "'plugin_path' lists folders, as "
+			    "strings");
+			continue;
+		}
+		cf->plugin_path[cf->nplugin_path++] =
+		    xstrdup(config_setting_get_string(e));
 	}
 }
 
@@ -694,7 +764,9 @@ conf_read(const char *path, char **text, struct problems *probs)
 	int	 line = 1;
 
 	if ((f = fopen(path, "rb")) == NULL) {
-		problems_add(probs, path, 0, "cannot read the config file");
+		problems_add(probs, path, 0, "cannot read the config file: %s%s",
+		    strerror(errno), errno == ENOENT ? " (give another with "
+		    "-c FILE)" : "");
 		return -1;
 	}
 	s = xmalloc(cap + 1);
@@ -708,9 +780,12 @@ conf_read(const char *path, char **text, struct problems *probs)
 		}
 	}
 	if (ferror(f) || len >= CONF_MAX_SIZE) {
-		problems_add(probs, path, 0, ferror(f) ? "cannot read the "
-		    "config file" : "the config file is larger than %d bytes",
-		    CONF_MAX_SIZE);
+		if (ferror(f))
+			problems_add(probs, path, 0, "cannot read the config "
+			    "file: %s", strerror(errno));
+		else
+			problems_add(probs, path, 0, "the config file is "
+			    "larger than %d bytes", CONF_MAX_SIZE);
 		fclose(f);
 		free(s);
 		return -1;
@@ -777,6 +852,8 @@ config_load(const char *path, struct problems *probs)
 	    LOCALSTATEDIR "/lib/journeyd/journeyd.db");
 	v = conf_string(&c, root, "plugin_dir");
 	cf->plugin_dir = xstrdup(v != NULL ? v : PLUGINDIR);
+	conf_plugin_path(&c, cf, config_setting_get_member(root,
+	    "plugin_path"));
 	if ((v = conf_string(&c, root, "spool_dir")) != NULL)
 		cf->spool_dir = xstrdup(v);
 	if ((v = conf_string(&c, root, "default_timezone")) != NULL) {
@@ -904,6 +981,9 @@ config_free(struct config *cf)
 	free(cf->path);
 	free(cf->database);
 	free(cf->plugin_dir);
+	for (int i = 0; i < cf->nplugin_path; i++)
+		free(cf->plugin_path[i]);
+	free(cf->plugin_path);
 	free(cf->spool_dir);
 	free(cf->default_timezone);
 	free(cf->metrics_file);

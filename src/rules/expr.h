@@ -111,6 +111,8 @@ void		 expr_share_free(struct expr_share *);
 /* Does the expression read the subject's own membership of the named
  * journey (stage(), in_journey() or completed() of it)? */
 int		 expr_reads_journey(const struct expr *, const char *journey);
+/* Does the expression read the subject's account (account.*)? */
+int		 expr_reads_account(const struct expr *);
 
 /* Evaluate e for one subject and write why, one line per comparison, each
  * like "count('ride', 30d) = 7 (needs >= 8): no", indented by indent.

@@ -662,6 +662,25 @@ expr_reads_journey(const struct expr *e, const char *journey)
 	return node_reads_journey(e->root, journey);
 }
 
+/* Does n or a node under it read the subject's account (account.*)? */
+static int
+node_reads_account(const struct node *n)
+{
+	if (n == NULL)
+		return 0;
+	if (n->kind == NODE_CALL && n->account)
+		return 1;
+	return node_reads_account(n->l) || node_reads_account(n->r);
+}
+
+/* Does e read the subject's account (account.attr(), account.count(),
+ * account.stage(), ...)? */
+int
+expr_reads_account(const struct expr *e)
+{
+	return node_reads_account(e->root);
+}
+
 /* Is n a constant, whose source says all about it? */
 static int
 node_constant(const struct node *n)

@@ -47,6 +47,7 @@ struct rule {
 	char		*action_file;	/* where the action is written */
 	int		 action_line;
 	int64_t		 repeat;	/* 0 = once, else seconds */
+	int		 on_enter;	/* on = "enter": for every entry */
 	int		 holdout;	/* percent, 0 = none */
 	int		 ignore_limits;
 	char		*quiet_hours;	/* overrides the instance's, or NULL */
@@ -90,7 +91,9 @@ struct instance {
 struct config {
 	char		*path;
 	char		*database;
-	char		*plugin_dir;
+	char		*plugin_dir;	/* the installed plugins */
+	char		**plugin_path;	/* own plugins, searched first */
+	int		 nplugin_path;
 	char		*spool_dir;
 	int64_t		 interval;
 	int		 workers;
@@ -115,6 +118,13 @@ struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
+
+/* confpath.c: a path of the config that names a file to read, resolved
+ * ("$CREDENTIALS_DIRECTORY/NAME" against that variable: systemd's
+ * LoadCredential=). Both return a new string, or NULL with the reason. */
+char		*conf_path(const char *path, char *err, size_t errlen);
+char		*conf_path_readable(const char *path, const char *what,
+		    char *err, size_t errlen);
 
 /* bucket.c: a subject's stable bucket 0..99 for holdouts, as the SQL
  * function jd_bucket(text) that compiled rules call. */

@@ -58,7 +58,8 @@ static const char *outbox_sql[OQ_COUNT] = {
 	"WHERE o.aid = ?1",
 	"SELECT first_try FROM outbox WHERE aid = ?1",
 	"UPDATE outbox SET status = ?1, due = ?2, reason = ?3, note = "
-	"coalesce(?4, note), crashes = 0, updated = ?5 WHERE aid = ?6",
+	"coalesce(?4, note), crashes = 0, updated = ?5, external_id = "
+	"coalesce(?7, external_id) WHERE aid = ?6",
 };
 
 struct outbox_conn {
@@ -369,6 +370,7 @@ outbox_record(struct outbox_conn *oc, int64_t aid,
 	sqlite3_bind_text(st, 4, o->note, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, o->now);
 	sqlite3_bind_int64(st, 6, aid);
+	sqlite3_bind_text(st, 7, o->external_id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);

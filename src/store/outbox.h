@@ -99,6 +99,7 @@ struct outbox_outcome {
 	enum outbox_result	 result;
 	const char		*reason;	/* or NULL */
 	const char		*note;		/* for the history, or NULL */
+	const char		*external_id;	/* the channel's, or NULL */
 	int64_t			 retry_after;	/* the server's delay, s; 0 */
 	int			 attempt;
 	int64_t			 now;

@@ -3,7 +3,7 @@
  * checkpoints (store_wal_hook), the schema and its migrations by PRAGMA
  * user_version, and small helpers.
  *
- * Layout (version 1):
+ * Layout (version 2):
  *   subjects  users (kind 0) and accounts (kind 1); a user's account
  *   events    tracked events, indexed by (subject, name, ts) for counting
  *   messages  identities of imported identify/group lines (idempotency)
@@ -22,7 +22,7 @@
  *   firings   when an action rule last fired for a subject (repeat)
  *   outbox    queued actions and their delivery state (with the subject's
  *             traits as of the first attempt, so that every retry carries
- *             the same ones); the queue (pending, in flight, retrying) by
+ *             the same ones, and the id the channel gave what it made); the queue (pending, in flight, retrying) by
  *             due time, for claims, recovery and metrics; by (subject,
  *             instance, created) for the guard and the tick. No index on
  *             status alone: each action goes pending, in flight, done in
@@ -32,7 +32,7 @@
  *             by their own partial index (outbox, retry --dead).
  *   meta      key/value: last tick and the like
  *
- * Version 2:
+ * Version 3:
  *   outbox_tally  how many actions of each instance ended done, held or
  *             dead: a counter (journeyd_actions_total), one more each
  *             time an action reaches one of these statuses, by a trigger
@@ -141,7 +141,9 @@ static const char *store_migrations[] = {
 	"CREATE INDEX outbox_dead ON outbox(due, aid) WHERE " OUTBOX_DEAD_SQL
 	";"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
-	/* 1 -> 2: the counters of finished actions, kept by triggers in the
+	/* 1 -> 2: the id a channel gave what an action made (a CRM task). */
+	"ALTER TABLE outbox ADD COLUMN external_id TEXT;",
+	/* 2 -> 3: the counters of finished actions, kept by triggers in the
 	 * transaction of each outcome; counted once from the outbox. */
 	"CREATE TABLE outbox_tally ("
 	"  instance TEXT NOT NULL,"
@@ -292,6 +294,40 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* Say why the database at path could not be opened: SQLite's message,
+ * and for "unable to open database file" what is wrong with its folder. */
+static void
+store_open_error(sqlite3 *db, const char *path, const char *msg, char *err,
+    size_t errlen)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*dir;
+	struct stat	 sb;
+
+	if (db == NULL || (sqlite3_errcode(db) & 0xff) != SQLITE_CANTOPEN) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return;
+	}
+	dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &sb) != 0)
+		snprintf(err, errlen, "%s: %s: the folder %s does not exist "
+		    "(create it, or set 'database' to a path in a folder that "
+		    "does)", path, msg, dir);
+	else if (!S_ISDIR(sb.st_mode))
+		snprintf(err, errlen, "%s: %s: %s is not a folder", path, msg,
+		    dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		snprintf(err, errlen, "%s: %s: this user (uid %d) cannot "
+		    "write in the folder %s", path, msg, (int)getuid(), dir);
+	else if (access(path, R_OK | W_OK) != 0 && errno != ENOENT)
+		snprintf(err, errlen, "%s: %s: %s", path, msg,
+		    strerror(errno));
+	else
+		snprintf(err, errlen, "%s: %s", path, msg);
+	free(dir);
+}
+
 /* Open (creating when needed, mode 0600) and migrate the database. */
 sqlite3 *
 store_open(const char *path, char *err, size_t errlen)
@@ -312,8 +348,8 @@ store_open(const char *path, char *err, size_t errlen)
 		close(fd);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    db ? sqlite3_errmsg(db) : strerror(ENOMEM));
+		store_open_error(db, path, db ? sqlite3_errmsg(db) :
+		    strerror(ENOMEM), err, errlen);
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -332,7 +368,7 @@ store_open(const char *path, char *err, size_t errlen)
 	     * does not grow with the number of subjects. */
 	    "PRAGMA temp_store = FILE;"
 	    "PRAGMA temp.cache_size = -8192;", NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+		store_open_error(db, path, msg, err, errlen);
 		sqlite3_free(msg);
 		store_close(db);
 		return NULL;
@@ -482,4 +518,38 @@ member_status_name(int status)
 	case MEMBER_EXITED:	return "exited";
 	}
 	return "unknown";
+}
+
+/* Read the trait keys of the database at path, opened read-only (nothing
+ * created, nothing migrated). -1 when it or its trait_keys is missing. */
+int
+store_trait_keys(const char *path, char ***keys, int *nkeys)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	int		 rc = -1;
+
+	*keys = NULL;
+	*nkeys = 0;
+	if (strcmp(path, ":memory:") == 0 || access(path, F_OK) != 0 ||
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	if (sqlite3_prepare_v2(db, "SELECT key FROM trait_keys", -1, &st,
+	    NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+
+		if (key == NULL)
+			continue;
+		*keys = xreallocarray(*keys, *nkeys + 1, sizeof **keys);
+		(*keys)[(*nkeys)++] = xstrdup(key);
+	}
+	rc = rc == SQLITE_DONE ? 0 : -1;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
 }

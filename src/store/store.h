@@ -47,6 +47,14 @@ sqlite3_stmt	*store_try_prepare(sqlite3 *, const char *sql);
 int64_t		 store_subject(sqlite3 *, const char *ref, int *kind);
 int		 store_meta_set(sqlite3 *, const char *key, const char *value);
 char		*store_meta_get(sqlite3 *, const char *key);
+/* backup.c: a consistent copy into a new file, while others write. */
+int		 store_backup(sqlite3 *, const char *path, int64_t *pages,
+		    char *err, size_t errlen);
+
+/* The trait keys the store has seen (table trait_keys), read from the
+ * database at path opened read-only: a new array of new strings. -1 when
+ * there is no such database, or no such table in it. */
+int		 store_trait_keys(const char *path, char ***keys, int *nkeys);
 
 #include "store/outbox.h"
 

@@ -4,35 +4,9 @@ trait changed in between), mail to a real SMTP server (aiosmtpd), and a
 HubSpot task whose id lands in the history."""
 import json
 import os
-import subprocess
-import time
 
-from jdtest import Env, SERVERS, track, identify, eq, check, done
-
-PY = "/usr/bin/python3"
-
-
-def start_server(env, name, args):
-    ready = env.path("%s-%d.port" % (name, len(env.procs)))
-    p = subprocess.Popen([PY, os.path.join(SERVERS, name + "_server.py"),
-                          "--ready-file", ready] + args,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env.procs.append(p)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(ready):
-        if p.poll() is not None or time.monotonic() > deadline:
-            check(False, name + " server started")
-        time.sleep(0.02)
-    with open(ready) as f:
-        return int(f.read())
-
-
-def requests(log):
-    if not os.path.exists(log):
-        return []
-    with open(log) as f:
-        return [json.loads(l) for l in f if l.strip()]
-
+from jdtest import Env, track, identify, eq, check, done, start_server, \
+    requests
 
 with Env() as env:
     hooklog = env.path("hook.jsonl")
@@ -97,6 +71,7 @@ journeys = ( { name = "rider"; entry = "count('signup') >= 1"; stages = [ "new" 
     acts = {e["rule"]: e for e in env.show("u1")["history"] if e["what"] == "action"}
     eq(acts["call"]["status"], "done", "CRM task opened")
     eq(acts["call"]["note"], "task task-77", "the CRM's task id in the history")
+    eq(acts["call"]["external_id"], "task-77", "and as the action's external id")
     check("tok-123" not in log, "the token is never logged")
     tasks = [q for q in requests(crmlog) if q["path"] == "/crm/v3/objects/tasks"]
     eq(len(tasks), 1, "one HubSpot request")

@@ -13,8 +13,8 @@ import sys
 import time
 from collections import Counter
 from jdtest import Env, JOURNEYCTL, eq, check, ok, done
-from sinklib import conf, signups, arrivals, open_rows, statuses, wait_until, \
-    service, stop
+from sinklib import conf, signups, arrivals, open_rows, statuses, service, \
+    drain_after_crashes
 
 ROUNDS = 25
 BATCH = 200
@@ -58,16 +58,7 @@ with Env() as env:
         return (env.sql("SELECT count(*) FROM outbox")[0][0] == users
                 and open_rows(env) == 0)
 
-    p = service(env, log, now=None)
-    wait_until(drained, "the outbox to drain", bound=180, proc=p)
-    dead = env.sql("SELECT id, reason FROM outbox WHERE status = 4")
-    for aid, reason in dead:
-        # Possible, by the spec, when kills hit the same action thrice.
-        eq(reason, "in flight during 3 crashes in a row", "why %s is dead" % aid)
-    if dead:
-        env.ctl("retry", "--dead")
-        wait_until(drained, "the outbox to drain again", bound=60, proc=p)
-    eq(stop(p), 0, "SIGTERM: exit 0")
+    dead = drain_after_crashes(env, log, drained)
 
     eq(env.sql("SELECT count(*), count(DISTINCT subject) FROM outbox"),
        [(users, users)], "one action queued per subject, none twice")

@@ -6,28 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-from jdtest import Env, SERVERS, track, identify, eq, check, done
-
-PY = "/usr/bin/python3"
-
+from jdtest import Env, track, identify, eq, check, done, start_server
 
 def start_smtp(env, name, args):
-    ready = env.path(name + ".port")
     d = env.path(name)
     os.mkdir(d)
-    p = subprocess.Popen([PY, os.path.join(SERVERS, "smtp_server.py"), "--dir", d,
-                          "--ready-file", ready] + args,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env.procs.append(p)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(ready):
-        if p.poll() is not None or time.monotonic() > deadline:
-            check(False, name + " server started")
-        time.sleep(0.02)
-    with open(ready) as f:
-        return int(f.read()), d
+    return start_server(env, "smtp", ["--dir", d] + args), d
 
 
 def mails(d):

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 TOP_SRC = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -128,6 +129,30 @@ def group(user, account, traits=None, ts="2026-01-01T00:00:00Z"):
     if traits is not None:
         d["traits"] = traits
     return d
+
+
+def start_server(env, name, args):
+    """Start tests/servers/NAME_server.py with args; returns its port."""
+    ready = env.path("%s-%d.port" % (name, len(env.procs)))
+    p = subprocess.Popen([sys.executable, os.path.join(SERVERS, name + "_server.py"),
+                          "--ready-file", ready] + args,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.procs.append(p)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(ready):
+        if p.poll() is not None or time.monotonic() > deadline:
+            check(False, name + " server started")
+        time.sleep(0.02)
+    with open(ready) as f:
+        return int(f.read())
+
+
+def requests(log):
+    """The requests an HTTP test server logged."""
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        return [json.loads(l) for l in f if l.strip()]
 
 
 def holdout_bucket(key):

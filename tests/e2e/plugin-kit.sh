@@ -2,7 +2,8 @@
 # The plugin author kit: make install puts the header, journeyd-plugin.pc,
 # the binaries, plugins, config and unit in place; the example plugin builds
 # out of tree with pkg-config against the installed header and runs in the
-# daemon; a plugin of another ABI major is refused, naming both versions.
+# daemon (--check checks it without starting it); a plugin of another ABI
+# major is refused, naming both versions.
 . "$(dirname "$0")/lib.sh"
 
 make -s -C "$top_builddir" install DESTDIR="$T/root" > "$T/install.log" 2>&1 ||
@@ -26,15 +27,24 @@ cc -std=gnu11 -Wall -Wextra -Werror -fPIC -shared $cflags \
     fail "the example plugin does not build against the installed header"
 ok "the example plugin builds out of tree"
 
+# The author's own folder first (plugin_path), the installed plugins
+# (plugin_dir, here the DESTDIR's) after it: both load.
+installed=$(dirname "$(find "$T/root" -name log.so)")
 cat > "$CONF" <<EOF2
 database = "$DB";
-plugin_dir = "$T/plugins";
-plugins = { greet = { module = "hello"; file = "$T/greetings.txt"; }; };
+plugin_path = [ "$T/empty", "$T/plugins" ];
+plugin_dir = "$installed";
+plugins = { greet = { module = "hello"; file = "$T/greetings.txt"; };
+  log = { }; };
 journeys = ( { name = "rider"; entry = "count('signup') >= 1"; stages = [ "new" ];
   rules = ( { name = "welcome"; when = "true";
     action = { plugin = "greet"; greeting = "Hello {{first_name}}, welcome to {{journey}}"; }; } ); } );
 EOF2
+mkdir "$T/empty"
 jd --check || fail "--check with the example plugin"
+ok "plugin_path: an own plugin and a built-in one load side by side"
+[ ! -e "$T/greetings.txt" ] || fail "--check started the plugin (its init() ran)"
+ok "--check checks the example plugin without starting it"
 printf '%s\n' '{"type":"identify","userId":"u1","traits":{"first_name":"Ann"}}' \
     '{"type":"track","userId":"u1","event":"signup","timestamp":"2026-03-01T08:00:00Z"}' |
     ctl import > /dev/null
@@ -46,8 +56,24 @@ assert_eq "the plugin performed the action" "$id Hello Ann, welcome to rider" "$
 sed -i 's/file = /colour = "red"; file = /' "$CONF"
 set +e; jd --check > "$T/out" 2>&1; rc=$?; set -e
 assert_eq "unknown plugin setting: exit 1" 1 "$rc"
-assert_grep "unknown plugin setting named" "journeyd.conf:3: .*unknown setting 'colour'" "$T/out"
+assert_grep "unknown plugin setting named" "journeyd.conf:4: .*unknown setting 'colour'" "$T/out"
 sed -i 's/colour = "red"; //' "$CONF"
+
+# Its check_settings() runs under --check: a file in no folder is refused.
+sed -i "s|file = \"$T/greetings.txt\"|file = \"$T/nowhere/g.txt\"|" "$CONF"
+set +e; jd --check > "$T/out" 2>&1; rc=$?; set -e
+assert_eq "check_settings refuses: exit 1" 1 "$rc"
+assert_grep "check_settings's message, at the instance's line" \
+    "journeyd.conf:4: plugin instance 'greet': file: .*nowhere/g.txt: no such folder" "$T/out"
+sed -i "s|file = \"$T/nowhere/g.txt\"|file = \"$T/greetings.txt\"|" "$CONF"
+
+# A module in none of the folders: the message names them, in order.
+sed -i 's/log = { };/log = { module = "nosuch"; };/' "$CONF"
+set +e; jd --check > "$T/out" 2>&1; rc=$?; set -e
+assert_eq "a module found nowhere: exit 1" 1 "$rc"
+assert_grep "the folders searched, in order" \
+    "journeyd.conf:5: plugin instance 'log': no module \"nosuch\" (nosuch.so) in $T/empty, $T/plugins, $installed" "$T/out"
+sed -i 's/log = { module = "nosuch"; };/log = { };/' "$CONF"
 
 # ABI mismatch: refused at load, naming the file and both versions.
 sed 's/\.abi_major = JD_PLUGIN_ABI_MAJOR/.abi_major = JD_PLUGIN_ABI_MAJOR + 1/' \
@@ -56,4 +82,4 @@ sed 's/\.abi_major = JD_PLUGIN_ABI_MAJOR/.abi_major = JD_PLUGIN_ABI_MAJOR + 1/' 
 cc -std=gnu11 -fPIC -shared $cflags -o "$T/plugins/hello.so" "$T/hello2.c" -lpthread
 set +e; jd --check > "$T/out" 2>&1; rc=$?; set -e
 assert_eq "ABI mismatch: exit 1" 1 "$rc"
-assert_grep "ABI mismatch message" "hello.so speaks plugin ABI 2.0, this journeyd speaks 1.0" "$T/out"
+assert_grep "ABI mismatch message" "hello.so speaks plugin ABI 2.1, this journeyd speaks 1.1" "$T/out"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from jdtest import JOURNEYD, track, check
+from jdtest import JOURNEYD, track, check, eq
 
 START = "2026-03-01T09:00:00Z"
 
@@ -106,6 +106,23 @@ def service(env, log, *args, now=START, wait=True):
     if wait:
         wait_until(lambda: started(log) > before, "journeyd to start", proc=p)
     return p
+
+
+def drain_after_crashes(env, log, drained):
+    """Start the service and wait until drained(); put the actions parked
+    as dead by three crashes back and wait again; stop it. Returns the
+    (id, reason) of those parked."""
+    p = service(env, log, now=None)
+    wait_until(drained, "the outbox to drain", bound=180, proc=p)
+    dead = env.sql("SELECT id, reason FROM outbox WHERE status = 4")
+    for aid, reason in dead:
+        # Possible, by the spec, when kills hit the same action thrice.
+        eq(reason, "in flight during 3 crashes in a row", "why %s is dead" % aid)
+    if dead:
+        env.ctl("retry", "--dead")
+        wait_until(drained, "the outbox to drain again", bound=60, proc=p)
+    eq(stop(p), 0, "SIGTERM: exit 0")
+    return dead
 
 
 def once(env, now, check_rc=0):

@@ -16,7 +16,7 @@
 #include "fuzz.h"
 
 static char	 dir[64];
-static char	*conf_path;
+static char	*fuzz_conf_path;
 
 /* Remove the scratch folder. */
 static void
@@ -24,12 +24,12 @@ fuzz_cleanup(void)
 {
 	char	*p;
 
-	unlink(conf_path);
+	unlink(fuzz_conf_path);
 	p = xprintf("%s/inc.conf", dir);
 	unlink(p);
 	free(p);
 	rmdir(dir);
-	free(conf_path);
+	free(fuzz_conf_path);
 }
 
 /* Write len bytes to path, or die. */
@@ -53,7 +53,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	strcpy(dir, "/tmp/jd-fuzz-conf.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		fuzz_fail("mkdtemp failed");
-	conf_path = xprintf("%s/journeyd.conf", dir);
+	fuzz_conf_path = xprintf("%s/journeyd.conf", dir);
 	p = xprintf("%s/inc.conf", dir);
 	fuzz_write(p, inc, sizeof inc - 1);
 	free(p);
@@ -99,11 +99,11 @@ fuzz_check(const struct config *cf)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	struct problems	 probs = { NULL, 0 };
+	struct problems	 probs = { 0 };
 	struct config	*cf;
 
-	fuzz_write(conf_path, data, len);
-	cf = config_load(conf_path, &probs);
+	fuzz_write(fuzz_conf_path, data, len);
+	cf = config_load(fuzz_conf_path, &probs);
 	if (cf == NULL && probs.n == 0)
 		fuzz_fail("config refused without a message");
 	if (cf != NULL && probs.n != 0)

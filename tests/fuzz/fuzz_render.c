@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	rv.rule = "nudge";
 	rv.id = "a-1";
 
-	out = render_template(tmpl, &rv);
+	out = render_template(tmpl, &rv, RENDER_TEXT);
 	if (out == NULL)
 		fuzz_fail("render_template returned NULL");
 	if (strstr(tmpl, "{{") == NULL && strcmp(out, tmpl) != 0)

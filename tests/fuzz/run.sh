@@ -10,7 +10,7 @@
 # crash as a regression test, fix the bug and copy the file into
 # tests/fuzz/corpus/NAME/: make check replays every corpus file.
 #
-# Environment: CC (default clang), FUZZ_TARGETS (default: all four),
+# Environment: CC (default clang), FUZZ_TARGETS (default: all five),
 # FUZZ_FLAGS (more libFuzzer options).
 set -eu
 
@@ -19,7 +19,7 @@ top=$(pwd)
 seconds=${1:-30}
 out=${FUZZ_OUT:-$top/build-fuzz}
 cc=${CC:-clang}
-targets=${FUZZ_TARGETS:-expr conf import render}
+targets=${FUZZ_TARGETS:-expr conf import render tz}
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz: $cc not found (apt-get install clang)" >&2

@@ -15,7 +15,7 @@ struct secret_state {
 };
 
 static const struct jd_setting secret_settings[] = {
-	{ "token_file", JD_T_FILE, 1, NULL, "file holding the token" },
+	{ "token_file", JD_T_FILE, 1, NULL, "the token" },
 	{ NULL, 0, 0, NULL, NULL }
 };
 

@@ -10,8 +10,9 @@ Answers: the i-th request gets the i-th of --statuses (e.g. 503,503,200),
 then --default. --body is sent with each answer (e.g. '{"id":"task-42"}').
 --delays (seconds, per request, e.g. 3,0) stalls answers; with
 --stall-while FILE every answer also waits while FILE exists (up to 10
-minutes), so that a test decides when the endpoint recovers. --retry-after N
-adds a Retry-After header to 429 and 503 answers. Once listening, the port
+minutes), so that a test decides when the endpoint recovers. --retry-after V
+adds a Retry-After header to 429 and 503 answers, with V as it is (seconds,
+an HTTP date, or anything else a server might send). Once listening, the port
 is written to --ready-file (by rename when it is a regular file).
 """
 import argparse
@@ -110,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(status)
             if status in (429, 503) and st.args.retry_after is not None:
-                self.send_header("Retry-After", str(st.args.retry_after))
+                self.send_header("Retry-After", st.args.retry_after)
             if answer:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
@@ -131,7 +132,7 @@ def main():
     ap.add_argument("--default", type=int, default=200)
     ap.add_argument("--body", default="")
     ap.add_argument("--delays", default="")
-    ap.add_argument("--retry-after", type=int, default=None)
+    ap.add_argument("--retry-after", default=None)
     ap.add_argument("--verify-secret", default=None)
     ap.add_argument("--stall-while", default=None)
     args = ap.parse_args()

@@ -18,8 +18,12 @@
 static pthread_mutex_t	 mock_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct buf	 mock_log_buf;
 static struct buf	 mock_note_buf;
-static char		**mock_params;	/* parameter values handed out */
+static struct buf	 mock_template_buf;
+static char		**mock_params;	/* strings lent, until reset */
 static size_t		 mock_nparams;
+static struct jd_outcome mock_last;
+static char		 mock_reason[1024];
+static char		 mock_external_id[256];
 
 /* Capture a log line as "<prio> text". */
 static void
@@ -91,19 +95,16 @@ mock_vars(const struct jd_action *action)
 	vars.journey = action->journey;
 	vars.stage = action->stage;
 	vars.rule = action->rule;
+	vars.subject_id = action->subject_id;
 	vars.id = action->id;
 	return vars;
 }
 
-/* A parameter's text, kept until mock_host_reset. */
+/* Keep a string lent to the plugin until mock_host_reset; return it. */
 static const char *
-mock_param(const struct jd_action *action, const char *key)
+mock_keep(char *v)
 {
-	struct render_vars	 vars = { 0 };
-	char			*v;
-
-	vars.traits = action->params;
-	if ((v = render_trait(&vars, key)) == NULL)
+	if (v == NULL)
 		return NULL;
 	pthread_mutex_lock(&mock_lock);
 	mock_params = xreallocarray(mock_params, mock_nparams + 1,
@@ -111,6 +112,92 @@ mock_param(const struct jd_action *action, const char *key)
 	mock_params[mock_nparams++] = v;
 	pthread_mutex_unlock(&mock_lock);
 	return v;
+}
+
+/* A parameter's text, kept until mock_host_reset. */
+static const char *
+mock_param(const struct jd_action *action, const char *key)
+{
+	struct render_vars	 vars = { 0 };
+
+	vars.traits = action->params;
+	return mock_keep(render_trait(&vars, key));
+}
+
+/* A parameter as a number (durations with their unit): 1, 0, -1. */
+static int
+mock_param_number(const struct jd_action *action, const char *key,
+    int64_t *out, int duration)
+{
+	const char	*v = mock_param(action, key);
+	char		*end;
+
+	if (v == NULL)
+		return 0;
+	if (duration && duration_parse(v, out) == 0)
+		return 1;
+	*out = strtoll(v, &end, 10);
+	return end != v && *end == '\0' ? 1 : -1;
+}
+
+/* A parameter as an integer. */
+static int
+mock_param_int(const struct jd_action *action, const char *key,
+    int64_t *out)
+{
+	return mock_param_number(action, key, out, 0);
+}
+
+/* A parameter as a duration. */
+static int
+mock_param_duration(const struct jd_action *action, const char *key,
+    int64_t *out)
+{
+	return mock_param_number(action, key, out, 1);
+}
+
+/* A trait by path, lent. */
+static const char *
+mock_value(const struct jd_action *action, const char *path)
+{
+	struct render_vars	 vars = mock_vars(action);
+
+	return mock_keep(render_trait(&vars, path));
+}
+
+/* A template expanded as text or HTML, lent. */
+static const char *
+mock_expand(const struct jd_action *action, const char *tmpl, int mode)
+{
+	struct render_vars	 vars = mock_vars(action);
+
+	return mock_keep(render_template(tmpl, &vars, mode));
+}
+
+/* A formatted string, lent. */
+static const char *
+mock_format(const struct jd_action *action, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	s = xvprintf(fmt, ap);
+	va_end(ap);
+	return mock_keep(s);
+}
+
+/* Capture a template as "FILE|TEXT". */
+static void
+mock_check_template(const struct jd_action *action, const char *file,
+    const char *tmpl)
+{
+	if (tmpl == NULL)
+		return;
+	pthread_mutex_lock(&mock_lock);
+	buf_printf(&mock_template_buf, "%s|%s\n", file != NULL ? file : "-",
+	    tmpl);
+	pthread_mutex_unlock(&mock_lock);
 }
 
 /* A trait of the action's subject or account; caller frees. */
@@ -128,7 +215,7 @@ mock_render(const struct jd_action *action, const char *tmpl)
 {
 	struct render_vars	 vars = mock_vars(action);
 
-	return render_template(tmpl, &vars);
+	return render_template(tmpl, &vars, RENDER_TEXT);
 }
 
 /* Capture a note as "ID: text". */
@@ -188,7 +275,13 @@ static const struct jd_host mock_host_iface = {
 	.queue = mock_queue,
 	.has_journey = mock_has_journey,
 	.has_instance = mock_has_instance,
-	.host_private = NULL
+	.host_private = NULL,
+	.param_int = mock_param_int,
+	.param_duration = mock_param_duration,
+	.value = mock_value,
+	.expand = mock_expand,
+	.format = mock_format,
+	.check_template = mock_check_template,
 };
 
 /* The mock host interface. */
@@ -205,6 +298,7 @@ mock_host_reset(void)
 	pthread_mutex_lock(&mock_lock);
 	buf_free(&mock_log_buf);
 	buf_free(&mock_note_buf);
+	buf_free(&mock_template_buf);
 	for (size_t i = 0; i < mock_nparams; i++)
 		free(mock_params[i]);
 	free(mock_params);
@@ -223,6 +317,52 @@ mock_host_log(void)
 	s = xstrdup(mock_log_buf.s != NULL ? mock_log_buf.s : "");
 	pthread_mutex_unlock(&mock_lock);
 	return s;
+}
+
+/* The captured templates, one "FILE|TEXT" line each; caller frees. */
+char *
+mock_host_templates(void)
+{
+	char	*s;
+
+	pthread_mutex_lock(&mock_lock);
+	s = xstrdup(mock_template_buf.s != NULL ? mock_template_buf.s : "");
+	pthread_mutex_unlock(&mock_lock);
+	return s;
+}
+
+/* Perform through a 1.1 plugin, as the host does. */
+enum jd_result
+mock_perform(const struct jd_plugin *plugin, void *state,
+    const struct jd_action *action, char *reason, size_t reasonlen)
+{
+	struct jd_outcome	 o;
+	char			 why[1024] = "", id[256] = "";
+
+	memset(&o, 0, sizeof o);
+	o.size = sizeof o;
+	o.status = (enum jd_result)-1;
+	o.reason = why;
+	o.reasonlen = sizeof why;
+	o.external_id = id;
+	o.external_idlen = sizeof id;
+	plugin->perform(state, mock_host(), action, &o);
+	snprintf(reason, reasonlen, "%s", why);
+	pthread_mutex_lock(&mock_lock);
+	mock_last = o;
+	memcpy(mock_reason, why, sizeof mock_reason);
+	memcpy(mock_external_id, id, sizeof mock_external_id);
+	mock_last.reason = mock_reason;
+	mock_last.external_id = mock_external_id;
+	pthread_mutex_unlock(&mock_lock);
+	return o.status;
+}
+
+/* The last outcome of mock_perform(). */
+const struct jd_outcome *
+mock_outcome(void)
+{
+	return &mock_last;
 }
 
 /* The captured notes, one "ID: text" line each; caller frees. */

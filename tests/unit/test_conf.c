@@ -137,6 +137,9 @@ test_problems(void **state)
 	expect_one("interval = \"1 min\";\n", 1, "bad duration");
 	expect_one("interval = 60;\n", 1, "'interval' must be a string");
 	expect_one("workers = 0;\n", 1, "between 1 and 256");
+	expect_one("plugin_path = 3;\n", 1, "'plugin_path' is a folder or a list");
+	expect_one("plugin_path = ( \"/a\",\n 2 );\n", 2,
+	    "'plugin_path' lists folders");
 	expect_one("workers = \"4\";\n", 1, "must be an integer");
 	expect_one("journeys = ( { name = \"a\"; stages = [\"x\"];\n"
 	    "  colour = 1; } );\n", 2, "unknown setting 'colour'");

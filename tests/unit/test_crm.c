@@ -26,16 +26,18 @@
 static const struct jd_plugin	*plugin;
 static void			*plugin_dl;
 
-/* Call the plugin's check() as journeyd does at load time: an action with
- * only its parameters set. */
+/* Call the plugin's check() as journeyd --check does: an action with only
+ * its parameters and settings set, and no state. */
 static int
-check_params(void *state, const char *params, char *err, size_t errlen)
+check_params(const struct jd_settings *settings, const char *params,
+    char *err, size_t errlen)
 {
 	struct jd_action	 a;
 
 	memset(&a, 0, sizeof a);
 	a.params = params;
-	return plugin->check(state, mock_host(), &a, err, errlen);
+	a.settings = settings;
+	return plugin->check(NULL, mock_host(), &a, err, errlen);
 }
 static char			*token_file;
 
@@ -132,7 +134,7 @@ run(const char **kv_extra, const char *statuses, const char *body,
 	    sizeof err), 0);
 
 	a = action_new(id, params, &settings);
-	result = plugin->act(state, mock_host(), &a, reason, reasonlen);
+	result = mock_perform(plugin, state, &a, reason, reasonlen);
 	plugin->fini(state);
 	server_stop(&srv);
 	free(url);
@@ -167,27 +169,32 @@ test_check(void **unused)
 	const char *kv[] = { "flavor", "hubspot", "url", "http://127.0.0.1:1",
 	    "token_file", token_file, NULL };
 	struct jd_settings	 settings = { plugin->settings, kv };
-	char			 err[256] = "";
-	void			*state = NULL;
+	char			 err[256] = "", *templates;
 
-	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
-	    sizeof err), 0);
-	assert_int_equal(check_params(state,
+	/* Without a state, as under journeyd --check. */
+	mock_host_reset();
+	assert_int_equal(check_params(&settings,
 	    "{\"subject\":\"x\"}", err, sizeof err), 0);
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"subject\":\"x\",\"priority\":\"HIGH\",\"due\":\"2d\"}", err,
 	    sizeof err), 0);
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"subject\":\"x\",\"priority\":\"URGENT\"}", err, sizeof err),
 	    -1);
 	assert_non_null(strstr(err, "URGENT"));
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"subject\":\"x\",\"due\":\"soon\"}", err, sizeof err), -1);
 	assert_non_null(strstr(err, "due"));
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"body\":\"x\"}", err, sizeof err), -1);
 	assert_non_null(strstr(err, "subject"));
-	plugin->fini(state);
+	/* Its templates are handed to the host, for --check's warnings. */
+	mock_host_reset();
+	assert_int_equal(check_params(&settings, "{\"subject\":\"Call "
+	    "{{name}}\",\"owner\":\"{{owner_id}}\"}", err, sizeof err), 0);
+	templates = mock_host_templates();
+	assert_string_equal(templates, "-|Call {{name}}\n-|{{owner_id}}\n");
+	free(templates);
 }
 
 static void
@@ -203,17 +210,19 @@ test_bad_settings(void **unused)
 	char			 err[256] = "";
 	void			*state = NULL;
 
-	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
-	    sizeof err), -1);
-	assert_non_null(strstr(err, "flavor"));
-	settings.kv = notoken;
-	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
-	    sizeof err), -1);
-	assert_non_null(strstr(err, "/nonexistent/token"));
-	settings.kv = extid;
-	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
-	    sizeof err), -1);
-	assert_non_null(strstr(err, "external_id_field"));
+	const char **cases[] = { flavor, notoken, extid };
+	const char *want[] = { "flavor", "/nonexistent/token",
+	    "external_id_field" };
+
+	for (size_t i = 0; i < 3; i++) {
+		settings.kv = cases[i];
+		assert_int_equal(plugin->check_settings(mock_host(), &settings,
+		    err, sizeof err), -1);
+		assert_non_null(strstr(err, want[i]));
+		assert_int_equal(plugin->init(mock_host(), &settings, &state,
+		    err, sizeof err), -1);
+		assert_non_null(strstr(err, want[i]));
+	}
 }
 
 static void
@@ -241,6 +250,7 @@ test_hubspot(void **unused)
 	notes = mock_host_notes();
 	assert_string_equal(notes, "act-h1: task task-42\n");
 	free(notes);
+	assert_string_equal(mock_outcome()->external_id, "task-42");
 	assert_log_clean();
 	free(log);
 }

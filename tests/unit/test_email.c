@@ -29,16 +29,18 @@
 static const struct jd_plugin	*plugin;
 static void			*plugin_dl;
 
-/* Call the plugin's check() as journeyd does at load time: an action with
- * only its parameters set. */
+/* Call the plugin's check() as journeyd --check does: an action with only
+ * its parameters and settings set, and no state. */
 static int
-check_params(void *state, const char *params, char *err, size_t errlen)
+check_params(const struct jd_settings *settings, const char *params,
+    char *err, size_t errlen)
 {
 	struct jd_action	 a;
 
 	memset(&a, 0, sizeof a);
 	a.params = params;
-	return plugin->check(state, mock_host(), &a, err, errlen);
+	a.settings = settings;
+	return plugin->check(NULL, mock_host(), &a, err, errlen);
 }
 static char			*templates;
 static int			 have_smtp;
@@ -153,7 +155,7 @@ act(void *state, const struct jd_settings *settings, const char *id,
 
 	a = action_new(id, traits, params, settings);
 	reason[0] = '\0';
-	return plugin->act(state, mock_host(), &a, reason, reasonlen);
+	return mock_perform(plugin, state, &a, reason, reasonlen);
 }
 
 static void
@@ -201,6 +203,10 @@ test_bad_settings(void **unused)
 
 	for (size_t i = 0; i < 5; i++) {
 		settings.kv = cases[i];
+		err[0] = '\0';
+		assert_int_equal(plugin->check_settings(mock_host(), &settings,
+		    err, sizeof err), -1);
+		assert_non_null(strstr(err, want[i]));
 		err[0] = '\0';
 		assert_int_equal(plugin->init(mock_host(), &settings, &state,
 		    err, sizeof err), -1);
@@ -336,11 +342,11 @@ test_non_ascii(void **unused)
 	    &settings);
 	a.account_traits = "{\"name\":\"Caf\xc3\xa9 \xc3\x9cn\xc3\xaf" "code "
 	    "GmbH\"}";
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_DONE);
 	a.id = "act-long";
 	a.params = "{\"template\":\"long\"}";
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_DONE);
 	plugin->fini(state);
 	smtp_stop(&s);
@@ -571,19 +577,19 @@ test_templates(void **unused)
 	const char *kv[] = { "smtp", "smtp://127.0.0.1:1", "from",
 	    "team@example.com", "templates", templates, NULL };
 	state = start(&settings, kv);
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"template\":\"welcome\"}", err, sizeof err), 0);
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"template\":\"nope\"}", err, sizeof err), -1);
 	assert_non_null(strstr(err, "nope.subject"));
 	/* html is optional, txt is not. */
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"template\":\"notext\"}", err, sizeof err), -1);
 	assert_non_null(strstr(err, "notext.txt"));
-	assert_int_equal(check_params(state, "{}", err,
+	assert_int_equal(check_params(&settings, "{}", err,
 	    sizeof err), -1);
 	assert_non_null(strstr(err, "template"));
-	assert_int_equal(check_params(state,
+	assert_int_equal(check_params(&settings,
 	    "{\"template\":\"../etc/passwd\"}", err, sizeof err), -1);
 
 	/* At act time: failed, with the file in the reason. */
@@ -594,6 +600,61 @@ test_templates(void **unused)
 	    "{\"template\":\"notext\"}", reason, sizeof reason), JD_FAILED);
 	assert_non_null(strstr(reason, "notext.txt"));
 	plugin->fini(state);
+}
+
+/* A name that is a link: in the HTML part it is text, never a live link;
+ * the template's own link stays. */
+static void
+test_html_escaped(void **unused)
+{
+	struct smtp		 s;
+	struct jd_settings	 settings;
+	struct jd_action	 a;
+	char			 reason[256];
+	void			*state;
+
+	smtp_start(&s, NULL, NULL);
+	const char *kv[] = { "smtp", s.url, "from", "team@example.com",
+	    "templates", templates, NULL };
+	state = start(&settings, kv);
+	a = action_new("act-phish", "{\"email\":\"eve@example.com\","
+	    "\"first_name\":\"<a href=\\\"http://phish.example/\\\">Click "
+	    "to verify</a>\"}", "{\"template\":\"phish\"}", &settings);
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
+	    sizeof reason), JD_DONE);
+	plugin->fini(state);
+	smtp_stop(&s);
+	assert_message(&s, 1, "$.html", "<p>Hi &lt;a href=&quot;"
+	    "http://phish.example/&quot;&gt;Click to verify&lt;/a&gt;, "
+	    "<a href=\"https://example.com/v\">verify</a></p>\n");
+	assert_message(&s, 1, "$.text", "Hi <a href=\"http://phish.example/\">"
+	    "Click to verify</a>\n");
+}
+
+/* check() needs no state, and hands the host every template it uses. */
+static void
+test_check_templates(void **unused)
+{
+	struct jd_settings	 settings;
+	char			 err[256], *got, *want;
+
+	const char *kv[] = { "smtp", "smtp://127.0.0.1:1", "from",
+	    "team@example.com", "templates", templates, NULL };
+	settings.table = plugin->settings;
+	settings.kv = kv;
+	mock_host_reset();
+	assert_int_equal(check_params(&settings, "{\"template\":\"fancy\","
+	    "\"to\":\"{{first_name}} <{{email}}>\"}", err, sizeof err), 0);
+	got = mock_host_templates();
+	want = xprintf("%s/fancy.subject|Willkommen, {{first_name}} "
+	    "\xe2\x80\x94 \xe2\x98\x83 {{account.name}}\n\n"
+	    "%s/fancy.txt|Gr\xc3\xbc\xc3\x9f" "e, {{first_name}}!\n\n"
+	    "%s/fancy.html|<p>Gr\xc3\xbc\xc3\x9f" "e, "
+	    "<b>{{first_name}}</b>!</p>\n\n"
+	    "-|{{first_name}} <{{email}}>\n", templates, templates, templates);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
 }
 
 /* Write one template file. */
@@ -638,6 +699,10 @@ setup(void **unused)
 	    "that goes on and on and on, well past seventy-six characters, "
 	    "to be soft-broken. \n");
 	template_write("notext.subject", "no text\n");
+	template_write("phish.subject", "Verify your account\n");
+	template_write("phish.txt", "Hi {{first_name}}\n");
+	template_write("phish.html", "<p>Hi {{first_name}}, <a href="
+	    "\"https://example.com/v\">verify</a></p>\n");
 	if ((plugin = plugin_open("email", &plugin_dl)) == NULL)
 		return -1;
 	return 0;
@@ -669,6 +734,8 @@ main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_maildir),
 		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_html_escaped),
+		cmocka_unit_test(test_check_templates),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

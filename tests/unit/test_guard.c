@@ -71,6 +71,19 @@ test_quiet_zones(void **state)
 	 * Berlin on 2026-03-29) still lies after now. */
 	assert_string_equal(quiet("Europe/Berlin", "00:00-02:30",
 	    "2026-03-28T23:30:00Z"), "2026-03-29T01:30:00Z");
+	/* An end shown twice (02:30 on 2026-10-25 in Berlin): the first,
+	 * CEST; once past it, in the repeated hour, the second, CET. */
+	assert_string_equal(quiet("Europe/Berlin", "00:00-02:30",
+	    "2026-10-24T23:00:00Z"), "2026-10-25T00:30:00Z");
+	assert_string_equal(quiet("Europe/Berlin", "00:00-02:30",
+	    "2026-10-25T01:10:00Z"), "2026-10-25T01:30:00Z");
+	/* Dublin's negative DST in the data: summer time still starts at
+	 * 01:00 GMT on 2026-03-29, and 08:00 is then 07:00Z. */
+	assert_string_equal(quiet("Europe/Dublin", "21:00-08:00",
+	    "2026-03-28T22:00:00Z"), "2026-03-29T07:00:00Z");
+	/* A zone that does not exist is UTC. */
+	assert_string_equal(quiet("Mars/Olympus_Mons", "21:00-08:00",
+	    "2026-03-28T22:00:00Z"), "2026-03-29T08:00:00Z");
 }
 
 static void
@@ -84,34 +97,122 @@ test_zone_valid(void **state)
 	assert_false(tz_valid(""));
 }
 
-/* Many threads converting in different zones get their own answers. */
+/* A quiet-hours question for quiet_thread, and its answer. */
+struct quiet_case {
+	const char	*zone;
+	int		 from, to;
+	int64_t		 now;
+	int		 quiet;		/* the answer */
+	int64_t		 end;
+};
+
+#define NCASES	 24
+#define NTHREADS 4
+
+/* Questions in several zones, across daylight-saving changes. */
+static void
+quiet_cases(struct quiet_case *c)
+{
+	static const char *zones[] = { "Europe/Berlin", "America/New_York",
+	    "Australia/Lord_Howe", "Asia/Kolkata", "Europe/Dublin", "UTC" };
+	int64_t	 t;
+
+	time_parse("2026-03-28T18:00:00Z", &t);
+	for (int i = 0; i < NCASES; i++) {
+		c[i].zone = zones[i % 6];
+		c[i].from = 21 * 60;
+		c[i].to = i % 4 == 0 ? 2 * 60 + 30 : 8 * 60;
+		c[i].now = t + i * 5400;
+		c[i].quiet = -1;
+	}
+}
+
+/* Ask every question many times; record the answers, assert nothing (a
+ * failed assertion off the main thread cannot be reported). */
 static void *
 quiet_thread(void *arg)
 {
-	int	 berlin = *(int *)arg;
-	int64_t	 t, end;
+	struct quiet_case	*c = arg;
 
-	time_parse("2026-03-28T22:00:00Z", &t);
-	for (int i = 0; i < 2000; i++) {
-		assert_true(guard_quiet_end(berlin ? "Europe/Berlin" :
-		    "America/New_York", 21 * 60, 8 * 60, t + (berlin ? 0 :
-		    4 * 3600), &end));
-		assert_int_equal(end, berlin ? t + 8 * 3600 : t + 14 * 3600);
-	}
+	for (int n = 0; n < 200; n++)
+		for (int i = 0; i < NCASES; i++) {
+			int64_t	 end = 0;
+			int	 q = guard_quiet_end(c[i].zone, c[i].from,
+				    c[i].to, c[i].now, &end);
+
+			if (n > 0 && (q != c[i].quiet || end != c[i].end))
+				c[i].quiet = -2;	/* changed */
+			else if (n == 0) {
+				c[i].quiet = q;
+				c[i].end = end;
+			}
+		}
 	return NULL;
 }
 
+/* Run quiet_thread on NTHREADS threads; each one's answers into c[]. */
+static void
+quiet_run(struct quiet_case c[NTHREADS][NCASES])
+{
+	pthread_t	 th[NTHREADS];
+
+	for (int k = 0; k < NTHREADS; k++) {
+		quiet_cases(c[k]);
+		assert_int_equal(pthread_create(&th[k], NULL, quiet_thread,
+		    c[k]), 0);
+	}
+	for (int k = 0; k < NTHREADS; k++)
+		assert_int_equal(pthread_join(th[k], NULL), 0);
+}
+
+/* Threads converting in different zones at once get the answers of one
+ * thread alone. */
 static void
 test_quiet_threads(void **state)
 {
-	pthread_t	 th[4];
-	int		 which[4] = { 1, 0, 1, 0 };
+	struct quiet_case	 ref[NCASES], c[NTHREADS][NCASES];
+	int			 quiet = 0;
 
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, quiet_thread,
-		    &which[i]), 0);
-	for (int i = 0; i < 4; i++)
-		pthread_join(th[i], NULL);
+	quiet_cases(ref);
+	for (int i = 0; i < NCASES; i++) {
+		ref[i].quiet = guard_quiet_end(ref[i].zone, ref[i].from,
+		    ref[i].to, ref[i].now, &ref[i].end);
+		quiet += ref[i].quiet;
+	}
+	assert_true(quiet > 4 && quiet < NCASES);
+	quiet_run(c);
+	for (int k = 0; k < NTHREADS; k++)
+		for (int i = 0; i < NCASES; i++) {
+			assert_int_equal(c[k][i].quiet, ref[i].quiet);
+			if (ref[i].quiet)
+				assert_int_equal(c[k][i].end, ref[i].end);
+		}
+}
+
+/* Quiet hours never touch the environment (TZ), which other threads read
+ * (libcurl's getenv()): neither when TZ is unset nor when it is set. */
+static void
+test_quiet_environ(void **state)
+{
+	extern char		**environ;
+	struct quiet_case	 c[NTHREADS][NCASES];
+	char			**env;
+	const char		*tz;
+
+	unsetenv("TZ");
+	env = environ;
+	quiet_run(c);
+	assert_ptr_equal(environ, env);
+	assert_null(getenv("TZ"));
+
+	setenv("TZ", "America/Denver", 1);
+	env = environ;
+	tz = getenv("TZ");
+	quiet_run(c);
+	assert_ptr_equal(environ, env);
+	assert_ptr_equal(getenv("TZ"), tz);
+	assert_string_equal(getenv("TZ"), "America/Denver");
+	unsetenv("TZ");
 }
 
 static void
@@ -134,6 +235,7 @@ main(void)
 		cmocka_unit_test(test_quiet_zones),
 		cmocka_unit_test(test_zone_valid),
 		cmocka_unit_test(test_quiet_threads),
+		cmocka_unit_test(test_quiet_environ),
 		cmocka_unit_test(test_bucket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
- * Tests of render.c: placeholders, account traits, missing traits, brace
- * oddities, numbers and booleans as SQLite prints them, bad JSON, and
- * rendering from several threads at once.
+ * Tests of render.c: placeholders, built-ins, trait paths, account traits,
+ * missing traits, brace oddities, numbers and booleans as SQLite prints
+ * them, bad JSON, HTML escaping, and rendering from several threads at
+ * once.
  */
 #include "config.h"
 
@@ -23,12 +24,15 @@ static const struct render_vars vars = {
 	    "\"rides\":12,\"fare\":12.5,\"big\":1e300,\"neg\":-3,"
 	    "\"vip\":true,\"churned\":false,\"gone\":null,"
 	    "\"tags\":[\"a\",\"b\"],\"address\":{\"city\":\"Berlin\"},"
+	    "\"items\":[{\"sku\":\"A-1\"},{\"sku\":\"B-2\"}],"
 	    "\"dotted.key\":\"dot\",\"with space\":\"sp\","
 	    "\"unicode\":\"Zo\\u00eb \xe2\x98\x83\",\"id\":\"trait-id\"}",
-	.account_traits = "{\"name\":\"Acme Inc\",\"seats\":25}",
+	.account_traits = "{\"name\":\"Acme Inc\",\"seats\":25,"
+	    "\"hq\":{\"city\":\"Paris\"}}",
 	.journey = "rider",
 	.stage = "new",
 	.rule = "nudge",
+	.subject_id = "u1",
 	.id = "act-1"
 };
 
@@ -37,7 +41,19 @@ static void
 assert_render(const struct render_vars *v, const char *tmpl,
     const char *want)
 {
-	char	*got = render_template(tmpl, v);
+	char	*got = render_template(tmpl, v, RENDER_TEXT);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* Assert that tmpl renders as want in an HTML part. */
+static void
+assert_render_html(const struct render_vars *v, const char *tmpl,
+    const char *want)
+{
+	char	*got = render_template(tmpl, v, RENDER_HTML);
 
 	assert_non_null(got);
 	assert_string_equal(got, want);
@@ -73,7 +89,53 @@ test_placeholders(void **unused)
 	assert_render(&vars, "{{account.name}} has {{account.seats}} seats",
 	    "Acme Inc has 25 seats");
 	assert_render(&vars, "{{unicode}}", "Zo\xc3\xab \xe2\x98\x83");
-	assert_render(&vars, "{{dotted.key}} {{with space}}", "dot sp");
+	/* A dot descends into an object: a key with a dot in it is not
+	 * reachable by a template. */
+	assert_render(&vars, "[{{dotted.key}}] {{with space}}", "[] sp");
+}
+
+static void
+test_builtins(void **unused)
+{
+	assert_render(&vars, "{{subject_id}}/{{action_id}}/{{id}}",
+	    "u1/act-1/act-1");
+	assert_int_equal(render_builtin("journey"), RENDER_JOURNEY);
+	assert_int_equal(render_builtin("subject_id"), RENDER_SUBJECT_ID);
+	assert_int_equal(render_builtin("action_id"), RENDER_ACTION_ID);
+	assert_int_equal(render_builtin("id"), RENDER_ID);
+	assert_int_equal(render_builtin("userId"), RENDER_TRAIT);
+	assert_int_equal(render_builtin("variant"), RENDER_TRAIT);
+}
+
+static void
+test_paths(void **unused)
+{
+	assert_render(&vars, "{{address.city}}", "Berlin");
+	assert_render(&vars, "{{items[1].sku}} {{items[0].sku}}", "B-2 A-1");
+	assert_render(&vars, "{{tags[0]}}{{tags[1]}}", "ab");
+	assert_render(&vars, "{{account.hq.city}}", "Paris");
+	assert_render(&vars, "[{{address.zip}}][{{items[9].sku}}]", "[][]");
+	assert_render(&vars, "[{{address..city}}][{{items[x]}}][{{items[0}}]",
+	    "[][][]");
+	assert_render(&vars, "[{{first_name.more}}][{{.first_name}}]", "[][]");
+	assert_trait(&vars, "items[0]", "{\"sku\":\"A-1\"}");
+}
+
+static void
+test_html(void **unused)
+{
+	struct render_vars	 v = vars;
+
+	v.traits = "{\"first_name\":\"<a href=\\\"http://phish.example/"
+	    "\\\">Click to verify</a>\",\"q\":\"Tom & Jerry's\"}";
+	/* The template's own markup stays; every value is escaped. */
+	assert_render_html(&v, "<p>Hi <b>{{first_name}}</b></p>",
+	    "<p>Hi <b>&lt;a href=&quot;http://phish.example/&quot;&gt;"
+	    "Click to verify&lt;/a&gt;</b></p>");
+	assert_render_html(&v, "{{q}}", "Tom &amp; Jerry&#39;s");
+	assert_render_html(&v, "{{journey}}", "rider");
+	/* Text mode leaves the value as it is. */
+	assert_render(&v, "{{q}}", "Tom & Jerry's");
 }
 
 static void
@@ -149,7 +211,7 @@ render_worker(void *arg)
 
 	for (int i = 0; i < 500; i++) {
 		s = render_template("{{first_name}} {{account.seats}} {{vip}}",
-		    &vars);
+		    &vars, RENDER_TEXT);
 		if (strcmp(s, "Ann 25 true") != 0)
 			(*bad)++;
 		free(s);
@@ -177,6 +239,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_builtins),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_braces),
 		cmocka_unit_test(test_values),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -99,8 +100,10 @@ test_descriptor(void **unused)
 	assert_int_equal(plugin->size, sizeof(struct jd_plugin));
 	assert_string_equal(plugin->name, "webhook");
 	assert_non_null(plugin->init);
-	assert_non_null(plugin->act);
+	assert_non_null(plugin->check_settings);
+	assert_non_null(plugin->perform);
 	assert_non_null(plugin->fini);
+	assert_int_equal(plugin->setting_size, sizeof(struct jd_setting));
 	for (const struct jd_setting *s = plugin->settings; s->key; s++) {
 		if (strcmp(s->key, "url") == 0)
 			url = s->required;
@@ -124,10 +127,16 @@ test_bad_settings(void **unused)
 	char			 err[256] = "", *bad;
 	void			*state = NULL;
 
+	assert_int_equal(plugin->check_settings(mock_host(), &settings, err,
+	    sizeof err), -1);
+	assert_non_null(strstr(err, "url"));
 	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
 	    sizeof err), -1);
 	assert_non_null(strstr(err, "url"));
 	settings.kv = nofile;
+	assert_int_equal(plugin->check_settings(mock_host(), &settings, err,
+	    sizeof err), -1);
+	assert_non_null(strstr(err, "/nonexistent/secret"));
 	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
 	    sizeof err), -1);
 	assert_non_null(strstr(err, "/nonexistent/secret"));
@@ -164,7 +173,7 @@ check_post(const char *secret_text, const char *verify)
 	    sizeof err), 0);
 
 	a = action_new("act-1", &settings);
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_DONE);
 	plugin->fini(state);
 	server_stop(&srv);
@@ -221,7 +230,7 @@ test_no_secret(void **unused)
 	    sizeof err), 0);
 	a = action_new("act-2", &settings);
 	a.traits = "{}";
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_DONE);
 	plugin->fini(state);
 	server_stop(&srv);
@@ -256,16 +265,17 @@ test_retry_same_body(void **unused)
 	    sizeof err), 0);
 
 	a = action_new("act-retry", &settings);
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_RETRY);
-	assert_memory_equal(reason, "HTTP 503 retry-after=7", 22);
+	assert_string_equal(reason, "HTTP 503");
+	assert_int_equal(mock_outcome()->retry_after, 7);
 	a.attempt = 2;
 	a.now = TEST_NOW + 60;
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_RETRY);
 	a.attempt = 3;
 	a.now = TEST_NOW + 180;
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_DONE);
 	plugin->fini(state);
 	server_stop(&srv);
@@ -287,6 +297,64 @@ test_retry_same_body(void **unused)
 	free(secret);
 	free(url);
 	free(log);
+}
+
+/* One 503 answer with Retry-After header value ra (or none) and body; the
+ * outcome's retry_after, and its reason in reason. */
+static int64_t
+retry_after_of(const char *ra, const char *body, char *reason,
+    size_t reasonlen)
+{
+	struct test_server	 srv;
+	struct jd_settings	 settings = { plugin->settings, NULL };
+	struct jd_action	 a;
+	char			 err[256] = "", *log, *url;
+	void			*state = NULL;
+
+	url = start(&srv, &log, "--statuses", "503", "--body", body,
+	    ra != NULL ? "--retry-after" : NULL, ra);
+	const char *kv[] = { "url", url, NULL };
+	settings.kv = kv;
+	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
+	    sizeof err), 0);
+	a = action_new("act-ra", &settings);
+	assert_int_equal(mock_perform(plugin, state, &a, reason, reasonlen),
+	    JD_RETRY);
+	plugin->fini(state);
+	server_stop(&srv);
+	free(url);
+	free(log);
+	return mock_outcome()->retry_after;
+}
+
+/* The server's delay comes from its Retry-After header only: never from
+ * the body, whatever it says; seconds, huge or an HTTP date. */
+static void
+test_retry_after(void **unused)
+{
+	char		 reason[256], date[64];
+	struct tm	 tm;
+	time_t		 later = time(NULL) + 7200;
+	int64_t		 ra;
+
+	/* The body that made a retry storm: quoted, never read. */
+	assert_int_equal(retry_after_of(NULL, "retry-after=0", reason,
+	    sizeof reason), 0);
+	assert_string_equal(reason, "HTTP 503: retry-after=0");
+	assert_int_equal(retry_after_of(NULL, "retry-after=5", reason,
+	    sizeof reason), 0);
+	assert_int_equal(retry_after_of("120", "retry-after=0", reason,
+	    sizeof reason), 120);
+	/* The largest: handed on as it is, for the host to clamp. */
+	assert_true(retry_after_of("9223372036854775807", "", reason,
+	    sizeof reason) == INT64_MAX);
+	/* Not a number nor a date: no delay. */
+	assert_int_equal(retry_after_of("soon", "", reason, sizeof reason), 0);
+	/* An HTTP date two hours ahead (curl counts from the real clock). */
+	gmtime_r(&later, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	ra = retry_after_of(date, "", reason, sizeof reason);
+	assert_true(ra > 7100 && ra <= 7200);
 }
 
 static void
@@ -316,7 +384,7 @@ test_statuses(void **unused)
 	a = action_new("act-status", &settings);
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		reason[0] = '\0';
-		assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+		assert_int_equal(mock_perform(plugin, state, &a, reason,
 		    sizeof reason), want[i].result);
 		assert_memory_equal(reason, want[i].reason,
 		    strlen(want[i].reason));
@@ -342,7 +410,7 @@ test_timeout(void **unused)
 	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
 	    sizeof err), 0);
 	a = action_new("act-slow", &settings);
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_RETRY);
 	assert_non_null(strstr(reason, "timed out"));
 	plugin->fini(state);
@@ -368,7 +436,7 @@ test_refused(void **unused)
 	assert_int_equal(plugin->init(mock_host(), &settings, &state, err,
 	    sizeof err), 0);
 	a = action_new("act-down", &settings);
-	assert_int_equal(plugin->act(state, mock_host(), &a, reason,
+	assert_int_equal(mock_perform(plugin, state, &a, reason,
 	    sizeof reason), JD_RETRY);
 	assert_true(reason[0] != '\0');
 	plugin->fini(state);
@@ -394,7 +462,7 @@ worker_run(void *arg)
 	for (int i = 0; i < 8; i++) {
 		snprintf(id, sizeof id, "act-t%d-%d", w->n, i);
 		a = action_new(id, w->settings);
-		if (plugin->act(w->state, mock_host(), &a, reason,
+		if (mock_perform(plugin, w->state, &a, reason,
 		    sizeof reason) == JD_DONE)
 			w->done++;
 	}
@@ -465,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_post_raw_secret),
 		cmocka_unit_test(test_no_secret),
 		cmocka_unit_test(test_retry_same_body),
+		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_refused),
