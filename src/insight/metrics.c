@@ -5,15 +5,24 @@
  * reads only *.prom) and renamed over the old one, so a reader never sees
  * half a file.
  *
+ * metrics_print prints the same to any stream (the HTTP server's GET
+ * /metrics, from its own thread and connection): what it reads of this
+ * process (ticks, the last tick's duration) is kept under a mutex, and an
+ * error is returned, never fatal.
+ *
  * journeyd_ticks_total counts the ticks of this process; the action counts
  * and gauges are read from the database, so they are right whichever
- * process (daemon, --once run) wrote the file last. actions_total counts
- * outbox rows by final state; `journeyctl retry` takes a row out of "dead",
- * which Prometheus reads as a counter reset.
+ * process (daemon, --once run) wrote the file last. actions_total is read
+ * from the counters of outbox_tally (store.c), kept in the transaction of
+ * each outcome: a few rows, whatever the size of the outbox (bench/metrics:
+ * 0.5 s at 1M actions before, when it counted the outbox). A counter, it
+ * never goes down: an action retried out of dead that then ends counts
+ * again, under its new outcome.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +30,19 @@
 
 #include "insight/insight.h"
 
+/* This process's ticks, and how long the last one took. */
+static pthread_mutex_t		 metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long	 metrics_ticks;
+static double			 metrics_tick_seconds;
+
+/* Put SQLite's message in err; -1. */
+static int
+metrics_sql_error(sqlite3 *db, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"),
+	    sqlite3_errmsg(db));
+	return -1;
+}
 
 /* Write a label value with \, " and newline escaped. */
 static void
@@ -62,89 +83,116 @@ metrics_row_cmp(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->stage, y->stage);
 }
 
+/* Add a journeyd_subjects sample to rows. */
+static void
+metrics_row_add(struct metrics_row **rows, size_t *n, const char *journey,
+    const char *stage, int64_t count)
+{
+	*rows = xreallocarray(*rows, *n + 1, sizeof **rows);
+	(*rows)[*n].journey = xstrdup(journey);
+	(*rows)[*n].stage = xstrdup(stage);
+	(*rows)[(*n)++].n = count;
+}
+
 /* Add the counts by stage of journey name's subjects (exited excluded),
  * except of the stages of j, to rows. */
-static void
+static int
 metrics_other_stages(sqlite3 *db, const char *name, const struct journey *j,
     struct metrics_row **rows, size_t *n)
 {
 	sqlite3_stmt	*st;
 	const char	*stage;
+	int		 rc;
 
-	st = store_prepare(db, "SELECT stage, count(*) FROM members WHERE "
-	    "journey = ?1 AND status <> ?2 GROUP BY stage");
+	if ((st = store_try_prepare(db, "SELECT stage, count(*) FROM members "
+	    "WHERE journey = ?1 AND status <> ?2 GROUP BY stage")) == NULL)
+		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, MEMBER_EXITED);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		stage = (const char *)sqlite3_column_text(st, 0);
-		if (j != NULL && journey_stage(j, stage) >= 0)
-			continue;
-		*rows = xreallocarray(*rows, *n + 1, sizeof **rows);
-		(*rows)[*n].journey = xstrdup(name);
-		(*rows)[*n].stage = xstrdup(stage);
-		(*rows)[(*n)++].n = sqlite3_column_int64(st, 1);
+		if (j == NULL || journey_stage(j, stage) < 0)
+			metrics_row_add(rows, n, name, stage,
+			    sqlite3_column_int64(st, 1));
 	}
 	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Add the counts of every stage of journey j to rows. They are counted in
+ * one pass over its members, a count per stage (a GROUP BY would sort
+ * them all: 1.1 s at 1M members, this 0.3 s); its other stages only when
+ * there are any.
+ */
+static int
+metrics_journey(sqlite3 *db, const struct journey *j,
+    struct metrics_row **rows, size_t *n)
+{
+	sqlite3_stmt	*st;
+	struct buf	 q;
+	int64_t		 sum = 0;
+	int		 rc;
+
+	buf_init(&q);
+	buf_puts(&q, "SELECT count(*)");
+	for (int k = 0; k < j->nstages; k++)
+		buf_printf(&q, ", count(*) FILTER (WHERE stage = ?%d)", k + 3);
+	buf_puts(&q, " FROM members WHERE journey = ?1 AND status <> ?2");
+	st = store_try_prepare(db, q.s);
+	buf_free(&q);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, MEMBER_EXITED);
+	for (int k = 0; k < j->nstages; k++)
+		sqlite3_bind_text(st, k + 3, j->stages[k].name, -1,
+		    SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int k = 0; k < j->nstages; k++) {
+			metrics_row_add(rows, n, j->name, j->stages[k].name,
+			    sqlite3_column_int64(st, k + 1));
+			sum += sqlite3_column_int64(st, k + 1);
+		}
+		if (sqlite3_column_int64(st, 0) > sum &&
+		    metrics_other_stages(db, j->name, j, rows, n) != 0)
+			rc = SQLITE_ERROR;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /*
  * journeyd_subjects: every stage of the config, and any other stage or
- * journey the database holds, by journey and stage. Each configured
- * journey's stages are counted in one pass over its members, a count per
- * stage (a GROUP BY would sort them all: 1.1 s at 1M members, this 0.3 s);
- * its other stages, and the other journeys (found along members' key),
- * only when there are any.
+ * journey the database holds (found along members' key), by journey and
+ * stage.
  */
-static void
+static int
 metrics_subjects(FILE *f, sqlite3 *db, const struct config *cf)
 {
 	struct metrics_row	*rows = NULL;
 	sqlite3_stmt		*st;
-	struct buf		 q;
 	size_t			 n = 0;
-	int64_t			 sum;
+	int			 rc = SQLITE_DONE;
 
-	for (int i = 0; i < cf->njourneys; i++) {
-		const struct journey *j = &cf->journeys[i];
+	for (int i = 0; i < cf->njourneys && rc == SQLITE_DONE; i++)
+		if (metrics_journey(db, &cf->journeys[i], &rows, &n) != 0)
+			rc = SQLITE_ERROR;
+	if (rc == SQLITE_DONE && (st = store_try_prepare(db,
+	    MEMBER_JOURNEYS_CTE "SELECT j FROM js WHERE j IS NOT NULL")) !=
+	    NULL) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(st,
+			    0);
 
-		buf_init(&q);
-		buf_puts(&q, "SELECT count(*)");
-		for (int k = 0; k < j->nstages; k++)
-			buf_printf(&q, ", count(*) FILTER (WHERE stage = ?%d)",
-			    k + 3);
-		buf_puts(&q, " FROM members WHERE journey = ?1 AND status <> "
-		    "?2");
-		st = store_prepare(db, q.s);
-		buf_free(&q);
-		sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, MEMBER_EXITED);
-		for (int k = 0; k < j->nstages; k++)
-			sqlite3_bind_text(st, k + 3, j->stages[k].name, -1,
-			    SQLITE_STATIC);
-		sum = 0;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			rows = xreallocarray(rows, n + j->nstages,
-			    sizeof *rows);
-			for (int k = 0; k < j->nstages; k++) {
-				rows[n].journey = xstrdup(j->name);
-				rows[n].stage = xstrdup(j->stages[k].name);
-				rows[n].n = sqlite3_column_int64(st, k + 1);
-				sum += rows[n++].n;
-			}
-			if (sqlite3_column_int64(st, 0) > sum)
-				metrics_other_stages(db, j->name, j, &rows, &n);
+			if (config_journey(cf, name) == NULL &&
+			    metrics_other_stages(db, name, NULL, &rows,
+			    &n) != 0)
+				break;
 		}
 		sqlite3_finalize(st);
-	}
-	st = store_prepare(db, MEMBER_JOURNEYS_CTE "SELECT j FROM js WHERE j "
-	    "IS NOT NULL");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-
-		if (config_journey(cf, name) == NULL)
-			metrics_other_stages(db, name, NULL, &rows, &n);
-	}
-	sqlite3_finalize(st);
+	} else if (rc == SQLITE_DONE)
+		rc = SQLITE_ERROR;
 
 	qsort(rows, n, sizeof *rows, metrics_row_cmp);
 	metrics_head(f, "journeyd_subjects", "gauge",
@@ -160,57 +208,54 @@ metrics_subjects(FILE *f, sqlite3 *db, const struct config *cf)
 		free(rows[i].stage);
 	}
 	free(rows);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Write every metric to f. */
-static void
-metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
-    double tick_seconds)
+/* The final outcomes of actions, as journeyd_actions_total names them. */
+static const struct { int status; const char *name; } metrics_outcomes[] = {
+	{ OUTBOX_DONE, "done" }, { OUTBOX_HELD, "held" },
+	{ OUTBOX_DEAD, "dead" }
+};
+#define METRICS_NOUTCOMES \
+	(sizeof metrics_outcomes / sizeof metrics_outcomes[0])
+
+/* journeyd_actions_total: every configured instance and outcome (0 when
+ * none), and any other instance the counters hold. */
+static int
+metrics_actions(FILE *f, sqlite3 *db, const struct config *cf)
 {
-	static const struct { int status; const char *name; } outcomes[] = {
-		{ OUTBOX_DONE, "done" }, { OUTBOX_HELD, "held" },
-		{ OUTBOX_DEAD, "dead" }
-	};
 	sqlite3_stmt	*st;
 	struct buf	 b;
+	int		 rc;
 
-	metrics_head(f, "journeyd_ticks_total", "counter",
-	    "Ticks run by this journeyd process.");
-	fprintf(f, "journeyd_ticks_total %llu\n", metrics_ticks);
-	metrics_head(f, "journeyd_tick_duration_seconds", "gauge",
-	    "How long the last tick took.");
-	fprintf(f, "journeyd_tick_duration_seconds %.6f\n", tick_seconds);
-
-	metrics_subjects(f, db, cf);
-
-	/* Every configured instance and outcome, and any other instance. */
 	buf_init(&b);
 	buf_puts(&b, "[");
 	for (int i = 0; i < cf->ninstances; i++)
-		for (size_t k = 0; k < sizeof outcomes / sizeof outcomes[0];
-		    k++)
+		for (size_t k = 0; k < METRICS_NOUTCOMES; k++)
 			buf_printf(&b, "%s[\"%s\",%d]", b.len > 1 ? "," : "",
-			    cf->instances[i]->name, outcomes[k].status);
+			    cf->instances[i]->name, metrics_outcomes[k].status);
 	buf_puts(&b, "]");
 	metrics_head(f, "journeyd_actions_total", "counter",
 	    "Actions by plugin instance and outcome: done, held (capped, held "
 	    "out or declined by the plugin) and dead.");
-	st = store_prepare(db, "SELECT instance, status, sum(n) FROM (SELECT "
-	    "instance, status, count(*) AS n FROM outbox WHERE status IN (?1, "
-	    "?2, ?3) GROUP BY instance, status UNION ALL SELECT json_extract("
-	    "value, '$[0]'), json_extract(value, '$[1]'), 0 FROM "
-	    "json_each(?4)) GROUP BY instance, status "
-	    "ORDER BY instance, status");
-	for (int k = 0; k < 3; k++)
-		sqlite3_bind_int(st, k + 1, outcomes[k].status);
+	if ((st = store_try_prepare(db, "SELECT instance, status, sum(n) FROM "
+	    "(SELECT instance, status, n FROM outbox_tally UNION ALL SELECT "
+	    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), 0 FROM "
+	    "json_each(?4)) WHERE status IN (?1, ?2, ?3) GROUP BY instance, "
+	    "status ORDER BY instance, status")) == NULL) {
+		buf_free(&b);
+		return -1;
+	}
+	for (size_t k = 0; k < METRICS_NOUTCOMES; k++)
+		sqlite3_bind_int(st, k + 1, metrics_outcomes[k].status);
 	sqlite3_bind_text(st, 4, b.s, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int status = sqlite3_column_int(st, 1);
 		const char *outcome = "unknown";
 
-		for (int k = 0; k < 3; k++)
-			if (outcomes[k].status == status)
-				outcome = outcomes[k].name;
+		for (size_t k = 0; k < METRICS_NOUTCOMES; k++)
+			if (metrics_outcomes[k].status == status)
+				outcome = metrics_outcomes[k].name;
 		fputs("journeyd_actions_total{instance=\"", f);
 		metrics_label(f, (const char *)sqlite3_column_text(st, 0));
 		fprintf(f, "\",outcome=\"%s\"} %lld\n", outcome,
@@ -218,15 +263,25 @@ metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
 	}
 	sqlite3_finalize(st);
 	buf_free(&b);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
 
-	/* Pending, in flight, retrying: the rows of outbox_queue. */
-	st = store_prepare(db, "SELECT count(*), coalesce(?1 - min(CASE WHEN "
-	    "due <= ?1 THEN due END), 0) FROM outbox WHERE " OUTBOX_QUEUED_SQL);
+/* The queue: pending, in flight, retrying (the rows of outbox_queue). */
+static int
+metrics_queue(FILE *f, sqlite3 *db, int64_t now)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_try_prepare(db, "SELECT count(*), coalesce(?1 - "
+	    "min(CASE WHEN due <= ?1 THEN due END), 0) FROM outbox WHERE "
+	    OUTBOX_QUEUED_SQL)) == NULL)
+		return -1;
 	sqlite3_bind_int64(st, 1, now);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		metrics_head(f, "journeyd_outbox_depth", "gauge",
-		    "Actions waiting: pending (quiet hours included), in flight "
-		    "or to be retried.");
+		    "Actions waiting: pending (quiet hours included), in "
+		    "flight or to be retried.");
 		fprintf(f, "journeyd_outbox_depth %lld\n",
 		    (long long)sqlite3_column_int64(st, 0));
 		metrics_head(f, "journeyd_oldest_due_age_seconds", "gauge",
@@ -236,6 +291,41 @@ metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
 		    (long long)sqlite3_column_int64(st, 1));
 	}
 	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Print every metric to f, read in one transaction; -1 with err. */
+int
+metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
+    char *err, size_t errlen)
+{
+	unsigned long long	 ticks;
+	double			 seconds;
+	int			 rc;
+
+	pthread_mutex_lock(&metrics_lock);
+	ticks = metrics_ticks;
+	seconds = metrics_tick_seconds;
+	pthread_mutex_unlock(&metrics_lock);
+	metrics_head(f, "journeyd_ticks_total", "counter",
+	    "Ticks run by this journeyd process.");
+	fprintf(f, "journeyd_ticks_total %llu\n", ticks);
+	metrics_head(f, "journeyd_tick_duration_seconds", "gauge",
+	    "How long the last tick took.");
+	fprintf(f, "journeyd_tick_duration_seconds %.6f\n", seconds);
+
+	if (sqlite3_exec(db, "SAVEPOINT metrics", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return metrics_sql_error(db, err, errlen);
+	rc = metrics_subjects(f, db, cf) == 0 &&
+	    metrics_actions(f, db, cf) == 0 && metrics_queue(f, db, now) == 0 ?
+	    0 : metrics_sql_error(db, err, errlen);
+	sqlite3_exec(db, "RELEASE metrics", NULL, NULL, NULL);
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		rc = -1;
+	}
+	return rc;
 }
 
 /* Count a tick and write the metrics file; a failure is logged. */
@@ -243,11 +333,14 @@ int
 metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
     const struct tick_stats *ts)
 {
-	char	*tmp;
+	char	*tmp, err[512];
 	FILE	*f;
 	int	 fd, rc = 0;
 
+	pthread_mutex_lock(&metrics_lock);
 	metrics_ticks++;
+	metrics_tick_seconds = ts->seconds;
+	pthread_mutex_unlock(&metrics_lock);
 	if (cf->metrics_file == NULL)
 		return 0;
 	tmp = xprintf("%s.XXXXXX", cf->metrics_file);
@@ -261,8 +354,13 @@ metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
 		free(tmp);
 		return -1;
 	}
-	metrics_print(f, db, cf, now, ts->seconds);
-	if (ferror(f) | fclose(f) || rename(tmp, cf->metrics_file) != 0) {
+	if (metrics_print(f, db, cf, now, err, sizeof err) != 0) {
+		log_warn("metrics: %s", err);
+		fclose(f);
+		unlink(tmp);
+		rc = -1;
+	} else if (ferror(f) | fclose(f) || rename(tmp, cf->metrics_file) !=
+	    0) {
 		log_warn("metrics: %s: %s", cf->metrics_file, strerror(errno));
 		unlink(tmp);
 		rc = -1;

@@ -1,23 +1,23 @@
 /*
- * The report (SPEC §9, §11): per journey and stage, subjects now there, how
- * many ever reached it, conversion to the next stage, the median time to it,
- * and how many are stalled; per holdout rule, treated against held-out. As
- * text, and as a self-contained HTML page with inline SVG charts (no script,
- * no external asset).
+ * The report (README, "Report"): computed once from the database into a
+ * model (struct report, insight-int.h), then rendered as text
+ * (report-text.c) or as a self-contained HTML page (report-html.c).
  *
- * Definitions, all from the history:
+ * Per journey and stage, all from the members and the history:
+ * - now: subjects at the stage now (not exited);
  * - reached: subjects with an 'entered' or 'moved' entry at the stage;
  * - to next: of those, the ones who later (after first reaching it) reached
  *   any later stage of the journey (a goto may skip a stage);
  * - median: of the time between first reaching the stage and then first
  *   reaching a later one, over those who did;
  * - stalled: subjects now at the stage (not exited) for longer than its
- *   expect, as the rule language's `stalled` says;
- * - holdout: each subject with an action row of the rule is counted once,
- *   by its first row: held out (held, reason 'holdout') or treated (queued,
- *   whatever became of the action: sent, capped or failed); success is
- *   reaching a stage later than the one the action was queued at, after it
- *   was queued.
+ *   expect, as the rule language's `stalled` says.
+ * Per rule with a holdout, its groups: each subject with an action row of
+ * the rule is counted once, by its first row: held out (held, reason
+ * 'holdout') or treated (queued, whatever became of the action: sent,
+ * capped or failed); success is reaching a stage later than the one the
+ * action was queued at, after it was queued. Each group's conversion, and
+ * its lift against the held-out group, come from stats.c.
  */
 #include "config.h"
 
@@ -26,22 +26,38 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "insight/insight.h"
+#include "insight/insight-int.h"
 
-struct report_stage {
-	const char	*name;
-	int64_t		 expect;
-	long		 now;		/* in it now (not exited) */
-	long		 reached;	/* ever reached */
-	long		 next;		/* of those, reached a later stage */
-	int64_t		 median;	/* median seconds to it, -1 none */
-	long		 stalled;
+/*
+ * An action's variant: the column an experiment's treated subjects are
+ * grouped by. Today a rule has one action, so one group of the treated;
+ * when the outbox records each action's variant, this is that column and
+ * the report shows a group per variant.
+ */
+#define REPORT_VARIANT_SQL	"''"
+
+/* Times to the next stage, per stage, for the median. */
+struct report_times {
+	int64_t		*v;
+	size_t		 n, cap;
 };
 
-struct report_holdout {
-	const struct rule *rule;
-	long		 treated, treated_next;
-	long		 held, held_next;
+/* One entry or move of a subject: its order, time and stage. */
+struct report_row {
+	int64_t		 hid;
+	int		 part;		/* of history_steps */
+	int64_t		 ts;
+	int		 idx;
+};
+
+/* A subject's rows, and the scratch arrays to count them. */
+struct report_scan {
+	int			 nstages;
+	struct report_row	*rows;
+	size_t			 nrows, cap;
+	const struct report_row	**first;
+	int64_t			*next;
+	struct report_times	*tm;
 };
 
 /* Order two durations. */
@@ -51,6 +67,291 @@ report_cmp(const void *a, const void *b)
 	int64_t	 x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Order two rows by hid and part. */
+static int
+report_row_cmp(const void *a, const void *b)
+{
+	const struct report_row	*x = a, *y = b;
+
+	if (x->hid != y->hid)
+		return x->hid < y->hid ? -1 : 1;
+	return x->part - y->part;
+}
+
+/* Put SQLite's message in err; -1. */
+static int
+report_sql_error(sqlite3 *db, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"),
+	    sqlite3_errmsg(db));
+	return -1;
+}
+
+/*
+ * Count one subject from its entries and moves (sc->rows): for each stage
+ * k it reached, its first reach (the first row at k), whether it later
+ * reached a later stage, and the earliest time it did.
+ */
+static void
+report_subject(struct report_scan *sc, struct report_stage *rs)
+{
+	struct report_row	*rows = sc->rows;
+	size_t			 nrows = sc->nrows;
+	int			 n = sc->nstages;
+
+	for (size_t i = 1; i < nrows; i++)
+		if (report_row_cmp(&rows[i], &rows[i - 1]) < 0) {
+			qsort(rows, nrows, sizeof *rows, report_row_cmp);
+			break;
+		}
+	for (int k = 0; k < n; k++) {
+		sc->first[k] = NULL;
+		sc->next[k] = INT64_MAX;
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		for (int k = 0; k < rows[i].idx; k++)
+			if (sc->first[k] != NULL && rows[i].ts < sc->next[k])
+				sc->next[k] = rows[i].ts;
+		if (sc->first[rows[i].idx] == NULL)
+			sc->first[rows[i].idx] = &rows[i];
+	}
+	for (int k = 0; k < n; k++) {
+		struct report_times *tm = &sc->tm[k];
+
+		if (sc->first[k] == NULL)
+			continue;
+		rs[k].reached++;
+		if (sc->next[k] == INT64_MAX)
+			continue;
+		rs[k].next++;
+		if (tm->n == tm->cap) {
+			tm->cap = tm->cap ? tm->cap * 2 : 64;
+			tm->v = xreallocarray(tm->v, tm->cap, sizeof *tm->v);
+		}
+		tm->v[tm->n++] = sc->next[k] - sc->first[k]->ts;
+	}
+	sc->nrows = 0;
+}
+
+/* Add the step of column col of st (a stage name, or NULL) to the
+ * subject's rows, when it is a stage of j. */
+static void
+report_step(struct report_scan *sc, const struct journey *j,
+    sqlite3_stmt *st, int col)
+{
+	const char	*stage = (const char *)sqlite3_column_text(st, col);
+	int		 idx;
+
+	if (stage == NULL || (idx = journey_stage(j, stage)) < 0)
+		return;
+	if (sc->nrows == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 16;
+		sc->rows = xreallocarray(sc->rows, sc->cap, sizeof *sc->rows);
+	}
+	sc->rows[sc->nrows].hid = sqlite3_column_int64(st, 1);
+	sc->rows[sc->nrows].part = col - 3;
+	sc->rows[sc->nrows].ts = sqlite3_column_int64(st, 2);
+	sc->rows[sc->nrows++].idx = idx;
+}
+
+/* Each stage's median time to a later one, from sc->tm; frees them. */
+static void
+report_medians(struct report_scan *sc, struct report_stage *rs)
+{
+	for (int k = 0; k < sc->nstages; k++) {
+		struct report_times	*tm = &sc->tm[k];
+		size_t			 nt = tm->n;
+
+		if (nt > 0) {
+			qsort(tm->v, nt, sizeof *tm->v, report_cmp);
+			rs[k].median = nt % 2 ? tm->v[nt / 2] :
+			    (tm->v[nt / 2 - 1] + tm->v[nt / 2]) / 2;
+		}
+		free(tm->v);
+	}
+}
+
+/*
+ * Reached, to next and the median of every stage of journey j, from one
+ * pass over the journey's entries and moves, subject by subject. Every
+ * subject ever in the journey has its row in members: read in its key's
+ * order, each one's entries and moves found by (subject, hid); an entry's
+ * row may hold the move right after it (moved_to: history_steps).
+ */
+static int
+report_steps(sqlite3 *db, const struct journey *j, struct report_stage *rs,
+    char *err, size_t errlen)
+{
+	struct report_scan	 sc;
+	sqlite3_stmt		*st;
+	int64_t			 cur = -1;
+	int			 rc;
+
+	if ((st = store_try_prepare(db, "SELECT m.subject, h.hid, h.ts, "
+	    "h.stage, h.moved_to FROM members m CROSS JOIN history h ON "
+	    "h.subject = m.subject WHERE m.journey = ?1 AND h.journey = ?1 "
+	    "AND h.what IN ('entered', 'moved') ORDER BY m.subject")) == NULL)
+		return report_sql_error(db, err, errlen);
+	memset(&sc, 0, sizeof sc);
+	sc.nstages = j->nstages;
+	sc.first = xcalloc(j->nstages, sizeof *sc.first);
+	sc.next = xcalloc(j->nstages, sizeof *sc.next);
+	sc.tm = xcalloc(j->nstages, sizeof *sc.tm);
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) != cur) {
+			if (sc.nrows > 0)
+				report_subject(&sc, rs);
+			cur = sqlite3_column_int64(st, 0);
+		}
+		report_step(&sc, j, st, 3);
+		report_step(&sc, j, st, 4);
+	}
+	if (sc.nrows > 0)
+		report_subject(&sc, rs);
+	report_medians(&sc, rs);
+	sqlite3_finalize(st);
+	free(sc.rows);
+	free(sc.first);
+	free(sc.next);
+	free(sc.tm);
+	return rc == SQLITE_DONE ? 0 : report_sql_error(db, err, errlen);
+}
+
+/* The stages of journey j: their names, and now and stalled from one
+ * pass over the journey's members (stalled only where the stage has an
+ * expect); then the rest from the history. */
+static int
+report_stages(sqlite3 *db, const struct journey *j, int64_t now,
+    struct report_stage *rs, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	int		 rc, k;
+
+	for (k = 0; k < j->nstages; k++) {
+		rs[k].name = xstrdup(j->stages[k].name);
+		rs[k].expect = j->stages[k].expect;
+		rs[k].median = -1;
+	}
+	if ((st = store_try_prepare(db, "SELECT stage, count(*), stage_since "
+	    "FROM members WHERE journey = ?1 AND status IN (?2, ?3) GROUP BY "
+	    "stage, stage_since")) == NULL)
+		return report_sql_error(db, err, errlen);
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, MEMBER_ACTIVE);
+	sqlite3_bind_int(st, 3, MEMBER_COMPLETED);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t c = sqlite3_column_int64(st, 1);
+
+		k = journey_stage(j, (const char *)sqlite3_column_text(st, 0));
+		if (k < 0)
+			continue;
+		rs[k].now += c;
+		if (rs[k].expect > 0 &&
+		    sqlite3_column_int64(st, 2) < now - rs[k].expect)
+			rs[k].stalled += c;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return report_sql_error(db, err, errlen);
+	return report_steps(db, j, rs, err, errlen);
+}
+
+/* The group of ex named name (held out or not), added when missing. */
+static struct report_group *
+report_group(struct report_experiment *ex, const char *name, int held_out)
+{
+	struct report_group	*g;
+
+	for (int i = 0; i < ex->ngroups; i++)
+		if (ex->groups[i].held_out == held_out &&
+		    strcmp(ex->groups[i].name, name) == 0)
+			return &ex->groups[i];
+	ex->groups = xreallocarray(ex->groups, ex->ngroups + 1,
+	    sizeof *ex->groups);
+	g = &ex->groups[ex->ngroups++];
+	memset(g, 0, sizeof *g);
+	g->name = xstrdup(name);
+	g->held_out = held_out;
+	return g;
+}
+
+/* Each group's conversion, and its lift against the reference. */
+static void
+report_lifts(struct report_experiment *ex)
+{
+	const struct report_group	*ref;
+
+	ex->ref = 0;
+	for (int i = 0; i < ex->ngroups; i++)
+		if (ex->groups[i].held_out)
+			ex->ref = i;
+	ref = &ex->groups[ex->ref];
+	for (int i = 0; i < ex->ngroups; i++) {
+		struct report_group *g = &ex->groups[i];
+
+		stats_prop(g->reached, g->subjects, &g->conv);
+		if (i != ex->ref)
+			stats_lift(g->reached, g->subjects, ref->reached,
+			    ref->subjects, &g->lift);
+	}
+}
+
+/*
+ * The groups of rule r of journey j (stages: its stages as a JSON array):
+ * each subject with an action row of the rule, counted by its first row,
+ * by variant or held out, and how many of each reached a later stage
+ * after that row was queued.
+ */
+static int
+report_experiment(sqlite3 *db, const struct journey *j, const char *stages,
+    const struct rule *r, struct report_experiment *ex, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	ex->rule = xstrdup(r->name);
+	ex->holdout = r->holdout;
+	report_group(ex, "treated", 0);
+	if ((st = store_try_prepare(db, "WITH st(name, idx) AS (SELECT value, "
+	    "key FROM json_each(?2)), o AS (SELECT subject, min(aid) AS aid, "
+	    "status, reason, stage, " REPORT_VARIANT_SQL " AS variant FROM "
+	    "outbox WHERE journey = ?1 AND rule = ?3 GROUP BY subject) SELECT "
+	    "coalesce(o.status = ?4 AND o.reason = 'holdout', 0) AS out, "
+	    "o.variant, count(*), sum(EXISTS (SELECT 1 FROM history h JOIN st "
+	    "ON st.name IN (h.stage, h.moved_to) WHERE h.subject = o.subject "
+	    "AND h.journey = ?1 AND h.what IN ('entered', 'moved') AND st.idx "
+	    "> coalesce((SELECT idx FROM st WHERE name = o.stage), -1) AND "
+	    "h.hid > (SELECT coalesce(max(x.hid), 0) FROM history x WHERE "
+	    "x.subject = o.subject AND x.action = o.aid))) FROM o GROUP BY "
+	    "out, o.variant ORDER BY out, o.variant")) == NULL)
+		return report_sql_error(db, err, errlen);
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, stages, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, OUTBOX_HELD);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char		*variant;
+		struct report_group	*g;
+		int			 out = sqlite3_column_int(st, 0);
+
+		variant = (const char *)sqlite3_column_text(st, 1);
+		if (out || variant == NULL || *variant == '\0')
+			variant = out ? "held out" : "treated";
+		g = report_group(ex, variant, out);
+		g->subjects += sqlite3_column_int64(st, 2);
+		g->reached += sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return report_sql_error(db, err, errlen);
+	if (r->holdout > 0)
+		report_group(ex, "held out", 1);
+	report_lifts(ex);
+	return 0;
 }
 
 /* The stages of a journey as a JSON array (names are plain). */
@@ -67,225 +368,98 @@ report_stage_list(const struct journey *j)
 	return buf_steal(&b);
 }
 
-/* Times to the next stage, per stage, for the median. */
-struct report_times {
-	int64_t		*v;
-	size_t		 n, cap;
-};
-
-/* One entry or move of a subject: its order, time and stage. */
-struct report_row {
-	int64_t		 hid;
-	int		 part;		/* of history_steps */
-	int64_t		 ts;
-	int		 idx;
-};
-
-/* Order two rows by hid and part. */
+/* Fill rj with journey j: its stages, and its rules with a holdout. */
 static int
-report_row_cmp(const void *a, const void *b)
+report_journey(sqlite3 *db, const struct journey *j, int64_t now,
+    struct report_journey *rj, char *err, size_t errlen)
 {
-	const struct report_row	*x = a, *y = b;
+	char	*stages;
+	int	 rc = 0;
 
-	if (x->hid != y->hid)
-		return x->hid < y->hid ? -1 : 1;
-	return x->part - y->part;
+	rj->name = xstrdup(j->name);
+	rj->subject = j->subject;
+	rj->stages = xcalloc(j->nstages, sizeof *rj->stages);
+	rj->nstages = j->nstages;
+	if (report_stages(db, j, now, rj->stages, err, errlen) != 0)
+		return -1;
+	stages = report_stage_list(j);
+	for (int k = 0; k < j->nrules && rc == 0; k++) {
+		struct report_experiment *ex;
+
+		if (j->rules[k].holdout <= 0)
+			continue;
+		rj->experiments = xreallocarray(rj->experiments,
+		    rj->nexperiments + 1, sizeof *rj->experiments);
+		ex = &rj->experiments[rj->nexperiments++];
+		memset(ex, 0, sizeof *ex);
+		rc = report_experiment(db, j, stages, &j->rules[k], ex, err,
+		    errlen);
+	}
+	free(stages);
+	return rc;
 }
 
-/*
- * Count one subject from its entries and moves: for each stage k it
- * reached, its first reach (the first row at k), whether it later reached
- * a later stage, and the earliest time it did. first and next are scratch
- * arrays of nstages.
- */
-static void
-report_subject(int nstages, struct report_row *rows, size_t nrows,
-    const struct report_row **first, int64_t *next, struct report_stage *rs,
-    struct report_times *tm)
+/* Compute the report of every journey of cf as of now, in one read
+ * transaction (a consistent snapshot: a savepoint, so that it may also run
+ * inside the caller's); NULL with err on an error. The caller frees it
+ * with report_free. */
+struct report *
+report_new(const struct config *cf, sqlite3 *db, int64_t now, char *err,
+    size_t errlen)
 {
-	for (size_t i = 1; i < nrows; i++)
-		if (report_row_cmp(&rows[i], &rows[i - 1]) < 0) {
-			qsort(rows, nrows, sizeof *rows, report_row_cmp);
-			break;
-		}
-	for (int k = 0; k < nstages; k++) {
-		first[k] = NULL;
-		next[k] = INT64_MAX;
-	}
-	for (size_t i = 0; i < nrows; i++) {
-		const struct report_row *r = &rows[i];
+	struct report	*rp = xcalloc(1, sizeof *rp);
+	int		 rc = 0;
 
-		for (int k = 0; k < r->idx; k++)
-			if (first[k] != NULL && r->ts < next[k])
-				next[k] = r->ts;
-		if (first[r->idx] == NULL)
-			first[r->idx] = r;
+	rp->now = now;
+	rp->journeys = xcalloc(cf->njourneys, sizeof *rp->journeys);
+	if (sqlite3_exec(db, "SAVEPOINT report", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		report_sql_error(db, err, errlen);
+		report_free(rp);
+		return NULL;
 	}
-	for (int k = 0; k < nstages; k++) {
-		if (first[k] == NULL)
-			continue;
-		rs[k].reached++;
-		if (next[k] == INT64_MAX)
-			continue;
-		rs[k].next++;
-		if (tm[k].n == tm[k].cap) {
-			tm[k].cap = tm[k].cap ? tm[k].cap * 2 : 64;
-			tm[k].v = xreallocarray(tm[k].v, tm[k].cap,
-			    sizeof *tm[k].v);
-		}
-		tm[k].v[tm[k].n++] = next[k] - first[k]->ts;
+	for (int i = 0; i < cf->njourneys && rc == 0; i++) {
+		rp->njourneys++;
+		rc = report_journey(db, &cf->journeys[i], now,
+		    &rp->journeys[i], err, errlen);
 	}
+	sqlite3_exec(db, "RELEASE report", NULL, NULL, NULL);
+	if (rc != 0) {
+		report_free(rp);
+		return NULL;
+	}
+	return rp;
 }
 
-/*
- * Fill the numbers of every stage of journey j. Now and stalled from
- * members; reached, to next and the median from one pass over the
- * journey's entries and moves, subject by subject in the order they
- * happened: a stage's first reach (its first row), and the earliest time
- * of a later row at a later stage.
- */
-static void
-report_stages(sqlite3 *db, const struct journey *j, int64_t now,
-    struct report_stage *rs)
+/* Free a report and everything it holds. */
+void
+report_free(struct report *rp)
 {
-	sqlite3_stmt		*st;
-	struct report_times	*tm;
-	struct report_row	*rows = NULL;
-	const struct report_row	**first;
-	int64_t			*next, cur = -1;
-	size_t			 nrows = 0, cap = 0;
-	int			 n = j->nstages;
+	if (rp == NULL)
+		return;
+	for (int i = 0; i < rp->njourneys; i++) {
+		struct report_journey *rj = &rp->journeys[i];
 
-	tm = xcalloc(n, sizeof *tm);
-	first = xcalloc(n, sizeof *first);
-	next = xcalloc(n, sizeof *next);
+		for (int k = 0; k < rj->nstages; k++)
+			free(rj->stages[k].name);
+		for (int k = 0; k < rj->nexperiments; k++) {
+			struct report_experiment *ex = &rj->experiments[k];
 
-	/* Now and stalled: one pass over the journey's members (stalled
-	 * only where the stage has an expect). */
-	for (int k = 0; k < n; k++) {
-		memset(&rs[k], 0, sizeof rs[k]);
-		rs[k].name = j->stages[k].name;
-		rs[k].expect = j->stages[k].expect;
-		rs[k].median = -1;
-	}
-	st = store_prepare(db, "SELECT stage, count(*), stage_since FROM "
-	    "members WHERE journey = ?1 AND status IN (?2, ?3) GROUP BY "
-	    "stage, stage_since");
-	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, MEMBER_ACTIVE);
-	sqlite3_bind_int(st, 3, MEMBER_COMPLETED);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int k = journey_stage(j, (const char *)sqlite3_column_text(st,
-		    0));
-		int64_t c = sqlite3_column_int64(st, 1);
-
-		if (k < 0)
-			continue;
-		rs[k].now += c;
-		if (rs[k].expect > 0 &&
-		    sqlite3_column_int64(st, 2) < now - rs[k].expect)
-			rs[k].stalled += c;
-	}
-	sqlite3_finalize(st);
-
-	/* Every subject that was ever in the journey has its row in
-	 * members: read subject by subject (members in its key's order), its
-	 * entries and moves found by (subject, hid); an entry's row may hold
-	 * the move right after it (moved_to: history_steps). */
-	st = store_prepare(db, "SELECT m.subject, h.hid, h.ts, h.stage, "
-	    "h.moved_to FROM members m CROSS JOIN history h ON h.subject = "
-	    "m.subject WHERE "
-	    "m.journey = ?1 AND h.journey = ?1 AND h.what IN ('entered', "
-	    "'moved') ORDER BY m.subject");
-	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-	for (;;) {
-		int	 more = sqlite3_step(st) == SQLITE_ROW, idx = -1;
-		int64_t	 sid = more ? sqlite3_column_int64(st, 0) : -1;
-		const char *stage;
-
-		if (!more || sid != cur) {
-			if (nrows > 0)
-				report_subject(n, rows, nrows, first, next, rs,
-				    tm);
-			nrows = 0;
-			if (!more)
-				break;
-			cur = sid;
+			for (int g = 0; g < ex->ngroups; g++)
+				free(ex->groups[g].name);
+			free(ex->groups);
+			free(ex->rule);
 		}
-		for (int part = 0; part < 2; part++) {
-			stage = (const char *)sqlite3_column_text(st, 3 + part);
-			idx = -1;
-			for (int k = 0; k < n && stage != NULL; k++)
-				if (strcmp(j->stages[k].name, stage) == 0)
-					idx = k;
-			if (idx < 0)
-				continue;
-			if (nrows == cap) {
-				cap = cap ? cap * 2 : 16;
-				rows = xreallocarray(rows, cap, sizeof *rows);
-			}
-			rows[nrows].hid = sqlite3_column_int64(st, 1);
-			rows[nrows].part = part;
-			rows[nrows].ts = sqlite3_column_int64(st, 2);
-			rows[nrows++].idx = idx;
-		}
+		free(rj->experiments);
+		free(rj->stages);
+		free(rj->name);
 	}
-	sqlite3_finalize(st);
-	free(rows);
-
-	for (int k = 0; k < n; k++) {
-		size_t nt = tm[k].n;
-
-		if (nt > 0) {
-			qsort(tm[k].v, nt, sizeof *tm[k].v, report_cmp);
-			rs[k].median = nt % 2 ? tm[k].v[nt / 2] :
-			    (tm[k].v[nt / 2 - 1] + tm[k].v[nt / 2]) / 2;
-		}
-		free(tm[k].v);
-	}
-	free(tm);
-	free(first);
-	free(next);
-}
-
-/* Fill the treated / held-out numbers of a holdout rule. */
-static void
-report_holdout(sqlite3 *db, const struct journey *j, const char *stages,
-    const struct rule *r, struct report_holdout *h)
-{
-	sqlite3_stmt	*st;
-
-	memset(h, 0, sizeof *h);
-	h->rule = r;
-	st = store_prepare(db, "WITH st(name, idx) AS (SELECT value, key FROM "
-	    "json_each(?2)), o AS (SELECT subject, min(aid) AS aid, status, "
-	    "reason, stage FROM outbox WHERE journey = ?1 AND rule = ?3 GROUP "
-	    "BY subject) SELECT coalesce(o.status = ?4 AND o.reason = "
-	    "'holdout', 0) AS out, count(*), sum(EXISTS (SELECT 1 FROM history "
-	    "h JOIN st ON st.name IN (h.stage, h.moved_to) WHERE h.subject = "
-	    "o.subject AND "
-	    "h.journey = ?1 AND h.what IN ('entered', 'moved') AND st.idx > "
-	    "coalesce((SELECT idx FROM st WHERE name = o.stage), -1) AND "
-	    "h.hid > (SELECT coalesce(max(x.hid), 0) FROM history x WHERE "
-	    "x.subject = o.subject AND x.action = o.aid))) FROM o GROUP BY out");
-	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, stages, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, OUTBOX_HELD);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 0)) {
-			h->held = sqlite3_column_int64(st, 1);
-			h->held_next = sqlite3_column_int64(st, 2);
-		} else {
-			h->treated = sqlite3_column_int64(st, 1);
-			h->treated_next = sqlite3_column_int64(st, 2);
-		}
-	}
-	sqlite3_finalize(st);
+	free(rp->journeys);
+	free(rp);
 }
 
 /* A duration for people: "3d 4h", "45m", "-". */
-static char *
+const char *
 report_age(int64_t s, char *out, size_t len)
 {
 	if (s < 0)
@@ -303,8 +477,8 @@ report_age(int64_t s, char *out, size_t len)
 	return out;
 }
 
-/* The conversion as text: "62.5%" or "-". */
-static char *
+/* A conversion as text: "62.5%" or "-". */
+const char *
 report_pct(long part, long whole, char *out, size_t len)
 {
 	if (whole <= 0)
@@ -314,352 +488,138 @@ report_pct(long part, long whole, char *out, size_t len)
 	return out;
 }
 
-/* Write text with <, >, & and quotes escaped for HTML. */
-static void
-html_text(FILE *f, const char *s)
+/* A difference of fractions in percentage points, signed: "+4.2". */
+const char *
+report_pp(double fraction, char *out, size_t len)
 {
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f); break;
-		}
-	}
+	double	 pp = 100.0 * fraction;
+
+	/* No "-0.0": a difference that rounds to zero has no sign. */
+	if (pp > -0.05 && pp < 0.05)
+		pp = 0;
+	snprintf(out, len, "%+.1f", pp);
+	return out;
 }
 
-/* Chart geometry: a label column, then bars, then room for the values. */
-#define CHART_W		840
-#define CHART_LABEL	170
-#define CHART_BARS	400
-#define CHART_ROW	40
-#define CHART_BAR	26
-
-/* The funnel of one journey: per stage, a bar for ever reached and, inside
- * it, one for now there; the conversion to the next stage between rows. */
-static void
-html_funnel(FILE *f, int id, const struct report_stage *rs, int n)
+/* A p-value: "0.034", "< 0.001". */
+const char *
+report_pvalue(double p, char *out, size_t len)
 {
-	long	 max = 1;
-	int	 h = CHART_ROW * n + 34;
-	char	 pct[32];
-
-	for (int i = 0; i < n; i++)
-		if (rs[i].reached > max)
-			max = rs[i].reached;
-	fprintf(f, "<svg class=\"chart\" role=\"img\" aria-labelledby=\"f%d-t "
-	    "f%d-d\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n"
-	    "<title id=\"f%d-t\">Funnel</title>\n<desc id=\"f%d-d\">", id, id,
-	    CHART_W, h, CHART_W, h, id, id);
-	for (int i = 0; i < n; i++) {
-		html_text(f, rs[i].name);
-		fprintf(f, ": %ld reached, %ld now%s", rs[i].reached,
-		    rs[i].now, i + 1 < n ? "; " : ".");
-	}
-	fprintf(f, "</desc>\n");
-	/* The legend, in words as well as colours. */
-	fprintf(f, "<rect x=\"%d\" y=\"4\" width=\"14\" height=\"14\" "
-	    "class=\"reached\"/><text x=\"%d\" y=\"16\" class=\"v\">ever "
-	    "reached</text><rect x=\"%d\" y=\"4\" width=\"14\" height=\"14\" "
-	    "class=\"now\"/><text x=\"%d\" y=\"16\" class=\"v\">there now"
-	    "</text>\n", CHART_LABEL, CHART_LABEL + 20, CHART_LABEL + 130,
-	    CHART_LABEL + 150);
-	for (int i = 0; i < n; i++) {
-		int y = 30 + CHART_ROW * i;
-		int wr = (int)((double)CHART_BARS * rs[i].reached / max + 0.5);
-		int wn = (int)((double)CHART_BARS * rs[i].now / max + 0.5);
-
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"l\" text-anchor="
-		    "\"end\">", CHART_LABEL - 10, y + 18);
-		html_text(f, rs[i].name);
-		fprintf(f, "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" "
-		    "height=\"%d\" rx=\"3\" class=\"reached\"/>\n", CHART_LABEL,
-		    y, wr > 0 ? wr : 1, CHART_BAR);
-		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-		    "rx=\"2\" class=\"now\"/>\n", CHART_LABEL, y + 7, wn,
-		    CHART_BAR - 14);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"v\">%ld reached, "
-		    "%ld now", CHART_LABEL + wr + 8, y + 18, rs[i].reached,
-		    rs[i].now);
-		if (i + 1 < n && rs[i].reached > 0)
-			fprintf(f, " \xe2\x86\x92 %s on",
-			    report_pct(rs[i].next, rs[i].reached, pct,
-			    sizeof pct));
-		fprintf(f, "</text>\n");
-	}
-	fprintf(f, "</svg>\n");
+	if (p < 0.001)
+		snprintf(out, len, "< 0.001");
+	else
+		snprintf(out, len, "%.3f", p);
+	return out;
 }
 
-/* The time-in-stage chart: median time from each stage to a later one,
- * with the stage's expect marked. */
-static void
-html_times(FILE *f, int id, const struct report_stage *rs, int n)
+/* Why group g of ex is not compared with the reference, in a sentence;
+ * NULL when it is. */
+const char *
+report_verdict(const struct report_experiment *ex,
+    const struct report_group *g, char *out, size_t len)
 {
-	int64_t	 max = 1;
-	int	 h = CHART_ROW * (n - 1) + 34;
-	char	 age[32];
+	const struct report_group	*ref = &ex->groups[ex->ref];
 
-	for (int i = 0; i + 1 < n; i++) {
-		if (rs[i].median > max)
-			max = rs[i].median;
-		if (rs[i].expect > max)
-			max = rs[i].expect;
+	switch (g->lift.verdict) {
+	case STATS_OK:
+		return NULL;
+	case STATS_EMPTY:
+		snprintf(out, len, "No lift yet: the %s group has no subjects.",
+		    g->subjects == 0 ? g->name : ref->name);
+		return out;
+	case STATS_TOO_FEW:
+		snprintf(out, len, "Too few subjects to say whether %s differs "
+		    "from %s: each group needs at least %d who reached the "
+		    "next stage and %d who did not.", g->name, ref->name,
+		    STATS_MIN_EACH, STATS_MIN_EACH);
+		return out;
 	}
-	fprintf(f, "<svg class=\"chart\" role=\"img\" aria-labelledby=\"t%d-t "
-	    "t%d-d\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n"
-	    "<title id=\"t%d-t\">Median time to the next stage</title>\n"
-	    "<desc id=\"t%d-d\">", id, id, CHART_W, h, CHART_W, h, id, id);
-	for (int i = 0; i + 1 < n; i++) {
-		html_text(f, rs[i].name);
-		fprintf(f, ": %s", report_age(rs[i].median, age, sizeof age));
-		if (rs[i].expect > 0)
-			fprintf(f, " (expected within %s)", report_age(
-			    rs[i].expect, age, sizeof age));
-		fprintf(f, "%s", i + 2 < n ? "; " : ".");
-	}
-	fprintf(f, "</desc>\n<rect x=\"%d\" y=\"4\" width=\"14\" height=\"14\" "
-	    "class=\"time\"/><text x=\"%d\" y=\"16\" class=\"v\">median</text>"
-	    "<line x1=\"%d\" y1=\"4\" x2=\"%d\" y2=\"18\" class=\"expect\"/>"
-	    "<text x=\"%d\" y=\"16\" class=\"v\">expect</text>\n",
-	    CHART_LABEL, CHART_LABEL + 20, CHART_LABEL + 110, CHART_LABEL + 110,
-	    CHART_LABEL + 118);
-	for (int i = 0; i + 1 < n; i++) {
-		int y = 30 + CHART_ROW * i;
-		int w = rs[i].median > 0 ? (int)((double)CHART_BARS *
-		    rs[i].median / max + 0.5) : 0;
-
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"l\" text-anchor="
-		    "\"end\">", CHART_LABEL - 10, y + 18);
-		html_text(f, rs[i].name);
-		fprintf(f, "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" "
-		    "height=\"%d\" rx=\"3\" class=\"time\"/>\n", CHART_LABEL, y,
-		    w, CHART_BAR);
-		if (rs[i].expect > 0) {
-			int x = CHART_LABEL + (int)((double)CHART_BARS *
-			    rs[i].expect / max + 0.5);
-			fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-			    "class=\"expect\"/>\n", x, y - 3, x, y +
-			    CHART_BAR + 3);
-			if (x > CHART_LABEL + w)
-				w = x - CHART_LABEL;
-		}
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"v\">%s",
-		    CHART_LABEL + w + 8, y + 18, rs[i].median < 0 ?
-		    "nobody moved on yet" : report_age(rs[i].median, age,
-		    sizeof age));
-		if (rs[i].expect > 0)
-			fprintf(f, " (expect %s)", report_age(rs[i].expect,
-			    age, sizeof age));
-		fprintf(f, "</text>\n");
-	}
-	fprintf(f, "</svg>\n");
+	return NULL;
 }
 
-static const char report_css[] =
-	":root{color-scheme:light;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;"
-	"--bg:#fff;--card:#f6f8fa;--reached:#a8c8ec;--now:#0b5cad;"
-	"--time:#c05a00;--expect:#1b1f24}"
-	"*{box-sizing:border-box}"
-	"body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,"
-	"'Helvetica Neue',Arial,sans-serif;color:var(--fg);background:var(--bg);"
-	"margin:0}"
-	"main{max-width:1100px;margin:0 auto;padding:2rem 1.5rem 4rem}"
-	"header{border-bottom:3px solid var(--now);margin-bottom:1.5rem}"
-	"h1{font-size:1.8rem;margin:0 0 .25rem}"
-	".meta{color:var(--muted);margin:0 0 1rem}"
-	"section{background:var(--card);border:1px solid var(--line);"
-	"border-radius:8px;padding:1rem 1.5rem 1.5rem;margin:0 0 2rem}"
-	"h2{font-size:1.4rem;margin:.5rem 0}"
-	"h2 small{font-weight:normal;color:var(--muted);font-size:1rem}"
-	"h3{font-size:1.1rem;margin:1.5rem 0 .5rem}"
-	"table{border-collapse:collapse;width:100%;background:var(--bg);"
-	"font-variant-numeric:tabular-nums}"
-	"caption{text-align:left;color:var(--muted);padding:.25rem 0}"
-	"th,td{border-bottom:1px solid var(--line);padding:.4rem .75rem;"
-	"text-align:right}"
-	"th:first-child,td:first-child,td.g,th.g{text-align:left}"
-	"thead th{border-bottom:2px solid var(--fg);font-weight:600}"
-	"tbody th{font-weight:600}"
-	".chart{display:block;max-width:100%;height:auto;background:var(--bg);"
-	"border:1px solid var(--line);border-radius:6px;padding:.5rem}"
-	".l{font-size:14px;fill:var(--fg);font-weight:600}"
-	".v{font-size:13px;fill:var(--muted)}"
-	".reached{fill:var(--reached)}.now{fill:var(--now)}"
-	".time{fill:var(--time)}"
-	".expect{stroke:var(--expect);stroke-width:2;stroke-dasharray:4 3}"
-	".warn{color:#a40e26;font-weight:600}"
-	"footer{color:var(--muted);font-size:.9rem}";
+/* Compute the report and render it to f with render; -1 with err. */
+static int
+report_to(const struct config *cf, sqlite3 *db, int64_t now, FILE *f,
+    int (*render)(const struct report *, FILE *), char *err, size_t errlen)
+{
+	struct report	*rp;
+	int		 rc;
 
-/* Write the report as text to out, and as HTML to html_path when set
- * ("-": the HTML to out instead of the text). */
+	if ((rp = report_new(cf, db, now, err, errlen)) == NULL)
+		return -1;
+	if ((rc = render(rp, f)) != 0)
+		snprintf(err, errlen, "%s", strerror(errno));
+	report_free(rp);
+	return rc;
+}
+
+/* Compute the report and render it as text to f; -1 with err. */
+int
+report_text(const struct config *cf, sqlite3 *db, int64_t now, FILE *f,
+    char *err, size_t errlen)
+{
+	return report_to(cf, db, now, f, report_render_text, err, errlen);
+}
+
+/* Compute the report and render it as an HTML page to f (a file, a
+ * pipe, a memory stream); -1 with err. */
+int
+report_html(const struct config *cf, sqlite3 *db, int64_t now, FILE *f,
+    char *err, size_t errlen)
+{
+	return report_to(cf, db, now, f, report_render_html, err, errlen);
+}
+
+/* Write the HTML page of rp to path: to a temporary file renamed over
+ * it, so that a reader never sees half a page. */
+static int
+report_html_file(const struct report *rp, const char *path)
+{
+	char	*tmp = xprintf("%s.tmp", path);
+	FILE	*f;
+	int	 rc = 0;
+
+	if ((f = fopen(tmp, "w")) == NULL) {
+		fprintf(stderr, "journeyctl: %s: %s\n", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if ((report_render_html(rp, f) != 0) | (fclose(f) != 0) ||
+	    rename(tmp, path) != 0) {
+		fprintf(stderr, "journeyctl: %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		rc = -1;
+	}
+	free(tmp);
+	return rc;
+}
+
+/*
+ * journeyctl report: the report computed once, as text to out, and as an
+ * HTML page to html_path when set; html_path "-" means the page to out
+ * instead of the text. Errors go to stderr.
+ */
 int
 report_run(const struct config *cf, sqlite3 *db, int64_t now,
     const char *html_path, FILE *out)
 {
-	FILE	*html = NULL;
-	char	 a[32], b[32], c[32], when[32], *tmp = NULL;
+	struct report	*rp;
+	char		 err[512];
+	int		 rc;
 
-	time_format(now, when, sizeof when);
-	/* "-": the HTML on out, the text nowhere. */
-	if (html_path != NULL && strcmp(html_path, "-") == 0) {
-		html = out;
-		if ((out = fopen("/dev/null", "w")) == NULL) {
-			fprintf(stderr, "journeyctl: /dev/null: %s\n",
-			    strerror(errno));
-			return -1;
-		}
-	} else if (html_path != NULL) {
-		tmp = xprintf("%s.tmp", html_path);
-		if ((html = fopen(tmp, "w")) == NULL) {
-			fprintf(stderr, "journeyctl: %s: %s\n", tmp,
-			    strerror(errno));
-			free(tmp);
-			return -1;
-		}
+	if ((rp = report_new(cf, db, now, err, sizeof err)) == NULL) {
+		fprintf(stderr, "journeyctl: report: %s\n", err);
+		return -1;
 	}
-	if (html != NULL)
-		fprintf(html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-		    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
-		    "content=\"width=device-width, initial-scale=1\">\n"
-		    "<title>journeyd report, %s</title>\n<style>%s</style>\n"
-		    "</head>\n<body>\n<main>\n<header>\n<h1>journeyd report"
-		    "</h1>\n<p class=\"meta\">At <time datetime=\"%s\">%s"
-		    "</time> &middot; %d journey%s</p>\n</header>\n", when,
-		    report_css, when, when, cf->njourneys,
-		    cf->njourneys == 1 ? "" : "s");
-	fprintf(out, "report at %s\n", when);
-	for (int i = 0; i < cf->njourneys; i++) {
-		const struct journey	*j = &cf->journeys[i];
-		const char		*who = j->subject == SUBJECT_ACCOUNT ?
-		    "accounts" : "users";
-		struct report_stage	*rs;
-		char			*stages = report_stage_list(j);
-		int			 nholdout = 0;
-
-		rs = xcalloc(j->nstages, sizeof *rs);
-		report_stages(db, j, now, rs);
-		fprintf(out, "\njourney %s (%s)\n", j->name, who);
-		fprintf(out, "  %-18s %8s %8s %9s %10s %8s\n", "stage", "now",
-		    "reached", "to next", "median", "stalled");
-		if (html != NULL) {
-			fprintf(html, "<section aria-labelledby=\"j%d\">\n"
-			    "<h2 id=\"j%d\">", i, i);
-			html_text(html, j->name);
-			fprintf(html, " <small>(%s)</small></h2>\n<table>\n"
-			    "<caption>Stages, in order. <em>To next</em>: of "
-			    "those who reached a stage, the share who went on "
-			    "to a later one.</caption>\n<thead><tr><th scope="
-			    "\"col\">Stage</th><th scope=\"col\">Now</th><th "
-			    "scope=\"col\">Ever reached</th><th scope=\"col\">"
-			    "To next</th><th scope=\"col\">Median time to "
-			    "next</th><th scope=\"col\">Stalled</th></tr>"
-			    "</thead>\n<tbody>\n", who);
-		}
-		for (int k = 0; k < j->nstages; k++) {
-			const char *pct = k + 1 < j->nstages ?
-			    report_pct(rs[k].next, rs[k].reached, a, sizeof a) :
-			    "-";
-			char stalled[48];
-
-			if (rs[k].expect > 0)
-				snprintf(stalled, sizeof stalled, "%ld",
-				    rs[k].stalled);
-			else
-				snprintf(stalled, sizeof stalled, "-");
-			report_age(rs[k].median, b, sizeof b);
-			fprintf(out, "  %-18s %8ld %8ld %9s %10s %8s\n",
-			    rs[k].name, rs[k].now, rs[k].reached, pct, b,
-			    stalled);
-			if (html == NULL)
-				continue;
-			fprintf(html, "<tr><th scope=\"row\">");
-			html_text(html, rs[k].name);
-			fprintf(html, "</th><td>%ld</td><td>%ld</td><td>%s</td>"
-			    "<td>%s</td><td%s>%s", rs[k].now, rs[k].reached,
-			    pct, b, rs[k].stalled > 0 ? " class=\"warn\"" : "",
-			    stalled);
-			if (rs[k].expect > 0)
-				fprintf(html, " <small>(over %s)</small>",
-				    report_age(rs[k].expect, c, sizeof c));
-			fprintf(html, "</td></tr>\n");
-		}
-		if (html != NULL) {
-			fprintf(html, "</tbody>\n</table>\n<h3>Funnel</h3>\n");
-			html_funnel(html, i, rs, j->nstages);
-			if (j->nstages > 1) {
-				fprintf(html, "<h3>Median time to the next "
-				    "stage</h3>\n");
-				html_times(html, i, rs, j->nstages);
-			}
-		}
-		for (int k = 0; k < j->nrules; k++) {
-			const struct rule	*r = &j->rules[k];
-			struct report_holdout	 h;
-
-			if (r->holdout <= 0)
-				continue;
-			report_holdout(db, j, stages, r, &h);
-			fprintf(out, "  holdout %s (%d%%): treated %ld, %ld "
-			    "reached the next stage (%s); held out %ld, %ld "
-			    "(%s)\n", r->name, r->holdout, h.treated,
-			    h.treated_next, report_pct(h.treated_next,
-			    h.treated, a, sizeof a), h.held, h.held_next,
-			    report_pct(h.held_next, h.held, b, sizeof b));
-			if (html == NULL)
-				continue;
-			if (nholdout++ == 0)
-				fprintf(html, "<h3>Holdouts</h3>\n<table>\n"
-				    "<caption>Subjects held out of a rule's "
-				    "action, against those who got it, and how "
-				    "many of each reached a later stage after "
-				    "it.</caption>\n<thead><tr><th scope=\"col\">"
-				    "Rule</th><th scope=\"col\" class=\"g\">Group</th><th "
-				    "scope=\"col\">Subjects</th><th scope="
-				    "\"col\">Reached the next stage</th><th "
-				    "scope=\"col\">Rate</th></tr></thead>\n"
-				    "<tbody>\n");
-			fprintf(html, "<tr><th scope=\"row\" rowspan=\"2\">");
-			html_text(html, r->name);
-			fprintf(html, " <small>(%d%% held out)</small></th>"
-			    "<td class=\"g\">treated</td><td>%ld</td><td>%ld</td>"
-			    "<td>%s</td></tr>\n<tr><td class=\"g\">held out</td>"
-			    "<td>%ld</td>"
-			    "<td>%ld</td><td>%s</td></tr>\n", r->holdout,
-			    h.treated, h.treated_next, a, h.held, h.held_next,
-			    b);
-		}
-		if (html != NULL) {
-			if (nholdout > 0)
-				fprintf(html, "</tbody>\n</table>\n");
-			fprintf(html, "</section>\n");
-		}
-		free(stages);
-		free(rs);
-	}
-	if (html != NULL) {
-		fprintf(html, "<footer><p>Made by <code>journeyctl report"
-		    "</code>. <em>Stalled</em>: there longer than the stage's "
-		    "<code>expect</code>.</p></footer>\n</main>\n</body>\n"
-		    "</html>\n");
-		if (tmp == NULL) {
-			fclose(out);
-			if (fflush(html) != 0 || ferror(html)) {
-				fprintf(stderr, "journeyctl: standard output: "
-				    "%s\n", strerror(errno));
-				return -1;
-			}
-			return 0;
-		}
-		if (ferror(html) | fclose(html) || rename(tmp, html_path) != 0) {
-			fprintf(stderr, "journeyctl: %s: %s\n", html_path,
-			    strerror(errno));
-			unlink(tmp);
-			free(tmp);
-			return -1;
-		}
-		free(tmp);
-	}
-	return 0;
+	if (html_path != NULL && strcmp(html_path, "-") == 0)
+		rc = report_render_html(rp, out);
+	else
+		rc = report_render_text(rp, out);
+	if (rc != 0 || fflush(out) != 0) {
+		fprintf(stderr, "journeyctl: report: %s\n", strerror(errno));
+		rc = -1;
+	} else if (html_path != NULL && strcmp(html_path, "-") != 0)
+		rc = report_html_file(rp, html_path);
+	report_free(rp);
+	return rc;
 }

@@ -32,6 +32,14 @@
 #if OUTBOX_DEAD != 4
 #error "outbox statuses changed: update OUTBOX_DEAD_SQL"
 #endif
+/* The statuses an action ends in (done, dead, held), for the counters
+ * of outbox_tally (store.c): as a WHERE term, and of a trigger's new row. */
+#define OUTBOX_ENDED_SQL	"(status = 2 OR status >= 4)"
+#define OUTBOX_ENDED_NEW_SQL	"(new.status = 2 OR new.status >= 4)"
+#if OUTBOX_DONE != 2 || OUTBOX_DEAD != 4 || OUTBOX_HELD != 5 || \
+    OUTBOX_NSTATUS != 6
+#error "outbox statuses changed: update OUTBOX_ENDED_SQL"
+#endif
 const char	*outbox_status_name(int);
 
 /* Queueing, in the caller's transaction. */

@@ -3,7 +3,7 @@
  * checkpoints (store_wal_hook), the schema and its migrations by PRAGMA
  * user_version, and small helpers.
  *
- * Layout (version 3):
+ * Layout (version 4):
  *   subjects  users (kind 0), accounts (1), anonymous ids (2) and users
  *             merged into another by an alias (3); the current value of
  *             every trait (traits) and a user's current account, each
@@ -46,6 +46,16 @@
  *             an action's entry in place until it is done. The dead, few,
  *             by their own partial index (outbox, retry --dead).
  *   meta      key/value: last tick and the like
+ *
+ * Version 3:
+ *   outbox_tally  how many actions of each instance ended done, held or
+ *             dead: a counter (journeyd_actions_total), one more each
+ *             time an action reaches one of these statuses, by a trigger
+ *             in the same transaction (whoever writes: the tick's held-out
+ *             rows, the dispatcher's outcomes and the guard's holds, a
+ *             recovery's dead); never less (a retry out of dead, an
+ *             erasure, a pruning leave it), so that metrics read a few
+ *             rows instead of counting the outbox
  */
 #include "config.h"
 
@@ -208,6 +218,23 @@ static const char *store_migrations[] = {
 	"  WHERE account IS NOT NULL;"
 	"INSERT INTO trait_keys (key) SELECT DISTINCT j.key"
 	"  FROM subjects s, json_each(s.traits) j WHERE j.type <> 'null';",
+	/* 3 -> 4: the counters of finished actions, kept by triggers in the
+	 * transaction of each outcome; counted once from the outbox. */
+	"CREATE TABLE outbox_tally ("
+	"  instance TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  PRIMARY KEY (instance, status)) WITHOUT ROWID;"
+	"INSERT INTO outbox_tally SELECT instance, status, count(*) FROM outbox"
+	"  WHERE " OUTBOX_ENDED_SQL " GROUP BY instance, status;"
+	"CREATE TRIGGER outbox_tally_new AFTER INSERT ON outbox"
+	"  WHEN " OUTBOX_ENDED_NEW_SQL " BEGIN"
+	"  INSERT INTO outbox_tally VALUES (new.instance, new.status, 1)"
+	"  ON CONFLICT (instance, status) DO UPDATE SET n = n + 1; END;"
+	"CREATE TRIGGER outbox_tally_end AFTER UPDATE OF status ON outbox"
+	"  WHEN " OUTBOX_ENDED_NEW_SQL " AND new.status <> old.status BEGIN"
+	"  INSERT INTO outbox_tally VALUES (new.instance, new.status, 1)"
+	"  ON CONFLICT (instance, status) DO UPDATE SET n = n + 1; END;",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])

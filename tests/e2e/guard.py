@@ -1,7 +1,7 @@
 """Guardrails end to end (SPEC §11): frequency caps per instance across
 journeys, ignore_limits, quiet hours in the subject's time zone across a
 daylight-saving change, and holdouts by a stable hash."""
-from jdtest import Env, track, identify, eq, check, done
+from jdtest import Env, track, identify, eq, check, done, holdout_bucket
 
 CONF = """
 default_timezone = "Europe/Berlin";
@@ -46,14 +46,6 @@ def actions(env, user, journey=None):
     return [(e["journey"], e["rule"], e["status"], e.get("reason"))
             for e in env.show(user)["history"]
             if e["what"] == "action" and (journey is None or e["journey"] == journey)]
-
-
-def fnv_bucket(s):
-    h = 0xcbf29ce484222325
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001b3) & 0xffffffffffffffff
-    return h % 100
 
 
 def day(d, hm="09:00"):
@@ -143,7 +135,7 @@ with Env() as env:
     users = ["h%03d" % i for i in range(200)]
     env.import_lines([track(u, "h", "2026-04-01T08:00:00Z") for u in users])
     r = env.jd("--dry-run", "--now", "2026-04-01T09:00:00Z")
-    expect_out = {u for u in users if fnv_bucket("ho/offer/" + u) < 30}
+    expect_out = {u for u in users if holdout_bucket("ho/offer/" + u) < 30}
     some = sorted(expect_out)[0]
     check("ho %s: action other at x (rule offer) held out" % some in r.stdout,
           "holdout: the dry run says who is held out", r.stdout[:500])

@@ -155,5 +155,15 @@ def requests(log):
         return [json.loads(l) for l in f if l.strip()]
 
 
+def holdout_bucket(key):
+    """The holdout's bucket of "journey/rule/id": FNV-1a 64, modulo 100
+    (README: holdout); below the rule's percent, the subject is held out."""
+    h = 0xcbf29ce484222325
+    for b in key.encode():
+        h ^= b
+        h = (h * 0x100000001b3) & 0xffffffffffffffff
+    return h % 100
+
+
 def done():
     print("%d passed, 0 failed" % passed)

@@ -1,6 +1,9 @@
 """metrics_file: Prometheus text format written after every tick, replaced
 atomically; checked line by line (HELP and TYPE before each family, label
-escaping, values) and for its numbers."""
+escaping, values) and for its numbers. journeyd_actions_total is a counter
+kept in the transaction of each outcome: held-out actions count as the tick
+queues them, a retry out of dead never lowers it, and a database of the
+version before the counters gets them counted from its outbox."""
 import os
 import sqlite3
 import re
@@ -111,4 +114,59 @@ with Env() as env:
     left = [f for f in os.listdir(env.dir) if f.startswith("journeyd.prom")]
     eq(left, ["journeyd.prom"], "no temporary file left")
     eq(oct(os.stat(prom).st_mode & 0o777), "0o644", "readable by the collector")
+
+# The counters of journeyd_actions_total.
+COUNTERS = """
+metrics_file = "%s";
+plugins = { sink = { module = "testsink"; }; };
+journeys = (
+  { name = "j"; entry = "count('signup') >= 1"; stages = [ "s" ];
+    rules = (
+      { name = "bad"; when = "true"; action = { plugin = "sink"; fail = "true"; }; },
+      { name = "out"; when = "true"; holdout = 100; action = { plugin = "sink"; }; }
+    ); }
+);
+"""
+
+
+def actions(prom):
+    _, s = parse(open(prom).read())
+    return {(k[1].split('"')[1], k[1].split('"')[3]): v for k, v in s.items()
+            if k[0] == "journeyd_actions_total"}
+
+
+with Env() as env:
+    prom = env.path("journeyd.prom")
+    env.write_conf(COUNTERS % prom)
+    env.import_lines([track("a", "signup", "2026-03-01T00:30:00Z"),
+                      track("b", "signup", "2026-03-01T00:30:00Z")])
+    env.once("2026-03-01T01:00:00Z")
+    eq(actions(prom), {("sink", "done"): 0, ("sink", "held"): 2, ("sink", "dead"): 0},
+       "held out: counted when the tick queues them, before any dispatch")
+    env.once("2026-03-01T02:00:00Z")
+    eq(actions(prom)[("sink", "dead")], 2, "both failed actions are dead")
+    env.ctl("retry", "--dead")
+    eq(env.sql("SELECT count(*) FROM outbox WHERE status = 4"), [(0,)], "retried: none dead")
+    env.once("2026-03-01T03:00:00Z")
+    eq(actions(prom)[("sink", "dead")], 2, "a retry out of dead does not lower the counter")
+    env.once("2026-03-01T04:00:00Z")
+    eq(actions(prom), {("sink", "done"): 0, ("sink", "held"): 2, ("sink", "dead"): 4},
+       "failed again: each outcome counts")
+
+    # A database from before the counters (schema version 3; they came
+    # with version 4, the last one: a migration added after it must be
+    # undone here too): they are counted from its outbox when it is opened.
+    c = sqlite3.connect(env.db)
+    eq(c.execute("PRAGMA user_version").fetchone(), (4,), "the schema is at version 4")
+    c.executescript("DROP TRIGGER outbox_tally_new; DROP TRIGGER outbox_tally_end; "
+                    "DROP TABLE outbox_tally; PRAGMA user_version = 3;")
+    c.execute("INSERT INTO outbox(id, subject, journey, rule, stage, instance, created, due, status) "
+              "VALUES ('x1', 1, 'j', 'gone', 's', 'old', 0, 0, 2)")
+    c.commit()
+    c.close()
+    env.once("2026-03-01T05:00:00Z")
+    eq(actions(prom), {("sink", "done"): 0, ("sink", "held"): 2, ("sink", "dead"): 2,
+                       ("old", "done"): 1},
+       "migrated: the counters start from the outbox as it is, other instances included")
+    eq(env.sql("PRAGMA user_version"), [(4,)], "the schema is migrated")
 done()

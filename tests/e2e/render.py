@@ -101,7 +101,7 @@ with Env() as env:
     check(len(data) > 20000, "the PNG is not trivial (%d bytes)" % len(data))
     w, h, bpp, rows = png_pixels(data)
     eq((w, h), (1200, 1600), "the PNG has the window's size")
-    colours, dark, now_blue, time_orange = set(), 0, 0, 0
+    colours, dark, now_blue, time_orange, conv_green = set(), 0, 0, 0, 0
     for row in rows[::2]:
         for x in range(0, w * bpp, bpp * 2):
             rgb = row[x:x + 3]
@@ -113,8 +113,12 @@ with Env() as env:
                 now_blue += 1
             if abs(rgb[0] - 0xc0) < 16 and abs(rgb[1] - 0x5a) < 16 and rgb[2] < 24:
                 time_orange += 1
+            # the holdout's conversions: "conv" #2a7f62
+            if abs(rgb[0] - 0x2a) < 16 and abs(rgb[1] - 0x7f) < 16 and abs(rgb[2] - 0x62) < 16:
+                conv_green += 1
     check(len(colours) > 50, "the page is not blank (%d colours)" % len(colours))
     check(dark > 500, "text was drawn (%d dark pixels)" % dark)
     check(now_blue > 200, "the funnel chart was drawn (%d pixels)" % now_blue)
     check(time_orange > 200, "the time chart was drawn (%d pixels)" % time_orange)
+    check(conv_green > 200, "the holdout's conversion chart was drawn (%d pixels)" % conv_green)
 done()

@@ -2,7 +2,7 @@
 conversion, median time to the next stage, stalled (with the `stalled` rule
 end to end), holdout numbers; and the HTML page is self-contained."""
 import re
-from jdtest import Env, track, eq, check, done
+from jdtest import Env, track, eq, check, done, holdout_bucket
 
 CONF = """
 plugins = { note = { module = "log"; }; };
@@ -19,14 +19,6 @@ journeys = (
     ); }
 );
 """
-
-
-def fnv_bucket(s):
-    h = 0xcbf29ce484222325
-    for b in s.encode():
-        h ^= b
-        h = (h * 0x100000001b3) & 0xffffffffffffffff
-    return h % 100
 
 
 def at(d):
@@ -70,7 +62,7 @@ with Env() as env:
     eq(lines[3].split(), ["stage", "now", "reached", "to", "next", "median", "stalled"],
        "report: the header")
 
-    held = {u for u in users[:6] if fnv_bucket("shop/tip/" + u) < 50}
+    held = {u for u in users[:6] if holdout_bucket("shop/tip/" + u) < 50}
     treated = set(users[:6]) - held
     paid = set(users[:3])
     def pct(a, b):
@@ -94,11 +86,18 @@ with Env() as env:
           "html: a whole page")
     for bad in ("<script", "http://", "https://", "src=", "@import", "url("):
         check(bad not in html, "html: self-contained, no %r" % bad)
-    check(html.count("<svg") == 2 and 'role="img"' in html, "html: two inline SVG charts")
+    check(html.count("<svg") == 3 and 'role="img"' in html,
+          "html: three inline SVG charts (funnel, times, the holdout's conversions)")
     check("<title id=\"f0-t\">Funnel</title>" in html and "visitor: 10 reached, 3 now" in html,
           "html: the charts have a title and a text description")
     cells = re.findall(r"<tr><th scope=\"row\">visitor</th>(.*?)</tr>", html)[0]
     eq(re.findall(r"<td[^>]*>([^<]*)", cells), ["3", "10", "70.0%", "1d 0h", "3 "],
        "html: the table has the same numbers")
-    check("<th scope=\"row\" rowspan=\"2\">tip" in html, "html: the holdout table")
+    check("<h3>Experiment: rule tip <small>(50% held out)</small></h3>" in html,
+          "html: the holdout's section")
+    rows = {r[0]: re.findall(r"<td[^>]*>([^<]*)", r[1]) for r in
+            re.findall(r"<tr><th scope=\"row\">(treated|held out)</th>(.*?)</tr>", html)}
+    eq([rows["treated"][:2], rows["held out"][:2]],
+       [[str(len(treated)), str(len(treated & paid))], [str(len(held)), str(len(held & paid))]],
+       "html: the holdout table, treated and held out")
 done()
