@@ -2,7 +2,8 @@
  * The core layer: what every other layer of journeyd uses and nothing of
  * journeyd's own is below. Allocation that aborts on out-of-memory and
  * growing strings (xmalloc.c), the log and config problems (log.c),
- * durations, timestamps and the run's clock (timeutil.c).
+ * durations, timestamps and the run's clock (timeutil.c), small files
+ * read whole (file.c).
  *
  * The layers, each a folder of src/ whose header includes the one below
  * it, calls going only downwards (docs/ARCHITECTURE.md):
@@ -86,6 +87,10 @@ int64_t		 time_now(void);	/* the run's clock: --now or real */
 int64_t		 time_mono_usec(void);	/* monotonic, microseconds */
 void		 time_set_now(int64_t);	/* pin the clock at --now */
 void		 time_set_advancing(int);	/* let it move on */
+
+/* file.c: a small file read whole. */
+char		*file_load(const char *path, size_t max, size_t *len,
+		    char *err, size_t errlen);
 
 /* tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"). */
 int		 tz_valid(const char *zone);

@@ -68,6 +68,36 @@ struct instance {
 	int64_t			 timeout;
 };
 
+/* keyring.c: the keys of a key file, kept as their SHA-256 digests. */
+#define KEYRING_DIGEST	32
+struct keyring {
+	unsigned char	(*digests)[KEYRING_DIGEST];
+	int		  n;
+};
+int		 keyring_load(struct keyring *, const char *path, char *err,
+		    size_t errlen);
+int		 keyring_match(const struct keyring *, const char *key,
+		    size_t len);
+void		 keyring_free(struct keyring *);
+
+/* The http block (SPEC §13): where the HTTP API listens, its keys (read
+ * again with the config on SIGHUP) and its TLS certificate. */
+struct http_conf {
+	char		**listen;	/* "host:port" or "[v6]:port" */
+	int		  nlisten;
+	char		 *file;		/* the block's file and line */
+	int		  line;
+	struct keyring	  write_keys;
+	struct keyring	  admin_keys;	/* none: no admin endpoints */
+	char		 *tls_cert;	/* PEM text, or NULL: plain HTTP */
+	char		 *tls_key;
+};
+
+/* react: evaluate changed subjects this long after new data is committed,
+ * or never (REACT_OFF). */
+#define REACT_OFF	(-1)
+#define REACT_DEFAULT	1
+
 struct config {
 	char		*path;
 	char		*database;
@@ -80,6 +110,8 @@ struct config {
 	int64_t		 retry_for;
 	char		*default_timezone;
 	char		*metrics_file;
+	int64_t		 react;		/* seconds, or REACT_OFF */
+	struct http_conf *http;		/* NULL: no HTTP API */
 	struct instance	**instances;
 	int		 ninstances;
 	struct journey	*journeys;
