@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +22,16 @@
 
 #include "insight/insight.h"
 
+/* The ticks of this process and how long the last took: written by the
+ * main loop, read by the HTTP API's threads too. */
+static pthread_mutex_t		 metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long	 metrics_ticks;
+static double			 metrics_tick_seconds;
+
+/* The upper bounds of journeyd_ingest_commit_seconds's buckets. */
+static const double	 metrics_commit_bounds[INGEST_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+};
 
 /* Write a label value with \, " and newline escaped. */
 static void
@@ -162,21 +172,26 @@ metrics_subjects(FILE *f, sqlite3 *db, const struct config *cf)
 	free(rows);
 }
 
-/* Write every metric to f. */
-static void
-metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now,
-    double tick_seconds)
+/* Write every metric of metrics_file to f (also GET /metrics). */
+void
+metrics_print(FILE *f, sqlite3 *db, const struct config *cf, int64_t now)
 {
 	static const struct { int status; const char *name; } outcomes[] = {
 		{ OUTBOX_DONE, "done" }, { OUTBOX_HELD, "held" },
 		{ OUTBOX_DEAD, "dead" }
 	};
-	sqlite3_stmt	*st;
-	struct buf	 b;
+	sqlite3_stmt		*st;
+	struct buf		 b;
+	unsigned long long	 ticks;
+	double			 tick_seconds;
 
+	pthread_mutex_lock(&metrics_lock);
+	ticks = metrics_ticks;
+	tick_seconds = metrics_tick_seconds;
+	pthread_mutex_unlock(&metrics_lock);
 	metrics_head(f, "journeyd_ticks_total", "counter",
 	    "Ticks run by this journeyd process.");
-	fprintf(f, "journeyd_ticks_total %llu\n", metrics_ticks);
+	fprintf(f, "journeyd_ticks_total %llu\n", ticks);
 	metrics_head(f, "journeyd_tick_duration_seconds", "gauge",
 	    "How long the last tick took.");
 	fprintf(f, "journeyd_tick_duration_seconds %.6f\n", tick_seconds);
@@ -247,7 +262,10 @@ metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
 	FILE	*f;
 	int	 fd, rc = 0;
 
+	pthread_mutex_lock(&metrics_lock);
 	metrics_ticks++;
+	metrics_tick_seconds = ts->seconds;
+	pthread_mutex_unlock(&metrics_lock);
 	if (cf->metrics_file == NULL)
 		return 0;
 	tmp = xprintf("%s.XXXXXX", cf->metrics_file);
@@ -261,7 +279,7 @@ metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
 		free(tmp);
 		return -1;
 	}
-	metrics_print(f, db, cf, now, ts->seconds);
+	metrics_print(f, db, cf, now);
 	if (ferror(f) | fclose(f) || rename(tmp, cf->metrics_file) != 0) {
 		log_warn("metrics: %s: %s", cf->metrics_file, strerror(errno));
 		unlink(tmp);
@@ -269,4 +287,50 @@ metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
 	}
 	free(tmp);
 	return rc;
+}
+
+/* Count one ingest transaction that took seconds, from its first message
+ * to its commit. */
+void
+metrics_ingest_commit(struct ingest_metrics *m, double seconds)
+{
+	int	 i;
+
+	for (i = 0; i < INGEST_BUCKETS; i++)
+		if (seconds <= metrics_commit_bounds[i])
+			break;
+	if (i < INGEST_BUCKETS)
+		m->buckets[i]++;
+	m->commits++;
+	m->commit_seconds += seconds;
+}
+
+/* Write the HTTP API's ingest counts to f, in the exposition format. */
+void
+metrics_print_ingest(FILE *f, const struct ingest_metrics *m)
+{
+	unsigned long long	 cum = 0;
+
+	metrics_head(f, "journeyd_ingest_messages_total", "counter",
+	    "Messages received over HTTP: accepted (stored), rejected "
+	    "(invalid, not stored) and duplicate (stored before).");
+	fprintf(f, "journeyd_ingest_messages_total{result=\"accepted\"} "
+	    "%llu\n", m->accepted);
+	fprintf(f, "journeyd_ingest_messages_total{result=\"rejected\"} "
+	    "%llu\n", m->rejected);
+	fprintf(f, "journeyd_ingest_messages_total{result=\"duplicate\"} "
+	    "%llu\n", m->duplicate);
+	metrics_head(f, "journeyd_ingest_commit_seconds", "histogram",
+	    "Ingest transactions (one or more requests' messages "
+	    "committed together), from the first message to the commit.");
+	for (int i = 0; i < INGEST_BUCKETS; i++) {
+		cum += m->buckets[i];
+		fprintf(f, "journeyd_ingest_commit_seconds_bucket{le=\"%g\"} "
+		    "%llu\n", metrics_commit_bounds[i], cum);
+	}
+	fprintf(f, "journeyd_ingest_commit_seconds_bucket{le=\"+Inf\"} "
+	    "%llu\n", m->commits);
+	fprintf(f, "journeyd_ingest_commit_seconds_sum %.6f\n",
+	    m->commit_seconds);
+	fprintf(f, "journeyd_ingest_commit_seconds_count %llu\n", m->commits);
 }

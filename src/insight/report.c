@@ -492,23 +492,16 @@ static const char report_css[] =
 	".warn{color:#a40e26;font-weight:600}"
 	"footer{color:var(--muted);font-size:.9rem}";
 
-/* Write the report as text to out, and as HTML to html when set. */
-int
-report_run(const struct config *cf, sqlite3 *db, int64_t now,
-    const char *html_path, FILE *out)
+/* Write the report as text to out and as an HTML page to html, each when
+ * not NULL. */
+void
+report_write(const struct config *cf, sqlite3 *db, int64_t now, FILE *out,
+    FILE *html)
 {
-	FILE	*html = NULL;
-	char	 a[32], b[32], c[32], when[32], *tmp = NULL;
+	char	 a[32], b[32], c[32], when[32];
 
 	time_format(now, when, sizeof when);
-	if (html_path != NULL) {
-		tmp = xprintf("%s.tmp", html_path);
-		if ((html = fopen(tmp, "w")) == NULL) {
-			fprintf(stderr, "journeyctl: %s: %s\n", tmp,
-			    strerror(errno));
-			free(tmp);
-			return -1;
-		}
+	if (html != NULL)
 		fprintf(html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 		    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
 		    "content=\"width=device-width, initial-scale=1\">\n"
@@ -518,8 +511,8 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 		    "</time> &middot; %d journey%s</p>\n</header>\n", when,
 		    report_css, when, when, cf->njourneys,
 		    cf->njourneys == 1 ? "" : "s");
-	}
-	fprintf(out, "report at %s\n", when);
+	if (out != NULL)
+		fprintf(out, "report at %s\n", when);
 	for (int i = 0; i < cf->njourneys; i++) {
 		const struct journey	*j = &cf->journeys[i];
 		const char		*who = j->subject == SUBJECT_ACCOUNT ?
@@ -530,9 +523,11 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 
 		rs = xcalloc(j->nstages, sizeof *rs);
 		report_stages(db, j, now, rs);
-		fprintf(out, "\njourney %s (%s)\n", j->name, who);
-		fprintf(out, "  %-18s %8s %8s %9s %10s %8s\n", "stage", "now",
-		    "reached", "to next", "median", "stalled");
+		if (out != NULL) {
+			fprintf(out, "\njourney %s (%s)\n", j->name, who);
+			fprintf(out, "  %-18s %8s %8s %9s %10s %8s\n", "stage",
+			    "now", "reached", "to next", "median", "stalled");
+		}
 		if (html != NULL) {
 			fprintf(html, "<section aria-labelledby=\"j%d\">\n"
 			    "<h2 id=\"j%d\">", i, i);
@@ -559,9 +554,10 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 			else
 				snprintf(stalled, sizeof stalled, "-");
 			report_age(rs[k].median, b, sizeof b);
-			fprintf(out, "  %-18s %8ld %8ld %9s %10s %8s\n",
-			    rs[k].name, rs[k].now, rs[k].reached, pct, b,
-			    stalled);
+			if (out != NULL)
+				fprintf(out, "  %-18s %8ld %8ld %9s %10s %8s\n",
+				    rs[k].name, rs[k].now, rs[k].reached, pct,
+				    b, stalled);
 			if (html == NULL)
 				continue;
 			fprintf(html, "<tr><th scope=\"row\">");
@@ -591,12 +587,14 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 			if (r->holdout <= 0)
 				continue;
 			report_holdout(db, j, stages, r, &h);
-			fprintf(out, "  holdout %s (%d%%): treated %ld, %ld "
-			    "reached the next stage (%s); held out %ld, %ld "
-			    "(%s)\n", r->name, r->holdout, h.treated,
-			    h.treated_next, report_pct(h.treated_next,
-			    h.treated, a, sizeof a), h.held, h.held_next,
-			    report_pct(h.held_next, h.held, b, sizeof b));
+			report_pct(h.treated_next, h.treated, a, sizeof a);
+			report_pct(h.held_next, h.held, b, sizeof b);
+			if (out != NULL)
+				fprintf(out, "  holdout %s (%d%%): treated %ld, "
+				    "%ld reached the next stage (%s); held out "
+				    "%ld, %ld (%s)\n", r->name, r->holdout,
+				    h.treated, h.treated_next, a, h.held,
+				    h.held_next, b);
 			if (html == NULL)
 				continue;
 			if (nholdout++ == 0)
@@ -628,11 +626,32 @@ report_run(const struct config *cf, sqlite3 *db, int64_t now,
 		free(stages);
 		free(rs);
 	}
+	if (html != NULL)
+		fprintf(html, "<footer><p>Made by journeyd. <em>Stalled</em>: "
+		    "there longer than the stage's <code>expect</code>.</p>"
+		    "</footer>\n</main>\n</body>\n</html>\n");
+}
+
+/* Write the report as text to out, and as HTML to html_path when set (a
+ * temporary file renamed over it once complete). */
+int
+report_run(const struct config *cf, sqlite3 *db, int64_t now,
+    const char *html_path, FILE *out)
+{
+	FILE	*html = NULL;
+	char	*tmp = NULL;
+
+	if (html_path != NULL) {
+		tmp = xprintf("%s.tmp", html_path);
+		if ((html = fopen(tmp, "w")) == NULL) {
+			fprintf(stderr, "journeyctl: %s: %s\n", tmp,
+			    strerror(errno));
+			free(tmp);
+			return -1;
+		}
+	}
+	report_write(cf, db, now, out, html);
 	if (html != NULL) {
-		fprintf(html, "<footer><p>Made by <code>journeyctl report"
-		    "</code>. <em>Stalled</em>: there longer than the stage's "
-		    "<code>expect</code>.</p></footer>\n</main>\n</body>\n"
-		    "</html>\n");
 		if (ferror(html) | fclose(html) || rename(tmp, html_path) != 0) {
 			fprintf(stderr, "journeyctl: %s: %s\n", html_path,
 			    strerror(errno));

@@ -32,5 +32,7 @@
 #error "outbox statuses changed: update OUTBOX_DEAD_SQL"
 #endif
 const char	*outbox_status_name(int);
+/* The queue (or the dead) as JSON objects, one a row. */
+sqlite3_stmt	*outbox_list(sqlite3 *, int dead);
 
 #endif /* JD_STORE_OUTBOX_H */
