@@ -3,11 +3,13 @@
 # run its demo. Only what is missing is installed (apt-get update runs once,
 # and only then), so it is quick when everything is there. As a user other
 # than root it only says what to install. tzdata: quiet hours in customers'
-# time zones; chromium (big): the test that renders the HTML report.
+# time zones; chromium (big): the tests that render the HTML report;
+# libmicrohttpd and zlib: the HTTP API (SPEC §13) and its gzip bodies.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libsqlite3-dev sqlite3 libconfig-dev libcurl4-openssl-dev libssl-dev openssl
+libmicrohttpd-dev zlib1g-dev
 libcmocka-dev python3 python3-aiosmtpd systemd clang time valgrind
 tzdata chromium"
 

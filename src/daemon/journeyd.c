@@ -178,11 +178,18 @@ static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
 	struct dispatcher	*d;
+	struct http		*http = NULL;
 	int64_t			 next_tick = 0, watchdog, last_dog = 0;
-	char			 status[256], msg[64];
+	char			 status[256], msg[64], err[512];
 	int			 stuck;
 
 	signals_setup();
+	if (http_configure(&http, cf, err, sizeof err) != 0) {
+		log_err("%s", err);
+		store_close(db);
+		config_free(cf);
+		return 1;
+	}
 	watchdog = notify_watchdog_usec();
 	outbox_recover(db, time_now());
 	d = dispatch_start(cf, 0);
@@ -211,6 +218,10 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 				    "restart journeyd to use another one");
 				config_free(ncf);
 			} else {
+				/* The server reads the new config from now. */
+				if (http_configure(&http, ncf, err,
+				    sizeof err) != 0)
+					log_err("%s", err);
 				/* Plugin calls still running keep the old
 				 * config's plugins in use: leave it be. */
 				if (dispatch_stop(d, NULL) == 0)
@@ -226,7 +237,8 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			notify_send("READY=1");
 		}
 		if (now >= next_tick) {
-			run_tick(db, cf, now, status, sizeof status);
+			http_tick(http, run_tick(db, cf, now, status,
+			    sizeof status) == 0);
 			notify_send(status);
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
@@ -248,6 +260,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	}
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
+	http_stop(http);
 	stuck = dispatch_stop(d, NULL);
 	store_close(db);
 	log_notice("stopped");

@@ -1,0 +1,957 @@
+/*
+ * The HTTP API (SPEC §13) on libmicrohttpd: Segment's tracking endpoints
+ * (POST /v1/identify, track, group, page, screen, alias and batch), health
+ * and readiness, Prometheus metrics, and behind a bearer token the live
+ * report, a subject's document and the outbox.
+ *
+ * Each listen address is a libmicrohttpd daemon with a thread per
+ * connection, so that a request waiting for its commit, or a report being
+ * computed, holds up no other client; the main loop, ticks and delivery
+ * run on their own threads and never wait for the server. A slow or
+ * hostile client is bounded: HTTP_MAX_CONNECTIONS in all and
+ * HTTP_MAX_PER_IP from one address, HTTP_IDLE_SECONDS without a byte,
+ * HTTP_REQUEST_MS for a whole body, a body never decoded past
+ * BODY_MAX_REQUEST, and at most HTTP_MEMORY bytes of bodies in memory at
+ * once (past it, 503).
+ *
+ * Ingest requests are parsed here (body.c) and their messages committed by
+ * the ingest writer (writer.c); a request answers 200 only after that
+ * commit. The config (keys included) is swapped under a lock on reload;
+ * admin and ingest requests read it under that lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "daemon/daemon.h"
+
+#define HTTP_MAX_CONNECTIONS	256
+#define HTTP_MAX_PER_IP		64
+#define HTTP_IDLE_SECONDS	15
+#define HTTP_REQUEST_MS		30000	/* headers received to body done */
+#define HTTP_QUEUE_MS		5000	/* longest wait for the writer */
+#define HTTP_PROBE_MS		1000	/* readyz's wait for the writer */
+#define HTTP_MEMORY		(32 * 1024 * 1024)	/* bodies at once */
+#define HTTP_HEADER_MEMORY	(64 * 1024)	/* per connection */
+#define HTTP_STACK		(512 * 1024)
+#define HTTP_RETRY_AFTER	"2"	/* seconds, on a 503 */
+#define HTTP_POOL		4	/* idle parsers and readers kept */
+#define HTTP_OUTBOX_CHUNK	(32 * 1024)
+#define HTTP_TOO_LARGE		413	/* its MHD name changed in 0.9.74 */
+
+struct http {
+	struct MHD_Daemon	**daemons;
+	int			  ndaemons;
+	char			 *listening;	/* listen and TLS, to compare */
+	char			 *tls_cert;	/* copies, for the daemons */
+	char			 *tls_key;
+	char			 *database;
+	struct writer		 *writer;
+	pthread_rwlock_t	  lock;		/* cf */
+	const struct config	 *cf;
+	pthread_mutex_t		  pool_lock;
+	struct body_parser	 *parsers[HTTP_POOL];
+	sqlite3			 *readers[HTTP_POOL];
+	size_t			  memory;	/* bodies held, atomic */
+	int			  ticked;	/* atomic: a tick completed */
+	int			  tick_ok;	/* atomic: and the last one */
+};
+
+/* A request: what the access handler keeps between its calls. */
+struct http_req {
+	struct http		*h;
+	int			 kind;		/* enum body_kind, or -1 */
+	int			 key_ok;	/* the Basic user is a key */
+	int			 status;	/* an error to answer, or 0 */
+	char			 err[256];
+	struct body_decoder	*dec;
+	size_t			 reserved;	/* of http->memory */
+	int64_t			 started;	/* monotonic, µs */
+	int64_t			 received;	/* the run's clock */
+};
+
+/* A streamed /v1/outbox answer. */
+struct http_outbox {
+	struct http	*h;
+	sqlite3		*db;
+	sqlite3_stmt	*st;
+	struct buf	 pending;
+	size_t		 sent;
+	int		 rows;
+	int		 done;
+};
+
+/* libmicrohttpd's own messages, into the log. */
+static void
+http_mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	char	 msg[512];
+	size_t	 n;
+
+	(void)arg;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_info("http: %s", msg);
+}
+
+/* The client's address, as text. */
+static const char *
+http_client(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL ||
+	    getnameinfo(ci->client_addr, ci->client_addr->sa_family ==
+	    AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in), out, len, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		snprintf(out, len, "?");
+	return out;
+}
+
+/* A parser from the pool, or a new one. */
+static struct body_parser *
+http_parser_get(struct http *h)
+{
+	struct body_parser	*p = NULL;
+
+	pthread_mutex_lock(&h->pool_lock);
+	for (int i = 0; i < HTTP_POOL && p == NULL; i++) {
+		p = h->parsers[i];
+		h->parsers[i] = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	return p != NULL ? p : body_parser_new();
+}
+
+/* Give a parser back to the pool, or free it when the pool is full. */
+static void
+http_parser_put(struct http *h, struct body_parser *p)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	for (int i = 0; i < HTTP_POOL && p != NULL; i++)
+		if (h->parsers[i] == NULL) {
+			h->parsers[i] = p;
+			p = NULL;
+		}
+	pthread_mutex_unlock(&h->pool_lock);
+	body_parser_free(p);
+}
+
+/* A read connection to the store from the pool, or a new one; NULL when
+ * the database cannot be opened (logged). */
+static sqlite3 *
+http_reader_get(struct http *h)
+{
+	sqlite3	*db = NULL;
+	char	 err[512];
+
+	pthread_mutex_lock(&h->pool_lock);
+	for (int i = 0; i < HTTP_POOL && db == NULL; i++) {
+		db = h->readers[i];
+		h->readers[i] = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	if (db == NULL && (db = store_open(h->database, err, sizeof err)) ==
+	    NULL)
+		log_err("http: %s", err);
+	return db;
+}
+
+/* Give a read connection back, or close it when the pool is full. */
+static void
+http_reader_put(struct http *h, sqlite3 *db)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	for (int i = 0; i < HTTP_POOL && db != NULL; i++)
+		if (h->readers[i] == NULL) {
+			h->readers[i] = db;
+			db = NULL;
+		}
+	pthread_mutex_unlock(&h->pool_lock);
+	store_close(db);
+}
+
+/* Queue an answer: status, its type and text (taken over, freed by
+ * libmicrohttpd), and one more header when name is set. */
+static enum MHD_Result
+http_answer(struct MHD_Connection *c, unsigned int status, const char *type,
+    char *text, const char *name, const char *value)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 rc;
+
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	if (name != NULL)
+		MHD_add_response_header(resp, name, value);
+	rc = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* Answer a JSON error, {"success": false, "error": reason}, with one
+ * more header when name is set. */
+static enum MHD_Result
+http_error_with(struct http *h, struct MHD_Connection *c, unsigned int status,
+    const char *reason, const char *name, const char *value)
+{
+	struct body_parser	*p = http_parser_get(h);
+	char			*text = body_answer_error(p, reason);
+
+	http_parser_put(h, p);
+	return http_answer(c, status, "application/json", text, name, value);
+}
+
+/* Answer a JSON error, with the header its status calls for. */
+static enum MHD_Result
+http_error(struct http *h, struct MHD_Connection *c, unsigned int status,
+    const char *reason)
+{
+	const char	*name = NULL, *value = NULL;
+
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+		name = MHD_HTTP_HEADER_RETRY_AFTER;
+		value = HTTP_RETRY_AFTER;
+	} else if (status == MHD_HTTP_UNAUTHORIZED) {
+		name = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+		value = "Basic realm=\"journeyd\"";
+	} else if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+		name = MHD_HTTP_HEADER_ALLOW;
+		value = "POST";
+	}
+	return http_error_with(h, c, status, reason, name, value);
+}
+
+/* Answer plain text. */
+static enum MHD_Result
+http_text(struct MHD_Connection *c, unsigned int status, const char *text)
+{
+	return http_answer(c, status, "text/plain; charset=utf-8",
+	    xstrdup(text), NULL, NULL);
+}
+
+/* Account for a body's memory: 0, or -1 when the server holds too much. */
+static int
+http_reserve(struct http_req *r)
+{
+	size_t	 now = body_decoder_size(r->dec), total;
+
+	if (now <= r->reserved)
+		return 0;
+	total = __atomic_add_fetch(&r->h->memory, now - r->reserved,
+	    __ATOMIC_RELAXED);
+	r->reserved = now;
+	return total > HTTP_MEMORY ? -1 : 0;
+}
+
+/* The first call for an ingest request, once its headers are in: refuse
+ * early what can be refused without the body. */
+static enum MHD_Result
+http_post_begin(struct http *h, struct MHD_Connection *c, struct http_req *r)
+{
+	const char	*enc, *len;
+	char		*user, *pass = NULL;
+	int		 gzip = 0, ok;
+
+	enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_ENCODING);
+	if (enc != NULL && (strcasecmp(enc, "gzip") == 0 ||
+	    strcasecmp(enc, "x-gzip") == 0))
+		gzip = 1;
+	else if (enc != NULL && strcasecmp(enc, "identity") != 0)
+		return http_error(h, c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "unsupported Content-Encoding (use gzip or none)");
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len != NULL && strtoull(len, NULL, 10) > BODY_MAX_REQUEST +
+	    (gzip ? 1024 : 0))
+		return http_error(h, c, HTTP_TOO_LARGE,
+		    "request body larger than 512000 bytes");
+	if ((user = MHD_basic_auth_get_username_password(c, &pass)) != NULL) {
+		pthread_rwlock_rdlock(&h->lock);
+		ok = keyring_match(&h->cf->http->write_keys, user,
+		    strlen(user));
+		pthread_rwlock_unlock(&h->lock);
+		explicit_bzero(user, strlen(user));
+		MHD_free(user);
+		if (pass != NULL) {
+			explicit_bzero(pass, strlen(pass));
+			MHD_free(pass);
+		}
+		if (!ok)
+			return http_error(h, c, MHD_HTTP_UNAUTHORIZED,
+			    "unknown write key");
+		r->key_ok = 1;
+	}
+	r->dec = body_decoder_new(gzip);
+	return MHD_YES;
+}
+
+/* Log the messages of a request that were rejected: how many, and the
+ * first one's reason (never the write key, never a message). */
+static void
+http_log_rejected(struct MHD_Connection *c, const char *url,
+    const struct body *b, const int *rc, char *const *reasons)
+{
+	char	 addr[64];
+	int	 n = 0, first = -1;
+
+	for (int i = 0; i < b->nmsgs; i++)
+		if (rc[i] == -1 && n++ == 0)
+			first = i;
+	if (n > 0)
+		log_warn("http: %s POST %s: %d of %d message(s) rejected, the "
+		    "first (#%d): %s", http_client(c, addr, sizeof addr), url,
+		    n, b->nmsgs, first, reasons[first]);
+}
+
+/* Hand a parsed body to the writer and answer with what became of it. */
+static enum MHD_Result
+http_ingest(struct http *h, struct MHD_Connection *c, struct http_req *r,
+    const char *url, struct body_parser *p, struct body *b)
+{
+	struct writer_job	 job = { 0 };
+	enum MHD_Result		 ret;
+	char			*text;
+
+	job.body = b;
+	job.received = r->received;
+	job.rc = xcalloc(b->nmsgs + 1, sizeof *job.rc);
+	job.reasons = xcalloc(b->nmsgs + 1, sizeof *job.reasons);
+	if (writer_submit(h->writer, &job, HTTP_QUEUE_MS) != 0)
+		ret = http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the store cannot take the write now; try again");
+	else {
+		http_log_rejected(c, url, b, job.rc, job.reasons);
+		if (b->kind != BODY_BATCH && job.rc[0] == -1)
+			ret = http_error(h, c, MHD_HTTP_BAD_REQUEST,
+			    job.reasons[0]);
+		else {
+			text = body_answer(p, b, job.rc, job.reasons);
+			ret = http_answer(c, MHD_HTTP_OK, "application/json",
+			    text, NULL, NULL);
+		}
+	}
+	for (int i = 0; i < b->nmsgs; i++)
+		free(job.reasons[i]);
+	free(job.reasons);
+	free(job.rc);
+	return ret;
+}
+
+/* The body is complete: parse it, check the key, store it, answer. */
+static enum MHD_Result
+http_post_end(struct http *h, struct MHD_Connection *c, struct http_req *r,
+    const char *url)
+{
+	struct body_parser	*p;
+	struct body		 b;
+	const char		*text;
+	size_t			 len;
+	enum MHD_Result		 ret;
+	int			 status, ok;
+
+	if (r->status != 0)
+		return http_error(h, c, r->status, r->err);
+	if ((text = body_decoder_finish(r->dec, &len, r->err,
+	    sizeof r->err)) == NULL)
+		return http_error(h, c, MHD_HTTP_BAD_REQUEST, r->err);
+	p = http_parser_get(h);
+	if ((status = body_parse(p, r->kind, text, len, &b, r->err,
+	    sizeof r->err)) != 0) {
+		http_parser_put(h, p);
+		/* Without a key, say nothing of the body. */
+		if (!r->key_ok)
+			return http_error(h, c, MHD_HTTP_UNAUTHORIZED,
+			    "missing write key");
+		return http_error(h, c, status, r->err);
+	}
+	if (!r->key_ok) {
+		pthread_rwlock_rdlock(&h->lock);
+		ok = b.write_key != NULL && keyring_match(
+		    &h->cf->http->write_keys, b.write_key,
+		    strlen(b.write_key));
+		pthread_rwlock_unlock(&h->lock);
+		if (!ok) {
+			http_parser_put(h, p);
+			ret = http_error(h, c, MHD_HTTP_UNAUTHORIZED,
+			    b.write_key != NULL ? "unknown write key" :
+			    "missing write key");
+			body_free(&b);
+			return ret;
+		}
+	}
+	ret = http_ingest(h, c, r, url, p, &b);
+	http_parser_put(h, p);
+	body_free(&b);
+	return ret;
+}
+
+/* One piece of an ingest request's body. */
+static enum MHD_Result
+http_post_data(struct http_req *r, const char *data, size_t len)
+{
+	int	 status;
+
+	if (time_mono_usec() - r->started > (int64_t)HTTP_REQUEST_MS * 1000) {
+		log_info("http: a request body took longer than %ds: "
+		    "connection closed", HTTP_REQUEST_MS / 1000);
+		return MHD_NO;
+	}
+	if (r->status != 0)
+		return MHD_YES;	/* refused already: read and drop */
+	if ((status = body_decoder_add(r->dec, data, len, r->err,
+	    sizeof r->err)) != 0)
+		r->status = status;
+	else if (http_reserve(r) != 0) {
+		r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		snprintf(r->err, sizeof r->err, "the server is busy; try "
+		    "again");
+	}
+	if (r->status != 0) {
+		/* Drop what was received; answer once the body is in. */
+		body_decoder_free(r->dec);
+		r->dec = NULL;
+	}
+	return MHD_YES;
+}
+
+/* Does the request carry the admin token ("Authorization: Bearer T")? */
+static int
+http_admin_ok(struct http *h, struct MHD_Connection *c)
+{
+	const char	*auth;
+
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	return keyring_match(&h->cf->http->admin_keys, auth, strlen(auth));
+}
+
+/* GET /readyz: the store takes a write, a first tick is done and the last
+ * one succeeded. */
+static enum MHD_Result
+http_readyz(struct http *h, struct MHD_Connection *c)
+{
+	struct writer_job	 probe = { 0 };
+
+	if (writer_submit(h->writer, &probe, HTTP_PROBE_MS) != 0 ||
+	    probe.status != 0)
+		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "not ready: the store does not take writes\n");
+	if (!__atomic_load_n(&h->ticked, __ATOMIC_ACQUIRE))
+		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "not ready: no tick has completed yet\n");
+	if (!__atomic_load_n(&h->tick_ok, __ATOMIC_ACQUIRE))
+		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "not ready: the last tick failed\n");
+	return http_text(c, MHD_HTTP_OK, "ready\n");
+}
+
+/* GET /metrics and GET /report: written by the insight layer into memory,
+ * under the config's lock. */
+static enum MHD_Result
+http_insight(struct http *h, struct MHD_Connection *c, int report)
+{
+	struct ingest_metrics	 m;
+	sqlite3			*db;
+	FILE			*f;
+	char			*text = NULL;
+	size_t			 len;
+
+	if ((db = http_reader_get(h)) == NULL)
+		return http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "cannot open the store");
+	if ((f = open_memstream(&text, &len)) == NULL)
+		fatalx("open_memstream: %s", strerror(errno));
+	if (report)
+		report_write(h->cf, db, time_now(), NULL, f);
+	else {
+		metrics_print(f, db, h->cf, time_now());
+		writer_metrics(h->writer, &m);
+		metrics_print_ingest(f, &m);
+	}
+	fclose(f);
+	http_reader_put(h, db);
+	if (report)
+		return http_answer(c, MHD_HTTP_OK, "text/html; charset=utf-8",
+		    text, "Content-Security-Policy", "default-src 'none'; "
+		    "style-src 'unsafe-inline'");
+	return http_answer(c, MHD_HTTP_OK,
+	    "text/plain; version=0.0.4; charset=utf-8", text, NULL, NULL);
+}
+
+/* GET /v1/subjects/ID: a subject's document, or 404. */
+static enum MHD_Result
+http_subject(struct http *h, struct MHD_Connection *c, const char *ref)
+{
+	sqlite3	*db;
+	char	*doc = NULL, *msg;
+	int64_t	 sid;
+	int	 kind;
+
+	if ((db = http_reader_get(h)) == NULL)
+		return http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "cannot open the store");
+	if ((sid = store_subject(db, ref, &kind)) >= 0)
+		doc = subject_json(db, sid);
+	http_reader_put(h, db);
+	if (doc != NULL) {
+		msg = xprintf("%s\n", doc);
+		free(doc);
+		return http_answer(c, MHD_HTTP_OK, "application/json", msg,
+		    NULL, NULL);
+	}
+	if (sid >= 0)
+		return http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the store failed; see the log");
+	msg = xprintf("no %s \"%s\"", kind == SUBJECT_ACCOUNT ? "account" :
+	    "user", kind == SUBJECT_ACCOUNT ? ref + 8 : ref);
+	http_error(h, c, MHD_HTTP_NOT_FOUND, msg);
+	free(msg);
+	return MHD_YES;
+}
+
+/* Fill buf with the next part of a /v1/outbox answer: "[", the rows'
+ * objects with commas, "]". */
+static ssize_t
+http_outbox_read(void *arg, uint64_t pos, char *buf, size_t max)
+{
+	struct http_outbox	*o = arg;
+	size_t			 n;
+	int			 rc;
+
+	(void)pos;
+	while (o->pending.len - o->sent < max && !o->done) {
+		if (o->rows == 0 && o->pending.len == 0)
+			buf_puts(&o->pending, "[");
+		if ((rc = sqlite3_step(o->st)) == SQLITE_ROW) {
+			if (o->rows++ > 0)
+				buf_puts(&o->pending, ",");
+			buf_add(&o->pending, (const char *)sqlite3_column_text(
+			    o->st, 0), sqlite3_column_bytes(o->st, 0));
+		} else {
+			if (rc != SQLITE_DONE) {
+				log_err("http: outbox: %s",
+				    sqlite3_errmsg(o->db));
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			}
+			buf_puts(&o->pending, "]\n");
+			o->done = 1;
+		}
+	}
+	if (o->sent == o->pending.len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = o->pending.len - o->sent < max ? o->pending.len - o->sent : max;
+	memcpy(buf, o->pending.s + o->sent, n);
+	o->sent += n;
+	if (o->sent == o->pending.len) {
+		o->pending.len = o->sent = 0;
+	}
+	return (ssize_t)n;
+}
+
+/* Free a streamed /v1/outbox answer's state. */
+static void
+http_outbox_free(void *arg)
+{
+	struct http_outbox	*o = arg;
+
+	sqlite3_finalize(o->st);
+	http_reader_put(o->h, o->db);
+	buf_free(&o->pending);
+	free(o);
+}
+
+/* GET /v1/outbox[?dead=1]: the queue or the dead, streamed row by row so
+ * that a long outbox never sits in memory whole. */
+static enum MHD_Result
+http_outbox(struct http *h, struct MHD_Connection *c)
+{
+	struct MHD_Response	*resp;
+	struct http_outbox	*o;
+	const char		*dead;
+	enum MHD_Result		 rc;
+
+	dead = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "dead");
+	o = xcalloc(1, sizeof *o);
+	o->h = h;
+	buf_init(&o->pending);
+	if ((o->db = http_reader_get(h)) == NULL ||
+	    (o->st = outbox_list(o->db, dead != NULL &&
+	    strcmp(dead, "0") != 0 && strcmp(dead, "false") != 0)) == NULL) {
+		if (o->db != NULL)
+			http_reader_put(h, o->db);
+		free(o);
+		return http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "cannot read the store");
+	}
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+	    HTTP_OUTBOX_CHUNK, http_outbox_read, o, http_outbox_free);
+	if (resp == NULL) {
+		http_outbox_free(o);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* Is url one of the GET endpoints? 1 for the open ones, 2 for the admin
+ * ones, else 0. */
+static int
+http_get_path(const char *url)
+{
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+	    strcmp(url, "/metrics") == 0)
+		return 1;
+	if (strcmp(url, "/report") == 0 || strcmp(url, "/v1/outbox") == 0 ||
+	    strncmp(url, "/v1/subjects/", 13) == 0)
+		return 2;
+	return 0;
+}
+
+/* A GET request (HEAD too). */
+static enum MHD_Result
+http_get(struct http *h, struct MHD_Connection *c, const char *url)
+{
+	enum MHD_Result	 rc;
+	int		 admin;
+
+	if (strcmp(url, "/healthz") == 0)
+		return http_text(c, MHD_HTTP_OK, "ok\n");
+	if (strcmp(url, "/readyz") == 0)
+		return http_readyz(h, c);
+	if ((admin = http_get_path(url) == 2) == 0 &&
+	    strcmp(url, "/metrics") != 0)
+		return http_error(h, c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+	pthread_rwlock_rdlock(&h->lock);
+	if (admin && h->cf->http->admin_keys.n == 0)
+		rc = http_error(h, c, MHD_HTTP_NOT_FOUND, "no such endpoint "
+		    "(the admin endpoints need admin_key_file)");
+	else if (admin && !http_admin_ok(h, c))
+		rc = http_error_with(h, c, MHD_HTTP_UNAUTHORIZED, "missing or "
+		    "wrong admin token", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"journeyd\"");
+	else if (strcmp(url, "/metrics") == 0 || strcmp(url, "/report") == 0)
+		rc = http_insight(h, c, url[1] == 'r');
+	else if (strcmp(url, "/v1/outbox") == 0)
+		rc = http_outbox(h, c);
+	else if (url[13] == '\0')
+		rc = http_error(h, c, MHD_HTTP_NOT_FOUND, "no subject id");
+	else
+		rc = http_subject(h, c, url + 13);
+	pthread_rwlock_unlock(&h->lock);
+	return rc;
+}
+
+/* libmicrohttpd's access handler: called once the headers are in, then
+ * for each piece of the body, then once more when it is complete. */
+static enum MHD_Result
+http_handle(void *arg, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *data,
+    size_t *len, void **state)
+{
+	struct http	*h = arg;
+	struct http_req	*r = *state;
+	int		 post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	int		 get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+			    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+	(void)version;
+	if (r == NULL) {
+		r = xcalloc(1, sizeof *r);
+		r->h = h;
+		r->started = time_mono_usec();
+		r->received = time_now();
+		r->kind = body_kind(url);
+		*state = r;
+		if (r->kind >= 0 && post)
+			return http_post_begin(h, c, r);
+		if (r->kind >= 0)
+			return http_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "use POST");
+		if (get)
+			return http_get(h, c, url);
+		if (http_get_path(url))
+			return http_error_with(h, c,
+			    MHD_HTTP_METHOD_NOT_ALLOWED, "use GET",
+			    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		return http_error(h, c, MHD_HTTP_NOT_FOUND, "no such endpoint");
+	}
+	if (r->dec == NULL && r->status == 0) {
+		*len = 0;	/* answered already */
+		return MHD_YES;
+	}
+	if (*len > 0) {
+		enum MHD_Result rc = http_post_data(r, data, *len);
+
+		*len = 0;
+		return rc;
+	}
+	return http_post_end(h, c, r, url);
+}
+
+/* A request is over: free what it kept. */
+static void
+http_completed(void *arg, struct MHD_Connection *c, void **state,
+    enum MHD_RequestTerminationCode why)
+{
+	struct http_req	*r = *state;
+
+	(void)arg;
+	(void)c;
+	(void)why;
+	if (r == NULL)
+		return;
+	if (r->reserved > 0)
+		__atomic_sub_fetch(&r->h->memory, r->reserved,
+		    __ATOMIC_RELAXED);
+	body_decoder_free(r->dec);
+	free(r);
+	*state = NULL;
+}
+
+/* Split "host:port" or "[v6]:port" and resolve it for listening. */
+static struct addrinfo *
+http_resolve(const char *listen, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *ai = NULL;
+	char		*host = xstrdup(listen), *port;
+	int		 rc;
+
+	port = strrchr(host, ':');
+	*port++ = '\0';
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "http: listen \"%s\": %s", listen,
+		    gai_strerror(rc));
+		ai = NULL;
+	}
+	free(host);
+	return ai;
+}
+
+/* Start a daemon listening on one address. */
+static struct MHD_Daemon *
+http_listen(struct http *h, const char *listen, char *err, size_t errlen)
+{
+	struct MHD_OptionItem	 o[16];
+	struct MHD_Daemon	*d;
+	struct addrinfo		*ai;
+	unsigned int		 flags = MHD_USE_THREAD_PER_CONNECTION |
+				    MHD_USE_INTERNAL_POLLING_THREAD |
+				    MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	int			 n = 0;
+
+	if ((ai = http_resolve(listen, err, errlen)) == NULL)
+		return NULL;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+#define HTTP_OPTION(opt, v, p) \
+	o[n++] = (struct MHD_OptionItem){ opt, (intptr_t)(v), p }
+	HTTP_OPTION(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
+	HTTP_OPTION(MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS, NULL);
+	HTTP_OPTION(MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTP_MAX_PER_IP, NULL);
+	HTTP_OPTION(MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_SECONDS, NULL);
+	HTTP_OPTION(MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_HEADER_MEMORY,
+	    NULL);
+	HTTP_OPTION(MHD_OPTION_THREAD_STACK_SIZE, HTTP_STACK, NULL);
+	HTTP_OPTION(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, h);
+	if (h->tls_cert != NULL) {
+		flags |= MHD_USE_TLS;
+		HTTP_OPTION(MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert);
+		HTTP_OPTION(MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key);
+	}
+	HTTP_OPTION(MHD_OPTION_END, 0, NULL);
+#undef HTTP_OPTION
+	/* The logger first, so that no message goes elsewhere. */
+	d = MHD_start_daemon(flags, 0, NULL, NULL, http_handle, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_ARRAY, o, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (d == NULL)
+		snprintf(err, errlen, "http: cannot listen on %s%s (the "
+		    "address in use, not this host's, or a bad certificate "
+		    "or key; the reason is above)", listen,
+		    h->tls_cert != NULL ? " with TLS" : "");
+	return d;
+}
+
+/* Stop every listener; requests in progress finish first. */
+static void
+http_unlisten(struct http *h)
+{
+	for (int i = 0; i < h->ndaemons; i++)
+		MHD_quiesce_daemon(h->daemons[i]);
+	for (int i = 0; i < h->ndaemons; i++)
+		MHD_stop_daemon(h->daemons[i]);
+	free(h->daemons);
+	h->daemons = NULL;
+	h->ndaemons = 0;
+	free(h->listening);
+	h->listening = NULL;
+}
+
+/* What the listeners depend on: the addresses and the TLS files. */
+static char *
+http_listening(const struct http_conf *hc)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	for (int i = 0; i < hc->nlisten; i++)
+		buf_printf(&b, "%s\n", hc->listen[i]);
+	buf_printf(&b, "\n%s\n%s", hc->tls_cert != NULL ? hc->tls_cert : "",
+	    hc->tls_key != NULL ? hc->tls_key : "");
+	return buf_steal(&b);
+}
+
+/* Listen as hc says. 0, or -1 with err (and nothing listening). */
+static int
+http_relisten(struct http *h, const struct http_conf *hc, char *err,
+    size_t errlen)
+{
+	http_unlisten(h);
+	free(h->tls_cert);
+	free(h->tls_key);
+	h->tls_cert = hc->tls_cert != NULL ? xstrdup(hc->tls_cert) : NULL;
+	h->tls_key = hc->tls_key != NULL ? xstrdup(hc->tls_key) : NULL;
+	if (h->tls_cert != NULL && MHD_is_feature_supported(MHD_FEATURE_TLS) !=
+	    MHD_YES) {
+		snprintf(err, errlen, "http: this libmicrohttpd has no TLS");
+		return -1;
+	}
+	h->daemons = xcalloc(hc->nlisten, sizeof *h->daemons);
+	for (int i = 0; i < hc->nlisten; i++) {
+		h->daemons[i] = http_listen(h, hc->listen[i], err, errlen);
+		if (h->daemons[i] == NULL) {
+			http_unlisten(h);
+			return -1;
+		}
+		h->ndaemons++;
+	}
+	h->listening = http_listening(hc);
+	log_notice("http: listening on %s%s", hc->listen[0],
+	    hc->nlisten > 1 ? " and more" : "");
+	return 0;
+}
+
+/* Start the server: its writer and its listeners. */
+static struct http *
+http_start(const struct config *cf, char *err, size_t errlen)
+{
+	struct http	*h;
+
+	h = xcalloc(1, sizeof *h);
+	h->cf = cf;
+	h->database = xstrdup(cf->database);
+	pthread_rwlock_init(&h->lock, NULL);
+	pthread_mutex_init(&h->pool_lock, NULL);
+	if ((h->writer = writer_start(cf->database, err, errlen)) == NULL ||
+	    http_relisten(h, cf->http, err, errlen) != 0) {
+		http_stop(h);
+		return NULL;
+	}
+	return h;
+}
+
+/*
+ * Serve as cf says, at start and on every reload: start the server, swap
+ * in the new config (its keys), listen anew when the addresses or the TLS
+ * files changed, or stop when cf has no http block. cf must stay until the
+ * next call. Returns 0, or -1 with err: at start, *hp is then NULL; on a
+ * reload, nothing listens until a reload succeeds.
+ */
+int
+http_configure(struct http **hp, const struct config *cf, char *err,
+    size_t errlen)
+{
+	struct http	*h = *hp;
+	char		*listening;
+	int		 rc = 0;
+
+	if (cf->http == NULL) {
+		http_stop(h);
+		*hp = NULL;
+		return 0;
+	}
+	if (h == NULL)
+		return (*hp = http_start(cf, err, errlen)) != NULL ? 0 : -1;
+	pthread_rwlock_wrlock(&h->lock);
+	h->cf = cf;
+	pthread_rwlock_unlock(&h->lock);
+	listening = http_listening(cf->http);
+	if (h->listening == NULL || strcmp(listening, h->listening) != 0)
+		rc = http_relisten(h, cf->http, err, errlen);
+	explicit_bzero(listening, strlen(listening));
+	free(listening);
+	return rc;
+}
+
+/* The main loop's word after each tick: whether it succeeded. */
+void
+http_tick(struct http *h, int ok)
+{
+	if (h == NULL)
+		return;
+	__atomic_store_n(&h->tick_ok, ok, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->ticked, 1, __ATOMIC_RELEASE);
+}
+
+/* Stop serving: no new connection, requests in progress finish (and are
+ * committed), then the writer stops. */
+void
+http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	http_unlisten(h);
+	writer_stop(h->writer);
+	for (int i = 0; i < HTTP_POOL; i++) {
+		body_parser_free(h->parsers[i]);
+		store_close(h->readers[i]);
+	}
+	if (h->tls_key != NULL)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_key);
+	free(h->tls_cert);
+	free(h->database);
+	pthread_rwlock_destroy(&h->lock);
+	pthread_mutex_destroy(&h->pool_lock);
+	free(h);
+}
