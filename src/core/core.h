@@ -82,6 +82,8 @@ void		 problems_print(const struct problems *, FILE *);
 int		 duration_parse(const char *, int64_t *);
 char		*duration_format(int64_t, char *, size_t);
 int		 time_parse(const char *, int64_t *);	/* ISO 8601 or @N */
+/* The same in milliseconds: fractions kept, offsets Z, +01:00, +0100. */
+int		 time_parse_ms(const char *, int64_t *);
 char		*time_format(int64_t, char *, size_t);	/* ISO 8601, UTC */
 int64_t		 time_now(void);	/* the run's clock: --now or real */
 int64_t		 time_mono_usec(void);	/* monotonic, microseconds */

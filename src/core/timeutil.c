@@ -71,12 +71,41 @@ duration_format(int64_t secs, char *out, size_t len)
 	return out;
 }
 
-/* Parse "@N" or an ISO 8601 date and time (with Z or an offset). */
+/*
+ * Copy an ISO 8601 time into out (outlen bytes) with an offset written
+ * "+0100" rewritten "+01:00", the form SQLite's date functions read.
+ * Returns -1 when it does not fit.
+ */
+static int
+time_offset_colon(const char *s, char *out, size_t outlen)
+{
+	size_t	 len = strlen(s);
+
+	if (len + 2 > outlen)
+		return -1;
+	memcpy(out, s, len + 1);
+	if (len >= 16 && (s[len - 5] == '+' || s[len - 5] == '-') &&
+	    isdigit((unsigned char)s[len - 6]) &&
+	    isdigit((unsigned char)s[len - 4]) &&
+	    isdigit((unsigned char)s[len - 3]) &&
+	    isdigit((unsigned char)s[len - 2]) &&
+	    isdigit((unsigned char)s[len - 1])) {
+		memcpy(out + len - 2, ":", 1);
+		memcpy(out + len - 1, s + len - 2, 3);
+	}
+	return 0;
+}
+
+/*
+ * Parse "@N" or an ISO 8601 date and time into milliseconds: fractional
+ * seconds (to the millisecond), and "Z", "+01:00" or "+0100" after the
+ * time (none: UTC). Returns 0, or -1 when it is not one.
+ */
 int
-time_parse(const char *s, int64_t *out)
+time_parse_ms(const char *s, int64_t *out)
 {
 	sqlite3_stmt	*st;
-	char		*end;
+	char		*end, text[64];
 	int		 rc = -1;
 
 	if (s == NULL)
@@ -85,9 +114,10 @@ time_parse(const char *s, int64_t *out)
 		long long v;
 		errno = 0;
 		v = strtoll(s + 1, &end, 10);
-		if (errno != 0 || end == s + 1 || *end != '\0')
+		if (errno != 0 || end == s + 1 || *end != '\0' ||
+		    v > INT64_MAX / 1000 || v < INT64_MIN / 1000)
 			return -1;
-		*out = v;
+		*out = v * 1000;
 		return 0;
 	}
 	/* A date first: YYYY-MM-DD, then a time. */
@@ -100,32 +130,60 @@ time_parse(const char *s, int64_t *out)
 	}
 	if (s[10] != 'T' && s[10] != ' ' && s[10] != 't')
 		return -1;
+	if (time_offset_colon(s, text, sizeof text) != 0)
+		return -1;
 
 	pthread_mutex_lock(&time_lock);
 	/* One connection and one statement, prepared once: a prepare costs
 	 * ten times the evaluation, and the importer parses a time a line.
-	 * The '+0 days' makes date() normalize, so that 02-30 is refused. */
+	 * The '+0 days' makes date() normalize, so that 02-30 is refused;
+	 * '%f' is the seconds with their milliseconds ("05.250"). */
 	if (time_db == NULL &&
 	    sqlite3_open_v2(":memory:", &time_db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_MEMORY, NULL) != SQLITE_OK)
 		fatalx("sqlite: cannot open an in-memory database");
 	if (time_stmt == NULL &&
 	    sqlite3_prepare_v3(time_db, "SELECT unixepoch(?1), "
-	    "date(substr(?1, 1, 10), '+0 days') IS substr(?1, 1, 10)", -1,
+	    "date(substr(?1, 1, 10), '+0 days') IS substr(?1, 1, 10), "
+	    "CAST(substr(strftime('%f', ?1), 4) AS INTEGER)", -1,
 	    SQLITE_PREPARE_PERSISTENT, &time_stmt, NULL) != SQLITE_OK)
 		fatalx("sqlite: %s", sqlite3_errmsg(time_db));
 	st = time_stmt;
-	sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_type(st, 0) != SQLITE_NULL &&
 	    sqlite3_column_int(st, 1)) {
-		*out = sqlite3_column_int64(st, 0);
+		*out = sqlite3_column_int64(st, 0) * 1000 +
+		    sqlite3_column_int64(st, 2);
 		rc = 0;
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	pthread_mutex_unlock(&time_lock);
 	return rc;
+}
+
+/* Parse "@N" or an ISO 8601 date and time into seconds (a fraction cut
+ * off): the forms of time_parse_ms(), and "@N" over all of int64_t. */
+int
+time_parse(const char *s, int64_t *out)
+{
+	int64_t	 ms;
+	char	*end;
+
+	if (s != NULL && s[0] == '@') {
+		long long v;
+		errno = 0;
+		v = strtoll(s + 1, &end, 10);
+		if (errno != 0 || end == s + 1 || *end != '\0')
+			return -1;
+		*out = v;
+		return 0;
+	}
+	if (time_parse_ms(s, &ms) != 0)
+		return -1;
+	*out = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	return 0;
 }
 
 /* Write a Unix time as ISO 8601 in UTC ("2026-03-01T09:00:00Z"). */

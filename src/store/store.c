@@ -3,10 +3,25 @@
  * checkpoints (store_wal_hook), the schema and its migrations by PRAGMA
  * user_version, and small helpers.
  *
- * Layout (version 1):
- *   subjects  users (kind 0) and accounts (kind 1); a user's account
+ * Layout (version 2):
+ *   subjects  users (kind 0), accounts (1), anonymous ids (2) and users
+ *             merged into another by an alias (3); the current value of
+ *             every trait (traits) and a user's current account, each
+ *             with the time of its newest version (traits_ts,
+ *             account_ts: a read as of an earlier time goes to the
+ *             versions only when it is later, store.h); an anonymous or
+ *             merged subject's tied: the user its messages count for
+ *   trait_versions   every value a trait key was set to, from ts on
+ *             (value JSON, NULL: unset), by (subject, key, ts) and seq,
+ *             the import order that settles equal times
+ *   account_versions every account a user joined, from ts on; by
+ *             (subject, ts) and by (account, ts) for an account's users
+ *   trait_keys       every trait key ever set (for --check)
+ *   subject_changes  subjects whose traits, membership or identity an
+ *             import changed, in order (for reacting)
  *   events    tracked events, indexed by (subject, name, ts) for counting
- *   messages  identities of imported identify/group lines (idempotency)
+ *   messages  identities of imported identify, group and alias lines
+ *             (idempotency); v1: imported before version 2
  *   members   who is in which journey, at which stage, since when; by
  *             (journey, subject) alone: a tick's rules read a journey's
  *             members in subject order (the order of events and subjects),
@@ -139,6 +154,64 @@ static const char *store_migrations[] = {
 	"CREATE INDEX outbox_dead ON outbox(due, aid) WHERE " OUTBOX_DEAD_SQL
 	";"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
+
+	/*
+	 * 1 -> 2: traits and account membership kept by time (SPEC §14.4),
+	 * anonymous subjects and ties (§13.1), the keys of traits, and the
+	 * log of changed subjects. An existing trait becomes one version, and
+	 * an existing membership one, dated at the subject's created time:
+	 * version 1 kept no time of the last identify or group, and created
+	 * (the time of the subject's first message) is the one time it has
+	 * that no trait can predate, so a rule at any time since the subject
+	 * appeared reads what it read before the upgrade. A membership is
+	 * dated at the later of its user's and its account's created times.
+	 * The identities imported so far are marked (messages.v1, meta
+	 * import_v1_messages when there are any, and the last event's eid
+	 * in meta import_v1_eid) so that a line of an old
+	 * file whose identity now counts more of its fields is still known.
+	 */
+	"ALTER TABLE subjects ADD COLUMN traits_ts INTEGER;"
+	"ALTER TABLE subjects ADD COLUMN account_ts INTEGER;"
+	"ALTER TABLE subjects ADD COLUMN tied INTEGER;"
+	"CREATE INDEX subjects_tied ON subjects(tied) WHERE tied IS NOT NULL;"
+	"CREATE INDEX subjects_account_ts ON subjects(account_ts)"
+	"  WHERE account_ts IS NOT NULL;"
+	"CREATE TABLE trait_versions ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  subject INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  value TEXT);"
+	"CREATE INDEX trait_versions_key ON trait_versions(subject, key, ts);"
+	"CREATE TABLE account_versions ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  subject INTEGER NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  account INTEGER NOT NULL);"
+	"CREATE INDEX account_versions_subject ON account_versions(subject, ts);"
+	"CREATE INDEX account_versions_account ON account_versions(account, ts);"
+	"CREATE TABLE trait_keys (key TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE subject_changes ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  subject INTEGER NOT NULL);"
+	"ALTER TABLE messages ADD COLUMN v1 INTEGER NOT NULL DEFAULT 1;"
+	"INSERT INTO meta (key, value) SELECT 'import_v1_eid', max(eid)"
+	"  FROM events HAVING max(eid) IS NOT NULL;"
+	"INSERT INTO meta (key, value) SELECT 'import_v1_messages', 1"
+	"  WHERE EXISTS (SELECT 1 FROM messages);"
+	"INSERT INTO trait_versions (subject, key, ts, value)"
+	"  SELECT s.sid, j.key, s.created, " STORE_JSON_TEXT("j")
+	"  FROM subjects s, json_each(s.traits) j"
+	"  WHERE j.type <> 'null' ORDER BY s.sid, j.id;"
+	"UPDATE subjects SET traits_ts = created WHERE traits <> '{}';"
+	"INSERT INTO account_versions (subject, ts, account)"
+	"  SELECT u.sid, max(u.created, a.created), u.account"
+	"  FROM subjects u JOIN subjects a ON a.sid = u.account ORDER BY u.sid;"
+	"UPDATE subjects SET account_ts = (SELECT max(subjects.created,"
+	"  a.created) FROM subjects a WHERE a.sid = subjects.account)"
+	"  WHERE account IS NOT NULL;"
+	"INSERT INTO trait_keys (key) SELECT DISTINCT j.key"
+	"  FROM subjects s, json_each(s.traits) j WHERE j.type <> 'null';",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])
@@ -411,7 +484,8 @@ store_try_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
-/* Find a subject by "ID" (a user) or "account:ID"; -1 when unknown. */
+/* Find a subject by "ID" (a user), "account:ID" or "anon:ID" (an
+ * anonymousId); -1 when unknown. */
 int64_t
 store_subject(sqlite3 *db, const char *ref, int *kind)
 {
@@ -422,6 +496,9 @@ store_subject(sqlite3 *db, const char *ref, int *kind)
 	if (strncmp(ref, "account:", 8) == 0) {
 		k = SUBJECT_ACCOUNT;
 		ref += 8;
+	} else if (strncmp(ref, "anon:", 5) == 0) {
+		k = SUBJECT_ANON;
+		ref += 5;
 	}
 	st = store_prepare(db, "SELECT sid FROM subjects "
 	    "WHERE kind = ?1 AND id = ?2");

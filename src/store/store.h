@@ -11,8 +11,57 @@
 
 #include "core/core.h"
 
-/* Subject kinds, as stored in subjects.kind. */
-enum subject_kind { SUBJECT_USER = 0, SUBJECT_ACCOUNT = 1 };
+/* Subject kinds, as stored in subjects.kind. An anonymous subject (an
+ * anonymousId) and a user merged into another by an alias enter no
+ * journey: the engine selects subjects by their journey's kind. */
+enum subject_kind {
+	SUBJECT_USER = 0, SUBJECT_ACCOUNT = 1, SUBJECT_ANON = 2,
+	SUBJECT_MERGED = 3
+};
+
+/* The JSON text of the value of a row J of json_each(), NULL for null.
+ * Not "->" and J.fullkey: SQLite 3.40 writes no path that reaches a key
+ * holding '"' or '\'. */
+#define STORE_JSON_TEXT(J) \
+	"CASE " J ".type WHEN 'null' THEN NULL WHEN 'true' THEN 'true'" \
+	" WHEN 'false' THEN 'false' WHEN 'object' THEN " J ".value" \
+	" WHEN 'array' THEN " J ".value ELSE json_quote(" J ".value) END"
+
+/*
+ * Reads as of the time bound to :now (SPEC §14.4), for the rule compiler.
+ * X is the alias of a row of subjects. A subject whose newest version is
+ * at or before :now (the common case, and every subject written without
+ * versions) is read from its row, as cheaply as without versions; only
+ * one with a version after :now is rebuilt from its versions.
+ */
+/* The traits of X as of :now, a JSON object: each key's latest version at
+ * or before :now (among equal times the one imported last), unless it
+ * is an unset. */
+#define STORE_TRAITS_ASOF(X) \
+	"(CASE WHEN " X ".traits_ts > :now THEN (SELECT coalesce(" \
+	"json_group_object(tv.key, json(tv.value)), '{}') FROM " \
+	"trait_versions tv WHERE tv.subject = " X ".sid AND " \
+	"tv.value IS NOT NULL AND tv.seq = (SELECT tw.seq FROM " \
+	"trait_versions tw WHERE tw.subject = " X ".sid AND tw.key = " \
+	"tv.key AND tw.ts <= :now ORDER BY tw.ts DESC, tw.seq DESC " \
+	"LIMIT 1)) ELSE " X ".traits END)"
+/* The sid of user X's account as of :now, or NULL. */
+#define STORE_ACCOUNT_ASOF(X) \
+	"(CASE WHEN " X ".account_ts > :now THEN (SELECT av.account FROM " \
+	"account_versions av WHERE av.subject = " X ".sid AND av.ts <= " \
+	":now ORDER BY av.ts DESC, av.seq DESC LIMIT 1) ELSE " X \
+	".account END)"
+/* A SELECT of the sids of the users of account A (an SQL expression) as
+ * of :now: those whose current account it is and has been since :now or
+ * before, and, only when some user has a membership dated after :now,
+ * those of its former users whose account it was at :now. */
+#define STORE_MEMBERS_ASOF(A) \
+	"SELECT mu.sid FROM subjects mu WHERE mu.account = " A " AND " \
+	"(mu.account_ts IS NULL OR mu.account_ts <= :now) UNION ALL " \
+	"SELECT DISTINCT mu.sid FROM account_versions mv JOIN subjects mu " \
+	"ON mu.sid = mv.subject WHERE EXISTS (SELECT 1 FROM subjects mx " \
+	"WHERE mx.account_ts > :now) AND mv.account = " A " AND mv.ts <= " \
+	":now AND mu.account_ts > :now AND " STORE_ACCOUNT_ASOF("mu") " = " A
 
 /* Journey membership statuses, as stored in members.status. */
 #define MEMBER_ACTIVE		0
@@ -52,6 +101,7 @@ void		 store_rollback(sqlite3 *);
 sqlite3_stmt	*store_prepare(sqlite3 *, const char *sql);
 /* Prepare a statement; NULL on failure, logged with the statement. */
 sqlite3_stmt	*store_try_prepare(sqlite3 *, const char *sql);
+/* The subject "ID" (a user), "account:ID" or "anon:ID"; -1 when unknown. */
 int64_t		 store_subject(sqlite3 *, const char *ref, int *kind);
 int		 store_meta_set(sqlite3 *, const char *key, const char *value);
 char		*store_meta_get(sqlite3 *, const char *key);

@@ -36,7 +36,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(fuzz_cleanup);
 	orphans = store_prepare(db, "SELECT "
 	    "(SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
-	    "subjects s WHERE s.sid = e.subject AND s.kind = 0)) + "
+	    "subjects s WHERE s.sid = e.subject AND s.kind IN (0, 2))) + "
 	    "(SELECT count(*) FROM subjects u WHERE u.account IS NOT NULL AND "
 	    "NOT EXISTS (SELECT 1 FROM subjects a WHERE a.sid = u.account AND "
 	    "a.kind = 1)) + "

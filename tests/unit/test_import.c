@@ -239,15 +239,15 @@ test_rejections(void **state)
 		    "\"event\":\"e\"}", "invalid UTF-8" },
 		{ "{}", "missing \"type\"" },
 		{ "{\"userId\":\"u1\",\"event\":\"e\"}", "missing \"type\"" },
-		{ "{\"type\":\"page\",\"userId\":\"u1\"}",
-		    "unknown type \"page\"" },
+		{ "{\"type\":\"pageview\",\"userId\":\"u1\"}",
+		    "unknown type \"pageview\"" },
 		{ "{\"type\":7,\"userId\":\"u1\"}", "\"type\" is not a string" },
 		{ "{\"type\":{\"a\":1},\"userId\":\"u1\"}",
 		    "\"type\" is not a string" },
 		{ "{\"type\":\"track\",\"event\":\"e\"}",
-		    "missing \"userId\"" },
+		    "missing \"userId\" or \"anonymousId\"" },
 		{ "{\"type\":\"track\",\"userId\":null,\"event\":\"e\"}",
-		    "missing \"userId\"" },
+		    "missing \"userId\" or \"anonymousId\"" },
 		{ "{\"type\":\"track\",\"userId\":\"\",\"event\":\"e\"}",
 		    "\"userId\" is empty" },
 		{ "{\"type\":\"track\",\"userId\":[1],\"event\":\"e\"}",
@@ -466,7 +466,9 @@ test_reimport(void **state)
 	free(before);
 }
 
-/* Traits merge in import order, whatever the timestamps; null removes. */
+/* Traits merge by time, each key on its own: a value set later wins
+ * whatever the import order, among equal times the one imported last;
+ * null removes; a line without a time has the import's. */
 static void
 test_trait_merge(void **state)
 {
@@ -477,16 +479,23 @@ test_trait_merge(void **state)
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"plan\":"
 	    "\"basic\",\"email\":\"a@x\",\"n\":1},"
 	    "\"timestamp\":\"2026-01-05T10:00:00Z\"}\n"
+	    /* older: plan and n stay as they are */
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"plan\":"
 	    "\"pass\",\"n\":null},\"timestamp\":\"2026-01-01T10:00:00Z\"}\n"
 	    "{\"type\":\"identify\",\"userId\":\"u1\"}\n"
+	    /* at NOW, older still, but city is new */
 	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"city\":"
 	    "\"Berlin\"}}\n"
+	    /* the same time: imported last wins; null removes */
+	    "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"email\":"
+	    "\"b@x\",\"n\":null},\"timestamp\":\"2026-01-05T10:00:00Z\"}\n"
 	    "{\"type\":\"identify\",\"userId\":\"u2\",\"traits\":{\"gone\":"
 	    "null,\"kept\":true}}\n", &s, NULL), 0);
-	assert_stats(&s, 5, 0, 0);
+	assert_stats(&s, 6, 0, 0);
 	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE id = 'u1'",
-	    "{\"plan\":\"pass\",\"email\":\"a@x\",\"city\":\"Berlin\"}");
+	    "{\"plan\":\"basic\",\"email\":\"b@x\",\"city\":\"Berlin\"}");
+	assert_int_equal(q_int(fx->db, "SELECT traits_ts FROM subjects "
+	    "WHERE id = 'u1'"), 1767607200);
 	assert_q_text(fx->db, "SELECT traits FROM subjects WHERE id = 'u2'",
 	    "{\"kept\":true}");
 	/* Created at the first line's time, not changed later. */
@@ -775,7 +784,7 @@ test_fixtures(void **state)
 	fclose(in);
 	fclose(ef);
 	assert_string_equal(errs, want);
-	assert_stats(&s, 1, 1, 15);
+	assert_stats(&s, 1, 1, 15);	/* the page of line 5 is unknown */
 	free(errs);
 	free(want);
 	free(text);
