@@ -29,6 +29,7 @@ enum { JOB_QUEUED, JOB_TAKEN, JOB_DONE };
 
 struct writer {
 	sqlite3			*db;
+	struct importer		*imp;
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 work;		/* a job is queued, or stop */
@@ -53,16 +54,19 @@ static int
 writer_import(struct importer *imp, struct writer_job *job, int i, char *err,
     size_t errlen)
 {
-	const struct body_msg	*m = &job->body->msgs[i];
-	int			 rc;
+	const struct body	*b = job->body;
+	const struct body_msg	*m = &b->msgs[i];
+	struct import_ctx	 ctx;
 
 	if (m->reason != NULL) {
 		snprintf(err, errlen, "%s", m->reason);
 		return -1;
 	}
-	rc = importer_line(imp, body_message(job->body, i), m->len, err,
+	ctx.received = job->received;
+	ctx.sent_at = b->kind == BODY_BATCH ? b->sent_at : NULL;
+	ctx.type = body_type(b->kind);
+	return importer_message(imp, body_message(b, i), m->len, &ctx, err,
 	    errlen);
-	return rc;
 }
 
 /* Check that the store takes a write: begin one, and roll it back. */
@@ -81,7 +85,7 @@ static void
 writer_group(struct writer *w, struct writer_job *group)
 {
 	struct ingest_metrics	 m = { 0 };
-	struct importer		*imp;
+	struct importer		*imp = w->imp;
 	struct writer_job	*job;
 	char			 err[512];
 	double			 start = writer_clock();
@@ -90,7 +94,6 @@ writer_group(struct writer *w, struct writer_job *group)
 	for (job = group; job != NULL; job = job->next)
 		if (job->body == NULL)
 			job->status = writer_probe(w);
-	imp = importer_new(w->db, time_now());
 	for (job = group; job != NULL && !fault; job = job->next) {
 		for (int i = 0; job->body != NULL && i < job->body->nmsgs;
 		    i++) {
@@ -112,7 +115,6 @@ writer_group(struct writer *w, struct writer_job *group)
 		snprintf(err, sizeof err, "%s", importer_fault(imp));
 		fault = 1;
 	}
-	importer_free(imp);
 	if (fault)
 		log_err("ingest: the store refused the write, nothing of it "
 		    "was kept, the requests are answered 503: %s", err);
@@ -192,6 +194,7 @@ writer_start(const char *database, char *err, size_t errlen)
 		return NULL;
 	}
 	store_busy_limit(w->db, WRITER_BUSY_MS);
+	w->imp = importer_new(w->db, time_now());
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -287,6 +290,7 @@ writer_stop(struct writer *w)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	importer_free(w->imp);
 	store_close(w->db);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->done);
