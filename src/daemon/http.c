@@ -766,6 +766,19 @@ http_resolve(const char *listen, char *err, size_t errlen)
 	return ai;
 }
 
+/* Say where a daemon listens: the address as configured, with the port
+ * it was given when that was 0. */
+static void
+http_log_listening(struct MHD_Daemon *d, const char *listen, int tls)
+{
+	const union MHD_DaemonInfo	*di;
+	const char			*colon = strrchr(listen, ':');
+
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	log_notice("http: listening on %.*s:%u%s", (int)(colon - listen),
+	    listen, di != NULL ? di->port : 0, tls ? " (TLS)" : "");
+}
+
 /* Start a daemon listening on one address. */
 static struct MHD_Daemon *
 http_listen(struct http *h, const char *listen, char *err, size_t errlen)
@@ -804,7 +817,9 @@ http_listen(struct http *h, const char *listen, char *err, size_t errlen)
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 	    MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	freeaddrinfo(ai);
-	if (d == NULL)
+	if (d != NULL)
+		http_log_listening(d, listen, h->tls_cert != NULL);
+	else
 		snprintf(err, errlen, "http: cannot listen on %s%s (the "
 		    "address in use, not this host's, or a bad certificate "
 		    "or key; the reason is above)", listen,
@@ -866,8 +881,6 @@ http_relisten(struct http *h, const struct http_conf *hc, char *err,
 		h->ndaemons++;
 	}
 	h->listening = http_listening(hc);
-	log_notice("http: listening on %s%s", hc->listen[0],
-	    hc->nlisten > 1 ? " and more" : "");
 	return 0;
 }
 

@@ -311,7 +311,8 @@ conf_instance(struct conf_ctx *c, config_setting_t *g)
 	return inst;
 }
 
-/* Is s "host:port" or "[v6 address]:port", the port 1 to 65535? */
+/* Is s "host:port" or "[v6 address]:port", the port 0 (any free one) to
+ * 65535? */
 static int
 conf_valid_listen(const char *s)
 {
@@ -330,7 +331,7 @@ conf_valid_listen(const char *s)
 	if (!isdigit((unsigned char)colon[1]))
 		return 0;
 	port = strtol(colon + 1, &end, 10);
-	return *end == '\0' && port >= 1 && port <= 65535;
+	return *end == '\0' && port >= 0 && port <= 65535;
 }
 
 /* Read http's listen: one address or a list of them. */
