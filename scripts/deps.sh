@@ -13,6 +13,13 @@ libmicrohttpd-dev zlib1g-dev
 libcmocka-dev python3 python3-aiosmtpd systemd clang time valgrind
 tzdata chromium"
 
+# node and npm run the real Segment and RudderStack clients of the HTTP
+# API's tests (scripts/npm-deps.sh). A node of another origin (NodeSource's
+# nodejs bundles npm) is left alone: Debian's npm would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+fi
+
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: no dpkg-query: not a Debian system. Install the equivalents of:" >&2
 	echo "  $(echo "$PACKAGES" | tr '\n' ' ')" >&2

@@ -24,6 +24,7 @@ top=$(pwd)
 jobs=${JOBS:-2}
 
 ./scripts/deps.sh
+./scripts/npm-deps.sh
 
 # A VPATH build needs a source tree that is not configured in place.
 if [ -f config.status ]; then

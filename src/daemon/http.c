@@ -70,6 +70,7 @@ struct http_req {
 	struct http		*h;
 	int			 kind;		/* enum body_kind, or -1 */
 	int			 key_ok;	/* the Basic user is a key */
+	int			 gzip;
 	int			 status;	/* an error to answer, or 0 */
 	char			 err[256];
 	struct body_decoder	*dec;
@@ -302,6 +303,7 @@ http_post_begin(struct http *h, struct MHD_Connection *c, struct http_req *r)
 			    "unknown write key");
 		r->key_ok = 1;
 	}
+	r->gzip = gzip;
 	r->dec = body_decoder_new(gzip);
 	return MHD_YES;
 }
@@ -331,19 +333,20 @@ http_ingest(struct http *h, struct MHD_Connection *c, struct http_req *r,
 {
 	struct writer_job	 job = { 0 };
 	enum MHD_Result		 ret;
-	char			*text;
+	unsigned int		 status = MHD_HTTP_OK;
+	char			*text, addr[64];
 
 	job.body = b;
 	job.received = r->received;
 	job.rc = xcalloc(b->nmsgs + 1, sizeof *job.rc);
 	job.reasons = xcalloc(b->nmsgs + 1, sizeof *job.reasons);
 	if (writer_submit(h->writer, &job, HTTP_QUEUE_MS) != 0)
-		ret = http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		ret = http_error(h, c, status = MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "the store cannot take the write now; try again");
 	else {
 		http_log_rejected(c, url, b, job.rc, job.reasons);
 		if (b->kind != BODY_BATCH && job.rc[0] == -1)
-			ret = http_error(h, c, MHD_HTTP_BAD_REQUEST,
+			ret = http_error(h, c, status = MHD_HTTP_BAD_REQUEST,
 			    job.reasons[0]);
 		else {
 			text = body_answer(p, b, job.rc, job.reasons);
@@ -351,6 +354,9 @@ http_ingest(struct http *h, struct MHD_Connection *c, struct http_req *r,
 			    text, NULL, NULL);
 		}
 	}
+	log_debug("http: %s POST %s: %u, %d message(s)%s",
+	    http_client(c, addr, sizeof addr), url, status, b->nmsgs,
+	    r->gzip ? ", gzip" : "");
 	for (int i = 0; i < b->nmsgs; i++)
 		free(job.reasons[i]);
 	free(job.reasons);
