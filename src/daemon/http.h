@@ -2,7 +2,7 @@
  * The daemon's HTTP API (SPEC §13): request bodies into messages (body.c,
  * no socket needed), the ingest writer that commits the messages of several
  * requests in one transaction (writer.c), and the server on libmicrohttpd
- * (http.c).
+ * (http.c, httpget.c, http-int.h).
  */
 #ifndef JD_DAEMON_HTTP_H
 #define JD_DAEMON_HTTP_H
