@@ -9,7 +9,7 @@
 
 #include "daemon/daemon.h"
 
-#define HTTP_POOL		4	/* idle parsers and readers kept */
+#define HTTP_POOL		16	/* idle parsers and readers kept */
 
 /* The server: its listeners, its writer, the config it serves (swapped
  * under lock on reload), pools of JSON parsers and store readers, and what
