@@ -4,6 +4,7 @@ the live report, a subject's document (the same as `journeyctl show
 401 without the token, 404 without admin_key_file; and keys rotated by a
 SIGHUP without a restart."""
 import json
+import re
 import sqlite3
 import signal
 from jdtest import Env, identify, group, track, eq, check, done
@@ -141,6 +142,28 @@ with Env() as env:
     eq(d.curl(*auth, u("/report"))[0], 401, "the old admin token: 401")
     eq(d.curl("-H", "Authorization: Bearer adm_second_token",
               u("/report"))[0], 200, "the new one: 200")
+
+    # A reload with other addresses listens there, and no longer on the
+    # old one.
+    old = d.port
+    http_conf(env, body=BODY, listen='[ "127.0.0.1:0", "127.0.0.1:0" ]')
+    write_keys(env, "admin-key", "adm_second_token")
+    n = d.text().count("http: listening on")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("http: listening on", n + 2)
+    ports = [int(p) for p in re.findall(r"http: listening on 127\.0\.0\.1:"
+                                        r"(\d+)", d.text())[n:]]
+    for port in ports:
+        d.port = port
+        eq(d.request("GET", "/healthz")[0], 200,
+           "after the reload, port %d of the new listen list serves" % port)
+    d.port = old
+    try:
+        d.request("GET", "/healthz", timeout=10)
+        check(False, "the old port is closed")
+    except OSError:
+        check(True, "the old port is closed")
+    d.port = ports[0]
 
     # A config the reload refuses keeps the running keys.
     env.write_conf('interval = "1h";\nhttp = { write_key_file = "%s"; };\n'

@@ -65,6 +65,14 @@ with Env() as env:
     eq([e for _, e in events(env, "bo")], ["signup", "page", "screen"],
        "track, page and screen are events")
 
+    # A message's own type wins over the endpoint's (a webhook
+    # destination posts every message to one URL).
+    s, h, b = d.post("/v1/track", {"type": "identify", "userId": "bo",
+                                   "traits": {"via": "webhook"},
+                                   "timestamp": T})
+    eq((s, env.show("bo")["traits"].get("via")), (200, "webhook"),
+       "an identify posted to /v1/track is an identify")
+
     # The write key in the body, without Basic auth.
     s, h, b = d.request("POST", "/v1/track", {
         "writeKey": WRITE_KEY, "userId": "cy", "event": "signup",
