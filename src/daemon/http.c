@@ -11,8 +11,8 @@
  * hostile client is bounded: HTTP_MAX_CONNECTIONS in all and
  * HTTP_MAX_PER_IP from one address, HTTP_IDLE_SECONDS without a byte,
  * HTTP_REQUEST_MS for a whole body, a body never decoded past
- * BODY_MAX_REQUEST, and at most HTTP_MEMORY bytes of bodies in memory at
- * once (past it, 503).
+ * BODY_MAX_REQUEST, and at most HTTP_MEMORY bytes of bodies and their
+ * messages in memory at once (past it, 503).
  *
  * Ingest requests are parsed here (body.c) and their messages committed by
  * the ingest writer (writer.c); a request answers 200 only after that
@@ -40,6 +40,7 @@
 #define HTTP_QUEUE_MS		5000	/* longest wait for the writer */
 #define HTTP_MEMORY		(32 * 1024 * 1024)	/* bodies at once */
 #define HTTP_HEADER_MEMORY	(64 * 1024)	/* per connection */
+#define HTTP_MESSAGE_COST	128	/* bytes per message beside its text */
 #define HTTP_STACK		(512 * 1024)
 #define HTTP_RETRY_AFTER	"2"	/* seconds, on a 503 */
 #define HTTP_TOO_LARGE		413	/* its MHD name changed in 0.9.74 */
@@ -218,11 +219,12 @@ http_text(struct MHD_Connection *c, unsigned int status, const char *text)
 	    xstrdup(text), NULL, NULL);
 }
 
-/* Account for a body's memory: 0, or -1 when the server holds too much. */
+/* Account for a request's memory, now bytes in all: 0, or -1 when the
+ * server holds too much. */
 static int
-http_reserve(struct http_req *r)
+http_reserve(struct http_req *r, size_t now)
 {
-	size_t	 now = body_decoder_size(r->dec), total;
+	size_t	 total;
 
 	if (now <= r->reserved)
 		return 0;
@@ -374,7 +376,14 @@ http_post_end(struct http *h, struct MHD_Connection *c, struct http_req *r,
 			return ret;
 		}
 	}
-	ret = http_ingest(h, c, r, url, p, &b);
+	/* A batch of tiny messages costs more than its text: their table,
+	 * outcomes and the answer's list (a 500 KB batch of "{}": 170k). */
+	if (http_reserve(r, body_decoder_size(r->dec) + b.store.len +
+	    (size_t)b.nmsgs * HTTP_MESSAGE_COST) != 0)
+		ret = http_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the server is busy; try again");
+	else
+		ret = http_ingest(h, c, r, url, p, &b);
 	http_parser_put(h, p);
 	body_free(&b);
 	return ret;
@@ -396,7 +405,7 @@ http_post_data(struct http_req *r, const char *data, size_t len)
 	if ((status = body_decoder_add(r->dec, data, len, r->err,
 	    sizeof r->err)) != 0)
 		r->status = status;
-	else if (http_reserve(r) != 0) {
+	else if (http_reserve(r, body_decoder_size(r->dec)) != 0) {
 		r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		snprintf(r->err, sizeof r->err, "the server is busy; try "
 		    "again");
