@@ -142,9 +142,17 @@ class Daemon:
         return status, hdrs, body.decode(errors="replace")
 
     def stop(self, sig=signal.SIGTERM):
+        """Stop it; stopped by SIGTERM, it must exit 0, its log free of
+        sanitizer reports (a leak shows at exit)."""
         self.proc.send_signal(sig)
         self.proc.wait(timeout=60)
         self.out.close()
+        if sig == signal.SIGTERM:
+            text = self.text()
+            if self.proc.returncode != 0 or "Sanitizer" in text or \
+                    "runtime error" in text:
+                fail("journeyd exited %d:\n%s" % (self.proc.returncode,
+                                                   text[-3000:]))
         return self.proc.returncode
 
 
