@@ -210,7 +210,8 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			    "%lld", (long long)time_mono_usec());
 			notify_send(msg);
 			log_notice("reloading %s", path);
-			if ((ncf = load(path, CONFIG_PLUGINS)) == NULL) {
+			if ((ncf = load(path, CONFIG_PLUGINS |
+			    CONFIG_SECRETS)) == NULL) {
 				log_err("reload refused: the new config has "
 				    "errors; keeping the running one");
 			} else if (strcmp(ncf->database, cf->database) != 0) {
@@ -330,14 +331,17 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
-		cf = config_load(path, CONFIG_PLUGINS, &probs);
+		cf = config_load(path, CONFIG_PLUGINS | CONFIG_SECRETS,
+		    &probs);
 		problems_print(&probs, stderr);
 		problems_free(&probs);
 		config_free(cf);
 		curl_global_cleanup();
 		return cf != NULL ? 0 : 1;
 	}
-	if ((cf = load(path, dry_run ? 0 : CONFIG_PLUGINS)) == NULL)
+	/* Only the service serves HTTP and needs its keys. */
+	if ((cf = load(path, dry_run ? 0 : once ? CONFIG_PLUGINS :
+	    CONFIG_PLUGINS | CONFIG_SECRETS)) == NULL)
 		return 1;
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);

@@ -24,6 +24,7 @@
 
 struct conf_ctx {
 	const char	*path;		/* the main file, for settings without one */
+	int		 flags;		/* CONFIG_* */
 	struct problems	*probs;
 	sqlite3		*json;		/* in-memory, to build JSON */
 	char		**files;	/* included files' paths, for messages */
@@ -380,7 +381,8 @@ conf_http_listen(struct conf_ctx *c, struct http_conf *h,
 	}
 }
 
-/* Read a key file setting of the http block into kr. */
+/* Read a key file setting of the http block into kr (with
+ * CONFIG_SECRETS). */
 static void
 conf_http_keys_file(struct conf_ctx *c, config_setting_t *g, const char *key,
     struct keyring *kr)
@@ -388,14 +390,16 @@ conf_http_keys_file(struct conf_ctx *c, config_setting_t *g, const char *key,
 	const char	*v;
 	char		 err[512];
 
-	if ((v = conf_string(c, g, key)) == NULL)
+	if ((v = conf_string(c, g, key)) == NULL ||
+	    !(c->flags & CONFIG_SECRETS))
 		return;
 	if (keyring_load(kr, v, err, sizeof err) != 0)
 		conf_error(c, config_setting_get_member(g, key), "http: "
 		    "'%s': %s", key, err);
 }
 
-/* Read a PEM file setting of the http block into *out. */
+/* Read a PEM file setting of the http block into *out (with
+ * CONFIG_SECRETS). */
 static void
 conf_http_pem(struct conf_ctx *c, config_setting_t *g, const char *key,
     char **out)
@@ -403,7 +407,8 @@ conf_http_pem(struct conf_ctx *c, config_setting_t *g, const char *key,
 	const char	*v;
 	char		 err[512];
 
-	if ((v = conf_string(c, g, key)) == NULL)
+	if ((v = conf_string(c, g, key)) == NULL ||
+	    !(c->flags & CONFIG_SECRETS))
 		return;
 	if ((*out = file_load(v, 1024 * 1024, NULL, err, sizeof err)) == NULL)
 		conf_error(c, config_setting_get_member(g, key), "http: "
@@ -829,7 +834,7 @@ conf_read(const char *path, char **text, struct problems *probs)
 struct config *
 config_load(const char *path, int flags, struct problems *probs)
 {
-	struct conf_ctx		 c = { path, probs, NULL, NULL, 0 };
+	struct conf_ctx		 c = { path, flags, probs, NULL, NULL, 0 };
 	struct config		*cf;
 	config_t		 lc;
 	config_setting_t	*root, *plugins, *journeys, *s;

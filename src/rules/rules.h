@@ -119,9 +119,11 @@ struct config {
 };
 
 /* Load and validate path. With CONFIG_PLUGINS, plugins are loaded, started
- * (init) and every action checked against them. Returns the config, or NULL
- * with every problem in probs. */
+ * (init) and every action checked against them; with CONFIG_SECRETS, the
+ * http block's key and TLS files are read (journeyctl needs neither).
+ * Returns the config, or NULL with every problem in probs. */
 #define CONFIG_PLUGINS	0x1
+#define CONFIG_SECRETS	0x2
 struct config	*config_load(const char *path, int flags,
 		    struct problems *probs);
 void		 config_free(struct config *);

@@ -175,6 +175,12 @@ with Env() as env:
     s, h, b = d.curl("-u", WRITE_KEY + ":", "--data-binary", "@-",
                      u("/v1/track"), data=b'{"userId":"cy","event":"y"}')
     eq(s, 200, "and the keys of the running config stay")
+    env.ctl("status")
+    check(True, "journeyctl reads no key file: it works on that config")
+    r = env.jd("--check", check_rc=1)
+    check("missing-keys" in r.stderr and "journeyd.conf:" in r.stderr,
+          "journeyd --check names the unreadable key file with its line",
+          r.stderr)
 
     d.stop()
     text = d.text()

@@ -34,7 +34,7 @@ load(const char *text, struct problems *probs)
 {
 	write_file("j.conf", text);
 	memset(probs, 0, sizeof *probs);
-	return config_load(path, 0, probs);
+	return config_load(path, CONFIG_SECRETS, probs);
 }
 
 /* Expect exactly one problem containing want, at line. */
@@ -324,6 +324,15 @@ test_http(void **state)
 	assert_string_equal(cf->http->listen[0], "127.0.0.1:8088");
 	assert_int_equal(cf->http->admin_keys.n, 0);
 	assert_null(cf->http->tls_cert);
+	config_free(cf);
+
+	/* Without CONFIG_SECRETS (journeyctl), no key file is read. */
+	write_file("j.conf", "http = { write_key_file = \"/nonexistent\"; "
+	    "tls_cert_file = \"/nonexistent\"; tls_key_file = \"/no\"; };\n");
+	memset(&probs, 0, sizeof probs);
+	assert_non_null(cf = config_load(path, 0, &probs));
+	assert_int_equal(cf->http->write_keys.n, 0);
+	assert_null(cf->http->tls_key);
 	config_free(cf);
 }
 
