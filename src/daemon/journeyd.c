@@ -79,14 +79,19 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Load a config, logging every problem. */
+/* Load a config, logging every problem; with secrets, read the HTTP
+ * API's key and TLS files too. */
 static struct config *
-load(const char *path, int flags)
+load(const char *path, int flags, int secrets)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
 
-	cf = config_load(path, flags, &probs);
+	if ((cf = config_load(path, flags, &probs)) != NULL && secrets &&
+	    config_load_secrets(cf, &probs) != 0) {
+		config_free(cf);
+		cf = NULL;
+	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
 	problems_free(&probs);
@@ -210,8 +215,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			    "%lld", (long long)time_mono_usec());
 			notify_send(msg);
 			log_notice("reloading %s", path);
-			if ((ncf = load(path, CONFIG_PLUGINS |
-			    CONFIG_SECRETS)) == NULL) {
+			if ((ncf = load(path, CONFIG_PLUGINS, 1)) == NULL) {
 				log_err("reload refused: the new config has "
 				    "errors; keeping the running one");
 			} else if (strcmp(ncf->database, cf->database) != 0) {
@@ -331,8 +335,11 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
-		cf = config_load(path, CONFIG_PLUGINS | CONFIG_SECRETS,
-		    &probs);
+		if ((cf = config_load(path, CONFIG_PLUGINS, &probs)) != NULL &&
+		    config_load_secrets(cf, &probs) != 0) {
+			config_free(cf);
+			cf = NULL;
+		}
 		problems_print(&probs, stderr);
 		problems_free(&probs);
 		config_free(cf);
@@ -340,8 +347,8 @@ main(int argc, char **argv)
 		return cf != NULL ? 0 : 1;
 	}
 	/* Only the service serves HTTP and needs its keys. */
-	if ((cf = load(path, dry_run ? 0 : once ? CONFIG_PLUGINS :
-	    CONFIG_PLUGINS | CONFIG_SECRETS)) == NULL)
+	if ((cf = load(path, dry_run ? 0 : CONFIG_PLUGINS, !dry_run &&
+	    !once)) == NULL)
 		return 1;
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);

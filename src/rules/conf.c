@@ -24,7 +24,6 @@
 
 struct conf_ctx {
 	const char	*path;		/* the main file, for settings without one */
-	int		 flags;		/* CONFIG_* */
 	struct problems	*probs;
 	sqlite3		*json;		/* in-memory, to build JSON */
 	char		**files;	/* included files' paths, for messages */
@@ -381,38 +380,18 @@ conf_http_listen(struct conf_ctx *c, struct http_conf *h,
 	}
 }
 
-/* Read a key file setting of the http block into kr (with
- * CONFIG_SECRETS). */
+/* Keep a file setting of the http block, as written and where. */
 static void
-conf_http_keys_file(struct conf_ctx *c, config_setting_t *g, const char *key,
-    struct keyring *kr)
+conf_http_file(struct conf_ctx *c, config_setting_t *g, const char *key,
+    struct http_file *hf)
 {
 	const char	*v;
-	char		 err[512];
 
-	if ((v = conf_string(c, g, key)) == NULL ||
-	    !(c->flags & CONFIG_SECRETS))
+	if ((v = conf_string(c, g, key)) == NULL)
 		return;
-	if (keyring_load(kr, v, err, sizeof err) != 0)
-		conf_error(c, config_setting_get_member(g, key), "http: "
-		    "'%s': %s", key, err);
-}
-
-/* Read a PEM file setting of the http block into *out (with
- * CONFIG_SECRETS). */
-static void
-conf_http_pem(struct conf_ctx *c, config_setting_t *g, const char *key,
-    char **out)
-{
-	const char	*v;
-	char		 err[512];
-
-	if ((v = conf_string(c, g, key)) == NULL ||
-	    !(c->flags & CONFIG_SECRETS))
-		return;
-	if ((*out = file_load(v, 1024 * 1024, NULL, err, sizeof err)) == NULL)
-		conf_error(c, config_setting_get_member(g, key), "http: "
-		    "'%s': %s", key, err);
+	hf->path = xstrdup(v);
+	hf->file = xstrdup(conf_file(c, config_setting_get_member(g, key)));
+	hf->line = conf_line(config_setting_get_member(g, key));
 }
 
 /* Read the http block: listen addresses, key files and TLS files. */
@@ -434,10 +413,10 @@ conf_http(struct conf_ctx *c, config_setting_t *g)
 	if (config_setting_get_member(g, "write_key_file") == NULL)
 		conf_error(c, g, "http: 'write_key_file' is missing (the "
 		    "file of the write keys clients send)");
-	conf_http_keys_file(c, g, "write_key_file", &h->write_keys);
-	conf_http_keys_file(c, g, "admin_key_file", &h->admin_keys);
-	conf_http_pem(c, g, "tls_cert_file", &h->tls_cert);
-	conf_http_pem(c, g, "tls_key_file", &h->tls_key);
+	conf_http_file(c, g, "write_key_file", &h->write_key_file);
+	conf_http_file(c, g, "admin_key_file", &h->admin_key_file);
+	conf_http_file(c, g, "tls_cert_file", &h->tls_cert_file);
+	conf_http_file(c, g, "tls_key_file", &h->tls_key_file);
 	if ((config_setting_get_member(g, "tls_cert_file") == NULL) !=
 	    (config_setting_get_member(g, "tls_key_file") == NULL))
 		conf_error(c, g, "http: TLS needs both 'tls_cert_file' and "
@@ -449,8 +428,15 @@ conf_http(struct conf_ctx *c, config_setting_t *g)
 static void
 conf_http_free(struct http_conf *h)
 {
+	struct http_file	*files[] = { &h->write_key_file,
+	    &h->admin_key_file, &h->tls_cert_file, &h->tls_key_file };
+
 	if (h == NULL)
 		return;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		free(files[i]->path);
+		free(files[i]->file);
+	}
 	for (int i = 0; i < h->nlisten; i++)
 		free(h->listen[i]);
 	free(h->listen);
@@ -834,7 +820,7 @@ conf_read(const char *path, char **text, struct problems *probs)
 struct config *
 config_load(const char *path, int flags, struct problems *probs)
 {
-	struct conf_ctx		 c = { path, flags, probs, NULL, NULL, 0 };
+	struct conf_ctx		 c = { path, probs, NULL, NULL, 0 };
 	struct config		*cf;
 	config_t		 lc;
 	config_setting_t	*root, *plugins, *journeys, *s;
@@ -1046,4 +1032,46 @@ config_instance(const struct config *cf, const char *name)
 		if (strcmp(cf->instances[i]->name, name) == 0)
 			return cf->instances[i];
 	return NULL;
+}
+
+/* Read a key file of the http block into kr, a problem at its line when
+ * it cannot be. */
+static void
+conf_secret_keys(const struct http_file *hf, struct keyring *kr,
+    struct problems *probs)
+{
+	char	 err[512];
+
+	keyring_free(kr);
+	if (hf->path != NULL && keyring_load(kr, hf->path, err, sizeof err) !=
+	    0)
+		problems_add(probs, hf->file, hf->line, "http: %s", err);
+}
+
+/* Read a TLS file of the http block into *out (PEM text). */
+static void
+conf_secret_pem(const struct http_file *hf, char **out,
+    struct problems *probs)
+{
+	char	 err[512];
+
+	if (hf->path != NULL && (*out = file_load(hf->path, 1024 * 1024, NULL,
+	    err, sizeof err)) == NULL)
+		problems_add(probs, hf->file, hf->line, "http: %s", err);
+}
+
+/* Read the http block's key and TLS files. */
+int
+config_load_secrets(struct config *cf, struct problems *probs)
+{
+	struct http_conf	*h = cf->http;
+	int			 before = probs->n;
+
+	if (h == NULL)
+		return 0;
+	conf_secret_keys(&h->write_key_file, &h->write_keys, probs);
+	conf_secret_keys(&h->admin_key_file, &h->admin_keys, probs);
+	conf_secret_pem(&h->tls_cert_file, &h->tls_cert, probs);
+	conf_secret_pem(&h->tls_key_file, &h->tls_key, probs);
+	return probs->n == before ? 0 : -1;
 }

@@ -80,13 +80,25 @@ int		 keyring_match(const struct keyring *, const char *key,
 		    size_t len);
 void		 keyring_free(struct keyring *);
 
-/* The http block (SPEC §13): where the HTTP API listens, its keys (read
- * again with the config on SIGHUP) and its TLS certificate. */
+/* A file setting of the http block: the path as written, and where. */
+struct http_file {
+	char		*path;		/* NULL: not set */
+	char		*file;
+	int		 line;
+};
+
+/* The http block (SPEC §13): where the HTTP API listens, its key files
+ * and TLS files, and once read (config_load_secrets(), again with the
+ * config on SIGHUP) their contents. */
 struct http_conf {
 	char		**listen;	/* "host:port" or "[v6]:port" */
 	int		  nlisten;
 	char		 *file;		/* the block's file and line */
 	int		  line;
+	struct http_file  write_key_file;
+	struct http_file  admin_key_file;
+	struct http_file  tls_cert_file;
+	struct http_file  tls_key_file;
 	struct keyring	  write_keys;
 	struct keyring	  admin_keys;	/* none: no admin endpoints */
 	char		 *tls_cert;	/* PEM text, or NULL: plain HTTP */
@@ -119,14 +131,16 @@ struct config {
 };
 
 /* Load and validate path. With CONFIG_PLUGINS, plugins are loaded, started
- * (init) and every action checked against them; with CONFIG_SECRETS, the
- * http block's key and TLS files are read (journeyctl needs neither).
- * Returns the config, or NULL with every problem in probs. */
+ * (init) and every action checked against them. Returns the config, or NULL
+ * with every problem in probs. */
 #define CONFIG_PLUGINS	0x1
-#define CONFIG_SECRETS	0x2
 struct config	*config_load(const char *path, int flags,
 		    struct problems *probs);
 void		 config_free(struct config *);
+/* Read the http block's key and TLS files (the daemon, when it serves, at
+ * every reload, and --check; never journeyctl). 0, or -1 with each problem
+ * at the line of its setting. */
+int		 config_load_secrets(struct config *, struct problems *);
 struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);
