@@ -1,12 +1,15 @@
 #!/bin/sh
 # deps.sh [demo|test]: install the Debian 12 packages journeyd needs.
 #   demo   what building journeyd and running its demo needs (the compiler,
-#          autotools, the libraries (libjansson-dev: JSON in the plugins), python3 for the demo's local HTTP
-#          stand-in, tzdata for quiet hours in customers' time zones);
+#          autotools, the libraries (libjansson-dev: JSON in the plugins;
+#          libmicrohttpd and zlib: the HTTP API and its gzip bodies),
+#          python3 for the demo's local HTTP stand-in, tzdata for quiet
+#          hours in customers' time zones);
 #   test   that and what the whole test suite needs (the default): cmocka,
 #          aiosmtpd, systemd-analyze, clang (libFuzzer), valgrind, mandoc
 #          (the man pages' lint), openssl (TLS certificates), chromium
-#          (big: the test that renders the HTML report).
+#          (big: the test that renders the HTML report), node and npm (the
+#          real Segment and RudderStack clients the HTTP API's tests drive).
 # Only what is missing is installed (apt-get update runs once, and only
 # then), so it is quick when everything is there. As a user other than
 # root it only says what to install.
@@ -14,7 +17,7 @@ set -eu
 
 DEMO="build-essential autoconf automake libtool pkg-config
 libsqlite3-dev libconfig-dev libcurl4-openssl-dev libssl-dev libjansson-dev
-python3 tzdata"
+libmicrohttpd-dev zlib1g-dev python3 tzdata"
 TEST="$DEMO sqlite3 openssl libcmocka-dev python3-aiosmtpd systemd clang time
 valgrind mandoc chromium"
 
@@ -27,6 +30,13 @@ test) PACKAGES=$TEST ;;
 	;;
 esac
 what=${1:-test}
+
+# node and npm run the real Segment and RudderStack clients of the HTTP
+# API's tests (scripts/npm-deps.sh). A node of another origin (NodeSource's
+# nodejs bundles npm) is left alone: Debian's npm would conflict with it.
+if [ "$what" = test ] && ! command -v npm >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: no dpkg-query: not a Debian system. Install the equivalents of:" >&2

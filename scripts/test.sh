@@ -24,6 +24,10 @@ top=$(pwd)
 jobs=${JOBS:-2}
 
 ./scripts/deps.sh test
+./scripts/npm-deps.sh
+# For make distcheck too, whose copy of the tree has no node_modules.
+JD_NODE_MODULES="$top/tests/npm/node_modules"
+export JD_NODE_MODULES
 
 # A VPATH build needs a source tree that is not configured in place.
 if [ -f config.status ]; then

@@ -3,7 +3,7 @@
  * journeyd's own is below. Allocation that aborts on out-of-memory and
  * growing strings (xmalloc.c), the log and config problems (log.c),
  * durations, timestamps, the run's clock and monotonic waits (timeutil.c),
- * time zones (tz.c).
+ * time zones (tz.c), small files read whole (file.c).
  *
  * The layers, each a folder of src/ whose header includes the one below
  * it, calls going only downwards (docs/ARCHITECTURE.md):
@@ -107,6 +107,10 @@ void		 time_cond_init(pthread_cond_t *);
  * INT64_MAX: no limit). 0 when woken, ETIMEDOUT when the time came. */
 int		 time_cond_wait(pthread_cond_t *, pthread_mutex_t *,
 		    int64_t until);
+
+/* file.c: a small file read whole. */
+char		*file_load(const char *path, size_t max, size_t *len,
+		    char *err, size_t errlen);
 
 /*
  * tz.c: time zones of the tz database, by IANA name ("Europe/Berlin"),

@@ -299,48 +299,6 @@ cmd_status(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	return 0;
 }
 
-/* The memberships of subject SID, as the FROM clause "members m": members
- * is keyed by (journey, subject), so one probe per journey in it, the
- * journeys found one after the other by the same key. */
-#define MEMBERS_OF(SID) \
-	"(" MEMBER_JOURNEYS_CTE "SELECT x.* FROM js CROSS JOIN members x ON" \
-	" x.journey = js.j AND x.subject = " SID ") m"
-
-/* The SQL of a subject's profile as one JSON object (SPEC §3). */
-static const char show_json_sql[] =
-	"SELECT json_object("
-	" 'id', s.id,"
-	" 'kind', CASE s.kind WHEN 1 THEN 'account' ELSE 'user' END,"
-	" 'traits', json(s.traits),"
-	" 'account', (SELECT a.id FROM subjects a WHERE a.sid = s.account),"
-	" 'users', CASE s.kind WHEN 1 THEN (SELECT json_group_array(u.id) FROM"
-	"   (SELECT id FROM subjects WHERE account = s.sid ORDER BY id) u)"
-	"   END,"
-	" 'journeys', (SELECT json_group_object(m.journey, json_object("
-	"   'stage', m.stage,"
-	"   'status', CASE m.status WHEN 0 THEN 'active' WHEN 1 THEN"
-	"     'completed' ELSE 'exited' END,"
-	"   'entered', strftime('%Y-%m-%dT%H:%M:%SZ', m.entered, 'unixepoch'),"
-	"   'since', strftime('%Y-%m-%dT%H:%M:%SZ', m.stage_since,"
-	"     'unixepoch')))"
-	"   FROM " MEMBERS_OF("s.sid") "),"
-	" 'history', (SELECT json_group_array(json_object("
-	"   'time', strftime('%Y-%m-%dT%H:%M:%SZ', h.ts, 'unixepoch'),"
-	"   'journey', h.journey, 'what', h.what, 'stage', h.stage,"
-	"   'from', h.from_stage, 'rule', h.rule,"
-	"   'status', CASE o.status WHEN 0 THEN 'pending' WHEN 1 THEN 'pending'"
-	"     WHEN 2 THEN 'done' WHEN 3 THEN 'retrying' WHEN 4 THEN 'dead'"
-	"     WHEN 5 THEN 'held' END,"
-	"   'action', o.id, 'plugin', o.instance, 'attempts', o.attempts,"
-	"   'reason', o.reason, 'note', coalesce(h.note, o.note),"
-	"   'external_id', o.external_id))"
-	/* ?1, not s.sid: SQLite pushes a constant into the view's two
-	 * parts (its index), not a column of the outer query (a scan). */
-	"   FROM (SELECT * FROM history_steps WHERE subject = ?1"
-	"     ORDER BY hid, part) h"
-	"   LEFT JOIN outbox o ON o.aid = h.action))"
-	" FROM subjects s WHERE s.sid = ?1";
-
 /* journeyctl show ID [--json] */
 static int
 cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
@@ -353,11 +311,12 @@ cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	if ((sid = ctl_subject(db, "show", id, &kind)) < 0)
 		return 1;
 	if (json) {
-		st = store_prepare(db, show_json_sql);
-		sqlite3_bind_int64(st, 1, sid);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			printf("%s\n", col(st, 0));
-		sqlite3_finalize(st);
+		char *doc = subject_json(db, sid);
+
+		if (doc == NULL)
+			return 1;
+		printf("%s\n", doc);
+		free(doc);
 		return 0;
 	}
 	st = store_prepare(db, "SELECT s.id, s.kind, s.traits, (SELECT id FROM "

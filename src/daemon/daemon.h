@@ -1,12 +1,12 @@
 /*
  * The daemon's own parts, above every layer: the systemd notify protocol
- * (notify.c) and the watchdog's feeder (watchdog.c). journeyd.c is its main
- * file.
+ * (notify.c), the watchdog's feeder (watchdog.c) and the HTTP API (http.h).
+ * journeyd.c is its main file.
  */
 #ifndef JD_DAEMON_H
 #define JD_DAEMON_H
 
-#include "insight/insight.h"
+#include "daemon/http.h"
 
 /* notify.c: the systemd notify protocol. */
 int		 notify_send(const char *state);

@@ -113,16 +113,18 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Load a config and, with plugins, start its plugin instances, logging
- * every problem. */
+/* Load a config and, with plugins, start its plugin instances; with
+ * secrets, read the HTTP API's key and TLS files too. Every problem is
+ * logged. */
 static struct config *
-load(const char *path, int plugins)
+load(const char *path, int plugins, int secrets)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
 
-	if ((cf = config_load(path, &probs)) != NULL && plugins &&
-	    plugins_load(cf, PLUGINS_START, &probs) != 0) {
+	if ((cf = config_load(path, &probs)) != NULL && ((plugins &&
+	    plugins_load(cf, PLUGINS_START, &probs) != 0) || (secrets &&
+	    config_load_secrets(cf, &probs) != 0))) {
 		config_free(cf);
 		cf = NULL;
 	}
@@ -275,18 +277,18 @@ retire(struct dispatcher *d, struct config *cf)
  * when the new one is refused. */
 static void
 reload(const char *path, struct config **cfp, sqlite3 *db,
-    struct dispatcher **dp, struct engine **engp)
+    struct dispatcher **dp, struct engine **engp, struct http **httpp)
 {
 	struct config	*ncf;
 	struct engine	*neng = NULL;
-	char		 msg[64];
+	char		 msg[64], err[512];
 
 	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%lld",
 	    (long long)time_mono_usec());
 	notify_send(msg);
 	log_notice("reloading %s", path);
 	watchdog_doing("reloading the config", 0);
-	if ((ncf = load(path, 1)) == NULL) {
+	if ((ncf = load(path, 1, 1)) == NULL) {
 		log_err("reload refused: the new config has errors; keeping "
 		    "the running one");
 	} else if (strcmp(ncf->database, (*cfp)->database) != 0) {
@@ -300,6 +302,9 @@ reload(const char *path, struct config **cfp, sqlite3 *db,
 	} else {
 		engine_free(*engp);
 		*engp = neng;
+		/* The server reads the new config from now. */
+		if (http_configure(httpp, ncf, err, sizeof err) != 0)
+			log_err("%s", err);
 		watchdog_doing("stopping the dispatcher", stop_bound(*cfp));
 		dispatch_stop(*dp, NULL);
 		retire(*dp, *cfp);
@@ -323,8 +328,16 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	struct engine		*eng;
 	int64_t			 next_tick = 0, watchdog;
 	char			 status[256];
+	struct http		*http = NULL;
+	char			 err[512];
 
 	signals_setup();
+	if (http_configure(&http, cf, err, sizeof err) != 0) {
+		log_err("%s", err);
+		store_close(db);
+		config_free(cf);
+		return 1;
+	}
 	watchdog = notify_watchdog_usec();
 	if (watchdog_start(watchdog) != 0)
 		goto fail;
@@ -354,7 +367,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 
 		if (got_hup) {
 			got_hup = 0;
-			reload(path, &cf, db, &d, &eng);
+			reload(path, &cf, db, &d, &eng, &http);
 			next_tick = 0;
 		}
 		if (nretired > 0)
@@ -362,7 +375,8 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 		if (now >= next_tick) {
 			if (d == NULL)
 				d = dispatch_start(cf, 0);
-			run_tick(eng, db, cf, now, status, sizeof status);
+			http_tick(http, run_tick(eng, db, cf, now, status,
+			    sizeof status) == 0);
 			notify_send(status);
 			dispatch_kick(d);
 			next_tick = now + cf->interval;
@@ -382,6 +396,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	}
 	notify_send("STOPPING=1");
 	log_notice("stopping: waiting for actions in flight");
+	http_stop(http);
 	watchdog_doing("stopping the dispatcher", stop_bound(cf));
 	dispatch_stop(d, NULL);
 	engine_free(eng);
@@ -396,6 +411,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	log_notice("stopped");
 	return 0;
 fail:
+	http_stop(http);
 	config_free(cf);
 	store_close(db);
 	return 1;
@@ -413,6 +429,11 @@ main(int argc, char **argv)
 	char		 err[512], status[256];
 	int64_t		 now;
 
+	/* SQLite's memory statistics take a global mutex on every malloc:
+	 * the HTTP threads, the ingest writer and the workers all allocate
+	 * through SQLite at once, and contended for it (bench/http: 15% of
+	 * the daemon's time in that lock). Nothing reads the statistics. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	log_open("journeyd", 0);
 	while ((ch = getopt_long(argc, argv, "c:vh", journeyd_options,
 	    NULL)) != -1) {
@@ -461,7 +482,8 @@ main(int argc, char **argv)
 	if (check) {
 		/* Plugins are checked, not started: no init(). */
 		if ((cf = config_load(path, &probs)) != NULL &&
-		    plugins_load(cf, 0, &probs) != 0) {
+		    (plugins_load(cf, 0, &probs) != 0 ||
+		    config_load_secrets(cf, &probs) != 0)) {
 			config_free(cf);
 			cf = NULL;
 		}
@@ -471,7 +493,8 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 		return cf != NULL ? 0 : 1;
 	}
-	if ((cf = load(path, !dry_run)) == NULL)
+	/* Only the service serves HTTP and needs its keys. */
+	if ((cf = load(path, !dry_run, !dry_run && !once)) == NULL)
 		return 1;
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);

@@ -2,8 +2,9 @@
  * The insight layer: what operators read of the journeys. The report
  * (report.c), computed once and rendered as text (report-text.c) or as a
  * self-contained HTML page (report-html.c), with the statistics of its
- * experiments (stats.c); and the Prometheus metrics (metrics.c), written
- * after every tick or printed on demand.
+ * experiments (stats.c); the Prometheus metrics (metrics.c), written
+ * after every tick or printed on demand; and a subject's document, as
+ * show --json prints it (subject.c).
  */
 #ifndef JD_INSIGHT_H
 #define JD_INSIGHT_H
@@ -21,6 +22,22 @@ int		 metrics_write(sqlite3 *, const struct config *, int64_t now,
 		    const struct tick_stats *);
 int		 metrics_print(FILE *, sqlite3 *, const struct config *,
 		    int64_t now, char *err, size_t errlen);
+/* The HTTP API's ingest counts; buckets[i] counts the transactions that
+ * took at most the i-th bound and more than the one before. */
+#define INGEST_BUCKETS	12
+struct ingest_metrics {
+	unsigned long long	 accepted;
+	unsigned long long	 rejected;
+	unsigned long long	 duplicate;
+	unsigned long long	 buckets[INGEST_BUCKETS];
+	unsigned long long	 commits;
+	double			 commit_seconds;
+};
+void		 metrics_ingest_commit(struct ingest_metrics *, double seconds);
+void		 metrics_print_ingest(FILE *, const struct ingest_metrics *);
+
+/* subject.c: a subject's document, as `show --json` prints it. */
+char		*subject_json(sqlite3 *, int64_t sid);
 
 /*
  * report.c: the funnel of every journey and its experiments. report_run

@@ -30,7 +30,8 @@
 
 #include "insight/insight.h"
 
-/* This process's ticks, and how long the last one took. */
+/* The ticks of this process and how long the last took: written by the
+ * main loop, read by the HTTP API's threads too. */
 static pthread_mutex_t		 metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long	 metrics_ticks;
 static double			 metrics_tick_seconds;
@@ -43,6 +44,11 @@ metrics_sql_error(sqlite3 *db, char *err, size_t errlen)
 	    sqlite3_errmsg(db));
 	return -1;
 }
+
+/* The upper bounds of journeyd_ingest_commit_seconds's buckets. */
+static const double	 metrics_commit_bounds[INGEST_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+};
 
 /* Write a label value with \, " and newline escaped. */
 static void
@@ -367,4 +373,50 @@ metrics_write(sqlite3 *db, const struct config *cf, int64_t now,
 	}
 	free(tmp);
 	return rc;
+}
+
+/* Count one ingest transaction that took seconds, from its first message
+ * to its commit. */
+void
+metrics_ingest_commit(struct ingest_metrics *m, double seconds)
+{
+	int	 i;
+
+	for (i = 0; i < INGEST_BUCKETS; i++)
+		if (seconds <= metrics_commit_bounds[i])
+			break;
+	if (i < INGEST_BUCKETS)
+		m->buckets[i]++;
+	m->commits++;
+	m->commit_seconds += seconds;
+}
+
+/* Write the HTTP API's ingest counts to f, in the exposition format. */
+void
+metrics_print_ingest(FILE *f, const struct ingest_metrics *m)
+{
+	unsigned long long	 cum = 0;
+
+	metrics_head(f, "journeyd_ingest_messages_total", "counter",
+	    "Messages received over HTTP: accepted (stored), rejected "
+	    "(invalid, not stored) and duplicate (stored before).");
+	fprintf(f, "journeyd_ingest_messages_total{result=\"accepted\"} "
+	    "%llu\n", m->accepted);
+	fprintf(f, "journeyd_ingest_messages_total{result=\"rejected\"} "
+	    "%llu\n", m->rejected);
+	fprintf(f, "journeyd_ingest_messages_total{result=\"duplicate\"} "
+	    "%llu\n", m->duplicate);
+	metrics_head(f, "journeyd_ingest_commit_seconds", "histogram",
+	    "Ingest transactions (one or more requests' messages "
+	    "committed together), from the first message to the commit.");
+	for (int i = 0; i < INGEST_BUCKETS; i++) {
+		cum += m->buckets[i];
+		fprintf(f, "journeyd_ingest_commit_seconds_bucket{le=\"%g\"} "
+		    "%llu\n", metrics_commit_bounds[i], cum);
+	}
+	fprintf(f, "journeyd_ingest_commit_seconds_bucket{le=\"+Inf\"} "
+	    "%llu\n", m->commits);
+	fprintf(f, "journeyd_ingest_commit_seconds_sum %.6f\n",
+	    m->commit_seconds);
+	fprintf(f, "journeyd_ingest_commit_seconds_count %llu\n", m->commits);
 }

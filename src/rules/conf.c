@@ -34,7 +34,12 @@ static const char *conf_top_keys[] = {
 	"database", "plugin_dir", "plugin_path", "spool_dir", "interval",
 	"workers",
 	"retry_min", "retry_max", "retry_for", "default_timezone",
-	"metrics_file", "plugins", "journeys", "segments", NULL
+	"metrics_file", "plugins", "journeys", "segments", "http",
+	"react", NULL
+};
+static const char *conf_http_keys[] = {
+	"listen", "write_key_file", "admin_key_file", "tls_cert_file",
+	"tls_key_file", NULL
 };
 static const char *conf_journey_keys[] = {
 	"name", "subject", "entry", "exit", "reenter", "stages", "rules", NULL
@@ -366,6 +371,145 @@ conf_instance(struct conf_ctx *c, config_setting_t *g)
 		if (!conf_known(config_setting_name(lim), conf_host_keys))
 			conf_value_add(c, &inst->settings_in, lim);
 	return inst;
+}
+
+/* Is s "host:port" or "[v6 address]:port", the port 0 (any free one) to
+ * 65535? */
+static int
+conf_valid_listen(const char *s)
+{
+	const char	*colon;
+	char		*end;
+	long		 port;
+
+	if (*s == '[') {
+		if ((colon = strchr(s, ']')) == NULL || colon == s + 1 ||
+		    colon[1] != ':')
+			return 0;
+		colon++;
+	} else if ((colon = strrchr(s, ':')) == NULL || colon == s ||
+	    memchr(s, ':', colon - s) != NULL)
+		return 0;
+	if (!isdigit((unsigned char)colon[1]))
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port >= 0 && port <= 65535;
+}
+
+/* Read http's listen: one address or a list of them. */
+static void
+conf_http_listen(struct conf_ctx *c, struct http_conf *h,
+    config_setting_t *s)
+{
+	const char	*v;
+	int		 n;
+
+	if (s == NULL) {
+		h->listen = xcalloc(1, sizeof *h->listen);
+		h->listen[h->nlisten++] = xstrdup("127.0.0.1:8088");
+		return;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		n = 1;
+	else if (config_setting_type(s) == CONFIG_TYPE_ARRAY ||
+	    config_setting_type(s) == CONFIG_TYPE_LIST)
+		n = config_setting_length(s);
+	else
+		n = 0;
+	if (n == 0) {
+		conf_error(c, s, "http: 'listen' is \"host:port\" or a list of "
+		    "them");
+		return;
+	}
+	h->listen = xcalloc(n, sizeof *h->listen);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = n == 1 && config_setting_type(s) ==
+		    CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_error(c, e, "http: 'listen' lists \"host:port\" "
+			    "strings");
+			continue;
+		}
+		v = config_setting_get_string(e);
+		if (!conf_valid_listen(v)) {
+			conf_error(c, e, "http: bad listen address \"%s\" (use "
+			    "\"127.0.0.1:8088\", \"[::1]:8088\" or "
+			    "\"0.0.0.0:8088\")", v);
+			continue;
+		}
+		h->listen[h->nlisten++] = xstrdup(v);
+	}
+}
+
+/* Keep a file setting of the http block, as written and where. */
+static void
+conf_http_file(struct conf_ctx *c, config_setting_t *g, const char *key,
+    struct http_file *hf)
+{
+	const char	*v;
+
+	if ((v = conf_string(c, g, key)) == NULL)
+		return;
+	hf->path = xstrdup(v);
+	hf->file = xstrdup(conf_file(c, config_setting_get_member(g, key)));
+	hf->line = conf_line(config_setting_get_member(g, key));
+}
+
+/* Read the http block: listen addresses, key files and TLS files. */
+static struct http_conf *
+conf_http(struct conf_ctx *c, config_setting_t *g)
+{
+	struct http_conf	*h;
+
+	h = xcalloc(1, sizeof *h);
+	h->file = xstrdup(conf_file(c, g));
+	h->line = conf_line(g);
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, "'http' must be a group { listen = ...; "
+		    "write_key_file = ...; }");
+		return h;
+	}
+	conf_check_keys(c, g, conf_http_keys, "http");
+	conf_http_listen(c, h, config_setting_get_member(g, "listen"));
+	if (config_setting_get_member(g, "write_key_file") == NULL)
+		conf_error(c, g, "http: 'write_key_file' is missing (the "
+		    "file of the write keys clients send)");
+	conf_http_file(c, g, "write_key_file", &h->write_key_file);
+	conf_http_file(c, g, "admin_key_file", &h->admin_key_file);
+	conf_http_file(c, g, "tls_cert_file", &h->tls_cert_file);
+	conf_http_file(c, g, "tls_key_file", &h->tls_key_file);
+	if ((config_setting_get_member(g, "tls_cert_file") == NULL) !=
+	    (config_setting_get_member(g, "tls_key_file") == NULL))
+		conf_error(c, g, "http: TLS needs both 'tls_cert_file' and "
+		    "'tls_key_file'");
+	return h;
+}
+
+/* Free an http block, wiping the key material it holds. */
+static void
+conf_http_free(struct http_conf *h)
+{
+	struct http_file	*files[] = { &h->write_key_file,
+	    &h->admin_key_file, &h->tls_cert_file, &h->tls_key_file };
+
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		free(files[i]->path);
+		free(files[i]->file);
+	}
+	for (int i = 0; i < h->nlisten; i++)
+		free(h->listen[i]);
+	free(h->listen);
+	free(h->file);
+	keyring_free(&h->write_keys);
+	keyring_free(&h->admin_keys);
+	if (h->tls_key != NULL)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_key);
+	free(h->tls_cert);
+	free(h);
 }
 
 /* Read the stages of a journey: names, or groups { name; expect; }. */
@@ -894,6 +1038,7 @@ config_load(const char *path, struct problems *probs)
 	cf->retry_min = 60;
 	cf->retry_max = 3600;
 	cf->retry_for = 86400;
+	cf->react = REACT_DEFAULT;
 
 	config_init(&lc);
 	dir = xstrdup(path);
@@ -941,6 +1086,15 @@ config_load(const char *path, struct problems *probs)
 	conf_duration(&c, root, "retry_max", &cf->retry_max, 0);
 	conf_duration(&c, root, "retry_for", &cf->retry_for, 1);
 	conf_int(&c, root, "workers", &cf->workers, 1, 256);
+	if ((v = conf_string(&c, root, "react")) != NULL &&
+	    strcmp(v, "off") == 0)
+		cf->react = REACT_OFF;
+	else if (v != NULL && duration_parse(v, &cf->react) != 0)
+		conf_error(&c, config_setting_get_member(root, "react"),
+		    "'react': bad duration \"%s\" (use \"1s\", \"10s\" or "
+		    "\"off\")", v);
+	if ((s = config_setting_get_member(root, "http")) != NULL)
+		cf->http = conf_http(&c, s);
 	if (cf->retry_max < cf->retry_min)
 		problems_add(probs, path, conf_line(config_setting_get_member(
 		    root, "retry_max")), "retry_max is shorter than retry_min");
@@ -1067,6 +1221,7 @@ config_free(struct config *cf)
 	free(cf->spool_dir);
 	free(cf->default_timezone);
 	free(cf->metrics_file);
+	conf_http_free(cf->http);
 	free(cf);
 }
 
@@ -1109,4 +1264,53 @@ config_instance(const struct config *cf, const char *name)
 		if (strcmp(cf->instances[i]->name, name) == 0)
 			return cf->instances[i];
 	return NULL;
+}
+
+/* Read a key file of the http block into kr, a problem at its line when
+ * it cannot be. */
+static void
+conf_secret_keys(const struct http_file *hf, struct keyring *kr,
+    struct problems *probs)
+{
+	char	 err[512], *path;
+
+	keyring_free(kr);
+	if (hf->path == NULL)
+		return;
+	if ((path = conf_path(hf->path, err, sizeof err)) == NULL ||
+	    keyring_load(kr, path, err, sizeof err) != 0)
+		problems_add(probs, hf->file, hf->line, "http: %s", err);
+	free(path);
+}
+
+/* Read a TLS file of the http block into *out (PEM text). */
+static void
+conf_secret_pem(const struct http_file *hf, char **out,
+    struct problems *probs)
+{
+	char	 err[512], *path;
+
+	if (hf->path == NULL)
+		return;
+	if ((path = conf_path(hf->path, err, sizeof err)) == NULL ||
+	    (*out = file_load(path, 1024 * 1024, NULL, err, sizeof err)) ==
+	    NULL)
+		problems_add(probs, hf->file, hf->line, "http: %s", err);
+	free(path);
+}
+
+/* Read the http block's key and TLS files. */
+int
+config_load_secrets(struct config *cf, struct problems *probs)
+{
+	struct http_conf	*h = cf->http;
+	int			 before = probs->n;
+
+	if (h == NULL)
+		return 0;
+	conf_secret_keys(&h->write_key_file, &h->write_keys, probs);
+	conf_secret_keys(&h->admin_key_file, &h->admin_keys, probs);
+	conf_secret_pem(&h->tls_cert_file, &h->tls_cert, probs);
+	conf_secret_pem(&h->tls_key_file, &h->tls_key, probs);
+	return probs->n == before ? 0 : -1;
 }

@@ -96,6 +96,48 @@ struct instance {
 	void			(*rt_free)(struct instance *);
 };
 
+/* keyring.c: the keys of a key file, kept as their SHA-256 digests. */
+#define KEYRING_DIGEST	32
+struct keyring {
+	unsigned char	(*digests)[KEYRING_DIGEST];
+	int		  n;
+};
+int		 keyring_load(struct keyring *, const char *path, char *err,
+		    size_t errlen);
+int		 keyring_match(const struct keyring *, const char *key,
+		    size_t len);
+void		 keyring_free(struct keyring *);
+
+/* A file setting of the http block: the path as written, and where. */
+struct http_file {
+	char		*path;		/* NULL: not set */
+	char		*file;
+	int		 line;
+};
+
+/* The http block (SPEC §13): where the HTTP API listens, its key files
+ * and TLS files, and once read (config_load_secrets(), again with the
+ * config on SIGHUP) their contents. */
+struct http_conf {
+	char		**listen;	/* "host:port" or "[v6]:port" */
+	int		  nlisten;
+	char		 *file;		/* the block's file and line */
+	int		  line;
+	struct http_file  write_key_file;
+	struct http_file  admin_key_file;
+	struct http_file  tls_cert_file;
+	struct http_file  tls_key_file;
+	struct keyring	  write_keys;
+	struct keyring	  admin_keys;	/* none: no admin endpoints */
+	char		 *tls_cert;	/* PEM text, or NULL: plain HTTP */
+	char		 *tls_key;
+};
+
+/* react: evaluate changed subjects this long after new data is committed,
+ * or never (REACT_OFF). */
+#define REACT_OFF	(-1)
+#define REACT_DEFAULT	1
+
 struct config {
 	char		*path;
 	char		*database;
@@ -110,6 +152,8 @@ struct config {
 	int64_t		 retry_for;
 	char		*default_timezone;
 	char		*metrics_file;
+	int64_t		 react;		/* seconds, or REACT_OFF */
+	struct http_conf *http;		/* NULL: no HTTP API */
 	struct instance	**instances;
 	int		 ninstances;
 	struct journey	*journeys;
@@ -124,6 +168,10 @@ struct config {
  * problem in probs. */
 struct config	*config_load(const char *path, struct problems *probs);
 void		 config_free(struct config *);
+/* Read the http block's key and TLS files (the daemon, when it serves, at
+ * every reload, and --check; never journeyctl). 0, or -1 with each problem
+ * at the line of its setting. */
+int		 config_load_secrets(struct config *, struct problems *);
 struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);

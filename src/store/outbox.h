@@ -41,6 +41,8 @@
 #error "outbox statuses changed: update OUTBOX_ENDED_SQL"
 #endif
 const char	*outbox_status_name(int);
+/* The queue (or the dead) as JSON objects, one a row. */
+sqlite3_stmt	*outbox_list_json(sqlite3 *, int dead);
 
 /* Queueing, in the caller's transaction. */
 struct outbox_batch {

@@ -74,6 +74,14 @@
 #define STORE_WAL_PASSIVE	1000	/* frames: SQLite's own checkpoint */
 #define STORE_WAL_RESTART	16384	/* frames (64 MiB): start it over */
 
+/* A connection's own settings: the arg of its WAL hook and busy handler. */
+struct store_conn {
+	int	 next;		/* WAL frames of the next RESTART try */
+	int	 busy_ms;	/* longest wait for another writer */
+};
+
+static int	store_wal_hook(void *, sqlite3 *, const char *, int);
+
 /* Each entry upgrades from version i to i + 1. */
 static const char *store_migrations[] = {
 	/* 0 -> 1 */
@@ -302,18 +310,29 @@ static int
 store_busy(void *arg, int count)
 {
 	static _Thread_local struct timespec	 start;
+	const struct store_conn			*sc = arg;
 	struct timespec				 now, ts = { 0,
 						    STORE_BUSY_POLL_MS * 1000000L };
 
-	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (count == 0)
 		start = now;
 	else if ((now.tv_sec - start.tv_sec) * 1000 +
-	    (now.tv_nsec - start.tv_nsec) / 1000000 >= STORE_BUSY_MS)
+	    (now.tv_nsec - start.tv_nsec) / 1000000 >= sc->busy_ms)
 		return 0;
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+/* Wait at most ms for another writer on db, in place of STORE_BUSY_MS (a
+ * writer that must answer in time, as the HTTP API's). */
+void
+store_busy_limit(sqlite3 *db, int ms)
+{
+	struct store_conn	*sc = sqlite3_wal_hook(db, NULL, NULL);
+
+	sc->busy_ms = ms;
+	sqlite3_wal_hook(db, store_wal_hook, sc);
 }
 
 /* Leave other writers a chance: called between two write transactions of a
@@ -340,12 +359,13 @@ store_yield(void)
  * file is cut back to that size when longer, by journal_size_limit). When
  * a long reader (a backup, a report) is in the way, it is tried again
  * STORE_WAL_RESTART frames on.
- * arg: the frame count of the next try, one per connection.
+ * arg: the connection's struct store_conn.
  */
 static int
 store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	int	*next = arg, logged = 0, done = 0, rc;
+	struct store_conn	*sc = arg;
+	int			*next = &sc->next, logged = 0, done = 0, rc;
 
 	if (frames < STORE_WAL_PASSIVE)
 		return SQLITE_OK;
@@ -357,7 +377,7 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	sqlite3_busy_timeout(db, STORE_CHECKPOINT_MS);
 	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART,
 	    &logged, &done);
-	sqlite3_busy_handler(db, store_busy, NULL);
+	sqlite3_busy_handler(db, store_busy, sc);
 	if (rc == SQLITE_OK)
 		*next = STORE_WAL_RESTART;
 	else {
@@ -407,9 +427,10 @@ store_open_error(sqlite3 *db, const char *path, const char *msg, char *err,
 sqlite3 *
 store_open(const char *path, char *err, size_t errlen)
 {
-	sqlite3	*db = NULL;
-	char	*msg = NULL;
-	int	 fd, *next;
+	struct store_conn	*sc;
+	sqlite3			*db = NULL;
+	char			*msg = NULL;
+	int			 fd;
 
 	/*
 	 * Create it ourselves so that it is never world-readable (SQLite gives
@@ -428,10 +449,11 @@ store_open(const char *path, char *err, size_t errlen)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_handler(db, store_busy, NULL);
-	next = xmalloc(sizeof *next);
-	*next = STORE_WAL_RESTART;
-	sqlite3_wal_hook(db, store_wal_hook, next);
+	sc = xmalloc(sizeof *sc);
+	sc->next = STORE_WAL_RESTART;
+	sc->busy_ms = STORE_BUSY_MS;
+	sqlite3_busy_handler(db, store_busy, sc);
+	sqlite3_wal_hook(db, store_wal_hook, sc);
 	sqlite3_extended_result_codes(db, 1);
 	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"

@@ -78,9 +78,17 @@ const char	*member_status_name(int);
 	" UNION ALL SELECT (SELECT min(journey) FROM members WHERE" \
 	" journey > js.j) FROM js WHERE js.j IS NOT NULL) "
 
+/* The memberships of subject SID (SQL), as the FROM clause "members m":
+ * members is keyed by (journey, subject), so one probe per journey in it,
+ * the journeys found one after the other by the same key. */
+#define MEMBERS_OF(SID) \
+	"(" MEMBER_JOURNEYS_CTE "SELECT x.* FROM js CROSS JOIN members x ON" \
+	" x.journey = js.j AND x.subject = " SID ") m"
+
 /* store.c */
 sqlite3		*store_open(const char *path, char *err, size_t errlen);
 void		 store_close(sqlite3 *);
+void		 store_busy_limit(sqlite3 *, int ms);
 int		 store_exec(sqlite3 *, const char *sql);
 int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
 /* The longest a statement waits for another writer (the busy handler),

@@ -22,7 +22,7 @@ top=$(pwd)
 seconds=${1:-30}
 out=${FUZZ_OUT:-$top/build-fuzz}
 cc=${CC:-clang}
-targets=${FUZZ_TARGETS:-expr conf import render tz}
+targets=${FUZZ_TARGETS:-expr conf import render tz http}
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz: $cc not found (apt-get install clang)" >&2
@@ -40,12 +40,14 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer $san -I$out -I$top/include
     -I$top/src -I$top/tests/fuzz -DSYSCONFDIR=\"/etc\"
     -DPLUGINDIR=\"/nonexistent\" -DLOCALSTATEDIR=\"/var\"
-    $(pkg-config --cflags sqlite3 libconfig libcurl libcrypto jansson)"
-libs="$(pkg-config --libs sqlite3 libconfig libcurl libcrypto jansson) -ldl -lpthread -lm"
+    $(pkg-config --cflags sqlite3 libconfig libcurl libcrypto jansson zlib)"
+libs="$(pkg-config --libs sqlite3 libconfig libcurl libcrypto jansson zlib) -ldl -lpthread -lm"
 
 echo "fuzz: compiling the core with $cc"
 objs=""
-for src in $(ls "$top"/src/*/*.c | grep -v -e /daemon/ -e /ctl/) "$top/tests/fuzz/fuzz_util.c"; do
+# The core, and of the daemon the HTTP API's body parser (no socket).
+for src in $(ls "$top"/src/*/*.c | grep -v -e /daemon/ -e /ctl/) \
+    "$top/src/daemon/body.c" "$top/tests/fuzz/fuzz_util.c"; do
 	name=$(basename "$src" .c)
 	case $name in journeyd|journeyctl) continue ;; esac
 	obj="$out/obj/$name.o"

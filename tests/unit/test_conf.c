@@ -28,13 +28,21 @@ write_file(const char *name, const char *text)
 	fclose(f);
 }
 
-/* Load text; return the config or NULL with the problems. */
+/* Load text, the http block's key files too; return the config or NULL
+ * with the problems. */
 static struct config *
 load(const char *text, struct problems *probs)
 {
+	struct config	*cf;
+
 	write_file("j.conf", text);
 	memset(probs, 0, sizeof *probs);
-	return config_load(path, probs);
+	if ((cf = config_load(path, probs)) != NULL &&
+	    config_load_secrets(cf, probs) != 0) {
+		config_free(cf);
+		cf = NULL;
+	}
+	return cf;
 }
 
 /* Expect exactly one problem containing want, at line. */
@@ -328,6 +336,106 @@ test_segments(void **state)
 	config_free(cf);
 }
 
+
+/* The http block: listen addresses, keys read from their files (kept as
+ * digests, matched exactly), TLS files. */
+static void
+test_http(void **state)
+{
+	struct problems	 probs;
+	struct config	*cf;
+	char		 text[2048];
+
+	write_file("wk", "# write keys\n\n  key-one \t\r\nkey two\n");
+	write_file("ak", "admin\n");
+	write_file("cert", "CERT\n");
+	write_file("key", "KEY\n");
+	snprintf(text, sizeof text, "http = { listen = [ \"127.0.0.1:8088\", "
+	    "\"[::1]:0\" ]; write_key_file = \"%s/wk\"; admin_key_file = "
+	    "\"%s/ak\"; tls_cert_file = \"%s/cert\"; tls_key_file = "
+	    "\"%s/key\"; };\nreact = \"off\";\n", dir, dir, dir, dir);
+	if ((cf = load(text, &probs)) == NULL) {
+		problems_print(&probs, stderr);
+		fail();
+	}
+	assert_non_null(cf->http);
+	assert_int_equal(cf->http->nlisten, 2);
+	assert_string_equal(cf->http->listen[1], "[::1]:0");
+	assert_int_equal(cf->http->write_keys.n, 2);
+	assert_true(keyring_match(&cf->http->write_keys, "key-one", 7));
+	assert_true(keyring_match(&cf->http->write_keys, "key two", 7));
+	assert_false(keyring_match(&cf->http->write_keys, "key-on", 6));
+	assert_false(keyring_match(&cf->http->write_keys, "# write keys",
+	    12));
+	assert_false(keyring_match(&cf->http->write_keys, "", 0));
+	assert_true(keyring_match(&cf->http->admin_keys, "admin", 5));
+	assert_string_equal(cf->http->tls_cert, "CERT\n");
+	assert_string_equal(cf->http->tls_key, "KEY\n");
+	assert_int_equal(cf->react, REACT_OFF);
+	config_free(cf);
+
+	/* Defaults: no http block, react 1s; a block's listen. */
+	cf = load("react = \"10s\";\n", &probs);
+	assert_null(cf->http);
+	assert_int_equal(cf->react, 10);
+	config_free(cf);
+	cf = load("", &probs);
+	assert_int_equal(cf->react, REACT_DEFAULT);
+	config_free(cf);
+	snprintf(text, sizeof text, "http = { write_key_file = \"%s/wk\"; };\n",
+	    dir);
+	cf = load(text, &probs);
+	assert_int_equal(cf->http->nlisten, 1);
+	assert_string_equal(cf->http->listen[0], "127.0.0.1:8088");
+	assert_int_equal(cf->http->admin_keys.n, 0);
+	assert_null(cf->http->tls_cert);
+	config_free(cf);
+
+	/* Without config_load_secrets() (journeyctl), no key file is read. */
+	write_file("j.conf", "http = { write_key_file = \"/nonexistent\"; "
+	    "tls_cert_file = \"/nonexistent\"; tls_key_file = \"/no\"; };\n");
+	memset(&probs, 0, sizeof probs);
+	assert_non_null(cf = config_load(path, &probs));
+	assert_int_equal(cf->http->write_keys.n, 0);
+	assert_null(cf->http->tls_key);
+	config_free(cf);
+}
+
+/* The http block's problems, each at its line. */
+static void
+test_http_problems(void **state)
+{
+	char	 text[1024];
+
+	write_file("empty", "# none yet\n\n");
+	expect_one("http = { listen = \"127.0.0.1:8088\"; };\n", 1,
+	    "'write_key_file' is missing");
+	snprintf(text, sizeof text, "http = {\n write_key_file = \"%s/no\";\n"
+	    "};\n", dir);
+	expect_one(text, 2, "cannot read");
+	snprintf(text, sizeof text, "http = {\n write_key_file = \"%s/empty\";"
+	    "\n};\n", dir);
+	expect_one(text, 2, "no key in");
+	snprintf(text, sizeof text, "http = { write_key_file = \"%s/wk\";\n"
+	    " listen = [ \"127.0.0.1\" ]; };\n", dir);
+	write_file("wk", "k\n");
+	expect_one(text, 2, "bad listen address \"127.0.0.1\"");
+	snprintf(text, sizeof text, "http = { write_key_file = \"%s/wk\";\n"
+	    " listen = \"h:65536\"; };\n", dir);
+	expect_one(text, 2, "bad listen address");
+	snprintf(text, sizeof text, "http = { write_key_file = \"%s/wk\";\n"
+	    " listen = \"::1:80\"; };\n", dir);
+	expect_one(text, 2, "bad listen address");
+	snprintf(text, sizeof text, "http = { write_key_file = \"%s/wk\";\n"
+	    " tls_cert_file = \"%s/wk\"; };\n", dir, dir);
+	expect_one(text, 1, "TLS needs both");
+	snprintf(text, sizeof text, "http = { write_key_file = \"%s/wk\";\n"
+	    " port = 80; };\n", dir);
+	expect_one(text, 2, "unknown setting 'port' in http");
+	expect_one("\nhttp = \"127.0.0.1:80\";\n", 2, "'http' must be a group");
+	expect_one("\nreact = \"soon\";\n", 2, "'react': bad duration");
+}
+
 int
 main(void)
 {
@@ -340,6 +448,8 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_hostile_files),
 		cmocka_unit_test(test_segments),
+		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_http_problems),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
