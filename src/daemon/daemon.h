@@ -19,4 +19,12 @@ void		 watchdog_stop(void);
 void		 watchdog_doing(const char *what, int64_t bound_usec);
 int		 watchdog_sqlite(void *);
 
+/* reactor.c: evaluating changed subjects soon after their data is
+ * committed (react). */
+struct reactor;
+struct dispatcher;
+struct reactor	*reactor_start(const struct config *, struct dispatcher *);
+void		 reactor_nudge(struct reactor *);
+void		 reactor_stop(struct reactor *);
+
 #endif /* JD_DAEMON_H */

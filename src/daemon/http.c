@@ -630,6 +630,14 @@ http_relisten(struct http *h, const struct http_conf *hc, char *err,
 	return 0;
 }
 
+/* Call fn(arg) after each ingest commit that stored a message. */
+void
+http_on_commit(struct http *h, void (*fn)(void *), void *arg)
+{
+	if (h != NULL && h->writer != NULL)
+		writer_on_commit(h->writer, fn, arg);
+}
+
 /* Start the server: its writer and its listeners. */
 static struct http *
 http_start(const struct config *cf, char *err, size_t errlen)

@@ -78,12 +78,17 @@ int		 writer_submit(struct writer *, struct writer_job *,
 		    int wait_ms);
 void		 writer_metrics(struct writer *, struct ingest_metrics *);
 void		 writer_stop(struct writer *);
+/* Call fn(arg) after each commit that stored a message (not under the
+ * writer's lock); fn NULL: none. */
+void		 writer_on_commit(struct writer *, void (*fn)(void *), void *);
 
 /* http.c: the server. */
 struct http;
 int		 http_configure(struct http **, const struct config *,
 		    char *err, size_t errlen);
 void		 http_tick(struct http *, int ok);
+/* Call fn(arg) after each ingest commit that stored a message. */
+void		 http_on_commit(struct http *, void (*fn)(void *), void *arg);
 void		 http_stop(struct http *);
 
 #endif /* JD_DAEMON_HTTP_H */

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -183,14 +184,16 @@ cpu_seconds(void)
 /* One tick: import the spool, evaluate every journey, log a summary. */
 static int
 run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
-    int64_t now, char *status, size_t statuslen)
+    int64_t now, int spool, char *status, size_t statuslen)
 {
 	struct tick_stats	 ts;
 	int64_t			 start;
 	double			 cpu;
 	int			 rc;
 
-	if (cf->spool_dir != NULL) {
+	/* The service with react on has the reactor import the spool (as
+	 * soon as files appear); else the tick does. */
+	if (cf->spool_dir != NULL && spool) {
 		watchdog_doing("importing the spool", 0);
 		spool_scan(db, cf->spool_dir, now);
 	}
@@ -273,88 +276,177 @@ retire(struct dispatcher *d, struct config *cf)
 	retired[nretired++].cf = cf;
 }
 
+/* The service's state, as the main loop runs it. */
+struct daemon {
+	const char		*path;
+	struct config		*cf;
+	sqlite3			*db;
+	struct engine		*eng;
+	struct dispatcher	*d;
+	struct http		*http;
+};
+
+/* The reactor (reacting to new data), where the HTTP writer's thread
+ * finds it to nudge it: swapped on a reload, so under a lock. */
+static pthread_mutex_t		 reactor_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reactor		*reactor;
+
+/* The HTTP writer committed new data: evaluate it soon. */
+static void
+nudge(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reactor_lock);
+	reactor_nudge(reactor);
+	pthread_mutex_unlock(&reactor_lock);
+}
+
+/* Stop reacting, or start reacting for the daemon's config and
+ * dispatcher. */
+static void
+react_switch(struct daemon *dm, int on)
+{
+	struct reactor	*r = NULL;
+
+	if (on) {
+		watchdog_doing("starting to react", 0);
+		r = reactor_start(dm->cf, dm->d);
+	}
+	pthread_mutex_lock(&reactor_lock);
+	if (!on)
+		r = reactor;
+	reactor = on ? r : NULL;
+	pthread_mutex_unlock(&reactor_lock);
+	if (!on) {
+		watchdog_doing("stopping the reactor", 0);
+		reactor_stop(r);
+	}
+}
+
+/* Switch the running daemon to ncf, whose engine is neng. */
+static void
+switch_config(struct daemon *dm, struct config *ncf, struct engine *neng)
+{
+	char	 err[512];
+
+	react_switch(dm, 0);
+	engine_free(dm->eng);
+	dm->eng = neng;
+	/* The server reads the new config from now. */
+	if (http_configure(&dm->http, ncf, err, sizeof err) != 0)
+		log_err("%s", err);
+	http_on_commit(dm->http, nudge, NULL);
+	watchdog_doing("stopping the dispatcher", stop_bound(dm->cf));
+	dispatch_stop(dm->d, NULL);
+	retire(dm->d, dm->cf);
+	dm->cf = ncf;
+	watchdog_doing("starting the dispatcher", 0);
+	warn_lost_stages(dm->db, ncf);
+	if ((dm->d = dispatch_start(ncf, 0)) == NULL)
+		log_err("reload: the dispatcher cannot start; trying again at "
+		    "each tick");
+	react_switch(dm, 1);
+}
+
 /* SIGHUP: load the config again and switch to it, or keep the running one
  * when the new one is refused. */
 static void
-reload(const char *path, struct config **cfp, sqlite3 *db,
-    struct dispatcher **dp, struct engine **engp, struct http **httpp)
+reload(struct daemon *dm)
 {
 	struct config	*ncf;
 	struct engine	*neng = NULL;
-	char		 msg[64], err[512];
+	char		 msg[64];
 
 	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%lld",
 	    (long long)time_mono_usec());
 	notify_send(msg);
-	log_notice("reloading %s", path);
+	log_notice("reloading %s", dm->path);
 	watchdog_doing("reloading the config", 0);
-	if ((ncf = load(path, 1, 1)) == NULL) {
+	if ((ncf = load(dm->path, 1, 1)) == NULL) {
 		log_err("reload refused: the new config has errors; keeping "
 		    "the running one");
-	} else if (strcmp(ncf->database, (*cfp)->database) != 0) {
+	} else if (strcmp(ncf->database, dm->cf->database) != 0) {
 		log_err("reload refused: 'database' changed; restart journeyd "
 		    "to use another one");
 		config_free(ncf);
-	} else if ((neng = engine_new(db, ncf)) == NULL) {
+	} else if ((neng = engine_new(dm->db, ncf)) == NULL) {
 		log_err("reload refused: cannot compile the new config's rules; "
 		    "keeping the running one");
 		config_free(ncf);
 	} else {
-		engine_free(*engp);
-		*engp = neng;
-		/* The server reads the new config from now. */
-		if (http_configure(httpp, ncf, err, sizeof err) != 0)
-			log_err("%s", err);
-		watchdog_doing("stopping the dispatcher", stop_bound(*cfp));
-		dispatch_stop(*dp, NULL);
-		retire(*dp, *cfp);
-		*cfp = ncf;
-		watchdog_doing("starting the dispatcher", 0);
-		warn_lost_stages(db, ncf);
-		if ((*dp = dispatch_start(ncf, 0)) == NULL)
-			log_err("reload: the dispatcher cannot start; trying "
-			    "again at each tick");
+		switch_config(dm, ncf, neng);
 		log_notice("reloaded: %d journey(s), %d plugin instance(s)",
 		    ncf->njourneys, ncf->ninstances);
 	}
 	notify_send("READY=1");
 }
 
+/* Start the service's parts: the server, the watchdog's feeder, the
+ * engine, the dispatcher, the reactor. -1 when one cannot start (logged;
+ * what started is stopped). */
+static int
+serve_start(struct daemon *dm)
+{
+	int64_t	 watchdog = notify_watchdog_usec();
+	char	 err[512];
+
+	if (http_configure(&dm->http, dm->cf, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	if (watchdog_start(watchdog) != 0)
+		goto fail;
+	if (watchdog > 0)
+		sqlite3_progress_handler(dm->db, WATCHDOG_SQL_STEPS,
+		    watchdog_sqlite, NULL);
+	watchdog_doing("recovering the outbox", 0);
+	outbox_recover(dm->db, time_now());
+	if ((dm->eng = engine_new(dm->db, dm->cf)) == NULL)
+		goto fail_dog;
+	watchdog_doing("starting the dispatcher", 0);
+	if ((dm->d = dispatch_start(dm->cf, 0)) == NULL) {
+		engine_free(dm->eng);
+		goto fail_dog;
+	}
+	react_switch(dm, 1);
+	http_on_commit(dm->http, nudge, NULL);
+	return 0;
+fail_dog:
+	watchdog_stop();
+fail:
+	http_stop(dm->http);
+	return -1;
+}
+
+/* Stop the service's parts, letting actions in flight finish. */
+static void
+serve_stop(struct daemon *dm)
+{
+	notify_send("STOPPING=1");
+	log_notice("stopping: waiting for actions in flight");
+	http_stop(dm->http);
+	react_switch(dm, 0);
+	watchdog_doing("stopping the dispatcher", stop_bound(dm->cf));
+	dispatch_stop(dm->d, NULL);
+	engine_free(dm->eng);
+	retire(dm->d, dm->cf);
+	watchdog_stop();
+	store_close(dm->db);
+}
+
 /* Run as a service until SIGTERM or SIGINT. */
 static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
-	struct dispatcher	*d;
-	struct engine		*eng;
-	int64_t			 next_tick = 0, watchdog;
-	char			 status[256];
-	struct http		*http = NULL;
-	char			 err[512];
+	struct daemon	 dm = { .path = path, .cf = cf, .db = db };
+	int64_t		 next_tick = 0;
+	char		 status[256];
 
 	signals_setup();
-	if (http_configure(&http, cf, err, sizeof err) != 0) {
-		log_err("%s", err);
-		store_close(db);
+	if (serve_start(&dm) != 0) {
 		config_free(cf);
+		store_close(db);
 		return 1;
-	}
-	watchdog = notify_watchdog_usec();
-	if (watchdog_start(watchdog) != 0)
-		goto fail;
-	if (watchdog > 0)
-		sqlite3_progress_handler(db, WATCHDOG_SQL_STEPS,
-		    watchdog_sqlite, NULL);
-	watchdog_doing("recovering the outbox", 0);
-	outbox_recover(db, time_now());
-	if ((eng = engine_new(db, cf)) == NULL) {
-		watchdog_stop();
-		goto fail;
-	}
-	watchdog_doing("starting the dispatcher", 0);
-	if ((d = dispatch_start(cf, 0)) == NULL) {
-		engine_free(eng);
-		watchdog_stop();
-		goto fail;
 	}
 	notify_send("READY=1\nSTATUS=running");
 	log_notice("started: %d journey(s), %d plugin instance(s), %d "
@@ -367,19 +459,19 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 
 		if (got_hup) {
 			got_hup = 0;
-			reload(path, &cf, db, &d, &eng, &http);
+			reload(&dm);
 			next_tick = 0;
 		}
 		if (nretired > 0)
 			reap();
 		if (now >= next_tick) {
-			if (d == NULL)
-				d = dispatch_start(cf, 0);
-			http_tick(http, run_tick(eng, db, cf, now, status,
-			    sizeof status) == 0);
+			if (dm.d == NULL)
+				dm.d = dispatch_start(dm.cf, 0);
+			http_tick(dm.http, run_tick(dm.eng, dm.db, dm.cf, now,
+			    reactor == NULL, status, sizeof status) == 0);
 			notify_send(status);
-			dispatch_kick(d);
-			next_tick = now + cf->interval;
+			dispatch_kick(dm.d);
+			next_tick = now + dm.cf->interval;
 		}
 		wait_ms = (next_tick - time_now()) * 1000;
 		if (wait_ms < 0)
@@ -394,15 +486,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 				;
 		watchdog_doing("looking at signals", 0);
 	}
-	notify_send("STOPPING=1");
-	log_notice("stopping: waiting for actions in flight");
-	http_stop(http);
-	watchdog_doing("stopping the dispatcher", stop_bound(cf));
-	dispatch_stop(d, NULL);
-	engine_free(eng);
-	retire(d, cf);
-	watchdog_stop();
-	store_close(db);
+	serve_stop(&dm);
 	if (reap() > 0) {
 		/* Not unloading plugins still being called. */
 		log_notice("stopped, with plugin calls still running");
@@ -410,11 +494,6 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	}
 	log_notice("stopped");
 	return 0;
-fail:
-	http_stop(http);
-	config_free(cf);
-	store_close(db);
-	return 1;
 }
 
 int
@@ -516,7 +595,7 @@ main(int argc, char **argv)
 		if ((eng = engine_new(db, cf)) == NULL)
 			rc = 1;
 		else
-			rc = run_tick(eng, db, cf, time_now(), status,
+			rc = run_tick(eng, db, cf, time_now(), 1, status,
 			    sizeof status) == 0 ? 0 : 1;
 		engine_free(eng);
 		if ((d = dispatch_start(cf, 1)) == NULL)

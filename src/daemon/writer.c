@@ -38,6 +38,8 @@ struct writer {
 	struct writer_job	*tail;
 	int			 stopping;
 	struct ingest_metrics	 metrics;
+	void			(*on_commit)(void *);	/* under lock */
+	void			*on_commit_arg;
 };
 
 /* Seconds on the monotonic clock. */
@@ -87,6 +89,7 @@ writer_group(struct writer *w, struct writer_job *group)
 	struct ingest_metrics	 m = { 0 };
 	struct importer		*imp = w->imp;
 	struct writer_job	*job;
+	void			(*on_commit)(void *), *arg;
 	char			 err[512];
 	double			 start = writer_clock();
 	int			 fault = 0, rc;
@@ -130,7 +133,21 @@ writer_group(struct writer *w, struct writer_job *group)
 		w->metrics.rejected += m.rejected;
 		metrics_ingest_commit(&w->metrics, writer_clock() - start);
 	}
+	on_commit = !fault && m.accepted > 0 ? w->on_commit : NULL;
+	arg = w->on_commit_arg;
 	pthread_cond_broadcast(&w->done);
+	pthread_mutex_unlock(&w->lock);
+	if (on_commit != NULL)
+		on_commit(arg);
+}
+
+/* Call fn(arg) after each commit that stored a message. */
+void
+writer_on_commit(struct writer *w, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->on_commit = fn;
+	w->on_commit_arg = arg;
 	pthread_mutex_unlock(&w->lock);
 }
 

@@ -222,6 +222,23 @@ members_on_enter(sqlite3 *db, const struct journey *j, int64_t sid, int si,
 	return 0;
 }
 
+/* Log a change of subject sid for reacting (a hand-off's entry: the
+ * subject's rules that read its stage in that journey). */
+static int
+members_changed(sqlite3 *db, int64_t sid)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_try_prepare(db, "INSERT INTO subject_changes(subject) "
+	    "VALUES (?1)")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, sid);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Enroll a subject in a journey (a hand-off). */
 int
 journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
@@ -272,7 +289,8 @@ journey_enroll(sqlite3 *db, const struct config *cf, int64_t sid,
 	sqlite3_bind_text(st, 5, rule, -1, SQLITE_STATIC);
 	n = sqlite3_step(st) == SQLITE_DONE ? 1 : -1;
 	sqlite3_finalize(st);
-	if (n < 0 || members_on_enter(db, j, sid, si, now) != 0)
+	if (n < 0 || members_on_enter(db, j, sid, si, now) != 0 ||
+	    members_changed(db, sid) != 0)
 		goto fail;
 	return 1;
 fail:

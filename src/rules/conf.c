@@ -490,11 +490,14 @@ conf_http(struct conf_ctx *c, config_setting_t *g)
 static void
 conf_http_free(struct http_conf *h)
 {
-	struct http_file	*files[] = { &h->write_key_file,
-	    &h->admin_key_file, &h->tls_cert_file, &h->tls_key_file };
+	struct http_file	*files[4];
 
 	if (h == NULL)
 		return;
+	files[0] = &h->write_key_file;
+	files[1] = &h->admin_key_file;
+	files[2] = &h->tls_cert_file;
+	files[3] = &h->tls_key_file;
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		free(files[i]->path);
 		free(files[i]->file);

@@ -27,10 +27,11 @@ def threads(pid):
 
 
 def worker_wakes(pid):
-    """Wake-ups of every thread but the main one and the dispatcher's
-    watchdog (which looks for other processes' commits every 5 s)."""
+    """Wake-ups of every thread but the main one, the dispatcher's
+    watchdog (which looks for other processes' commits every 5 s) and the
+    reactor (which looks for new data every `react`, reading only)."""
     return sum(n for tid, (name, n) in threads(pid).items()
-               if tid != pid and name != "jd-dispatch")
+               if tid != pid and name not in ("jd-dispatch", "jd-react"))
 
 
 def dispatcher_wakes(pid):
