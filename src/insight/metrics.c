@@ -200,7 +200,8 @@ metrics_subjects(FILE *f, sqlite3 *db, const struct config *cf)
 	} else if (rc == SQLITE_DONE)
 		rc = SQLITE_ERROR;
 
-	qsort(rows, n, sizeof *rows, metrics_row_cmp);
+	if (n > 0)
+		qsort(rows, n, sizeof *rows, metrics_row_cmp);
 	metrics_head(f, "journeyd_subjects", "gauge",
 	    "Subjects at each stage of each journey (completed included, "
 	    "exited not).");
