@@ -496,16 +496,67 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 	return 0;
 }
 
+/* --check: validate the config, its rules and plugins (checked, not
+ * started: no init()); print each problem. The exit status. */
+static int
+check_config(const char *path)
+{
+	struct problems	 probs = { 0 };
+	struct config	*cf;
+
+	if ((cf = config_load(path, &probs)) != NULL &&
+	    (plugins_load(cf, 0, &probs) != 0 ||
+	    config_load_secrets(cf, &probs) != 0)) {
+		config_free(cf);
+		cf = NULL;
+	}
+	problems_print(&probs, stderr);
+	problems_free(&probs);
+	config_free(cf);
+	return cf != NULL ? 0 : 1;
+}
+
+/* --once: one tick, then every due action performed. The exit status;
+ * does not return when a plugin call is stuck (its plugin stays
+ * loaded). */
+static int
+run_once(struct config *cf, sqlite3 *db)
+{
+	struct dispatcher	*d;
+	struct engine		*eng;
+	long			 out[4];
+	char			 status[256];
+	int			 rc = 0, stuck;
+
+	outbox_recover(db, time_now());
+	if ((eng = engine_new(db, cf)) == NULL)
+		rc = 1;
+	else
+		rc = run_tick(eng, db, cf, time_now(), 1, status,
+		    sizeof status) == 0 ? 0 : 1;
+	engine_free(eng);
+	if ((d = dispatch_start(cf, 1)) == NULL)
+		return 1;
+	stuck = dispatch_stop(d, out);
+	log_info("dispatched: %ld done, %ld to retry, %ld failed, %ld held",
+	    out[JD_DONE], out[JD_RETRY], out[JD_FAILED], out[JD_HELD]);
+	if (stuck > 0) {
+		/* Not unloading plugins still being called. */
+		store_close(db);
+		_exit(rc);
+	}
+	dispatch_free(d);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char	*path = JD_DEFAULT_CONFIG, *now_arg = NULL;
 	int		 once = 0, dry_run = 0, check = 0, verbose = 0, ch, rc = 0;
-	int		 stuck;
-	struct problems	 probs = { 0 };
 	struct config	*cf;
 	sqlite3		*db;
-	char		 err[512], status[256];
+	char		 err[512];
 	int64_t		 now;
 
 	/* SQLite's memory statistics take a global mutex on every malloc:
@@ -559,18 +610,9 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (check) {
-		/* Plugins are checked, not started: no init(). */
-		if ((cf = config_load(path, &probs)) != NULL &&
-		    (plugins_load(cf, 0, &probs) != 0 ||
-		    config_load_secrets(cf, &probs) != 0)) {
-			config_free(cf);
-			cf = NULL;
-		}
-		problems_print(&probs, stderr);
-		problems_free(&probs);
-		config_free(cf);
+		rc = check_config(path);
 		curl_global_cleanup();
-		return cf != NULL ? 0 : 1;
+		return rc;
 	}
 	/* Only the service serves HTTP and needs its keys. */
 	if ((cf = load(path, !dry_run, !dry_run && !once)) == NULL)
@@ -586,33 +628,9 @@ main(int argc, char **argv)
 		rc = eng != NULL && engine_tick(eng, time_now(), TICK_DRY_RUN,
 		    stdout, NULL) == 0 ? 0 : 1;
 		engine_free(eng);
-	} else if (once) {
-		struct dispatcher *d;
-		struct engine *eng;
-		long out[4];
-
-		outbox_recover(db, time_now());
-		if ((eng = engine_new(db, cf)) == NULL)
-			rc = 1;
-		else
-			rc = run_tick(eng, db, cf, time_now(), 1, status,
-			    sizeof status) == 0 ? 0 : 1;
-		engine_free(eng);
-		if ((d = dispatch_start(cf, 1)) == NULL)
-			rc = 1;
-		else {
-			stuck = dispatch_stop(d, out);
-			log_info("dispatched: %ld done, %ld to retry, %ld "
-			    "failed, %ld held", out[JD_DONE], out[JD_RETRY],
-			    out[JD_FAILED], out[JD_HELD]);
-			if (stuck > 0) {
-				/* Not unloading plugins still being called. */
-				store_close(db);
-				_exit(rc);
-			}
-			dispatch_free(d);
-		}
-	} else {
+	} else if (once)
+		rc = run_once(cf, db);
+	else {
 		rc = serve(path, cf, db);
 		cf = NULL;
 		db = NULL;
