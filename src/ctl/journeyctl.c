@@ -345,7 +345,7 @@ cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	sqlite3_finalize(st);
 	st = store_prepare(db, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', h.ts, "
 	    "'unixepoch'), h.journey, h.what, h.stage, h.from_stage, h.rule, "
-	    "o.instance, o.status, o.reason, coalesce(h.note, o.note), o.id "
+	    "o.instance, o.status, o.reason, o.note, o.id "
 	    "FROM history_steps h LEFT JOIN outbox o ON o.aid = h.action "
 	    "WHERE h.subject = ?1 ORDER BY h.hid, h.part");
 	sqlite3_bind_int64(st, 1, sid);

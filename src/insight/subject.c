@@ -34,7 +34,7 @@ static const char subject_json_sql[] =
 	"     WHEN 2 THEN 'done' WHEN 3 THEN 'retrying' WHEN 4 THEN 'dead'"
 	"     WHEN 5 THEN 'held' END,"
 	"   'action', o.id, 'plugin', o.instance, 'attempts', o.attempts,"
-	"   'reason', o.reason, 'note', coalesce(h.note, o.note),"
+	"   'reason', o.reason, 'note', o.note,"
 	"   'external_id', o.external_id))"
 	/* ?1, not s.sid: SQLite pushes a constant into the view's two
 	 * parts (its index), not a column of the outer query (a scan). */
