@@ -145,7 +145,8 @@ def run(build, src, work, mode, rate, seconds, slot):
         ticks0 = len(log_lines(log, "tick:"))
         cpu0, _ = proc_stat(d.pid)
         out = os.path.join(work, "client.out")
-        env = dict(os.environ, NODE_PATH=os.environ["JD_NODE_MODULES"])
+        env = dict(os.environ, NODE_PATH=os.environ.get(
+            "JD_NODE_MODULES", os.path.join(TOP, "tests", "npm", "node_modules")))
         r = subprocess.run(["node", os.path.join(HERE, "live-client.cjs"),
                             "http://127.0.0.1:%d" % port, KEY, str(rate),
                             str(seconds), str(slot), out],

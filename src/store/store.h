@@ -97,6 +97,8 @@ int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
 /* Pause STORE_YIELD_MS between two write transactions of a long run, so
  * that other writers (waiting in the busy handler) get their turn. */
 #define STORE_YIELD_MS	5
+/* ... and on while writers of this process wait, up to this long. */
+#define STORE_YIELD_MAX_MS	100
 void		 store_yield(void);
 int		 store_commit(sqlite3 *);
 void		 store_rollback(sqlite3 *);
