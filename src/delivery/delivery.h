@@ -150,10 +150,12 @@ int		 dispatch_free(struct dispatcher *);
 
 /* guard.c: guardrails (quiet hours, frequency caps). */
 #define GUARD_SEND	0	/* perform the action */
-#define GUARD_DEFERRED	1	/* quiet hours: pending until they end */
-#define GUARD_HELD	2	/* capped: held, with the reason */
+#define GUARD_DEFERRED	1	/* quiet hours, window: pending until then */
+#define GUARD_HELD	2	/* capped, cancelled: held, with the reason */
 int		 guard_applies(const struct config *, const struct act *);
 int		 guard_check(sqlite3 *, const struct config *, struct act *);
+int		 guard_window_next(const char *zone, const struct window *,
+		    int64_t now, int64_t *open);
 int		 guard_quiet_end(const char *zone, int from, int to,
 		    int64_t now, int64_t *end);
 

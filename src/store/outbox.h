@@ -53,6 +53,11 @@ struct outbox_batch {
 	const char	*params;	/* a JSON object */
 	int		 holdout;	/* percent held out, 0 none */
 	int64_t		 now;
+	int64_t		 delay;		/* due this much after now */
+	const char	*variants;	/* rules.h: variants_json, or NULL */
+	const char	*weights;	/* weights_json */
+	int		 weight_total;
+	int64_t		 sid;		/* one subject, not the batch: 0 */
 };
 int		 outbox_queue_batch(sqlite3 *, const struct outbox_batch *);
 int64_t		 outbox_queue_one(sqlite3 *, int64_t sid, const char *journey,
