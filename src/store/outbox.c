@@ -54,7 +54,8 @@ static const char *outbox_sql[OQ_COUNT] = {
 	"s.sid = outbox.subject)) WHERE aid = ?2",
 	"SELECT o.id, o.subject, o.journey, o.rule, coalesce(o.stage, ''), "
 	"o.instance, o.params, o.created, o.attempts, o.crashes, o.traits, "
-	"s.id, s.kind, s.traits, a.traits FROM outbox o LEFT JOIN subjects s "
+	"s.id, s.kind, s.traits, a.traits, o.variant FROM outbox o LEFT JOIN "
+	"subjects s "
 	"ON s.sid = o.subject LEFT JOIN subjects a ON a.sid = s.account "
 	"WHERE o.aid = ?1",
 	"SELECT first_try FROM outbox WHERE aid = ?1",
@@ -292,6 +293,7 @@ outbox_claim(struct outbox_conn *oc, int64_t aid, int64_t now,
 		item->traits_now = xstrdup("{}");
 	if (item->traits == NULL)
 		item->traits = xstrdup(item->traits_now);
+	item->variant = outbox_column(st, 15);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -310,6 +312,7 @@ outbox_item_free(struct outbox_item *item)
 	free(item->traits);
 	free(item->traits_now);
 	free(item->account_traits);
+	free(item->variant);
 	memset(item, 0, sizeof *item);
 }
 

@@ -97,6 +97,7 @@ struct outbox_item {
 	int	 kind;
 	char	*traits_now;
 	char	*account_traits;	/* or NULL */
+	char	*variant;	/* or NULL */
 };
 int		 outbox_claim(struct outbox_conn *, int64_t aid, int64_t now,
 		    struct outbox_item *);
