@@ -10,18 +10,8 @@ math module; without a holdout, the lift is against the first variant."""
 import math
 import os
 import re
-from jdtest import Env, track, identify, eq, check, done, holdout_bucket
-
-Z95 = 1.96
-
-
-def fnv(key):
-    h = 0xcbf29ce484222325
-    for b in key.encode():
-        h ^= b
-        h = (h * 0x100000001b3) & 0xffffffffffffffff
-    return h
-
+from jdtest import (Env, track, identify, eq, check, done, holdout_bucket, fnv, lift,
+                    near, Z95)
 
 def variant_of(key, weights):
     """The variant of "journey/rule/id": FNV-1a 64 of key + "/variant"
@@ -32,21 +22,6 @@ def variant_of(key, weights):
         cum += w
         if h < cum:
             return name
-
-
-def lift(x1, n1, x0, n0):
-    p1, p0 = x1 / n1, x0 / n0
-    d = p1 - p0
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    pool = (x1 + x0) / (n1 + n0)
-    z = d / math.sqrt(pool * (1 - pool) * (1 / n1 + 1 / n0))
-    return d, d - Z95 * se, d + Z95 * se, math.erfc(abs(z) / math.sqrt(2))
-
-
-def near(text, value, decimals, what):
-    got = float(text.replace("%", ""))
-    check(abs(got - value) <= 0.5 * 10 ** -decimals + 1e-9, what,
-          "printed %s, computed %r" % (text, value))
 
 
 def near_p(cells, p, what):
