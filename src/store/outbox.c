@@ -179,6 +179,15 @@ outbox_due_begin(struct outbox_conn *oc, int64_t now, int suspects)
 	return 0;
 }
 
+/* The SQL of the walk of due actions: it searches the queue's index for
+ * due <= now, so that actions waiting for later (a delay, a window, quiet
+ * hours, a backoff) are never read (tests/unit/test_store.c). */
+const char *
+outbox_due_sql(void)
+{
+	return outbox_sql[OQ_PICK];
+}
+
 /* The next due action of the walk: 1 with *aid and *instance (valid until
  * the next call), 0 at the end, -1 on an error. */
 int

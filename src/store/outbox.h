@@ -77,6 +77,8 @@ int		 outbox_due_begin(struct outbox_conn *, int64_t now,
 int		 outbox_due_next(struct outbox_conn *, int64_t *aid,
 		    const char **instance);
 void		 outbox_due_end(struct outbox_conn *);
+/* The SQL of that walk (?1 now, ?2 suspects), for EXPLAIN QUERY PLAN. */
+const char	*outbox_due_sql(void);
 int		 outbox_next_due(struct outbox_conn *, int64_t now,
 		    int64_t *due);
 /* A claimed action, as its plugin is handed it. */
