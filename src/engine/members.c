@@ -336,11 +336,12 @@ journey_queue(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
 	return aid;
 }
 
-/* Is subject sid still in journey j, not exited, at one of rule r's stages
+/* Is subject sid still in journey j, not exited, at the stage rule r's
+ * goto took it to (stage), or for a rule without goto at one of its stages
  * (any stage when r names none)? 1, 0, or -1. */
 int
 journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
-    int64_t sid)
+    int64_t sid, const char *stage)
 {
 	sqlite3_stmt	*st;
 	int		 rc = 0;
@@ -352,6 +353,11 @@ journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
 	sqlite3_bind_int64(st, 2, sid);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
+		if (r->go >= 0) {
+			rc = strcmp(stage, (const char *)sqlite3_column_text(
+			    st, 0)) == 0;
+			break;
+		}
 		rc = r->nstages == 0;
 		for (int i = 0; i < r->nstages; i++)
 			rc |= strcmp(r->stages[i], (const char *)

@@ -672,9 +672,10 @@ conf_rule_on(struct conf_ctx *c, struct rule *r, config_setting_t *g)
 	if (config_setting_get_member(g, "goto") != NULL)
 		conf_error(c, s, "rule \"%s\": on = \"enter\" fires an "
 		    "action, it cannot also have 'goto'", r->name);
-	if (config_setting_get_member(g, "action") == NULL)
+	if (config_setting_get_member(g, "action") == NULL &&
+	    config_setting_get_member(g, "variants") == NULL)
 		conf_error(c, s, "rule \"%s\": on = \"enter\" needs an "
-		    "'action'", r->name);
+		    "'action' (or 'variants')", r->name);
 	if (config_setting_get_member(g, "repeat") != NULL)
 		conf_error(c, config_setting_get_member(g, "repeat"), "rule "
 		    "\"%s\": 'repeat' does not apply to on = \"enter\": it "

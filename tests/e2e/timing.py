@@ -25,7 +25,8 @@ journeys = (
   { name = "d"; entry = "count('trial') >= 1"; exit = "count('quit') >= 1";
     stages = [ "trial", "paid" ];
     rules = (
-      { name = "pay"; stage = "trial"; when = "count('pay') >= 1"; goto = "paid"; },
+      { name = "pay"; stage = "trial"; when = "count('pay') >= 1"; goto = "paid";
+        action = { plugin = "note"; }; delay = "1h"; },
       { name = "remind"; stage = "trial"; when = "true"; delay = "2h";
         action = { plugin = "note"; }; }
     ); }
@@ -96,18 +97,20 @@ with Env() as env:
                and env.stage("quitter", "d") is not None
                and env.stage("quitter", "d")[1] == "exited",
                "the daemon's tick to move the payer and exit the quitter", proc=p)
-    eq(waiting(env), 3, "at 10:00 the delayed actions still wait")
+    eq(waiting(env), 4, "at 10:00 the delayed actions still wait (the payer's welcome too)")
     p.kill()
     p.wait()
-    eq(waiting(env), 3, "killed with SIGKILL while they wait: still queued")
+    eq(waiting(env), 4, "killed with SIGKILL while they wait: still queued")
     p = service(env, log, now="2026-04-01T11:00:00Z")
     wait_until(lambda: waiting(env) == 0, "the delayed actions to come due", proc=p)
     eq(stop(p), 0, "SIGTERM: exit 0")
     d = rows(env, "d")
-    eq({k[0]: (v[0], v[2]) for k, v in d.items()},
-       {"stay": (2, None), "payer": (5, "cancelled"), "quitter": (5, "cancelled")},
-       "when due: sent to who stayed, cancelled for who left the stage or the journey")
-    check(all(e.get("reason") == "cancelled" and e["status"] == "held"
-              for e in env.show("payer")["history"] if e["what"] == "action"),
-          "show: the cancelled action is held, reason cancelled")
+    eq({k: (v[0], v[2]) for k, v in d.items()},
+       {("stay", "remind"): (2, None), ("payer", "remind"): (5, "cancelled"),
+        ("quitter", "remind"): (5, "cancelled"), ("payer", "pay"): (2, None)},
+       "when due: sent to who stayed, cancelled for who left the stage or the journey; "
+       "a goto's delayed action goes out while the subject stays where it led")
+    eq([(e["rule"], e["status"], e.get("reason")) for e in env.show("payer")["history"]
+        if e["what"] == "action"], [("remind", "held", "cancelled"), ("pay", "done", None)],
+       "show: the cancelled action is held, reason cancelled")
 done()
