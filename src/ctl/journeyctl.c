@@ -486,7 +486,9 @@ explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
 		printf("  rule %s", r->name);
 		if (r->go >= 0)
 			printf(" (goto %s)", j->stages[r->go].name);
-		if (r->instance != NULL)
+		if (r->nvariants > 0)
+			printf(" (%d variants)", r->nvariants);
+		else if (r->instance != NULL)
 			printf(" (action %s)", r->instance);
 		if (!applies) {
 			printf(": not at its stage\n");

@@ -133,6 +133,8 @@ with Env() as env:
           "show --json: a held-out action has no variant")
     text = env.ctl("show", u).stdout
     check("action tip variant story via note: done" in text, "show: the variant in text", text)
+    text = env.ctl("explain", sorted(held)[1], "--now", "2026-03-01T09:00:00Z").stdout
+    check("rule tip (2 variants): holds" in text, "explain: the rule's variants", text)
 
     # Templates: {{variant}}.
     subjects = {}
