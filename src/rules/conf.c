@@ -12,8 +12,8 @@
 #include <libconfig.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "rules/conf-int.h"
 #include "rules/expr.h"
 
 #ifndef PLUGINDIR
@@ -23,13 +23,6 @@
 #define LOCALSTATEDIR "/var"
 #endif
 
-struct conf_ctx {
-	const char	*path;		/* the main file, for settings without one */
-	struct problems	*probs;
-	sqlite3		*json;		/* in-memory, to build JSON */
-	char		**files;	/* included files' paths, for messages */
-	int		 nfiles;
-};
 
 static const char *conf_top_keys[] = {
 	"database", "plugin_dir", "plugin_path", "spool_dir", "interval",
@@ -50,13 +43,11 @@ static const char *conf_rule_keys[] = {
 	"ignore_limits", "quiet_hours", "on", "variants", "window", "delay",
 	NULL
 };
-static const char *conf_variant_keys[] = { "name", "weight", "action", NULL };
-static const char *conf_window_keys[] = { "hours", "days", NULL };
 static const char *conf_stage_keys[] = { "name", "expect", NULL };
 
 /* The file a setting came from (an @include'd one, or the main file); an
  * included file is named as a path from the main file's folder. */
-static const char *
+const char *
 conf_file(struct conf_ctx *c, const config_setting_t *s)
 {
 	const char	*f = s != NULL ? config_setting_source_file(s) : NULL;
@@ -76,17 +67,13 @@ conf_file(struct conf_ctx *c, const config_setting_t *s)
 }
 
 /* The line of a setting, or of its nearest parent that has one. */
-static int
+int
 conf_line(const config_setting_t *s)
 {
 	while (s != NULL && config_setting_source_line(s) == 0)
 		s = config_setting_parent(s);
 	return s != NULL ? config_setting_source_line(s) : 0;
 }
-
-/* Report a problem at a setting. */
-#define conf_error(c, s, ...) \
-	problems_add((c)->probs, conf_file(c, s), conf_line(s), __VA_ARGS__)
 
 /* Is key one of keys? */
 static int
@@ -99,7 +86,7 @@ conf_known(const char *key, const char **keys)
 }
 
 /* Report every key of group that is not in keys. */
-static void
+void
 conf_check_keys(struct conf_ctx *c, const config_setting_t *group,
     const char **keys, const char *what)
 {
@@ -114,7 +101,7 @@ conf_check_keys(struct conf_ctx *c, const config_setting_t *group,
 }
 
 /* A string setting of group, or NULL when absent (wrong type: a problem). */
-static const char *
+const char *
 conf_string(struct conf_ctx *c, const config_setting_t *group,
     const char *key)
 {
@@ -190,7 +177,7 @@ conf_bool(struct conf_ctx *c, const config_setting_t *group, const char *key,
 }
 
 /* Is s a name journeyd accepts for journeys, stages, rules and instances? */
-static int
+int
 conf_valid_name(const char *s)
 {
 	if (*s == '\0' || strlen(s) > 128)
@@ -216,54 +203,6 @@ quiet_hours_parse(const char *s, int *from, int *to)
 		*from = h1 * 60 + m1;
 	if (to != NULL)
 		*to = h2 * 60 + m2;
-	return 0;
-}
-
-/* The day (0 Sunday .. 6 Saturday) whose three-letter name starts s, or
- * -1. */
-static int
-window_day(const char *s)
-{
-	static const char	*names[] = { "sun", "mon", "tue", "wed", "thu",
-				    "fri", "sat" };
-
-	for (int d = 0; d < 7; d++)
-		if (strncasecmp(s, names[d], 3) == 0 &&
-		    !isalpha((unsigned char)s[3]))
-			return d;
-	return -1;
-}
-
-/* Check a window's days, "mon-fri", "sat,sun", "mon,wed,fri" (a range may
- * wrap: "fri-mon"), into a mask (bit 0 Sunday); 0 or -1. */
-int
-window_days_parse(const char *s, int *mask)
-{
-	int	 m = 0, a, b;
-
-	for (;;) {
-		s += strspn(s, " ");
-		if ((a = b = window_day(s)) < 0)
-			return -1;
-		s += 3 + strspn(s + 3, " ");
-		if (*s == '-') {
-			s += 1 + strspn(s + 1, " ");
-			if ((b = window_day(s)) < 0)
-				return -1;
-			s += 3 + strspn(s + 3, " ");
-		}
-		for (int d = a;; d = (d + 1) % 7) {
-			m |= 1 << d;
-			if (d == b)
-				break;
-		}
-		if (*s == '\0')
-			break;
-		if (*s++ != ',')
-			return -1;
-	}
-	if (mask != NULL)
-		*mask = m;
 	return 0;
 }
 
@@ -354,7 +293,7 @@ conf_value_add(struct conf_ctx *c, struct conf_values *vs,
 }
 
 /* Free the values kept of a block. */
-static void
+void
 conf_values_free(struct conf_values *vs)
 {
 	for (int i = 0; i < vs->n; i++) {
@@ -682,122 +621,6 @@ conf_rule_on(struct conf_ctx *c, struct rule *r, config_setting_t *g)
 		    "fires once for every entry", r->name);
 }
 
-/* Read a rule's window = { hours = "09:00-17:00"; days = "mon-fri"; }
- * (SPEC §15): either may be left out (all day, every day). */
-static void
-conf_window(struct conf_ctx *c, struct rule *r, config_setting_t *s)
-{
-	struct window	 w = { 0, 24 * 60, 0x7f };
-	const char	*v;
-
-	if (s == NULL)
-		return;
-	if (!config_setting_is_group(s)) {
-		conf_error(c, s, "rule \"%s\": 'window' is a group { hours = "
-		    "\"09:00-17:00\"; days = \"mon-fri\"; }", r->name);
-		return;
-	}
-	conf_check_keys(c, s, conf_window_keys, "a window");
-	if ((v = conf_string(c, s, "hours")) != NULL) {
-		if (quiet_hours_parse(v, &w.from, &w.to) != 0) {
-			conf_error(c, config_setting_get_member(s, "hours"),
-			    "rule \"%s\": window: bad hours \"%s\" (use "
-			    "\"09:00-17:00\")", r->name, v);
-			return;
-		}
-		if (w.from == w.to) {
-			conf_error(c, config_setting_get_member(s, "hours"),
-			    "rule \"%s\": window: empty hours \"%s\" (the "
-			    "start equals the end)", r->name, v);
-			return;
-		}
-	}
-	if ((v = conf_string(c, s, "days")) != NULL &&
-	    window_days_parse(v, &w.days) != 0) {
-		conf_error(c, config_setting_get_member(s, "days"), "rule "
-		    "\"%s\": window: unknown day in \"%s\" (use \"mon-fri\", "
-		    "\"sat,sun\" or \"mon,wed,fri\")", r->name, v);
-		return;
-	}
-	r->window = xmalloc(sizeof *r->window);
-	*r->window = w;
-}
-
-/* Read one variant of a rule's variants list: its name and weight (its
- * action is read with the rules' actions, conf_actions). */
-static void
-conf_variant(struct conf_ctx *c, struct rule *r, struct variant *v,
-    config_setting_t *g)
-{
-	config_setting_t	*s;
-	const char		*name;
-
-	v->weight = 1;
-	v->action_line = conf_line(g);
-	if (!config_setting_is_group(g)) {
-		conf_error(c, g, "rule \"%s\": a variant is a group { name = "
-		    "...; weight = 1; action = { ... }; }", r->name);
-		v->name = xstrdup("?");
-		return;
-	}
-	conf_check_keys(c, g, conf_variant_keys, "a variant");
-	if ((name = conf_string(c, g, "name")) == NULL ||
-	    !conf_valid_name(name)) {
-		conf_error(c, g, "rule \"%s\": a variant needs a name "
-		    "(letters, digits, '_', '-' and '.')", r->name);
-		name = "?";
-	}
-	v->name = xstrdup(name);
-	for (struct variant *o = r->variants; o < v; o++)
-		if (strcmp(o->name, v->name) == 0)
-			conf_error(c, g, "rule \"%s\": duplicate variant "
-			    "\"%s\"", r->name, v->name);
-	if ((s = config_setting_get_member(g, "weight")) != NULL) {
-		if ((config_setting_type(s) != CONFIG_TYPE_INT &&
-		    config_setting_type(s) != CONFIG_TYPE_INT64) ||
-		    config_setting_get_int64(s) < 1 ||
-		    config_setting_get_int64(s) > 1000000)
-			conf_error(c, s, "rule \"%s\": variant \"%s\": "
-			    "'weight' must be a whole number from 1 to "
-			    "1000000", r->name, v->name);
-		else
-			v->weight = (int)config_setting_get_int64(s);
-	}
-	if ((s = config_setting_get_member(g, "action")) == NULL ||
-	    !config_setting_is_group(s) || conf_string(c, s, "plugin") == NULL)
-		conf_error(c, s != NULL ? s : g, "rule \"%s\": variant "
-		    "\"%s\" needs an action = { plugin = ...; }", r->name,
-		    v->name);
-}
-
-/* Read a rule's variants (SPEC §15), instead of its action. */
-static void
-conf_variants(struct conf_ctx *c, struct rule *r, config_setting_t *g)
-{
-	config_setting_t	*s = config_setting_get_member(g, "variants");
-	int			 n;
-
-	if (s == NULL)
-		return;
-	if (config_setting_get_member(g, "action") != NULL)
-		conf_error(c, s, "rule \"%s\": has both 'action' and "
-		    "'variants': each variant has its own action", r->name);
-	if ((config_setting_type(s) != CONFIG_TYPE_LIST &&
-	    config_setting_type(s) != CONFIG_TYPE_ARRAY) ||
-	    (n = config_setting_length(s)) == 0) {
-		conf_error(c, s, "rule \"%s\": 'variants' is a list ( { name "
-		    "= ...; weight = 1; action = { ... }; }, ... )", r->name);
-		return;
-	}
-	r->variants = xcalloc(n, sizeof *r->variants);
-	for (int i = 0; i < n; i++) {
-		r->nvariants++;
-		conf_variant(c, r, &r->variants[i],
-		    config_setting_get_elem(s, i));
-		r->weight_total += r->variants[i].weight;
-	}
-}
-
 /* Read one rule (expressions are compiled later, once all journeys are
  * known). */
 static void
@@ -1107,7 +930,7 @@ conf_compile(struct conf_ctx *c, struct config *cf, config_setting_t *list)
 /* Read action group a (of rule r) into v: its instance, which must exist,
  * and its parameters, as a JSON object and as written. -1 when it has no
  * usable plugin. */
-static int
+int
 conf_action(struct conf_ctx *c, struct config *cf, const struct rule *r,
     config_setting_t *a, struct variant *v)
 {
@@ -1136,63 +959,6 @@ conf_action(struct conf_ctx *c, struct config *cf, const struct rule *r,
 			    config_setting_name(p));
 	}
 	return 0;
-}
-
-/* A JSON object with "key": value set (value JSON text); replaces *obj. */
-static void
-conf_json_put(struct conf_ctx *c, char **obj, const char *key,
-    const char *value)
-{
-	sqlite3_stmt	*st;
-
-	st = store_prepare(c->json, "SELECT json_set(?1, '$.\"' || ?2 || "
-	    "'\"', json(?3))");
-	sqlite3_bind_text(st, 1, *obj, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		free(*obj);
-		*obj = xstrdup((const char *)sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
-}
-
-/* Read the actions of rule r's variants (rule group g): the rule's own
- * instance and parameters are the first variant's; variants_json maps each
- * name to its instance and parameters, weights_json to its cumulative
- * weight, for the queueing statement. */
-static void
-conf_variant_actions(struct conf_ctx *c, struct config *cf, struct rule *r,
-    config_setting_t *g)
-{
-	config_setting_t	*list = config_setting_get_member(g, "variants");
-	char			*one;
-	int			 cum = 0;
-
-	r->variants_json = xstrdup("{}");
-	r->weights_json = xstrdup("{}");
-	for (int i = 0; i < r->nvariants; i++) {
-		struct variant *v = &r->variants[i];
-		config_setting_t *a = config_setting_get_member(
-		    config_setting_get_elem(list, i), "action");
-
-		if (a == NULL || !config_setting_is_group(a) ||
-		    conf_action(c, cf, r, a, v) != 0)
-			continue;
-		one = xprintf("{\"instance\":\"%s\",\"params\":%s}",
-		    v->instance, v->params);
-		conf_json_put(c, &r->variants_json, v->name, one);
-		free(one);
-		one = xprintf("%d", cum += v->weight);
-		conf_json_put(c, &r->weights_json, v->name, one);
-		free(one);
-	}
-	if (r->variants[0].instance != NULL) {
-		r->instance = xstrdup(r->variants[0].instance);
-		r->params = xstrdup(r->variants[0].params);
-		r->action_file = xstrdup(r->variants[0].action_file);
-		r->action_line = r->variants[0].action_line;
-	}
 }
 
 /* Give every rule's action (or each of its variants' actions) its
@@ -1467,17 +1233,7 @@ config_free(struct config *cf)
 			conf_values_free(&r->action_in);
 			free(r->action_file);
 			free(r->quiet_hours);
-			for (int v = 0; v < r->nvariants; v++) {
-				free(r->variants[v].name);
-				free(r->variants[v].instance);
-				free(r->variants[v].params);
-				conf_values_free(&r->variants[v].action_in);
-				free(r->variants[v].action_file);
-			}
-			free(r->variants);
-			free(r->variants_json);
-			free(r->weights_json);
-			free(r->window);
+			conf_experiment_free(r);
 		}
 		free(j->rules);
 		free(j->name);
