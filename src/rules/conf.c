@@ -2,7 +2,7 @@
  * The config file (SPEC §5, §11): read with libconfig, checked key by key and
  * turned into struct config. Every problem is collected as "FILE:LINE:
  * message" so that --check can show them all at once; nothing of a bad config
- * is ever used.
+ * is ever used. A rule's variants, window and delay are read by confexp.c.
  */
 #include "config.h"
 
