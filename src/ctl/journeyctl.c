@@ -345,7 +345,7 @@ cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	sqlite3_finalize(st);
 	st = store_prepare(db, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', h.ts, "
 	    "'unixepoch'), h.journey, h.what, h.stage, h.from_stage, h.rule, "
-	    "o.instance, o.status, o.reason, o.note, o.id "
+	    "o.instance, o.status, o.reason, o.note, o.id, o.variant "
 	    "FROM history_steps h LEFT JOIN outbox o ON o.aid = h.action "
 	    "WHERE h.subject = ?1 ORDER BY h.hid, h.part");
 	sqlite3_bind_int64(st, 1, sid);
@@ -358,7 +358,10 @@ cmd_show(struct config *cf, sqlite3 *db, struct ctl_args *a)
 			printf("moved %s -> %s (rule %s)", col(st, 4),
 			    col(st, 3), col(st, 5));
 		else if (strcmp(what, "action") == 0) {
-			printf("action %s via %s: %s", col(st, 5), col(st, 6),
+			printf("action %s", col(st, 5));
+			if (sqlite3_column_type(st, 11) != SQLITE_NULL)
+				printf(" variant %s", col(st, 11));
+			printf(" via %s: %s", col(st, 6),
 			    outbox_status_name(sqlite3_column_int(st, 7)));
 			if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 				printf(" (%s)", col(st, 8));
@@ -483,7 +486,9 @@ explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
 		printf("  rule %s", r->name);
 		if (r->go >= 0)
 			printf(" (goto %s)", j->stages[r->go].name);
-		if (r->instance != NULL)
+		if (r->nvariants > 0)
+			printf(" (%d variants)", r->nvariants);
+		else if (r->instance != NULL)
 			printf(" (action %s)", r->instance);
 		if (!applies) {
 			printf(": not at its stage\n");

@@ -71,6 +71,7 @@ struct render_vars {
 	const char	*rule;
 	const char	*subject_id;
 	const char	*id;		/* the action's */
+	const char	*variant;	/* or NULL */
 };
 #define RENDER_TEXT	0	/* = JD_EXPAND_TEXT */
 #define RENDER_HTML	1	/* = JD_EXPAND_HTML */
@@ -89,6 +90,7 @@ int		 render_is_object(const char *json);
 #define RENDER_SUBJECT_ID	4
 #define RENDER_ACTION_ID	5
 #define RENDER_ID		6	/* the action's id, an ambiguous name */
+#define RENDER_VARIANT		7
 int		 render_builtin(const char *name);
 void		 render_walk(const char *tmpl, struct buf *out,
 		    void (*)(void *, const char *name, int line), void *);
@@ -119,6 +121,7 @@ struct act {
 	int64_t			 sid;		/* subject row */
 	int			 kind;
 	char			*traits_now;	/* current, for value() */
+	const char		*variant;	/* the outbox row's, or NULL */
 	char			*note;		/* from host->note() */
 	char			*external_id;	/* from the outcome */
 	char			**strings;	/* lent to the plugin */
@@ -150,10 +153,12 @@ int		 dispatch_free(struct dispatcher *);
 
 /* guard.c: guardrails (quiet hours, frequency caps). */
 #define GUARD_SEND	0	/* perform the action */
-#define GUARD_DEFERRED	1	/* quiet hours: pending until they end */
-#define GUARD_HELD	2	/* capped: held, with the reason */
+#define GUARD_DEFERRED	1	/* quiet hours, window: pending until then */
+#define GUARD_HELD	2	/* capped, cancelled: held, with the reason */
 int		 guard_applies(const struct config *, const struct act *);
 int		 guard_check(sqlite3 *, const struct config *, struct act *);
+int		 guard_window_next(const char *zone, const struct window *,
+		    int64_t now, int64_t *open);
 int		 guard_quiet_end(const char *zone, int from, int to,
 		    int64_t now, int64_t *end);
 

@@ -438,6 +438,7 @@ dispatch_claim_from(struct dispatcher *d, struct conn *c, struct job *job,
 	act->sid = item->sid;
 	act->kind = item->kind;
 	act->traits_now = item->traits_now;
+	act->variant = item->variant;
 	act->a.id = item->id;
 	act->a.journey = item->journey;
 	act->a.rule = item->rule;
@@ -932,6 +933,7 @@ dispatch_one(struct worker *w, struct job *job)
 	act->rv.rule = act->a.rule;
 	act->rv.subject_id = act->a.subject_id;
 	act->rv.id = act->a.id;
+	act->rv.variant = act->variant;
 	act->a.now = time_now();
 	/* Quiet hours and frequency caps: the guard records a deferral or a
 	 * hold itself; that is no attempt, and nothing for the breaker. When

@@ -7,6 +7,13 @@
  * else `default_timezone`, else UTC) goes back to pending, due when they
  * end, with its attempt not counted and no failure for the circuit breaker.
  *
+ * Delays and windows (SPEC §15): a rule's `delay` queued the action that
+ * much later; when it comes due, it is held (reason `cancelled`) if the
+ * subject has meanwhile left the journey or the rule's stages. A rule's
+ * `window` lets it out only inside its local hours on its days: outside,
+ * it goes back to pending, due at the next opening, as quiet hours do
+ * (both may apply: each defers in turn until neither holds).
+ *
  * Frequency caps: with `limit = { max = N; per = D; }` on an instance, a
  * subject gets at most N actions of that instance in any window D: those
  * done in the window (by the time they were delivered) and those in flight
@@ -74,6 +81,44 @@ guard_quiet_end(const char *zone, int from, int to, int64_t now,
 			e = now;
 	}
 	*end = e > now ? e : now + 60;
+	return 1;
+}
+
+/*
+ * Window w in zone at now: 0 when now is inside it; else 1 with *open the
+ * window's next opening. A day of the window is the day of its start (with
+ * "22:00-06:00" on "fri", Saturday 05:00 is inside). An opening skipped by
+ * a daylight-saving change moves forward by the gap (tz_mktime()).
+ */
+int
+guard_window_next(const char *zone, const struct window *w, int64_t now,
+    int64_t *open)
+{
+	const struct tz	*z = tz_get(zone);
+	struct tz_local	 lt;
+	int64_t		 t;
+	int		 m, prev;
+
+	if (z == NULL)
+		z = tz_get("UTC");
+	tz_local(z, now, &lt);
+	m = lt.hour * 60 + lt.min;
+	prev = (lt.wday + 6) % 7;	/* yesterday */
+	if (w->from < w->to ? (w->days >> lt.wday & 1) && m >= w->from &&
+	    m < w->to : ((w->days >> lt.wday & 1) && m >= w->from) ||
+	    ((w->days >> prev & 1) && m < w->to))
+		return 0;
+	for (int k = 0; k <= 7; k++) {
+		if (!(w->days >> ((lt.wday + k) % 7) & 1))
+			continue;
+		t = tz_mktime(z, lt.year, lt.mon, lt.mday + k, w->from / 60,
+		    w->from % 60, 0);
+		if (t > now) {
+			*open = t;
+			return 1;
+		}
+	}
+	*open = now + 60;	/* not reached: some day of 8 opens later */
 	return 1;
 }
 
@@ -170,7 +215,78 @@ guard_applies(const struct config *cf, const struct act *act)
 		return 0;
 	qh = guard_quiet_hours(cf, act, &r);
 	return (qh != NULL && quiet_hours_parse(qh, NULL, NULL) == 0) ||
+	    (r != NULL && (r->window != NULL || r->delay > 0)) ||
 	    (act->inst->limit_max > 0 && (r == NULL || !r->ignore_limits));
+}
+
+/*
+ * The timing of a claimed action (in the caller's transaction): held when
+ * its rule's delay found the subject gone from its stages; deferred
+ * outside its window or in its quiet hours. A verdict, with *reason and
+ * *end (when deferred); -1 on a database error.
+ */
+static int
+guard_timing(sqlite3 *db, const struct config *cf, struct act *act,
+    const struct rule *r, const char *qh, char *reason, size_t len,
+    int64_t *end)
+{
+	int64_t		 now = act->a.now;
+	char		*zone = NULL;
+	int		 from, to, in, verdict = GUARD_SEND;
+
+	if (r != NULL && r->delay > 0) {
+		if ((in = journey_still_at(db, config_journey(cf,
+		    act->a.journey), r, act->sid, act->a.stage)) < 0)
+			return -1;
+		if (!in) {
+			snprintf(reason, len, "cancelled");
+			return outbox_hold(db, act->aid, reason, now) != 0 ?
+			    -1 : GUARD_HELD;
+		}
+	}
+	if ((r == NULL || r->window == NULL) && (qh == NULL ||
+	    quiet_hours_parse(qh, NULL, NULL) != 0))
+		return GUARD_SEND;
+	if ((zone = guard_zone(db, cf, act)) == NULL)
+		return -1;
+	if (r != NULL && r->window != NULL &&
+	    guard_window_next(zone, r->window, now, end)) {
+		snprintf(reason, len, "window in %s", zone);
+		verdict = GUARD_DEFERRED;
+	} else if (qh != NULL && quiet_hours_parse(qh, &from, &to) == 0 &&
+	    guard_quiet_end(zone, from, to, now, end)) {
+		snprintf(reason, len, "quiet hours %s in %s", qh, zone);
+		verdict = GUARD_DEFERRED;
+	}
+	free(zone);
+	if (verdict == GUARD_DEFERRED && outbox_defer(db, act->aid, *end,
+	    reason, now) != 0)
+		return -1;
+	return verdict;
+}
+
+/* Hold the action when its subject is at its instance's cap (in the
+ * caller's transaction): a verdict with *reason, or -1. */
+static int
+guard_cap(sqlite3 *db, const struct config *cf, struct act *act,
+    char *reason, size_t len)
+{
+	struct instance	*inst = act->inst;
+	char		 per[32];
+	int64_t		 n;
+
+	if ((n = guard_count(db, cf, act, act->a.now)) < 0)
+		return -1;
+	if (n < inst->limit_max)
+		return GUARD_SEND;
+	if (inst->limit_per % 86400 == 0)
+		snprintf(per, sizeof per, "%lldd",
+		    (long long)(inst->limit_per / 86400));
+	else
+		duration_format(inst->limit_per, per, sizeof per);
+	snprintf(reason, len, "limit: %d per %s", inst->limit_max, per);
+	return outbox_hold(db, act->aid, reason, act->a.now) != 0 ? -1 :
+	    GUARD_HELD;
 }
 
 /*
@@ -182,49 +298,23 @@ guard_applies(const struct config *cf, const struct act *act)
 int
 guard_check(sqlite3 *db, const struct config *cf, struct act *act)
 {
-	struct instance		*inst = act->inst;
 	const struct rule	*r;
 	const char		*qh;
-	char			 reason[256], per[32], until[32];
-	char			*zone = NULL;
-	int64_t			 now = act->a.now, end = 0, n;
-	int			 from, to, verdict = GUARD_SEND;
+	char			 reason[256] = "", until[32];
+	int64_t			 end = 0;
+	int			 verdict;
 
 	if (!guard_applies(cf, act))
 		return GUARD_SEND;
 	qh = guard_quiet_hours(cf, act, &r);
 	if (store_begin(db) != 0)
 		goto fault;
-	if (qh != NULL && quiet_hours_parse(qh, &from, &to) == 0) {
-		if ((zone = guard_zone(db, cf, act)) == NULL)
-			goto fault;
-		if (guard_quiet_end(zone, from, to, now, &end)) {
-			snprintf(reason, sizeof reason, "quiet hours %s in %s",
-			    qh, zone);
-			if (outbox_defer(db, act->aid, end, reason, now) != 0)
-				goto fault;
-			verdict = GUARD_DEFERRED;
-		}
-	}
-	if (verdict == GUARD_SEND && inst->limit_max > 0 &&
-	    (r == NULL || !r->ignore_limits)) {
-		if ((n = guard_count(db, cf, act, now)) < 0)
-			goto fault;
-		if (n >= inst->limit_max) {
-			if (inst->limit_per % 86400 == 0)
-				snprintf(per, sizeof per, "%lldd",
-				    (long long)(inst->limit_per / 86400));
-			else
-				duration_format(inst->limit_per, per,
-				    sizeof per);
-			snprintf(reason, sizeof reason, "limit: %d per %s",
-			    inst->limit_max, per);
-			if (outbox_hold(db, act->aid, reason, now) != 0)
-				goto fault;
-			verdict = GUARD_HELD;
-		}
-	}
-	if (store_commit(db) != 0)
+	verdict = guard_timing(db, cf, act, r, qh, reason, sizeof reason,
+	    &end);
+	if (verdict == GUARD_SEND && act->inst->limit_max > 0 &&
+	    (r == NULL || !r->ignore_limits))
+		verdict = guard_cap(db, cf, act, reason, sizeof reason);
+	if (verdict < 0 || store_commit(db) != 0)
 		goto fault;
 	if (verdict == GUARD_DEFERRED)
 		log_info("action %s (%s, %s/%s, %s): %s: due at %s",
@@ -235,12 +325,10 @@ guard_check(sqlite3 *db, const struct config *cf, struct act *act)
 		log_info("action %s (%s, %s/%s, %s): held: %s", act->a.id,
 		    act->a.instance, act->a.journey, act->a.rule,
 		    act->a.subject_id, reason);
-	free(zone);
 	return verdict;
 fault:
 	log_err("action %s: guardrails: %s; performing it", act->a.id,
 	    sqlite3_errmsg(db));
 	store_rollback(db);
-	free(zone);
 	return GUARD_SEND;
 }

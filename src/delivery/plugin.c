@@ -438,6 +438,29 @@ plugin_check_params(struct instance *inst, const struct journey *j,
 	return rc != 0 ? -1 : 0;
 }
 
+/* Check each variant's action of rule r as a rule's: a copy of the rule
+ * with the variant's action. */
+static void
+plugin_check_variants(struct config *cf, const struct journey *j,
+    const struct rule *r, struct act_check *ctx)
+{
+	for (int i = 0; i < r->nvariants; i++) {
+		const struct variant	*v = &r->variants[i];
+		struct rule		 one = *r;
+		struct instance		*inst;
+
+		if (v->instance == NULL ||
+		    (inst = config_instance(cf, v->instance)) == NULL)
+			continue;
+		one.instance = v->instance;
+		one.params = v->params;
+		one.action_in = v->action_in;
+		one.action_file = v->action_file;
+		one.action_line = v->action_line;
+		plugin_check_params(inst, j, &one, ctx);
+	}
+}
+
 /* Load every plugin instance of cf, check their settings, and with
  * PLUGINS_START start them; then check every action of every rule. */
 int
@@ -465,7 +488,9 @@ plugins_load(struct config *cf, int flags, struct problems *probs)
 			const struct rule	*r = &j->rules[k];
 			struct instance		*inst;
 
-			if (r->instance != NULL &&
+			if (r->nvariants > 0)
+				plugin_check_variants(cf, j, r, &ctx);
+			else if (r->instance != NULL &&
 			    (inst = config_instance(cf, r->instance)) != NULL)
 				plugin_check_params(inst, j, r, &ctx);
 		}

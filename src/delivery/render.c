@@ -1,7 +1,7 @@
 /*
  * Templates (README, "Plugins"): the built-in placeholders {{journey}},
- * {{stage}}, {{rule}}, {{subject_id}}, {{action_id}} and {{id}} (the
- * action's id), and any other placeholder a trait path: {{address.city}},
+ * {{stage}}, {{rule}}, {{subject_id}}, {{action_id}}, {{id}} (the
+ * action's id) and {{variant}} (its variant, empty for none), and any other placeholder a trait path: {{address.city}},
  * {{items[0].sku}}, {{account.name}} for the account's; empty when absent.
  * Optional whitespace inside the braces. In HTML mode every substituted
  * value is HTML-escaped; the template's own text is left as it is. Traits
@@ -149,6 +149,7 @@ render_builtin(const char *name)
 		{ "subject_id", RENDER_SUBJECT_ID },
 		{ "action_id", RENDER_ACTION_ID },
 		{ "id", RENDER_ID },
+		{ "variant", RENDER_VARIANT },
 	};
 
 	for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
@@ -170,6 +171,7 @@ render_value(const struct render_vars *vars, const char *name)
 	case RENDER_SUBJECT_ID:	v = vars->subject_id; break;
 	case RENDER_ACTION_ID:
 	case RENDER_ID:		v = vars->id; break;
+	case RENDER_VARIANT:	v = vars->variant; break;
 	default:		return render_trait(vars, name);
 	}
 	return v != NULL ? xstrdup(v) : NULL;

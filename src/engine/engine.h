@@ -63,5 +63,11 @@ int		 journey_enroll(sqlite3 *, const struct config *, int64_t sid,
 int64_t		 journey_queue(sqlite3 *, int64_t sid, const char *journey,
 		    const char *rule, const char *stage, const char *instance,
 		    const char *params, int64_t now);
+/* Is subject sid still in journey j (not exited) where rule r's action
+ * was queued for it: at the stage its goto led to (stage), or else at one
+ * of the rule's stages (any, when it names none)? 1, 0, or -1 on a
+ * database error. */
+int		 journey_still_at(sqlite3 *, const struct journey *,
+		    const struct rule *, int64_t sid, const char *stage);
 
 #endif /* JD_ENGINE_H */

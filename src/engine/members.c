@@ -152,30 +152,55 @@ members_settle(struct tick *t, int64_t before)
 	    "n.subject, p.k, p.sub", NULL, NULL, before) < 0 ? -1 : 0;
 }
 
-/* Does on = "enter" rule r hold for subject sid now? 1, 0, or -1; its id
- * in *id (caller frees) to draw its holdout bucket. */
+/* Does on = "enter" rule r hold for subject sid now? 1, 0, or -1. */
 static int
 members_enter_holds(sqlite3 *db, const struct journey *j,
-    const struct rule *r, int64_t sid, int64_t now, char **id)
+    const struct rule *r, int64_t sid, int64_t now)
 {
 	sqlite3_stmt	*st;
 	struct sql	 q;
 	int		 rc = -1;
 
 	sql_init(&q);
-	buf_puts(&q.text, "SELECT s.id, (");
+	buf_puts(&q.text, "SELECT (");
 	expr_sql(r->when, &q);
 	buf_puts(&q.text, ") FROM " EXPR_FROM " WHERE s.sid = ");
 	sql_add_int(&q, sid);
 	if ((st = store_try_prepare(db, q.text.s)) != NULL) {
 		if (sql_bind(&q, st, now, j->name) == 0 &&
-		    sqlite3_step(st) == SQLITE_ROW) {
-			*id = xstrdup((const char *)sqlite3_column_text(st, 0));
-			rc = sqlite3_column_int(st, 1) != 0;
-		}
+		    sqlite3_step(st) == SQLITE_ROW)
+			rc = sqlite3_column_int(st, 0) != 0;
 		sqlite3_finalize(st);
 	}
 	sql_free(&q);
+	return rc;
+}
+
+/* Queue on = "enter" rule r's action for subject sid at stage, as a tick
+ * queues a batch's (holdout, variants, delay), with its history entry. */
+static int
+members_enter_queue(sqlite3 *db, const struct journey *j,
+    const struct rule *r, int64_t sid, const char *stage, int64_t now)
+{
+	struct outbox_batch	 b = { j->name, r->name, stage, r->instance,
+				    r->params != NULL ? r->params : "{}",
+				    r->holdout, now, r->delay,
+				    r->variants_json, r->weights_json,
+				    r->weight_total, sid };
+	sqlite3_stmt		*st;
+	int64_t			 before;
+	int			 rc;
+
+	if ((before = outbox_last(db)) < 0 || outbox_queue_batch(db, &b) < 0)
+		return -1;
+	if ((st = store_try_prepare(db, "INSERT INTO history(subject, journey, "
+	    "ts, what, stage, rule, action) SELECT subject, journey, ?1, "
+	    "'action', stage, rule, aid FROM outbox WHERE aid > ?2")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, before);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -190,33 +215,18 @@ members_on_enter(sqlite3 *db, const struct journey *j, int64_t sid, int si,
 {
 	for (int i = 0; i < j->nrules; i++) {
 		const struct rule	*r = &j->rules[i];
-		struct buf		 key;
-		char			*id = NULL;
-		int			 holds, held = 0;
-		int64_t			 aid;
+		int			 holds = 0;
 
 		if (!r->on_enter)
 			continue;
-		holds = 0;
 		for (int k = 0; k < r->nstages; k++)
 			holds |= strcmp(r->stages[k], j->stages[si].name) == 0;
 		if (r->nstages > 0 && !holds)
 			continue;
-		if ((holds = members_enter_holds(db, j, r, sid, now, &id)) < 0)
+		if ((holds = members_enter_holds(db, j, r, sid, now)) < 0)
 			return -1;
-		if (holds && r->holdout > 0) {
-			buf_init(&key);
-			buf_printf(&key, "%s/%s/%s", j->name, r->name, id);
-			held = bucket_of(key.s, key.len) < r->holdout;
-			buf_free(&key);
-		}
-		free(id);
-		if (!holds)
-			continue;
-		if ((aid = journey_queue(db, sid, j->name, r->name,
-		    j->stages[si].name, r->instance, r->params != NULL ?
-		    r->params : "{}", now)) < 0 ||
-		    (held && outbox_hold(db, aid, "holdout", now) != 0))
+		if (holds && members_enter_queue(db, j, r, sid,
+		    j->stages[si].name, now) != 0)
 			return -1;
 	}
 	return 0;
@@ -324,4 +334,40 @@ journey_queue(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
 		aid = -1;
 	sqlite3_finalize(st);
 	return aid;
+}
+
+/* Is subject sid still in journey j, not exited, at the stage rule r's
+ * goto took it to (stage), or for a rule without goto at one of its stages
+ * (any stage when r names none)? 1, 0, or -1. */
+int
+journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
+    int64_t sid, const char *stage)
+{
+	sqlite3_stmt	*st;
+	int		 rc = 0;
+
+	if ((st = store_try_prepare(db, "SELECT stage FROM members WHERE "
+	    "journey = ?1 AND subject = ?2 AND status IN (0, 1)")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, sid);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		if (r->go >= 0) {
+			rc = strcmp(stage, (const char *)sqlite3_column_text(
+			    st, 0)) == 0;
+			break;
+		}
+		rc = r->nstages == 0;
+		for (int i = 0; i < r->nstages; i++)
+			rc |= strcmp(r->stages[i], (const char *)
+			    sqlite3_column_text(st, 0)) == 0;
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -553,7 +553,9 @@ tick_queue(struct tick *t, const struct rule *r, const char *stage,
 {
 	struct outbox_batch	 b = { t->j->name, r->name, stage, r->instance,
 				    r->params != NULL ? r->params : "{}",
-				    r->holdout, t->now };
+				    r->holdout, t->now, r->delay,
+				    r->variants_json, r->weights_json,
+				    r->weight_total, 0 };
 	int64_t			 before;
 	int			 n;
 

@@ -419,8 +419,12 @@ html_journey(FILE *f, const struct report_journey *rj, int i)
 
 		fprintf(f, "<h3>Experiment: rule ");
 		html_text(f, ex->rule);
-		fprintf(f, " <small>(%d%% held out)</small></h3>\n",
-		    ex->holdout);
+		if (ex->holdout > 0)
+			fprintf(f, " <small>(%d%% held out)</small></h3>\n",
+			    ex->holdout);
+		else
+			fprintf(f, " <small>(no holdout: against the first "
+			    "variant)</small></h3>\n");
 		html_experiment_table(f, ex);
 		snprintf(id, sizeof id, "e%d-%d", i, k);
 		html_experiment_chart(f, id, ex);

@@ -76,11 +76,17 @@ text_experiment(FILE *f, const struct report_experiment *ex)
 			treated_next += g->reached;
 		}
 	}
-	fprintf(f, "  holdout %s (%d%%): treated %ld, %ld reached the next "
-	    "stage (%s); held out %ld, %ld (%s)\n", ex->rule, ex->holdout,
-	    treated, treated_next, report_pct(treated_next, treated, a,
-	    sizeof a), held, held_next, report_pct(held_next, held, b,
-	    sizeof b));
+	if (ex->holdout > 0)
+		fprintf(f, "  holdout %s (%d%%): treated %ld, %ld reached the "
+		    "next stage (%s); held out %ld, %ld (%s)\n", ex->rule,
+		    ex->holdout, treated, treated_next, report_pct(
+		    treated_next, treated, a, sizeof a), held, held_next,
+		    report_pct(held_next, held, b, sizeof b));
+	else
+		fprintf(f, "  variants %s (no holdout: each against %s): %ld "
+		    "subjects, %ld reached the next stage (%s)\n", ex->rule,
+		    ex->groups[ex->ref].name, treated, treated_next,
+		    report_pct(treated_next, treated, a, sizeof a));
 	fprintf(f, "    %-18s %8s %8s %11s  %9s %16s %8s\n", "group",
 	    "subjects", "reached", "conversion", "lift (pp)", "95% CI (pp)",
 	    "p-value");

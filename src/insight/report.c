@@ -12,10 +12,11 @@
  *   reaching a later one, over those who did;
  * - stalled: subjects now at the stage (not exited) for longer than its
  *   expect, as the rule language's `stalled` says.
- * Per rule with a holdout, its groups: each subject with an action row of
- * the rule is counted once, by its first row: held out (held, reason
- * 'holdout') or treated (queued, whatever became of the action: sent,
- * capped or failed); success is reaching a stage later than the one the
+ * Per rule with a holdout or variants, its groups: each subject with an
+ * action row of the rule is counted once, by its first row: held out
+ * (held, reason 'holdout') or treated, by the variant of that row (queued,
+ * whatever became of the action: sent, capped or failed; a variant a reload
+ * removed keeps its group); success is reaching a stage later than the one the
  * action was queued at, after it was queued. Each group's conversion, and
  * its lift against the held-out group, come from stats.c.
  */
@@ -28,13 +29,9 @@
 
 #include "insight/insight-int.h"
 
-/*
- * An action's variant: the column an experiment's treated subjects are
- * grouped by. Today a rule has one action, so one group of the treated;
- * when the outbox records each action's variant, this is that column and
- * the report shows a group per variant.
- */
-#define REPORT_VARIANT_SQL	"''"
+/* An action's variant (outbox.variant, NULL for a rule without
+ * variants): the column an experiment's treated subjects are grouped by. */
+#define REPORT_VARIANT_SQL	"variant"
 
 /* Times to the next stage, per stage, for the median. */
 struct report_times {
@@ -315,7 +312,10 @@ report_experiment(sqlite3 *db, const struct journey *j, const char *stages,
 
 	ex->rule = xstrdup(r->name);
 	ex->holdout = r->holdout;
-	report_group(ex, "treated", 0);
+	if (r->nvariants == 0)
+		report_group(ex, "treated", 0);
+	for (int i = 0; i < r->nvariants; i++)
+		report_group(ex, r->variants[i].name, 0);
 	if ((st = store_try_prepare(db, "WITH st(name, idx) AS (SELECT value, "
 	    "key FROM json_each(?2)), o AS (SELECT subject, min(aid) AS aid, "
 	    "status, reason, stage, " REPORT_VARIANT_SQL " AS variant FROM "
@@ -368,7 +368,8 @@ report_stage_list(const struct journey *j)
 	return buf_steal(&b);
 }
 
-/* Fill rj with journey j: its stages, and its rules with a holdout. */
+/* Fill rj with journey j: its stages, and its rules with a holdout or
+ * variants. */
 static int
 report_journey(sqlite3 *db, const struct journey *j, int64_t now,
     struct report_journey *rj, char *err, size_t errlen)
@@ -386,7 +387,7 @@ report_journey(sqlite3 *db, const struct journey *j, int64_t now,
 	for (int k = 0; k < j->nrules && rc == 0; k++) {
 		struct report_experiment *ex;
 
-		if (j->rules[k].holdout <= 0)
+		if (j->rules[k].holdout <= 0 && j->rules[k].nvariants == 0)
 			continue;
 		rj->experiments = xreallocarray(rj->experiments,
 		    rj->nexperiments + 1, sizeof *rj->experiments);

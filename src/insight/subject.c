@@ -2,7 +2,8 @@
  * A subject's document (SPEC §3, `journeyctl show ID --json`, and the HTTP
  * API's GET /v1/subjects/ID): its id, kind, traits, account or users, its
  * journeys, and its history with each action's current status, built as one
- * JSON object by one statement.
+ * JSON object by one statement. An action of a rule with variants has its
+ * "variant".
  */
 #include "config.h"
 
@@ -26,7 +27,7 @@ static const char subject_json_sql[] =
 	"   'since', strftime('%Y-%m-%dT%H:%M:%SZ', m.stage_since,"
 	"     'unixepoch')))"
 	"   FROM " MEMBERS_OF("s.sid") "),"
-	" 'history', (SELECT json_group_array(json_object("
+	" 'history', (SELECT json_group_array(json_patch(json_object("
 	"   'time', strftime('%Y-%m-%dT%H:%M:%SZ', h.ts, 'unixepoch'),"
 	"   'journey', h.journey, 'what', h.what, 'stage', h.stage,"
 	"   'from', h.from_stage, 'rule', h.rule,"
@@ -35,7 +36,9 @@ static const char subject_json_sql[] =
 	"     WHEN 5 THEN 'held' END,"
 	"   'action', o.id, 'plugin', o.instance, 'attempts', o.attempts,"
 	"   'reason', o.reason, 'note', o.note,"
-	"   'external_id', o.external_id))"
+	"   'external_id', o.external_id),"
+	/* An action's variant, only when it has one. */
+	"   json_object('variant', o.variant)))"
 	/* ?1, not s.sid: SQLite pushes a constant into the view's two
 	 * parts (its index), not a column of the outer query (a scan). */
 	"   FROM (SELECT * FROM history_steps WHERE subject = ?1"

@@ -41,6 +41,25 @@ struct stage {
 	int64_t	 expect;	/* seconds, 0 = none */
 };
 
+/* A variant of an action rule (SPEC §15): its action, as a rule's. */
+struct variant {
+	char		*name;
+	int		 weight;	/* > 0 */
+	char		*instance;
+	char		*params;	/* a JSON object */
+	struct conf_values action_in;	/* the same, as written */
+	char		*action_file;	/* where the action is written */
+	int		 action_line;
+};
+
+/* A send window (SPEC §15): local minutes [from, to) (to < from: past
+ * midnight) on the days of the mask (bit 0 Sunday .. bit 6 Saturday) of
+ * the window's start. */
+struct window {
+	int		 from, to;
+	int		 days;
+};
+
 struct rule {
 	char		*name;
 	int		 line;
@@ -59,6 +78,13 @@ struct rule {
 	int		 holdout;	/* percent, 0 = none */
 	int		 ignore_limits;
 	char		*quiet_hours;	/* overrides the instance's, or NULL */
+	struct variant	*variants;	/* instead of one action, or NULL; */
+	int		 nvariants;	/* instance, params: the first's */
+	char		*variants_json;	/* {"name": {"instance", "params"}} */
+	char		*weights_json;	/* {"name": cumulative weight} */
+	int		 weight_total;
+	struct window	*window;	/* or NULL */
+	int64_t		 delay;		/* seconds, 0 none */
 };
 
 struct journey {
@@ -177,6 +203,7 @@ int		 journey_stage(const struct journey *, const char *);
 struct instance	*config_instance(const struct config *, const char *);
 struct segment	*config_segment(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
+int		 window_days_parse(const char *, int *mask);
 
 /* confpath.c: a path of the config that names a file to read, resolved
  * ("$CREDENTIALS_DIRECTORY/NAME" against that variable: systemd's
@@ -186,8 +213,10 @@ char		*conf_path_readable(const char *path, const char *what,
 		    char *err, size_t errlen);
 
 /* bucket.c: a subject's stable bucket 0..99 for holdouts, as the SQL
- * function jd_bucket(text) that compiled rules call. */
+ * function jd_bucket(text) that compiled rules call; jd_hash(text, n),
+ * the same hash modulo n, draws variants. */
 int		 bucket_of(const void *, size_t);
+uint64_t	 bucket_hash(const void *, size_t);
 int		 bucket_register(sqlite3 *);
 
 #endif /* JD_RULES_H */

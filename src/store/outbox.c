@@ -54,7 +54,8 @@ static const char *outbox_sql[OQ_COUNT] = {
 	"s.sid = outbox.subject)) WHERE aid = ?2",
 	"SELECT o.id, o.subject, o.journey, o.rule, coalesce(o.stage, ''), "
 	"o.instance, o.params, o.created, o.attempts, o.crashes, o.traits, "
-	"s.id, s.kind, s.traits, a.traits FROM outbox o LEFT JOIN subjects s "
+	"s.id, s.kind, s.traits, a.traits, o.variant FROM outbox o LEFT JOIN "
+	"subjects s "
 	"ON s.sid = o.subject LEFT JOIN subjects a ON a.sid = s.account "
 	"WHERE o.aid = ?1",
 	"SELECT first_try FROM outbox WHERE aid = ?1",
@@ -178,6 +179,15 @@ outbox_due_begin(struct outbox_conn *oc, int64_t now, int suspects)
 	return 0;
 }
 
+/* The SQL of the walk of due actions: it searches the queue's index for
+ * due <= now, so that actions waiting for later (a delay, a window, quiet
+ * hours, a backoff) are never read (tests/unit/test_store.c). */
+const char *
+outbox_due_sql(void)
+{
+	return outbox_sql[OQ_PICK];
+}
+
 /* The next due action of the walk: 1 with *aid and *instance (valid until
  * the next call), 0 at the end, -1 on an error. */
 int
@@ -292,6 +302,7 @@ outbox_claim(struct outbox_conn *oc, int64_t aid, int64_t now,
 		item->traits_now = xstrdup("{}");
 	if (item->traits == NULL)
 		item->traits = xstrdup(item->traits_now);
+	item->variant = outbox_column(st, 15);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -310,6 +321,7 @@ outbox_item_free(struct outbox_item *item)
 	free(item->traits);
 	free(item->traits_now);
 	free(item->account_traits);
+	free(item->variant);
 	memset(item, 0, sizeof *item);
 }
 
@@ -567,50 +579,41 @@ outbox_queue_one(sqlite3 *db, int64_t sid, const char *journey,
 	return aid;
 }
 
-/*
- * Queue the action of rule b->rule for every subject of the batch table
- * temp.tick_batch(sid, stage), in subject order, due now, at b->stage (or,
- * when NULL, each row's stage). With a holdout, the subjects a stable hash
- * holds out (jd_bucket(journey/rule/id), the rules layer's SQL function)
- * are written held, reason 'holdout', by the same statement. Returns how
- * many were queued, or -1.
- */
-int
-outbox_queue_batch(sqlite3 *db, const struct outbox_batch *b)
-{
-#define OUTBOX_HELD_OUT "jd_bucket(?1 || '/' || ?2 || '/' || s.id) < ?7"
-	static const char plain[] =
-	    "INSERT INTO outbox(id, subject, journey, rule, stage, instance, "
-	    "params, created, due, status, reason, updated) SELECT "
-	    "lower(hex(randomblob(16))), b.sid, ?1, ?2, coalesce(?3, "
-	    "b.stage), ?4, ?5, ?6, ?6, 0, NULL, NULL FROM temp.tick_batch b "
-	    "ORDER BY b.sid";
-	static const char held[] =
-	    "INSERT INTO outbox(id, subject, journey, rule, stage, instance, "
-	    "params, created, due, status, reason, updated) SELECT "
-	    "lower(hex(randomblob(16))), b.sid, ?1, ?2, coalesce(?3, "
-	    "b.stage), ?4, ?5, ?6, ?6, CASE WHEN " OUTBOX_HELD_OUT " THEN 5 "
-	    "ELSE 0 END, CASE WHEN " OUTBOX_HELD_OUT " THEN 'holdout' END, "
-	    "CASE WHEN " OUTBOX_HELD_OUT " THEN ?6 END FROM temp.tick_batch b "
-	    "JOIN subjects s ON s.sid = b.sid ORDER BY b.sid";
-#if OUTBOX_HELD != 5
-#error "outbox statuses changed: update outbox_queue_batch"
-#endif
-#undef OUTBOX_HELD_OUT
-	sqlite3_stmt	*st;
-	int		 n = -1;
+/* The subjects to queue for: the batch table, or the one subject ?10. */
+#define OUTBOX_SOURCE(b) ((b)->sid > 0 ? "(SELECT ?10 AS sid, ?3 AS stage)" : \
+	"temp.tick_batch")
+#define OUTBOX_HELD_OUT "(?7 > 0 AND jd_bucket(?1 || '/' || ?2 || '/' || " \
+	"s.id) < ?7)"
 
-	if ((st = store_try_prepare(db, b->holdout > 0 ? held : plain)) ==
-	    NULL)
-		return -1;
+/* Bind the parameters every queueing statement of b shares. */
+static void
+outbox_batch_bind(sqlite3_stmt *st, const struct outbox_batch *b)
+{
 	sqlite3_bind_text(st, 1, b->journey, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, b->rule, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, b->stage, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, b->instance, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, b->params, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, b->now);
-	if (b->holdout > 0)
-		sqlite3_bind_int(st, 7, b->holdout);
+	sqlite3_bind_int(st, 7, b->holdout);
+	sqlite3_bind_int64(st, 8, b->delay);
+	sqlite3_bind_text(st, 9, b->variants, -1, SQLITE_STATIC);
+	if (b->sid > 0)
+		sqlite3_bind_int64(st, 10, b->sid);
+	sqlite3_bind_text(st, 11, b->weights, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 12, b->weight_total);
+}
+
+/* Run one queueing statement of b; its changes, or -1. */
+static int
+outbox_batch_run(sqlite3 *db, const struct outbox_batch *b, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int		 n = -1;
+
+	if ((st = store_try_prepare(db, sql)) == NULL)
+		return -1;
+	outbox_batch_bind(st, b);
 	if (sqlite3_step(st) == SQLITE_DONE)
 		n = sqlite3_changes(db);
 	else
@@ -619,6 +622,89 @@ outbox_queue_batch(sqlite3 *db, const struct outbox_batch *b)
 	sqlite3_finalize(st);
 	return n;
 }
+
+/*
+ * Draw the variant of each subject of b that is not held out and has none
+ * yet for the rule: the first draw is kept (INSERT OR IGNORE), whatever a
+ * reload does to the variants. jd_hash() of (journey, rule, subject id),
+ * apart from the holdout's key, picks the first variant whose cumulative
+ * weight (b->weights) is above it. 0, or -1.
+ */
+static int
+outbox_assign(sqlite3 *db, const struct outbox_batch *b)
+{
+	struct buf	 q;
+	int		 n;
+
+	buf_init(&q);
+	buf_printf(&q, "INSERT OR IGNORE INTO assignments(journey, rule, "
+	    "subject, variant) SELECT ?1, ?2, b.sid, (SELECT w.key FROM "
+	    "json_each(?11) w WHERE w.value > jd_hash(?1 || '/' || ?2 || '/' "
+	    "|| s.id || '/variant', ?12) ORDER BY w.value LIMIT 1) FROM %s b "
+	    "JOIN subjects s ON s.sid = b.sid WHERE NOT " OUTBOX_HELD_OUT
+	    " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.journey = "
+	    "?1 AND a.rule = ?2 AND a.subject = b.sid) ORDER BY b.sid",
+	    OUTBOX_SOURCE(b));
+	n = outbox_batch_run(db, b, q.s);
+	buf_free(&q);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * Queue the action of rule b->rule for every subject of the batch table
+ * temp.tick_batch(sid, stage) (or for subject b->sid alone), in subject
+ * order, due now plus b->delay, at b->stage (or, when NULL, each row's
+ * stage). With a holdout, the subjects a stable hash holds out
+ * (jd_bucket(journey/rule/id), the rules layer's SQL function) are written
+ * held, reason 'holdout', by the same statement. With variants, each
+ * other subject's action is that of its variant (outbox_assign), recorded
+ * in the row; a subject whose variant a reload removed is held, reason
+ * 'variant removed'. Returns how many were queued, or -1.
+ */
+int
+outbox_queue_batch(sqlite3 *db, const struct outbox_batch *b)
+{
+	struct buf	 q;
+	const char	*held;
+	int		 n;
+
+#if OUTBOX_HELD != 5
+#error "outbox statuses changed: update outbox_queue_batch"
+#endif
+	if (b->variants != NULL && outbox_assign(db, b) != 0)
+		return -1;
+	buf_init(&q);
+	buf_puts(&q, "INSERT INTO outbox(id, subject, journey, rule, stage, "
+	    "instance, params, created, due, status, reason, updated, variant) "
+	    "SELECT lower(hex(randomblob(16))), b.sid, ?1, ?2, coalesce(?3, "
+	    "b.stage), ");
+	held = b->holdout > 0 ? OUTBOX_HELD_OUT : "0";
+	if (b->variants == NULL)
+		buf_printf(&q, "?4, ?5, ?6, ?6 + ?8, CASE WHEN %s THEN 5 ELSE "
+		    "0 END, CASE WHEN %s THEN 'holdout' END, CASE WHEN %s THEN "
+		    "?6 END, NULL", held, held, held);
+	else
+		buf_printf(&q, "coalesce(json_extract(v.value, '$.instance'), "
+		    "?4), coalesce(json_extract(v.value, '$.params'), ?5), ?6, "
+		    "?6 + ?8, CASE WHEN %s OR v.key IS NULL THEN 5 ELSE 0 END, "
+		    "CASE WHEN %s THEN 'holdout' WHEN v.key IS NULL THEN "
+		    "'variant removed' END, CASE WHEN %s OR v.key IS NULL THEN "
+		    "?6 END, CASE WHEN NOT %s THEN a.variant END", held, held,
+		    held, held);
+	buf_printf(&q, " FROM %s b", OUTBOX_SOURCE(b));
+	if (b->holdout > 0)
+		buf_puts(&q, " JOIN subjects s ON s.sid = b.sid");
+	if (b->variants != NULL)
+		buf_puts(&q, " LEFT JOIN assignments a ON a.journey = ?1 AND "
+		    "a.rule = ?2 AND a.subject = b.sid LEFT JOIN json_each(?9) v "
+		    "ON v.key = a.variant");
+	buf_puts(&q, " ORDER BY b.sid");
+	n = outbox_batch_run(db, b, q.s);
+	buf_free(&q);
+	return n;
+}
+#undef OUTBOX_HELD_OUT
+#undef OUTBOX_SOURCE
 
 /* Count the outbox's actions by status into n[0 .. OUTBOX_HELD]. */
 int

@@ -53,6 +53,11 @@ struct outbox_batch {
 	const char	*params;	/* a JSON object */
 	int		 holdout;	/* percent held out, 0 none */
 	int64_t		 now;
+	int64_t		 delay;		/* due this much after now */
+	const char	*variants;	/* rules.h: variants_json, or NULL */
+	const char	*weights;	/* weights_json */
+	int		 weight_total;
+	int64_t		 sid;		/* one subject, not the batch: 0 */
 };
 int		 outbox_queue_batch(sqlite3 *, const struct outbox_batch *);
 int64_t		 outbox_queue_one(sqlite3 *, int64_t sid, const char *journey,
@@ -72,6 +77,8 @@ int		 outbox_due_begin(struct outbox_conn *, int64_t now,
 int		 outbox_due_next(struct outbox_conn *, int64_t *aid,
 		    const char **instance);
 void		 outbox_due_end(struct outbox_conn *);
+/* The SQL of that walk (?1 now, ?2 suspects), for EXPLAIN QUERY PLAN. */
+const char	*outbox_due_sql(void);
 int		 outbox_next_due(struct outbox_conn *, int64_t now,
 		    int64_t *due);
 /* A claimed action, as its plugin is handed it. */
@@ -92,6 +99,7 @@ struct outbox_item {
 	int	 kind;
 	char	*traits_now;
 	char	*account_traits;	/* or NULL */
+	char	*variant;	/* or NULL */
 };
 int		 outbox_claim(struct outbox_conn *, int64_t aid, int64_t now,
 		    struct outbox_item *);

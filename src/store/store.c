@@ -47,6 +47,11 @@
  *             by their own partial index (outbox, retry --dead).
  *   meta      key/value: last tick and the like
  *
+ * Version 5:
+ *   assignments  each subject's variant of a rule with variants, drawn
+ *             once (the first time the rule fires for it) and kept
+ *             through reloads; outbox.variant, the variant of an action
+ *
  * Version 3:
  *   outbox_tally  how many actions of each instance ended done, held or
  *             dead: a counter (journeyd_actions_total), one more each
@@ -244,6 +249,15 @@ static const char *store_migrations[] = {
 	"  WHEN " OUTBOX_ENDED_NEW_SQL " AND new.status <> old.status BEGIN"
 	"  INSERT INTO outbox_tally VALUES (new.instance, new.status, 1)"
 	"  ON CONFLICT (instance, status) DO UPDATE SET n = n + 1; END;",
+	/* 4 -> 5: experiments (SPEC §15): each subject's variant of a rule,
+	 * drawn once and kept; the variant each action was queued for. */
+	"CREATE TABLE assignments ("
+	"  journey TEXT NOT NULL,"
+	"  rule TEXT NOT NULL,"
+	"  subject INTEGER NOT NULL,"
+	"  variant TEXT NOT NULL,"
+	"  PRIMARY KEY (journey, rule, subject)) WITHOUT ROWID;"
+	"ALTER TABLE outbox ADD COLUMN variant TEXT;",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])

@@ -52,6 +52,22 @@ expect_problem "duplicate rule" 11 'duplicate rule "first-ride"' 's/name = "nudg
 expect_problem "syntax error" 3 "syntax error" 's/interval = "1m";/interval = = "1m";/'
 expect_problem "type error" 10 "string" "s/count('ride') >= 1/count('ride') >= 'x'/"
 
+# Experiments and timing (SPEC §15), on the nudge rule's line 12.
+A='action = { plugin = "note"; };'
+V='{ name = "a"; weight = 1; action = { plugin = "note"; }; }'
+expect_problem "weight not positive" 12 "rule \"nudge\": variant \"a\": 'weight' must be a whole number from 1" "s/$A/variants = ( { name = \"a\"; weight = 0; $A } );/"
+expect_problem "negative weight" 12 "rule \"nudge\": variant \"a\": 'weight'" "s/$A/variants = ( { name = \"a\"; weight = -2; $A } );/"
+expect_problem "duplicate variant" 12 "rule \"nudge\": duplicate variant \"a\"" "s/$A/variants = ( $V, $V );/"
+expect_problem "action and variants" 12 "rule \"nudge\": has both 'action' and 'variants'" "s/$A/$A variants = ( $V );/"
+expect_problem "empty window" 12 "rule \"nudge\": window: empty hours \"09:00-09:00\"" "s/$A/$A window = { hours = \"09:00-09:00\"; };/"
+expect_problem "unknown day" 12 "rule \"nudge\": window: unknown day in \"mon-fry\"" "s/$A/$A window = { days = \"mon-fry\"; };/"
+expect_problem "bad delay" 12 "rule \"nudge\": bad delay \"2 hours\"" "s/$A/$A delay = \"2 hours\";/"
+# A window past midnight, with days and a delay, and weighted variants: good.
+good
+sed -i "s/$A/variants = ( { name = \"a\"; weight = 2; $A }, { name = \"b\"; $A } ); window = { hours = \"22:00-06:00\"; days = \"fri-mon\"; }; delay = \"2h\";/" "$CONF"
+jd --check > "$T/out" 2>&1 || { cat "$T/out"; fail "variants, window and delay refused"; }
+assert_eq "variants, a window past midnight, a delay: nothing to say" "" "$(cat "$T/out")"
+
 # Several problems are all reported.
 good
 sed -i -e 's/^interval/intervall/' -e 's/goto = "first_ride"/goto = "nowhere"/' "$CONF"

@@ -6,9 +6,8 @@ p-value), in text and HTML; a sentence when a group is too small. The
 numbers are worked out here, from the data this test made, with Python's
 math module, and compared with what journeyctl prints."""
 import html.parser
-import math
 import re
-from jdtest import Env, track, eq, check, done, holdout_bucket
+from jdtest import Env, track, eq, check, done, holdout_bucket, wald, lift, near
 
 CONF = """
 plugins = { note = { module = "log"; }; };
@@ -29,32 +28,6 @@ journeys = (
     ); }
 );
 """
-Z95 = 1.96
-
-
-def wald(x, n):
-    p = x / n
-    half = Z95 * math.sqrt(p * (1 - p) / n)
-    return p, max(0.0, p - half), min(1.0, p + half)
-
-
-def lift(x1, n1, x0, n0):
-    """Difference, its Wald interval, and the pooled z-test's p-value."""
-    p1, p0 = x1 / n1, x0 / n0
-    d = p1 - p0
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    pool = (x1 + x0) / (n1 + n0)
-    z = d / math.sqrt(pool * (1 - pool) * (1 / n1 + 1 / n0))
-    return d, d - Z95 * se, d + Z95 * se, math.erfc(abs(z) / math.sqrt(2))
-
-
-def near(text, value, decimals, what):
-    """text, as printed with that many decimals, is value rounded."""
-    got = float(text.replace("%", ""))
-    check(abs(got - value) <= 0.5 * 10 ** -decimals + 1e-9, what,
-          "printed %s, computed %r" % (text, value))
-
-
 class Tables(html.parser.HTMLParser):
     """The cells of every table row, and the text of every <desc>."""
 

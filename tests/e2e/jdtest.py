@@ -1,6 +1,7 @@
 """Helpers for end-to-end tests written in Python: a scratch folder with a
 config and database, the built journeyd and journeyctl, and assertions."""
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -155,14 +156,47 @@ def requests(log):
         return [json.loads(l) for l in f if l.strip()]
 
 
-def holdout_bucket(key):
-    """The holdout's bucket of "journey/rule/id": FNV-1a 64, modulo 100
-    (README: holdout); below the rule's percent, the subject is held out."""
+def fnv(key):
+    """FNV-1a, 64 bits, of key's UTF-8 bytes: the hash of holdouts and
+    variants (src/rules/bucket.c)."""
     h = 0xcbf29ce484222325
     for b in key.encode():
         h ^= b
         h = (h * 0x100000001b3) & 0xffffffffffffffff
-    return h % 100
+    return h
+
+
+def holdout_bucket(key):
+    """The holdout's bucket of "journey/rule/id": FNV-1a 64, modulo 100
+    (README: holdout); below the rule's percent, the subject is held out."""
+    return fnv(key) % 100
+
+
+Z95 = 1.96
+
+
+def wald(x, n):
+    """A conversion and its 95% Wald interval, cut to [0, 1]."""
+    p = x / n
+    half = Z95 * math.sqrt(p * (1 - p) / n)
+    return p, max(0.0, p - half), min(1.0, p + half)
+
+
+def lift(x1, n1, x0, n0):
+    """Difference, its Wald interval, and the pooled z-test's p-value."""
+    p1, p0 = x1 / n1, x0 / n0
+    d = p1 - p0
+    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    pool = (x1 + x0) / (n1 + n0)
+    z = d / math.sqrt(pool * (1 - pool) * (1 / n1 + 1 / n0))
+    return d, d - Z95 * se, d + Z95 * se, math.erfc(abs(z) / math.sqrt(2))
+
+
+def near(text, value, decimals, what):
+    """text, as printed with that many decimals, is value rounded."""
+    got = float(text.replace("%", ""))
+    check(abs(got - value) <= 0.5 * 10 ** -decimals + 1e-9, what,
+          "printed %s, computed %r" % (text, value))
 
 
 def done():

@@ -1,4 +1,5 @@
-/* Guardrails: quiet hours in time zones, across daylight-saving changes,
+/* Guardrails: quiet hours and send windows in time zones, across
+ * daylight-saving changes,
  * and the holdout hash. */
 #include "config.h"
 
@@ -27,6 +28,82 @@ quiet(const char *zone, const char *window, const char *now)
 		return "";
 	assert_true(end > t);
 	return time_format(end, out, sizeof out);
+}
+
+/* The next opening of window hours/days for zone at ISO time now, or ""
+ * when now is inside it. */
+static const char *
+window(const char *zone, const char *hours, const char *days,
+    const char *now)
+{
+	static char	 out[32];
+	struct window	 w;
+	int64_t		 t, open;
+
+	assert_int_equal(quiet_hours_parse(hours, &w.from, &w.to), 0);
+	assert_int_equal(window_days_parse(days, &w.days), 0);
+	assert_int_equal(time_parse(now, &t), 0);
+	if (!guard_window_next(zone, &w, t, &open))
+		return "";
+	assert_true(open > t);
+	return time_format(open, out, sizeof out);
+}
+
+/* Send windows: local hours on local days, across a weekend, midnight and
+ * daylight-saving changes. */
+static void
+test_window(void **state)
+{
+	int	 m;
+
+	/* 2026-03-27 is a Friday. Berlin is +1 until 2026-03-29 01:00Z. */
+	assert_string_equal(window("Europe/Berlin", "09:00-17:00", "mon-fri",
+	    "2026-03-27T10:00:00Z"), "");
+	assert_string_equal(window("Europe/Berlin", "09:00-17:00", "mon-fri",
+	    "2026-03-27T08:00:00Z"), "");
+	/* 16:00Z is 17:00 in Berlin: the end is excluded. Over the weekend,
+	 * and across the change to summer time: Monday 09:00 is 07:00Z. */
+	assert_string_equal(window("Europe/Berlin", "09:00-17:00", "mon-fri",
+	    "2026-03-27T16:00:00Z"), "2026-03-30T07:00:00Z");
+	assert_string_equal(window("Europe/Berlin", "09:00-17:00", "mon-fri",
+	    "2026-03-28T12:00:00Z"), "2026-03-30T07:00:00Z");
+	/* Before the start, the same day (start included). */
+	assert_string_equal(window("Europe/Berlin", "09:00-17:00", "mon-fri",
+	    "2026-03-30T06:59:00Z"), "2026-03-30T07:00:00Z");
+	assert_string_equal(window("Europe/Berlin", "09:00-17:00", "mon-fri",
+	    "2026-03-30T07:00:00Z"), "");
+	/* A weekend window, from a Monday; back to winter time (25 Oct). */
+	assert_string_equal(window("Europe/Berlin", "10:00-12:00", "sat,sun",
+	    "2026-03-30T07:00:00Z"), "2026-04-04T08:00:00Z");
+	assert_string_equal(window("Europe/Berlin", "10:00-12:00", "sat,sun",
+	    "2026-10-24T12:00:00Z"), "2026-10-25T09:00:00Z");
+	/* The opening skipped by the change (02:30 on 29 March): the gap. */
+	assert_string_equal(window("Europe/Berlin", "02:30-04:00", "sun",
+	    "2026-03-28T12:00:00Z"), "2026-03-29T01:30:00Z");
+	/* Past midnight: a day is the day of the start. Friday 22:00 to
+	 * Saturday 06:00 is open; Saturday 22:00 is not (not a Saturday
+	 * window); Monday 05:00 is not (Sunday's night is not in it). */
+	assert_string_equal(window("UTC", "22:00-06:00", "mon-fri",
+	    "2026-03-28T05:00:00Z"), "");
+	assert_string_equal(window("UTC", "22:00-06:00", "mon-fri",
+	    "2026-03-28T22:00:00Z"), "2026-03-30T22:00:00Z");
+	assert_string_equal(window("UTC", "22:00-06:00", "mon-fri",
+	    "2026-03-30T05:00:00Z"), "2026-03-30T22:00:00Z");
+	/* Elsewhere: the subject's zone, not the machine's. */
+	assert_string_equal(window("America/New_York", "09:00-17:00",
+	    "mon,wed,fri", "2026-03-27T14:00:00Z"), "");
+	assert_string_equal(window("America/New_York", "09:00-17:00",
+	    "mon,wed,fri", "2026-03-27T21:00:00Z"), "2026-03-30T13:00:00Z");
+	/* Days: ranges wrap, names in any case; unknown ones are refused. */
+	assert_int_equal(window_days_parse("fri-mon", &m), 0);
+	assert_int_equal(m, 0x63);
+	assert_int_equal(window_days_parse("Mon, Wed,fri", &m), 0);
+	assert_int_equal(m, 0x2a);
+	assert_int_equal(window_days_parse("mon-fry", &m), -1);
+	assert_int_equal(window_days_parse("monday", &m), -1);
+	assert_int_equal(window_days_parse("mon,", &m), -1);
+	assert_int_equal(window_days_parse("", &m), -1);
+	(void)state;
 }
 
 static void
@@ -231,6 +308,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_quiet_dst),
 		cmocka_unit_test(test_quiet_zones),
 		cmocka_unit_test(test_zone_valid),

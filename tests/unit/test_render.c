@@ -30,6 +30,7 @@ static const struct render_vars vars = {
 	.account_traits = "{\"name\":\"Acme Inc\",\"seats\":25,"
 	    "\"hq\":{\"city\":\"Paris\"}}",
 	.journey = "rider",
+	.variant = "short",
 	.stage = "new",
 	.rule = "nudge",
 	.subject_id = "u1",
@@ -104,7 +105,9 @@ test_builtins(void **unused)
 	assert_int_equal(render_builtin("action_id"), RENDER_ACTION_ID);
 	assert_int_equal(render_builtin("id"), RENDER_ID);
 	assert_int_equal(render_builtin("userId"), RENDER_TRAIT);
-	assert_int_equal(render_builtin("variant"), RENDER_TRAIT);
+	assert_int_equal(render_builtin("variants"), RENDER_TRAIT);
+	assert_int_equal(render_builtin("variant"), RENDER_VARIANT);
+	assert_render(&vars, "[{{variant}}]", "[short]");
 }
 
 static void

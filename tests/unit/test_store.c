@@ -1,5 +1,6 @@
 /* The store: created 0600 in WAL mode, the schema migrated by
- * PRAGMA user_version, a newer database refused, reopened with its data. */
+ * PRAGMA user_version, a newer database refused, reopened with its data;
+ * the claim walk's plan. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -142,6 +143,72 @@ test_next_due(void **state)
 	store_close(db);
 }
 
+/* Run the due walk's statement at now to its end; its VM steps. */
+static int
+due_walk_steps(sqlite3 *db, int64_t now, int *rows)
+{
+	sqlite3_stmt	*st = store_prepare(db, outbox_due_sql());
+	int		 steps;
+
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, 1);
+	for (*rows = 0; sqlite3_step(st) == SQLITE_ROW; (*rows)++)
+		;
+	steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+	assert_int_equal(sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP,
+	    0), 0);
+	sqlite3_finalize(st);
+	return steps;
+}
+
+/* The dispatcher's claim walk never reads actions that wait for later (a
+ * delay, a window): its plan searches the queue's index by due time, and
+ * its work is the same with or without 5000 of them queued. */
+static void
+test_due_walk_plan(void **state)
+{
+	sqlite3_stmt	*st;
+	sqlite3		*db;
+	char		 err[256], *sql;
+	int		 search = 0, scan = 0, rows, with, without;
+
+	unlink(path);
+	assert_non_null(db = store_open(path, err, sizeof err));
+	sql = xprintf("EXPLAIN QUERY PLAN %s", outbox_due_sql());
+	st = store_prepare(db, sql);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+
+		print_message("plan: %s\n", d);
+		search += strstr(d, "SEARCH outbox USING INDEX outbox_queue "
+		    "(due<?)") != NULL;
+		scan += strstr(d, "SCAN") != NULL;
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	assert_int_equal(search, 1);
+	assert_int_equal(scan, 0);
+	/* Ten due now and one due later; then 5000 more due later: the walk
+	 * reads the first one due later, to stop, and no further. */
+	assert_int_equal(store_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 "
+	    "UNION ALL SELECT i + 1 FROM n WHERE i < 10) INSERT INTO "
+	    "outbox(id, subject, journey, rule, instance, created, due, "
+	    "status) SELECT 'now' || i, i, 'j', 'r', 'i', 0, 50 + i, 0 FROM "
+	    "n UNION ALL SELECT 'later', 1, 'j', 'r', 'i', 0, 7200, 0"), 0);
+	without = due_walk_steps(db, 100, &rows);
+	assert_int_equal(rows, 10);
+	assert_int_equal(store_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 "
+	    "UNION ALL SELECT i + 1 FROM n WHERE i < 5000) INSERT INTO "
+	    "outbox(id, subject, journey, rule, instance, created, due, "
+	    "status) SELECT 'later' || i, i, 'j', 'r', 'i', 0, 7300 + i, 0 "
+	    "FROM n"), 0);
+	with = due_walk_steps(db, 100, &rows);
+	assert_int_equal(rows, 10);
+	assert_int_equal(with, without);
+	store_close(db);
+	(void)state;
+}
+
 static int
 setup(void **state)
 {
@@ -169,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_next_due),
+		cmocka_unit_test(test_due_walk_plan),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
