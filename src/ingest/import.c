@@ -534,6 +534,8 @@ struct import_reader {
 	long		 settled;	/* every line up to it committed or
 					   reported */
 	int		 envelope;	/* the line is a batch envelope */
+	struct buf	 part;		/* a line cut by a read, so far */
+	int		 too_long;	/* that line is over the limit */
 };
 
 /* A database fault at the current line: say what failed and from which
@@ -591,6 +593,44 @@ import_stream_line(struct import_reader *r, const char *line, size_t len,
 	return rc;
 }
 
+/* Import the lines of one read buffer: whole lines straight from it, a
+ * line cut by the read into r->part, to be finished by the next. -2 on a
+ * database fault. */
+static int
+import_stream_chunk(struct import_reader *r, const char *p, const char *end)
+{
+	const char	*nl;
+	size_t		 n;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', end - p);
+		n = (nl != NULL ? nl : end) - p;
+		if (nl != NULL && r->part.len == 0 && !r->too_long) {
+			/* The whole line is in the buffer. */
+			if (import_stream_line(r, p, n, 0) == -2)
+				return -2;
+			continue;
+		}
+		if (!r->too_long && r->part.len + n > IMPORT_MAX_LINE + 1) {
+			r->too_long = 1;	/* +1 for a CR */
+			r->part.len = 0;
+		}
+		if (!r->too_long)
+			buf_add(&r->part, p, n);
+		if (nl == NULL)
+			break;
+		if (import_stream_line(r, r->part.s, r->part.len,
+		    r->too_long) == -2)
+			return -2;
+		r->part.len = 0;
+		r->too_long = 0;
+	}
+	/* Give back the memory of a long line. */
+	if (r->part.len == 0 && r->part.cap > IMPORT_READ)
+		buf_free(&r->part);
+	return 0;
+}
+
 /*
  * Import a stream of JSON lines. Lines are handed to the importer straight
  * from the read buffer; only a line cut by a read is copied, and a line
@@ -603,18 +643,16 @@ import_stream(sqlite3 *db, FILE *f, const char *name, int64_t now,
     FILE *errf, struct import_stats *stats)
 {
 	struct import_reader	 r = { .name = name, .errf = errf };
-	struct buf		 part;
 	struct stat		 sb;
-	char			*rbuf, *p, *end, *nl;
-	size_t			 n;
+	char			*rbuf;
 	ssize_t			 got;
-	int			 fd, pipe_like, too_long = 0, rc = 0;
+	int			 fd, pipe_like, rc = 0;
 
 	fd = fileno(f);
 	pipe_like = fd != -1 && fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode);
 	r.imp = importer_new(db, now);
 	rbuf = xmalloc(IMPORT_READ);
-	buf_init(&part);
+	buf_init(&r.part);
 
 	for (;;) {
 		if (pipe_like && r.imp->in_txn && !import_readable(fd)) {
@@ -638,35 +676,11 @@ import_stream(sqlite3 *db, FILE *f, const char *name, int64_t now,
 		}
 		if (got == 0)
 			break;
-		for (p = rbuf, end = rbuf + got; p < end; p = nl + 1) {
-			nl = memchr(p, '\n', end - p);
-			n = (nl != NULL ? nl : end) - p;
-			if (nl != NULL && part.len == 0 && !too_long) {
-				/* The whole line is in the buffer. */
-				if (import_stream_line(&r, p, n, 0) == -2)
-					goto fault;
-				continue;
-			}
-			if (!too_long && part.len + n > IMPORT_MAX_LINE + 1) {
-				too_long = 1;	/* +1 for a CR */
-				part.len = 0;
-			}
-			if (!too_long)
-				buf_add(&part, p, n);
-			if (nl == NULL)
-				break;
-			if (import_stream_line(&r, part.s, part.len,
-			    too_long) == -2)
-				goto fault;
-			part.len = 0;
-			too_long = 0;
-		}
-		/* Give back the memory of a long line. */
-		if (part.len == 0 && part.cap > IMPORT_READ)
-			buf_free(&part);
+		if (import_stream_chunk(&r, rbuf, rbuf + got) == -2)
+			goto fault;
 	}
-	if (rc == 0 && (part.len != 0 || too_long) &&
-	    import_stream_line(&r, part.s, part.len, too_long) == -2)
+	if (rc == 0 && (r.part.len != 0 || r.too_long) &&
+	    import_stream_line(&r, r.part.s, r.part.len, r.too_long) == -2)
 		goto fault;
 	if (rc == 0 && importer_commit(r.imp) != 0) {
 		import_stream_fault(&r, importer_fault(r.imp));
@@ -682,7 +696,7 @@ out:
 	if (rc == 0 && stats->rejected != 0)
 		rc = 1;
 	importer_free(r.imp);
-	buf_free(&part);
+	buf_free(&r.part);
 	free(rbuf);
 	return rc;
 }
