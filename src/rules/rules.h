@@ -138,6 +138,16 @@ struct http_conf {
 #define REACT_OFF	(-1)
 #define REACT_DEFAULT	1
 
+/* The retention block (SPEC §18): how long events, history and ended
+ * actions are kept, in seconds; 0: for ever. */
+struct retention {
+	int64_t		 events;
+	int64_t		 history;
+	int64_t		 actions;
+	char		*file;		/* where the block is written */
+	int		 line;
+};
+
 struct config {
 	char		*path;
 	char		*database;
@@ -154,6 +164,7 @@ struct config {
 	char		*metrics_file;
 	int64_t		 react;		/* seconds, or REACT_OFF */
 	struct http_conf *http;		/* NULL: no HTTP API */
+	struct retention retention;
 	struct instance	**instances;
 	int		 ninstances;
 	struct journey	*journeys;

@@ -47,6 +47,11 @@
  *             by their own partial index (outbox, retry --dead).
  *   meta      key/value: last tick and the like
  *
+ * Version 5:
+ *   events_pruned  per subject and event name, the count and first and
+ *             last times of the events pruning deleted (retention)
+ *   forgotten the ids journeyctl forget erased, with its time
+ *
  * Version 3:
  *   outbox_tally  how many actions of each instance ended done, held or
  *             dead: a counter (journeyd_actions_total), one more each
@@ -244,6 +249,27 @@ static const char *store_migrations[] = {
 	"  WHEN " OUTBOX_ENDED_NEW_SQL " AND new.status <> old.status BEGIN"
 	"  INSERT INTO outbox_tally VALUES (new.instance, new.status, 1)"
 	"  ON CONFLICT (instance, status) DO UPDATE SET n = n + 1; END;",
+	/*
+	 * 4 -> 5: retention and erasure (SPEC §18). events_pruned: per
+	 * subject and event name, how many events pruning deleted and the
+	 * first and last of their times, which windowless reads add in.
+	 * forgotten: the ids journeyctl forget erased (kind 0 a user's id,
+	 * also a merged one's; 1 an account's; 2 an anonymous id), with the
+	 * time of the erasure: a message about one of them no newer than
+	 * that is dropped.
+	 */
+	"CREATE TABLE events_pruned ("
+	"  subject INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  first_ts INTEGER NOT NULL,"
+	"  last_ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (subject, name)) WITHOUT ROWID;"
+	"CREATE TABLE forgotten ("
+	"  kind INTEGER NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, id)) WITHOUT ROWID;",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])
@@ -474,7 +500,11 @@ store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_handler(db, store_busy, sc);
 	sqlite3_wal_hook(db, store_wal_hook, sc);
 	sqlite3_extended_result_codes(db, 1);
-	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
+	/* auto_vacuum first: it takes only before the first table is made
+	 * (a new database), and lets pruning give pages back
+	 * (store_vacuum()); an older database keeps its own. */
+	if (sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL;"
+	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = OFF;"
 	    "PRAGMA cache_size = -16384;"
