@@ -1173,6 +1173,8 @@ config_load(const char *path, struct problems *probs)
 
 	if (probs->n == before && journeys != NULL)
 		conf_actions(&c, cf, journeys);
+	if (probs->n == before)
+		retention_check(cf, probs);
 out:
 	for (int i = 0; i < c.nfiles; i++)
 		free(c.files[i]);

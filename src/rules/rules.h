@@ -189,6 +189,33 @@ struct instance	*config_instance(const struct config *, const char *);
 struct segment	*config_segment(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
 
+/* retention.c: what the rules need kept when events are pruned (SPEC
+ * §18): the longest window of any read of events, and the event names read
+ * without a window by a read that what pruning leaves cannot answer (a
+ * condition, sum(), days()), or all of them (active_days()). */
+struct retention_plan {
+	int64_t		 window;	/* longest, seconds; 0: none */
+	const char	*window_journey;
+	int		 window_line;
+	int		 keep_all;	/* no event may be pruned */
+	const char	*all_journey;
+	int		 all_line;
+	struct {
+		char		*name;
+		const char	*journey;
+		int		 line;
+	}		*keep;		/* names whose events stay */
+	int		 nkeep;
+};
+void		 retention_plan(const struct config *, struct retention_plan *);
+void		 retention_plan_free(struct retention_plan *);
+/* The events retention in force: max(configured, longest window); 0:
+ * events are kept for ever. */
+int64_t		 retention_events(const struct config *,
+		    const struct retention_plan *);
+/* --check: warn of what keeps events longer than 'events' says. */
+void		 retention_check(const struct config *, struct problems *);
+
 /* confpath.c: a path of the config that names a file to read, resolved
  * ("$CREDENTIALS_DIRECTORY/NAME" against that variable: systemd's
  * LoadCredential=). Both return a new string, or NULL with the reason. */
