@@ -740,6 +740,23 @@ outbox_exists(sqlite3 *db, const char *id)
 	return n;
 }
 
+/* Is action aid still in the outbox (not erased by journeyctl forget)? 1, 0,
+ * or -1 on a fault (logged). */
+int
+outbox_alive(sqlite3 *db, int64_t aid)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_try_prepare(db, "SELECT 1 FROM outbox WHERE aid = "
+	    "?1")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, aid);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The columns of outbox_list_json, and its FROM clause up to WHERE. */
 #define OUTBOX_LIST_SQL "SELECT json_object('id', o.id, 'subject', CASE" \
 	" s.kind WHEN 1 THEN 'account:' || s.id ELSE s.id END, 'journey'," \

@@ -147,5 +147,7 @@ int		 outbox_list(sqlite3 *, int dead,
 int		 outbox_retry(sqlite3 *, const char *ref, int64_t sid,
 		    int64_t now, char *err, size_t errlen);
 int		 outbox_exists(sqlite3 *, const char *id);
+/* Is the action of row aid still there (not erased)? 1, 0, or -1. */
+int		 outbox_alive(sqlite3 *, int64_t aid);
 
 #endif /* JD_STORE_OUTBOX_H */
