@@ -31,7 +31,6 @@
 
 #include "engine/engine.h"
 #include "engine/engine-int.h"
-#include "store/outbox.h"
 
 #define PRUNE_TARGET_MS	25	/* a transaction's aim */
 #define PRUNE_MAX_MS	50	/* longer: the next range is halved */
@@ -74,9 +73,7 @@ static const struct {
 	    "DELETE FROM history WHERE hid >= :lo AND hid < :hi AND ts < :cut "
 	    "AND NOT (action IS NOT NULL AND EXISTS (SELECT 1 FROM outbox o "
 	    "WHERE o.aid = history.action AND " OUTBOX_QUEUED_SQL "));" },
-	[P_ACTIONS] = { "outbox", "aid",
-	    "DELETE FROM outbox WHERE aid >= :lo AND aid < :hi AND "
-	    "created < :cut AND " OUTBOX_ENDED_SQL ";" },
+	[P_ACTIONS] = { "outbox", "aid", NULL },	/* outbox_prune() */
 };
 
 /* A new pruner, its pass not begun. */
@@ -301,8 +298,9 @@ prune_step(struct pruner *p, sqlite3 *db, struct prune_stats *stats)
 	hi = p->lo + p->rows < p->hi ? p->lo + p->rows : p->hi;
 	if (store_begin(db) != 0)
 		return -1;
-	if ((n = prune_exec(db, prune_sql[p->phase].sql, p->lo, hi,
-	    p->cut)) < 0 || store_commit(db) != 0) {
+	n = p->phase == P_ACTIONS ? outbox_prune(db, p->lo, hi, p->cut) :
+	    prune_exec(db, prune_sql[p->phase].sql, p->lo, hi, p->cut);
+	if (n < 0 || store_commit(db) != 0) {
 		store_rollback(db);
 		return -1;
 	}

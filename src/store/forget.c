@@ -37,8 +37,7 @@ static const struct {
 	    "(SELECT sid FROM temp.forget_sids)" },
 	{ "firings", "DELETE FROM firings WHERE subject IN "
 	    "(SELECT sid FROM temp.forget_sids)" },
-	{ "actions", "DELETE FROM outbox WHERE subject IN "
-	    "(SELECT sid FROM temp.forget_sids)" },
+	{ "actions", NULL },		/* outbox_forget() */
 	{ "changes", "DELETE FROM subject_changes WHERE subject IN "
 	    "(SELECT sid FROM temp.forget_sids)" },
 	{ "subjects", "DELETE FROM subjects WHERE sid IN "
@@ -108,9 +107,13 @@ store_forget(sqlite3 *db, int64_t sid, int64_t now,
 	if (forget_gather(db, sid, now, &out->ids) != 0)
 		goto fail;
 	for (int i = 0; i < FORGET_NTABLES; i++) {
-		if (store_exec(db, forget_tables[i].sql) != 0)
+		if (forget_tables[i].sql == NULL)
+			out->n[i] = outbox_forget(db);
+		else if ((out->n[i] = store_exec(db, forget_tables[i].sql)) ==
+		    0)
+			out->n[i] = sqlite3_changes64(db);
+		if (out->n[i] < 0)
 			goto fail;
-		out->n[i] = sqlite3_changes64(db);
 		if (i == FORGET_ACCOUNTS && forget_accounts(db) != 0)
 			goto fail;
 	}
