@@ -5,9 +5,10 @@
  *
  * A pass walks each table by its rowid, a range at a time: finding a
  * table's old rows by their time would need an index on it, which every
- * insert pays. Each range is one transaction, sized so that it takes
- * PRUNE_TARGET_MS (halved when one takes longer, doubled when much
- * shorter), and other writers go between two (store_yield()). The newest
+ * insert pays. Each range is one transaction, sized in proportion to how
+ * long the last one held the write lock so that it holds it about
+ * PRUNE_TARGET_MS (the passive checkpoint after a commit holds none, and
+ * is left out), and other writers go between two (store_yield()). The newest
  * row of each table stays whatever its age: a rowid is max + 1, and the
  * reactor and the tick find new rows by rowid above a mark.
  *
@@ -32,8 +33,9 @@
 #include "engine/engine.h"
 #include "engine/engine-int.h"
 
-#define PRUNE_TARGET_MS	25	/* a transaction's aim */
-#define PRUNE_MAX_MS	50	/* longer: the next range is halved */
+#define PRUNE_TARGET_MS	20	/* a transaction's aim */
+#define PRUNE_MAX_MS	50	/* longer: logged (debug) */
+#define PRUNE_FIRST_ROWS 256	/* the first range of a pass */
 #define PRUNE_MIN_ROWS	64
 #define PRUNE_MAX_ROWS	65536
 #define PRUNE_VACUUM	512	/* pages a vacuum step frees */
@@ -226,7 +228,7 @@ prune_phase_begin(struct pruner *p, sqlite3 *db, const struct config *cf,
 	p->started = 1;
 	p->lo = p->hi = 0;
 	if (p->rows == 0)
-		p->rows = 1024;
+		p->rows = PRUNE_FIRST_ROWS;
 	if (p->phase == P_VACUUM ||
 	    (p->cut = prune_cut(cf, p->phase, now)) == 0)
 		return 0;
@@ -267,17 +269,28 @@ prune_vacuum(sqlite3 *db)
 	return 0;
 }
 
-/* Note a transaction of ms in stats, and size the next range by it. */
+/* Note a transaction of usec in stats, and size the next range by it. */
 static void
 prune_timed(struct pruner *p, struct prune_stats *stats, int64_t usec)
 {
+	int64_t	 rows;
+
 	stats->transactions++;
 	if (usec > stats->longest_usec)
 		stats->longest_usec = usec;
-	if (usec > PRUNE_MAX_MS * 1000 && p->rows > PRUNE_MIN_ROWS)
-		p->rows /= 2;
-	else if (usec < PRUNE_TARGET_MS * 1000 / 2 && p->rows < PRUNE_MAX_ROWS)
-		p->rows *= 2;
+	if (usec > PRUNE_MAX_MS * 1000)
+		log_debug("prune: %s: a transaction of %.1f ms (%lld rows)",
+		    p->phase == P_VACUUM ? "vacuum" : prune_sql[p->phase].table,
+		    (double)usec / 1e3, (long long)p->rows);
+	/* In proportion to the time it took, at most twice as many, at
+	 * least a quarter. */
+	rows = p->rows * PRUNE_TARGET_MS * 1000 / (usec > 0 ? usec : 1);
+	if (rows > p->rows * 2)
+		rows = p->rows * 2;
+	if (rows < p->rows / 4)
+		rows = p->rows / 4;
+	p->rows = rows < PRUNE_MIN_ROWS ? PRUNE_MIN_ROWS :
+	    rows > PRUNE_MAX_ROWS ? PRUNE_MAX_ROWS : rows;
 }
 
 /* Prune one range of the phase, or make one vacuum step, in one
@@ -285,12 +298,13 @@ prune_timed(struct pruner *p, struct prune_stats *stats, int64_t usec)
 static int
 prune_step(struct pruner *p, sqlite3 *db, struct prune_stats *stats)
 {
-	int64_t	 t0 = time_mono_usec(), hi, n;
+	int64_t	 t0 = time_mono_usec(), c0 = store_passive_time(), hi, n;
 	int	 rc = 0;
 
 	if (p->phase == P_VACUUM) {
 		if ((rc = prune_vacuum(db)) == 0)
-			prune_timed(p, stats, time_mono_usec() - t0);
+			prune_timed(p, stats, time_mono_usec() - t0 -
+			    (store_passive_time() - c0));
 		return rc;
 	}
 	if (p->cut == 0 || p->lo >= p->hi)
@@ -304,7 +318,8 @@ prune_step(struct pruner *p, sqlite3 *db, struct prune_stats *stats)
 		store_rollback(db);
 		return -1;
 	}
-	prune_timed(p, stats, time_mono_usec() - t0);
+	prune_timed(p, stats, time_mono_usec() - t0 -
+	    (store_passive_time() - c0));
 	if (p->phase == P_EVENTS)
 		stats->events += n;
 	else if (p->phase == P_HISTORY)

@@ -100,6 +100,9 @@ int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
 /* ... and on while writers of this process wait, up to this long. */
 #define STORE_YIELD_MAX_MS	100
 void		 store_yield(void);
+/* This thread's time in passive checkpoints after commits, which hold no
+ * write lock (microseconds, only growing). */
+int64_t		 store_passive_time(void);
 int		 store_commit(sqlite3 *);
 void		 store_rollback(sqlite3 *);
 /* Prepare a statement whose text is journeyd's own: a failure is a bug,
