@@ -1,8 +1,8 @@
 """journeyctl forget (SPEC §18), the right to erasure, while the daemon
 runs: a user's events, traits, memberships, history and actions, and its
 anonymous id's, go in one transaction, and the command says what it
-removed. Its webhook, in flight at that moment, finishes without bringing
-a row back. Its old messages replayed through the HTTP API, the spool and
+removed. Its action, in flight at that moment, finishes (done, with an
+enrollment asked for) without bringing a row back. Its old messages replayed through the HTTP API, the spool and
 journeyctl import are dropped; a message newer than the erasure starts a
 new subject. An account is forgotten the same way, its users left without
 it. Other customers are untouched."""
@@ -56,12 +56,12 @@ with Env() as env:
     os.makedirs(os.path.join(spool, "tmp"))
     http_conf(env, body="""
 spool_dir = "%s";
-plugins = { hook = { module = "webhook"; url = "http://127.0.0.1:%d/hook";
-                     request_timeout = "60s"; }; };
+plugins = { hook = { module = "testsink"; url = "http://127.0.0.1:%d/hook"; }; };
 journeys = ( { name = "welcome"; entry = "count('signup') >= 1";
   stages = [ "new" ];
   rules = ( { name = "hook"; when = "attr('plan') == 'pro'";
-              action = { plugin = "hook"; }; } ); } );
+              action = { plugin = "hook"; enroll = "after"; }; } ); },
+  { name = "after"; stages = [ "in" ]; } );
 """ % (spool, port))
     env.import_lines(OLD)
     ann_sid = env.sql("SELECT sid FROM subjects WHERE id = 'ann'")[0][0]
@@ -83,10 +83,13 @@ journeys = ( { name = "welcome"; entry = "count('signup') >= 1";
     check(counts["history"] >= 2, "her history too", r.stdout)
     eq(ann_rows(env), 0, "nothing of ann is left")
 
-    # The webhook in flight finishes: its outcome brings nothing back.
+    # The action in flight finishes, done, asking for her to be enrolled
+    # in "after": neither its outcome nor the enrollment brings a row back.
     os.unlink(stall)
     d.wait_log("): done")
     eq(ann_rows(env), 0, "the outcome of her action in flight recreates no row")
+    eq(env.sql("SELECT count(*) FROM members WHERE journey = 'after'"), [(0,)],
+       "nor does the enrollment it asked for")
 
     # Replays of her old messages: the HTTP API, the spool, an import.
     s, h, b = d.post("/v1/batch", {"batch": OLD[:6]})
