@@ -411,6 +411,12 @@ reload(struct daemon *dm)
 		switch_config(dm, ncf, neng);
 		log_notice("reloaded: %d journey(s), %d plugin instance(s)",
 		    ncf->njourneys, ncf->ninstances);
+		/* A pass under way follows the old rules: start over. */
+		pruner_free(dm->pruner);
+		dm->pruner = pruner_new();
+		memset(&dm->prune, 0, sizeof dm->prune);
+		dm->pruning = 0;
+		dm->next_prune = 0;
 	}
 	notify_send("READY=1");
 }
