@@ -185,7 +185,7 @@ prune_cut(const struct config *cf, enum prune_phase ph, int64_t now)
 	switch (ph) {
 	case P_EVENTS:
 		retention_plan(cf, &plan);
-		keep = plan.keep_all ? 0 : retention_events(cf, &plan);
+		keep = retention_events(cf, &plan);
 		retention_plan_free(&plan);
 		break;
 	case P_HISTORY:

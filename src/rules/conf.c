@@ -742,6 +742,7 @@ conf_journey(struct conf_ctx *c, struct config *cf, struct journey *j,
 	int			 n;
 
 	j->line = conf_line(g);
+	j->file = xstrdup(conf_file(c, g));
 	conf_check_keys(c, g, conf_journey_keys, "a journey");
 	v = conf_string(c, g, "name");
 	if (v == NULL) {
@@ -1230,6 +1231,7 @@ config_free(struct config *cf)
 		}
 		free(j->rules);
 		free(j->name);
+		free(j->file);
 		free(j->entry_src);
 		free(j->exit_src);
 		expr_free(j->entry);

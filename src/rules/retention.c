@@ -3,8 +3,8 @@
  * the longest window of any read of events, below which no event is
  * pruned, and the event names whose rows stay whatever their age (read
  * without a window by a read that what pruning leaves cannot answer: a
- * condition, sum(), days()), or that every event stays (active_days()
- * without a window). --check says so (retention_check()).
+ * condition, sum(), days()). active_days() and active_users() always
+ * have a window. --check says so (retention_check()).
  */
 #include "config.h"
 
@@ -32,7 +32,7 @@ retention_keep(struct retention_at *at, const char *name)
 			return;
 	p->keep = xreallocarray(p->keep, p->nkeep + 1, sizeof *p->keep);
 	p->keep[p->nkeep].name = xstrdup(name);
-	p->keep[p->nkeep].journey = at->j->name;
+	p->keep[p->nkeep].journey = at->j;
 	p->keep[p->nkeep++].line = at->line;
 }
 
@@ -49,14 +49,8 @@ retention_node(struct retention_at *at, const struct node *n)
 		if (n->has_window || n->func == FUNC_ACTIVE_USERS) {
 			if (n->window > p->window) {
 				p->window = n->window;
-				p->window_journey = at->j->name;
+				p->window_journey = at->j;
 				p->window_line = at->line;
-			}
-		} else if (n->func == FUNC_ACTIVE_DAYS) {
-			if (!p->keep_all) {
-				p->keep_all = 1;
-				p->all_journey = at->j->name;
-				p->all_line = at->line;
 			}
 		} else if (!node_reads_pruned(n))
 			retention_keep(at, n->s);
@@ -129,20 +123,16 @@ retention_check(const struct config *cf, struct problems *probs)
 		return;
 	retention_plan(cf, &p);
 	if (p.window > r->events)
-		problems_warn(probs, cf->path, p.window_line,
+		problems_warn(probs, p.window_journey->file, p.window_line,
 		    "journey '%s' reads events over %s, longer than retention "
 		    "events = \"%s\" (%s:%d): events are kept %s",
-		    p.window_journey, duration_format(p.window, a, sizeof a),
-		    duration_format(r->events, b, sizeof b), r->file, r->line,
-		    a);
-	if (p.keep_all)
-		problems_warn(probs, cf->path, p.all_line, "journey "
-		    "'%s' reads active_days() without a window: no event is "
-		    "ever pruned", p.all_journey);
-	for (int i = 0; i < p.nkeep && !p.keep_all; i++)
-		problems_warn(probs, cf->path, p.keep[i].line,
+		    p.window_journey->name, duration_format(p.window, a,
+		    sizeof a), duration_format(r->events, b, sizeof b),
+		    r->file, r->line, a);
+	for (int i = 0; i < p.nkeep; i++)
+		problems_warn(probs, p.keep[i].journey->file, p.keep[i].line,
 		    "journey '%s' reads '%s' without a window (with a "
 		    "condition, sum() or days()): its events are never pruned",
-		    p.keep[i].journey, p.keep[i].name);
+		    p.keep[i].journey->name, p.keep[i].name);
 	retention_plan_free(&p);
 }

@@ -63,6 +63,7 @@ struct rule {
 
 struct journey {
 	char		*name;
+	char		*file;		/* where it is written, and its line */
 	int		 line;
 	enum subject_kind subject;
 	char		*entry_src;
@@ -192,17 +193,14 @@ int		 quiet_hours_parse(const char *, int *from, int *to);
 /* retention.c: what the rules need kept when events are pruned (SPEC
  * §18): the longest window of any read of events, and the event names read
  * without a window by a read that what pruning leaves cannot answer (a
- * condition, sum(), days()), or all of them (active_days()). */
+ * condition, sum(), days()). */
 struct retention_plan {
 	int64_t		 window;	/* longest, seconds; 0: none */
-	const char	*window_journey;
+	const struct journey *window_journey;
 	int		 window_line;
-	int		 keep_all;	/* no event may be pruned */
-	const char	*all_journey;
-	int		 all_line;
 	struct {
 		char		*name;
-		const char	*journey;
+		const struct journey *journey;
 		int		 line;
 	}		*keep;		/* names whose events stay */
 	int		 nkeep;
