@@ -75,11 +75,14 @@ forget_gather(sqlite3 *db, int64_t sid, int64_t now, int64_t *ids)
 }
 
 /* The users of an erased account: their current account again the one of
- * their newest membership left, or none. */
+ * their newest membership left, or none; logged as changed, so that the
+ * daemon evaluates them soon (reacting). */
 static int
 forget_accounts(sqlite3 *db)
 {
-	return store_exec(db, "UPDATE subjects SET (account, account_ts) = "
+	return store_exec(db, "INSERT INTO subject_changes(subject) SELECT sid "
+	    "FROM subjects WHERE account IN (SELECT sid FROM temp.forget_sids);"
+	    "UPDATE subjects SET (account, account_ts) = "
 	    "(SELECT v.account, v.ts FROM account_versions v WHERE v.subject "
 	    "= subjects.sid ORDER BY v.ts DESC, v.seq DESC LIMIT 1) WHERE "
 	    "account IN (SELECT sid FROM temp.forget_sids)");

@@ -9,6 +9,7 @@ it. Other customers are untouched."""
 import json
 import os
 import re
+import sqlite3
 from jdtest import Env, track, identify, group, eq, check, done, start_server
 from apilib import Daemon, http_conf, wait_for, need, events
 
@@ -114,14 +115,22 @@ journeys = ( { name = "welcome"; entry = "count('signup') >= 1";
     eq(events(env, "ann"), [("ann", "signup")], "it starts a new subject")
     eq(env.show("ann")["traits"], {}, "with none of the old traits")
 
+    d.stop()
+
     # An account: its users are left without it, its old group dropped.
+    bob_sid = env.sql("SELECT sid FROM subjects WHERE id = 'bob'")[0][0]
+    c = sqlite3.connect(env.db)
+    c.execute("DELETE FROM subject_changes")
+    c.commit()
+    c.close()
     r = env.ctl("forget", "account:acme", "--now", T2)
     check("forgot account:acme: 1 id(s)" in r.stdout, "forget account:ID", r.stdout)
     eq(env.show("bob")["account"], None, "bob is in no account any more")
+    eq(env.sql("SELECT subject FROM subject_changes"), [(bob_sid,)],
+       "and is logged as changed, to be evaluated soon")
     env.import_lines([group("bob", "acme", {"name": "Acme"}, T0)])
     eq(env.sql("SELECT count(*) FROM subjects WHERE kind = 1 AND id = 'acme'"), [(0,)],
        "a replayed old group does not bring the account back")
-    d.stop()
 
     # Usage errors.
     r = env.ctl("forget", check_rc=2)
