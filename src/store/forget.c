@@ -75,13 +75,17 @@ forget_gather(sqlite3 *db, int64_t sid, int64_t now, int64_t *ids)
 }
 
 /* The users of an erased account: their current account again the one of
- * their newest membership left, or none; logged as changed, so that the
- * daemon evaluates them soon (reacting). */
+ * their newest membership left, or none. They, and the account of an
+ * erased user, are logged as changed, so that the daemon evaluates them
+ * soon (reacting). */
 static int
 forget_accounts(sqlite3 *db)
 {
 	return store_exec(db, "INSERT INTO subject_changes(subject) SELECT sid "
-	    "FROM subjects WHERE account IN (SELECT sid FROM temp.forget_sids);"
+	    "FROM subjects WHERE account IN (SELECT sid FROM temp.forget_sids) "
+	    "UNION SELECT account FROM subjects WHERE sid IN (SELECT sid FROM "
+	    "temp.forget_sids) AND account IS NOT NULL AND account NOT IN "
+	    "(SELECT sid FROM temp.forget_sids);"
 	    "UPDATE subjects SET (account, account_ts) = "
 	    "(SELECT v.account, v.ts FROM account_versions v WHERE v.subject "
 	    "= subjects.sid ORDER BY v.ts DESC, v.seq DESC LIMIT 1) WHERE "
