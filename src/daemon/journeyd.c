@@ -184,7 +184,8 @@ cpu_seconds(void)
 /* Retention: a new pass at most this often, each call of prune_some()
  * pruning for about PRUNE_BUDGET_MS before the main loop goes on. */
 #define PRUNE_EVERY		3600	/* seconds */
-#define PRUNE_BUDGET_MS		500
+#define PRUNE_BUDGET_MS		80	/* a tick waits at most this, and one
+					   transaction */
 
 /* Prune for about budget_ms (< 0: the whole pass) when cf keeps anything
  * for a while; log a pass that is over. 1 while more is left. */
