@@ -45,6 +45,7 @@ duration_parse(const char *s, int64_t *out)
 	case 'h': mult = 3600; break;
 	case 'd': mult = 86400; break;
 	case 'w': mult = 7 * 86400; break;
+	case 'y': mult = 365 * 86400; break;
 	default: return -1;
 	}
 	if (*p != '\0' || n > INT64_MAX / mult / 4)

@@ -668,6 +668,31 @@ cmd_backup(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	return 0;
 }
 
+/* journeyctl forget ID [--now TIME]: erase a user's or an account's data
+ * (SPEC §18), and say what was removed. */
+static int
+cmd_forget(struct config *cf, sqlite3 *db, struct ctl_args *a)
+{
+	struct forget_counts	 fc;
+	int64_t			 sid;
+	int			 kind;
+
+	(void)cf;
+	if ((sid = ctl_subject(db, "forget", a->pos[0], &kind)) < 0)
+		return 1;
+	if (store_forget(db, sid, time_now(), &fc) != 0) {
+		fprintf(stderr, "journeyctl forget: nothing was removed (the "
+		    "reason is above)\n");
+		return 1;
+	}
+	printf("forgot %s: %lld id(s) remembered, so that older messages "
+	    "about them are dropped\n", a->pos[0], (long long)fc.ids);
+	for (int i = 0; i < FORGET_NTABLES; i++)
+		printf("  %-22s %lld removed\n", forget_table_name(i),
+		    (long long)fc.n[i]);
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "import", "FILE ...", 0, -1, 0, { { NULL, NULL } }, "[FILE ...]",
 	  "import JSON lines ('-' or none: stdin)", cmd_import },
@@ -687,6 +712,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "put dead actions back in the queue", cmd_retry },
 	{ "backup", "FILE", 1, 1, 0, { { NULL, NULL } }, "FILE",
 	  "a consistent copy of the database, online", cmd_backup },
+	{ "forget", "ID", 1, 1, 0, { { "--now", "TIME" } }, "ID [--now TIME]",
+	  "erase a user's or account's data (account:ID), for good",
+	  cmd_forget },
 	{ NULL, NULL, 0, 0, 0, { { NULL, NULL } }, NULL, NULL, NULL }
 };
 

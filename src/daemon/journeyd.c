@@ -181,6 +181,37 @@ cpu_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Retention: a new pass at most this often, each call of prune_some()
+ * pruning for about PRUNE_BUDGET_MS before the main loop goes on. */
+#define PRUNE_EVERY		3600	/* seconds */
+#define PRUNE_BUDGET_MS		80	/* a tick waits at most this, and one
+					   transaction */
+
+/* Prune for about budget_ms (< 0: the whole pass) when cf keeps anything
+ * for a while; log a pass that is over. 1 while more is left. */
+static int
+prune_some(struct pruner *pr, sqlite3 *db, const struct config *cf,
+    int64_t now, int64_t budget_ms, struct prune_stats *ps)
+{
+	const struct retention	*r = &cf->retention;
+	int			 rc;
+
+	if (r->events == 0 && r->history == 0 && r->actions == 0)
+		return 0;
+	watchdog_doing("pruning", budget_ms > 0 ? (budget_ms + 1000) * 1000 :
+	    0);
+	if ((rc = pruner_run(pr, db, cf, now, budget_ms, ps)) == 0)
+		return 1;
+	if (rc > 0)
+		log_notice("prune: %lld events, %lld history rows, %lld "
+		    "actions deleted in %ld transactions, the longest %.1f ms",
+		    (long long)ps->events, (long long)ps->history,
+		    (long long)ps->actions, ps->transactions,
+		    (double)ps->longest_usec / 1e3);
+	memset(ps, 0, sizeof *ps);
+	return 0;
+}
+
 /* One tick: import the spool, evaluate every journey, log a summary. */
 static int
 run_tick(struct engine *eng, sqlite3 *db, const struct config *cf,
@@ -284,6 +315,10 @@ struct daemon {
 	struct engine		*eng;
 	struct dispatcher	*d;
 	struct http		*http;
+	struct pruner		*pruner;
+	struct prune_stats	 prune;		/* of the pass under way */
+	int64_t			 next_prune;	/* a new pass from then */
+	int			 pruning;	/* a pass is under way */
 };
 
 /* The reactor (reacting to new data), where the HTTP writer's thread
@@ -377,6 +412,12 @@ reload(struct daemon *dm)
 		switch_config(dm, ncf, neng);
 		log_notice("reloaded: %d journey(s), %d plugin instance(s)",
 		    ncf->njourneys, ncf->ninstances);
+		/* A pass under way follows the old rules: start over. */
+		pruner_free(dm->pruner);
+		dm->pruner = pruner_new();
+		memset(&dm->prune, 0, sizeof dm->prune);
+		dm->pruning = 0;
+		dm->next_prune = 0;
 	}
 	notify_send("READY=1");
 }
@@ -438,7 +479,8 @@ serve_stop(struct daemon *dm)
 static int
 serve(const char *path, struct config *cf, sqlite3 *db)
 {
-	struct daemon	 dm = { .path = path, .cf = cf, .db = db };
+	struct daemon	 dm = { .path = path, .cf = cf, .db = db,
+			     .pruner = pruner_new() };
 	int64_t		 next_tick = 0;
 	char		 status[256];
 
@@ -473,8 +515,14 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 			dispatch_kick(dm.d);
 			next_tick = now + dm.cf->interval;
 		}
+		if (dm.pruning || now >= dm.next_prune) {
+			dm.pruning = prune_some(dm.pruner, dm.db, dm.cf, now,
+			    PRUNE_BUDGET_MS, &dm.prune);
+			if (!dm.pruning)
+				dm.next_prune = now + PRUNE_EVERY;
+		}
 		wait_ms = (next_tick - time_now()) * 1000;
-		if (wait_ms < 0)
+		if (wait_ms < 0 || dm.pruning)
 			wait_ms = 0;
 		if (wait_ms > 60000)
 			wait_ms = 60000;
@@ -487,6 +535,7 @@ serve(const char *path, struct config *cf, sqlite3 *db)
 		watchdog_doing("looking at signals", 0);
 	}
 	serve_stop(&dm);
+	pruner_free(dm.pruner);
 	if (reap() > 0) {
 		/* Not unloading plugins still being called. */
 		log_notice("stopped, with plugin calls still running");
@@ -535,6 +584,13 @@ run_once(struct config *cf, sqlite3 *db)
 		rc = run_tick(eng, db, cf, time_now(), 1, status,
 		    sizeof status) == 0 ? 0 : 1;
 	engine_free(eng);
+	if (rc == 0) {
+		struct pruner		*pr = pruner_new();
+		struct prune_stats	 ps = { 0 };
+
+		prune_some(pr, db, cf, time_now(), -1, &ps);
+		pruner_free(pr);
+	}
 	if ((d = dispatch_start(cf, 1)) == NULL)
 		return 1;
 	stuck = dispatch_stop(d, out);

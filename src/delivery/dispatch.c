@@ -480,6 +480,13 @@ dispatch_effects(struct dispatcher *d, struct conn *c, struct job *job,
 
 	if (act->neffects == 0)
 		return 0;
+	/* Its subject erased (journeyctl forget) meanwhile: nothing of it
+	 * may come back. */
+	if ((rc = outbox_alive(c->db, act->aid)) <= 0) {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(c->db));
+		return rc;
+	}
+	rc = 0;
 	if (store_exec(c->db, "SAVEPOINT effects") != 0) {
 		snprintf(why, whylen, "%s", sqlite3_errmsg(c->db));
 		return -1;

@@ -70,4 +70,20 @@ int64_t		 journey_queue(sqlite3 *, int64_t sid, const char *journey,
 int		 journey_still_at(sqlite3 *, const struct journey *,
 		    const struct rule *, int64_t sid, const char *stage);
 
+/* prune.c: retention (SPEC §18), a pass in short transactions. */
+struct prune_stats {
+	int64_t	 events;	/* rows deleted */
+	int64_t	 history;
+	int64_t	 actions;
+	long	 transactions;
+	int64_t	 longest_usec;	/* the longest transaction */
+};
+struct pruner;
+struct pruner	*pruner_new(void);
+void		 pruner_free(struct pruner *);
+/* Prune for about budget_ms (< 0: the whole pass), going on from where the
+ * last call stopped: 1 when the pass is over, 0 when more is left, -1. */
+int		 pruner_run(struct pruner *, sqlite3 *, const struct config *,
+		    int64_t now, int64_t budget_ms, struct prune_stats *);
+
 #endif /* JD_ENGINE_H */

@@ -73,6 +73,10 @@ struct importer {
 	sqlite3_stmt		*message_add;
 	sqlite3_stmt		*page_props;
 	sqlite3_stmt		*legacy_find;
+	sqlite3_stmt		*forgotten_any;
+	sqlite3_stmt		*forgotten_find;
+	int			 forgotten;	/* any id is (this
+						   transaction) */
 	int64_t			 legacy_eid;	/* last event of schema 1 */
 	int			 legacy_msgs;	/* messages of schema 1 kept */
 	EVP_MD_CTX		*md;

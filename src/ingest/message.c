@@ -125,9 +125,19 @@ message_init(struct importer *imp)
 	    "json_extract(?1, '$.originalTimestamp'), "
 	    "json_extract(?1, '$.sentAt')");
 	imp->type_of = store_prepare(db, "SELECT json_type(?1, ?2)");
+	/* An event no newer than what was pruned of its subject's events of
+	 * its name is one of them again (a replay): not counted twice. */
 	imp->event_add = store_prepare(db,
 	    "INSERT INTO events (subject, name, ts, props, msg) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (msg) DO NOTHING");
+	    "SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM "
+	    "events_pruned WHERE subject = ?1 AND name = ?2 AND last_ts >= ?3) "
+	    "ON CONFLICT (msg) DO NOTHING");
+	imp->forgotten_any = store_prepare(db,
+	    "SELECT EXISTS (SELECT 1 FROM forgotten)");
+	imp->forgotten_find = store_prepare(db,
+	    "SELECT EXISTS (SELECT 1 FROM forgotten WHERE ts >= ?5 AND ("
+	    "(kind = 0 AND id IN (?1, ?4)) OR (kind = 2 AND id IN (?2, ?4)) OR "
+	    "(kind = 1 AND id = ?3)))");
 	imp->message_add = store_prepare(db,
 	    "INSERT INTO messages (msg, v1) VALUES (?1, 0) "
 	    "ON CONFLICT (msg) DO NOTHING");
@@ -163,6 +173,8 @@ message_free(struct importer *imp)
 	sqlite3_finalize(imp->message_add);
 	sqlite3_finalize(imp->page_props);
 	sqlite3_finalize(imp->legacy_find);
+	sqlite3_finalize(imp->forgotten_any);
+	sqlite3_finalize(imp->forgotten_find);
 	EVP_MD_CTX_free(imp->md);
 	for (int i = 0; i < KEY_COUNT; i++)
 		buf_free(&imp->fields[i].text);
@@ -192,7 +204,39 @@ message_begin(struct importer *imp, char *err, size_t errlen)
 	if (profile_begin(imp->profile) != 0)
 		return message_fault(imp, err, errlen);
 	clock_gettime(CLOCK_MONOTONIC, &imp->started);
+	/* Has any id been forgotten? Seldom: then no message looks. */
+	imp->forgotten = sqlite3_step(imp->forgotten_any) == SQLITE_ROW &&
+	    sqlite3_column_int(imp->forgotten_any, 0);
+	sqlite3_reset(imp->forgotten_any);
 	return IMPORT_OK;
+}
+
+/* Is the message about an id that journeyctl forget erased at ts or
+ * later (a replay of an old message)? 1, 0, or -1 on a fault. */
+static int
+message_forgotten(struct importer *imp, int64_t ts)
+{
+	static const enum import_key keys[] = {
+		KEY_USERID, KEY_ANONID, KEY_GROUPID, KEY_PREVID
+	};
+	sqlite3_stmt	*st = imp->forgotten_find;
+	int		 rc;
+
+	if (!imp->forgotten)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		struct import_field *f = &imp->fields[keys[i]];
+
+		if (f->present)
+			sqlite3_bind_text(st, i + 1, f->text.s,
+			    (int)f->text.len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, i + 1);
+	}
+	sqlite3_bind_int64(st, 5, ts);
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	return rc;
 }
 
 
@@ -738,6 +782,8 @@ message_import(struct importer *imp, const struct import_ctx *ctx,
 	identity_of(imp, t);
 	if ((rc = message_begin(imp, err, errlen)) != 0)
 		return rc;
+	if ((rc = message_forgotten(imp, ts)) != 0)
+		return rc > 0 ? IMPORT_DUP : message_fault(imp, err, errlen);
 	if ((rc = identity_legacy(imp, t)) != 0)
 		return rc == 1 ? IMPORT_DUP : message_fault(imp, err, errlen);
 	if (t == TYPE_TRACK || t == TYPE_PAGE || t == TYPE_SCREEN)

@@ -8,10 +8,11 @@
  * to that user (subjects.tied). A user merged into another by an alias
  * becomes kind 3, tied to it, so that its id still leads there. Neither
  * kind 2 nor kind 3 is a journey's subject, so neither enters a journey.
- * Ids found are cached (a subject is never deleted, and a tie only ever
- * set once or moved on by a merge, which clears the cache); the cache is
- * cleared when a transaction is rolled back, and when one begins after
- * another connection wrote (it may have tied or merged a cached id). The
+ * Ids found are cached (a subject is deleted only by journeyctl forget,
+ * another connection, and a tie only ever set once or moved on by a merge,
+ * which clears the cache); the cache is cleared when a transaction is
+ * rolled back, and when one begins after another connection wrote (it may
+ * have tied, merged or erased a cached id). The
  * id of a merged user (kind 3) is looked for only when there is one.
  *
  * Ties and merges. The first message with both an anonymousId and a

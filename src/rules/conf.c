@@ -29,7 +29,10 @@ static const char *conf_top_keys[] = {
 	"workers",
 	"retry_min", "retry_max", "retry_for", "default_timezone",
 	"metrics_file", "plugins", "journeys", "segments", "http",
-	"react", NULL
+	"react", "retention", NULL
+};
+static const char *conf_retention_keys[] = {
+	"events", "history", "actions", NULL
 };
 static const char *conf_http_keys[] = {
 	"listen", "write_key_file", "admin_key_file", "tls_cert_file",
@@ -129,7 +132,7 @@ conf_duration(struct conf_ctx *c, const config_setting_t *group,
 		return;
 	if (duration_parse(v, &d) != 0)
 		conf_error(c, s, "'%s': bad duration \"%s\" (use 45s, 15m, "
-		    "12h, 30d or 2w)", key, v);
+		    "12h, 30d, 2w or 1y)", key, v);
 	else if (d == 0 && !allow_zero)
 		conf_error(c, s, "'%s' must be longer than 0s", key);
 	else
@@ -447,6 +450,26 @@ conf_http_file(struct conf_ctx *c, config_setting_t *g, const char *key,
 	hf->line = conf_line(config_setting_get_member(g, key));
 }
 
+/* Read the retention block: how long events, history and ended actions
+ * are kept. */
+static void
+conf_retention(struct conf_ctx *c, struct config *cf, config_setting_t *g)
+{
+	struct retention	*r = &cf->retention;
+
+	if (!config_setting_is_group(g)) {
+		conf_error(c, g, "'retention' must be a group { events = "
+		    "\"400d\"; history = \"2y\"; actions = \"90d\"; }");
+		return;
+	}
+	conf_check_keys(c, g, conf_retention_keys, "retention");
+	conf_duration(c, g, "events", &r->events, 0);
+	conf_duration(c, g, "history", &r->history, 0);
+	conf_duration(c, g, "actions", &r->actions, 0);
+	r->file = xstrdup(conf_file(c, g));
+	r->line = conf_line(g);
+}
+
 /* Read the http block: listen addresses, key files and TLS files. */
 static struct http_conf *
 conf_http(struct conf_ctx *c, config_setting_t *g)
@@ -725,6 +748,7 @@ conf_journey(struct conf_ctx *c, struct config *cf, struct journey *j,
 	int			 n;
 
 	j->line = conf_line(g);
+	j->file = xstrdup(conf_file(c, g));
 	conf_check_keys(c, g, conf_journey_keys, "a journey");
 	v = conf_string(c, g, "name");
 	if (v == NULL) {
@@ -1131,6 +1155,8 @@ config_load(const char *path, struct problems *probs)
 		    "\"off\")", v);
 	if ((s = config_setting_get_member(root, "http")) != NULL)
 		cf->http = conf_http(&c, s);
+	if ((s = config_setting_get_member(root, "retention")) != NULL)
+		conf_retention(&c, cf, s);
 	if (cf->retry_max < cf->retry_min)
 		problems_add(probs, path, conf_line(config_setting_get_member(
 		    root, "retry_max")), "retry_max is shorter than retry_min");
@@ -1181,6 +1207,8 @@ config_load(const char *path, struct problems *probs)
 
 	if (probs->n == before && journeys != NULL)
 		conf_actions(&c, cf, journeys);
+	if (probs->n == before)
+		retention_check(cf, probs);
 out:
 	for (int i = 0; i < c.nfiles; i++)
 		free(c.files[i]);
@@ -1237,6 +1265,7 @@ config_free(struct config *cf)
 		}
 		free(j->rules);
 		free(j->name);
+		free(j->file);
 		free(j->entry_src);
 		free(j->exit_src);
 		expr_free(j->entry);
@@ -1258,6 +1287,7 @@ config_free(struct config *cf)
 	free(cf->spool_dir);
 	free(cf->default_timezone);
 	free(cf->metrics_file);
+	free(cf->retention.file);
 	conf_http_free(cf->http);
 	free(cf);
 }

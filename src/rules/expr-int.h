@@ -202,6 +202,8 @@ void		 exprsql_count_exists(const struct expr *, const struct node *,
  * name, window (unless < 0) and, with cond, its condition. node_is_age():
  * its aggregate is a time, and the read the time since then. */
 int		 node_reads_events(const struct node *);
+/* Does it add what pruning left of its events (events_pruned)? */
+int		 node_reads_pruned(const struct node *);
 int		 node_is_age(const struct node *);
 int		 node_needs_tz(const struct node *);
 void		 exprsql_aggregate(const struct expr *, const struct node *,

@@ -159,6 +159,24 @@ node_needs_tz(const struct node *n)
 	return n->func == FUNC_DAYS || n->func == FUNC_ACTIVE_DAYS;
 }
 
+/* Append "TABLE e WHERE " and the subject's part of the WHERE of the rows
+ * of table (events, events_pruned) that n reads. */
+static void
+subject_rows_sql(const struct expr *e, const struct node *n, struct sql *q,
+    const char *table, const char *sid)
+{
+	struct buf	*b = &q->text;
+
+	if (n->account)			/* all users of the user's account */
+		buf_printf(b, "%s e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ")", table);
+	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
+		buf_printf(b, "%s e WHERE e.subject IN ("
+		    STORE_MEMBERS_ASOF("s.sid") ")", table);
+	else
+		buf_printf(b, "%s e WHERE e.subject = %s", table, sid);
+}
+
 /* Append the FROM and the subject's part of the WHERE of the events that
  * n reads: a user's own events by sid ("s.sid" unless given), all the
  * account's users' events for an account or account.NAME(); with tz, the
@@ -175,14 +193,31 @@ exprsql_events_from(const struct expr *e, const struct node *n,
 		tz_sql(e, n, q);
 		buf_puts(b, " AS tz LIMIT 1) z CROSS JOIN ");
 	}
-	if (n->account)			/* all users of the user's account */
-		buf_puts(b, "events e WHERE e.subject IN ("
-		    STORE_MEMBERS_ASOF(STORE_ACCOUNT_ASOF("s")) ")");
-	else if (e->subject == SUBJECT_ACCOUNT)	/* all the account's users */
-		buf_puts(b, "events e WHERE e.subject IN ("
-		    STORE_MEMBERS_ASOF("s.sid") ")");
-	else
-		buf_printf(b, "events e WHERE e.subject = %s", sid);
+	subject_rows_sql(e, n, q, "events", sid);
+}
+
+/* Does n read what pruning left of its events (events_pruned) beside
+ * them: a count, since or since_first without a window or a condition?
+ * Pruning keeps every other read's events (prune_plan()). */
+int
+node_reads_pruned(const struct node *n)
+{
+	return n->kind == NODE_CALL && !n->has_window && n->where == NULL &&
+	    (n->func == FUNC_COUNT || n->func == FUNC_SINCE ||
+	    n->func == FUNC_SINCE_FIRST);
+}
+
+/* Append a subquery of agg over the subject's pruned events of n's name,
+ * by sid. */
+static void
+pruned_sql(const struct expr *e, const struct node *n, struct sql *q,
+    const char *agg, const char *sid)
+{
+	buf_printf(&q->text, "(SELECT %s FROM ", agg);
+	subject_rows_sql(e, n, q, "events_pruned", sid);
+	buf_puts(&q->text, " AND e.name = ");
+	sql_add_text(q, n->s);
+	buf_puts(&q->text, " AND e.first_ts <= :now)");
 }
 
 /* Append the condition of an event selector, never over shared reads. */
@@ -230,12 +265,40 @@ events_sql_of(const struct expr *e, const struct node *n, struct sql *q,
 	exprsql_events_where(e, n, q, n->has_window ? n->window : -1, 1);
 }
 
+/* Append the aggregate of a count, since or since_first over its rows e
+ * and what pruning left of its events. max() and min() of two values are
+ * NULL when one is, hence the coalesce. */
+static void
+pruned_aggregate(const struct expr *e, const struct node *n, struct sql *q)
+{
+	struct buf	*b = &q->text;
+	const char	*f = n->func == FUNC_SINCE ? "max" : "min";
+	const char	*col = n->func == FUNC_SINCE ? "max(e.last_ts)" :
+			    "min(e.first_ts)";
+
+	if (n->func == FUNC_COUNT) {
+		buf_puts(b, "(count(*) + ");
+		pruned_sql(e, n, q, "coalesce(sum(e.n), 0)", "s.sid");
+		buf_puts(b, ")");
+		return;
+	}
+	buf_printf(b, "coalesce(%s(%s(e.ts), ", f, f);
+	pruned_sql(e, n, q, col, "s.sid");
+	buf_printf(b, "), %s(e.ts), ", f);
+	pruned_sql(e, n, q, col, "s.sid");
+	buf_puts(b, ")");
+}
+
 /* Append the aggregate of a read of events, over its rows e (and z). */
 void
 exprsql_aggregate(const struct expr *e, const struct node *n, struct sql *q)
 {
 	struct buf	*b = &q->text;
 
+	if (node_reads_pruned(n)) {
+		pruned_aggregate(e, n, q);
+		return;
+	}
 	switch (n->func) {
 	case FUNC_SUM:
 		buf_puts(b, "total(jd_num(e.props -> ");
@@ -659,10 +722,16 @@ exprsql_count_exists(const struct expr *e, const struct node *n,
 	int			 exists;
 
 	call = node_count_exists(n, &exists);
-	buf_puts(&q->text, exists ? "EXISTS (SELECT 1 " :
+	buf_puts(&q->text, exists ? "(EXISTS (SELECT 1 " :
 	    "(NOT EXISTS (SELECT 1 ");
 	events_sql_of(e, call, q, sid);
-	buf_puts(&q->text, exists ? ")" : "))");
+	if (node_reads_pruned(call)) {
+		buf_puts(&q->text, exists ? ") OR EXISTS " :
+		    ") AND NOT EXISTS ");
+		pruned_sql(e, call, q, "1", sid);
+	} else
+		buf_puts(&q->text, ")");
+	buf_puts(&q->text, ")");
 }
 
 /* Append the SQL of a node. */

@@ -89,6 +89,7 @@ struct rule {
 
 struct journey {
 	char		*name;
+	char		*file;		/* where it is written, and its line */
 	int		 line;
 	enum subject_kind subject;
 	char		*entry_src;
@@ -164,6 +165,16 @@ struct http_conf {
 #define REACT_OFF	(-1)
 #define REACT_DEFAULT	1
 
+/* The retention block (SPEC §18): how long events, history and ended
+ * actions are kept, in seconds; 0: for ever. */
+struct retention {
+	int64_t		 events;
+	int64_t		 history;
+	int64_t		 actions;
+	char		*file;		/* where the block is written */
+	int		 line;
+};
+
 struct config {
 	char		*path;
 	char		*database;
@@ -180,6 +191,7 @@ struct config {
 	char		*metrics_file;
 	int64_t		 react;		/* seconds, or REACT_OFF */
 	struct http_conf *http;		/* NULL: no HTTP API */
+	struct retention retention;
 	struct instance	**instances;
 	int		 ninstances;
 	struct journey	*journeys;
@@ -204,6 +216,30 @@ struct instance	*config_instance(const struct config *, const char *);
 struct segment	*config_segment(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
 int		 window_days_parse(const char *, int *mask);
+
+/* retention.c: what the rules need kept when events are pruned (SPEC
+ * §18): the longest window of any read of events, and the event names read
+ * without a window by a read that what pruning leaves cannot answer (a
+ * condition, sum(), days()). */
+struct retention_plan {
+	int64_t		 window;	/* longest, seconds; 0: none */
+	const struct journey *window_journey;
+	int		 window_line;
+	struct {
+		char		*name;
+		const struct journey *journey;
+		int		 line;
+	}		*keep;		/* names whose events stay */
+	int		 nkeep;
+};
+void		 retention_plan(const struct config *, struct retention_plan *);
+void		 retention_plan_free(struct retention_plan *);
+/* The events retention in force: max(configured, longest window); 0:
+ * events are kept for ever. */
+int64_t		 retention_events(const struct config *,
+		    const struct retention_plan *);
+/* --check: warn of what keeps events longer than 'events' says. */
+void		 retention_check(const struct config *, struct problems *);
 
 /* confpath.c: a path of the config that names a file to read, resolved
  * ("$CREDENTIALS_DIRECTORY/NAME" against that variable: systemd's

@@ -826,6 +826,63 @@ outbox_exists(sqlite3 *db, const char *id)
 	return n;
 }
 
+/* Is action aid still in the outbox (not erased by journeyctl forget)? 1, 0,
+ * or -1 on a fault (logged). */
+int
+outbox_alive(sqlite3 *db, int64_t aid)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_try_prepare(db, "SELECT 1 FROM outbox WHERE aid = "
+	    "?1")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, aid);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Retention: delete the ended actions (done, held, dead) created before
+ * cut among rows lo <= aid < hi, in the caller's transaction. How many,
+ * or -1. */
+int64_t
+outbox_prune(sqlite3 *db, int64_t lo, int64_t hi, int64_t cut)
+{
+	sqlite3_stmt	*st;
+	int64_t		 n = -1;
+
+	if ((st = store_try_prepare(db, "DELETE FROM outbox WHERE aid >= ?1 "
+	    "AND aid < ?2 AND created < ?3 AND " OUTBOX_ENDED_SQL)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	sqlite3_bind_int64(st, 3, cut);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		n = sqlite3_changes64(db);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Erasure: delete every action and variant of the subjects in
+ * temp.forget_sids, in
+ * the caller's transaction (store_forget()). How many, or -1. */
+int64_t
+outbox_forget(sqlite3 *db)
+{
+	int64_t	 n;
+
+	if (store_exec(db, "DELETE FROM outbox WHERE subject IN (SELECT sid "
+	    "FROM temp.forget_sids)") != 0)
+		return -1;
+	n = sqlite3_changes64(db);
+	/* Their variants too: a new subject of the same id draws afresh. */
+	if (store_exec(db, "DELETE FROM assignments WHERE subject IN (SELECT "
+	    "sid FROM temp.forget_sids)") != 0)
+		return -1;
+	return n;
+}
+
 /* The columns of outbox_list_json, and its FROM clause up to WHERE. */
 #define OUTBOX_LIST_SQL "SELECT json_object('id', o.id, 'subject', CASE" \
 	" s.kind WHEN 1 THEN 'account:' || s.id ELSE s.id END, 'journey'," \

@@ -155,5 +155,12 @@ int		 outbox_list(sqlite3 *, int dead,
 int		 outbox_retry(sqlite3 *, const char *ref, int64_t sid,
 		    int64_t now, char *err, size_t errlen);
 int		 outbox_exists(sqlite3 *, const char *id);
+/* Retention: delete ended actions created before cut among lo <= aid <
+ * hi; erasure: every action of the subjects in temp.forget_sids. Both in
+ * the caller's transaction; how many, or -1. */
+int64_t		 outbox_prune(sqlite3 *, int64_t lo, int64_t hi, int64_t cut);
+int64_t		 outbox_forget(sqlite3 *);
+/* Is the action of row aid still there (not erased)? 1, 0, or -1. */
+int		 outbox_alive(sqlite3 *, int64_t aid);
 
 #endif /* JD_STORE_OUTBOX_H */

@@ -52,6 +52,11 @@
  *             once (the first time the rule fires for it) and kept
  *             through reloads; outbox.variant, the variant of an action
  *
+ * Version 6:
+ *   events_pruned  per subject and event name, the count and first and
+ *             last times of the events pruning deleted (retention)
+ *   forgotten the ids journeyctl forget erased, with its time
+ *
  * Version 3:
  *   outbox_tally  how many actions of each instance ended done, held or
  *             dead: a counter (journeyd_actions_total), one more each
@@ -87,6 +92,10 @@ struct store_conn {
 };
 
 static int	store_wal_hook(void *, sqlite3 *, const char *, int);
+
+/* The time this thread spent in passive checkpoints after its commits
+ * (store_passive_time()). */
+static _Thread_local int64_t	 store_passive_usec;
 
 /* Each entry upgrades from version i to i + 1. */
 static const char *store_migrations[] = {
@@ -258,6 +267,27 @@ static const char *store_migrations[] = {
 	"  variant TEXT NOT NULL,"
 	"  PRIMARY KEY (journey, rule, subject)) WITHOUT ROWID;"
 	"ALTER TABLE outbox ADD COLUMN variant TEXT;",
+	/*
+	 * 5 -> 6: retention and erasure (SPEC §18). events_pruned: per
+	 * subject and event name, how many events pruning deleted and the
+	 * first and last of their times, which windowless reads add in.
+	 * forgotten: the ids journeyctl forget erased (kind 0 a user's id,
+	 * also a merged one's; 1 an account's; 2 an anonymous id), with the
+	 * time of the erasure: a message about one of them no newer than
+	 * that is dropped.
+	 */
+	"CREATE TABLE events_pruned ("
+	"  subject INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  first_ts INTEGER NOT NULL,"
+	"  last_ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (subject, name)) WITHOUT ROWID;"
+	"CREATE TABLE forgotten ("
+	"  kind INTEGER NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  ts INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, id)) WITHOUT ROWID;",
 };
 #define STORE_NMIGRATIONS \
 	(int)(sizeof store_migrations / sizeof store_migrations[0])
@@ -403,8 +433,11 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	if (frames < STORE_WAL_PASSIVE)
 		return SQLITE_OK;
 	if (frames < *next) {
+		int64_t t0 = time_mono_usec();
+
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
 		    NULL, NULL);
+		store_passive_usec += time_mono_usec() - t0;
 		return SQLITE_OK;
 	}
 	sqlite3_busy_timeout(db, STORE_CHECKPOINT_MS);
@@ -420,6 +453,16 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		*next = frames + STORE_WAL_RESTART;
 	}
 	return SQLITE_OK;
+}
+
+/* How long this thread has spent in passive checkpoints after its
+ * commits, microseconds: a commit returns after one, but other writers do
+ * not wait for it (it holds no write lock), so a writer that bounds how
+ * long it holds the lock leaves it out. */
+int64_t
+store_passive_time(void)
+{
+	return store_passive_usec;
 }
 
 /* Say why the database at path could not be opened: SQLite's message,
@@ -456,6 +499,33 @@ store_open_error(sqlite3 *db, const char *path, const char *msg, char *err,
 	free(dir);
 }
 
+/*
+ * A new database (no page yet) gets incremental vacuum, so that pruning
+ * gives the pages it frees back (engine/prune.c). It takes only before the
+ * first table is made, and before WAL mode; an older database keeps its
+ * own, and is not asked (setting it may take the write lock). 0, or -1
+ * with SQLite's message in *msg.
+ */
+static int
+store_auto_vacuum(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt	*st;
+	int		 pages = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		*msg = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pages = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (pages != 0)
+		return 0;
+	return sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL,
+	    msg) == SQLITE_OK ? 0 : -1;
+}
+
 /* Open (creating when needed, mode 0600) and migrate the database. */
 sqlite3 *
 store_open(const char *path, char *err, size_t errlen)
@@ -488,7 +558,8 @@ store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_handler(db, store_busy, sc);
 	sqlite3_wal_hook(db, store_wal_hook, sc);
 	sqlite3_extended_result_codes(db, 1);
-	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
+	if (store_auto_vacuum(db, &msg) != 0 ||
+	    sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = OFF;"
 	    "PRAGMA cache_size = -16384;"

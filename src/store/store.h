@@ -100,6 +100,9 @@ int		 store_begin(sqlite3 *);	/* BEGIN IMMEDIATE */
 /* ... and on while writers of this process wait, up to this long. */
 #define STORE_YIELD_MAX_MS	100
 void		 store_yield(void);
+/* This thread's time in passive checkpoints after commits, which hold no
+ * write lock (microseconds, only growing). */
+int64_t		 store_passive_time(void);
 int		 store_commit(sqlite3 *);
 void		 store_rollback(sqlite3 *);
 /* Prepare a statement whose text is journeyd's own: a failure is a bug,
@@ -114,6 +117,21 @@ char		*store_meta_get(sqlite3 *, const char *key);
 /* backup.c: a consistent copy into a new file, while others write. */
 int		 store_backup(sqlite3 *, const char *path, int64_t *pages,
 		    char *err, size_t errlen);
+
+/* forget.c: the right to erasure (journeyctl forget). The rows deleted of
+ * each table (forget_table_name()), and the ids remembered. */
+#define FORGET_NTABLES	10
+#define FORGET_ACCOUNTS	3	/* account_versions */
+struct forget_counts {
+	int64_t		 n[FORGET_NTABLES];
+	int64_t		 ids;
+};
+const char	*forget_table_name(int);
+/* Erase subject sid (and the anonymous ids and merged users tied to it)
+ * at now, in one transaction; remember their ids so that older messages
+ * about them are dropped. 0, or -1 (logged; nothing changed). */
+int		 store_forget(sqlite3 *, int64_t sid, int64_t now,
+		    struct forget_counts *);
 
 /* The trait keys the store has seen (table trait_keys), read from the
  * database at path opened read-only: a new array of new strings. -1 when

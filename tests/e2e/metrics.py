@@ -154,12 +154,13 @@ with Env() as env:
        "failed again: each outcome counts")
 
     # A database from before the counters (schema version 3; they came
-    # with version 4; version 5's experiments are undone here too, as a
-    # migration added after it must be): they are counted from its outbox
-    # when it is opened.
+    # with version 4; versions 5 (experiments) and 6 (retention, erasure)
+    # are undone here too, as a migration added after them must be): they
+    # are counted from its outbox when it is opened.
     c = sqlite3.connect(env.db)
-    eq(c.execute("PRAGMA user_version").fetchone(), (5,), "the schema is at version 5")
-    c.executescript("DROP TABLE assignments; ALTER TABLE outbox DROP COLUMN variant; "
+    eq(c.execute("PRAGMA user_version").fetchone(), (6,), "the schema is at version 6")
+    c.executescript("DROP TABLE events_pruned; DROP TABLE forgotten; "
+                    "DROP TABLE assignments; ALTER TABLE outbox DROP COLUMN variant; "
                     "DROP TRIGGER outbox_tally_new; DROP TRIGGER outbox_tally_end; "
                     "DROP TABLE outbox_tally; PRAGMA user_version = 3;")
     c.execute("INSERT INTO outbox(id, subject, journey, rule, stage, instance, created, due, status) "

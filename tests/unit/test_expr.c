@@ -248,7 +248,7 @@ test_share(void **state)
 	assert_int_equal(share.n, 8);
 	/* the existence tests are written over the count, not as columns */
 	assert_non_null(strstr(q.text.s, "CASE WHEN jd_x0 > 0 THEN 1 ELSE "
-	    "EXISTS"));
+	    "(EXISTS"));
 	assert_non_null(strstr(q.text.s, "CASE WHEN jd_x0 > 0 THEN 0 ELSE "
 	    "(NOT EXISTS"));
 	buf_puts(&q.text, " FROM (SELECT s.sid AS jd_sid");
@@ -663,6 +663,33 @@ test_sum_since(void **state)
 	check_ids("since('purchase') >= 0", "rider", "u1,u2");
 }
 
+/* Windowless counts, since and since_first add what pruning left of the
+ * events (events_pruned); reads over a window do not. */
+static void
+test_pruned(void **state)
+{
+	char	*sql;
+
+	sql = xprintf("INSERT INTO events_pruned (subject, name, n, first_ts, "
+	    "last_ts) VALUES (3, 'ride', 3, %lld, %lld), (4, 'ride', 2, "
+	    "%lld, %lld)", NOW - 200 * DAY, NOW - 150 * DAY, NOW - 300 * DAY,
+	    NOW - 250 * DAY);
+	exec_ok(sql);
+	free(sql);
+	check_ids("count('ride') == 3", "rider", "u1,u3,u4");
+	check_ids("count('ride') >= 1", "rider", "u1,u2,u3,u4");
+	check_ids("count('ride') == 0", "rider", "");
+	check_ids("count('ride', 300d) == 1", "rider", "u4");
+	check_ids("since('ride') == 150d", "rider", "u3");
+	check_ids("since('ride') == 100d", "rider", "u4");
+	check_ids("since_first('ride') == 200d", "rider", "u3");
+	check_ids("since_first('ride') == 300d", "rider", "u4");
+	check_ids("account.count('ride') == 3", "rider", "u4");
+	check_ids("count('ride') == 3", "b2b", "a2");
+	check_ids("since_first('ride') == 300d", "b2b", "a2");
+	exec_ok("DELETE FROM events_pruned");
+}
+
 /* account.*: a user's account's traits, events, and stage. */
 static void
 test_account_functions(void **state)
@@ -1052,6 +1079,7 @@ main(void)
 		cmocka_unit_test(test_traits),
 		cmocka_unit_test(test_arithmetic_logic),
 		cmocka_unit_test(test_sum_since),
+		cmocka_unit_test(test_pruned),
 		cmocka_unit_test(test_account_functions),
 		cmocka_unit_test(test_account_subject),
 		cmocka_unit_test(test_membership),

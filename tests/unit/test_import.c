@@ -1426,7 +1426,7 @@ test_upgrade(void **state)
 	sqlite3_close(db);
 	assert_non_null(db = store_open(path, err, sizeof err));
 	free(path);
-	assert_int_equal(q_int(db, "PRAGMA user_version"), 5);
+	assert_int_equal(q_int(db, "PRAGMA user_version"), 6);
 	assert_q_text(db, "SELECT group_concat(s.id || '.' || v.key || '=' || "
 	    "v.value || '@' || (v.ts = s.created), ' ') FROM trait_versions v "
 	    "JOIN subjects s ON s.sid = v.subject",

@@ -27,6 +27,8 @@ test_durations(void **state)
 	assert_int_equal(d, 2592000);
 	assert_int_equal(duration_parse("2w", &d), 0);
 	assert_int_equal(d, 1209600);
+	assert_int_equal(duration_parse("2y", &d), 0);
+	assert_int_equal(d, 2 * 365 * 86400);
 	assert_int_equal(duration_parse("0s", &d), 0);
 	assert_int_equal(d, 0);
 }
