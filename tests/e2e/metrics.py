@@ -171,5 +171,5 @@ with Env() as env:
     eq(actions(prom), {("sink", "done"): 0, ("sink", "held"): 2, ("sink", "dead"): 2,
                        ("old", "done"): 1},
        "migrated: the counters start from the outbox as it is, other instances included")
-    eq(env.sql("PRAGMA user_version"), [(5,)], "the schema is migrated")
+    eq(env.sql("PRAGMA user_version"), [(6,)], "the schema is migrated")
 done()
