@@ -770,6 +770,7 @@ main(int argc, char **argv)
 		free(args.pos);
 		return 1;
 	}
+	problems_free(&probs);	/* warnings are for --check to say */
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		fprintf(stderr, "journeyctl: %s\n", err);
 		config_free(cf);
