@@ -1,5 +1,5 @@
 """journeyctl forget (SPEC §18), the right to erasure, while the daemon
-runs: a user's events, traits, memberships, history and actions, and its
+runs: a user's events, traits, memberships, history, actions and variants, and its
 anonymous id's, go in one transaction, and the command says what it
 removed. Its action, in flight at that moment, finishes (done, with an
 enrollment asked for) without bringing a row back. Its old messages replayed through the HTTP API, the spool and
@@ -41,7 +41,8 @@ def ann_rows(env):
     q = ",".join("?" * len(sids))
     n = 0
     for table in ("events", "events_pruned", "trait_versions", "account_versions",
-                  "members", "history", "firings", "outbox", "subject_changes"):
+                  "members", "history", "firings", "outbox", "subject_changes",
+                  "assignments"):
         n += env.sql("SELECT count(*) FROM %s WHERE subject IN (%s)" % (table, q),
                      *sids)[0][0]
     return n + env.sql("SELECT count(*) FROM subjects WHERE sid IN (%s)" % q,
@@ -61,7 +62,8 @@ plugins = { hook = { module = "testsink"; url = "http://127.0.0.1:%d/hook"; }; }
 journeys = ( { name = "welcome"; entry = "count('signup') >= 1";
   stages = [ "new" ];
   rules = ( { name = "hook"; when = "attr('plan') == 'pro'";
-              action = { plugin = "hook"; enroll = "after"; }; } ); },
+              variants = ( { name = "only"; weight = 1;
+                             action = { plugin = "hook"; enroll = "after"; }; } ); } ); },
   { name = "after"; stages = [ "in" ]; } );
 """ % (spool, port))
     env.import_lines(OLD)
@@ -72,6 +74,8 @@ journeys = ( { name = "welcome"; entry = "count('signup') >= 1";
     wait_for("ann's webhook to be in flight", lambda: os.path.exists(hlog) and
              os.path.getsize(hlog) > 0, proc=d.proc)
     eq(env.sql("SELECT status FROM outbox"), [(1,)], "the action is in flight")
+    eq(env.sql("SELECT subject, variant FROM assignments"), [(ann_sid, "only")],
+       "ann has drawn her variant")
 
     r = env.ctl("forget", "ann", "--now", T2)
     counts = dict((m.group(1), int(m.group(2))) for m in
