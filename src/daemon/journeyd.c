@@ -605,36 +605,36 @@ run_once(struct config *cf, sqlite3 *db)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
-{
-	const char	*path = JD_DEFAULT_CONFIG, *now_arg = NULL;
-	int		 once = 0, dry_run = 0, check = 0, verbose = 0, ch, rc = 0;
-	struct config	*cf;
-	sqlite3		*db;
-	char		 err[512];
-	int64_t		 now;
+/* What the command line asks for. */
+struct args {
+	const char	*path;
+	int		 once, dry_run, check, verbose;
+};
 
-	/* SQLite's memory statistics take a global mutex on every malloc:
-	 * the HTTP threads, the ingest writer and the workers all allocate
-	 * through SQLite at once, and contended for it (bench/http: 15% of
-	 * the daemon's time in that lock). Nothing reads the statistics. */
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	log_open("journeyd", 0);
+/* Read the command line into a, and set the clock from --now; exits on a
+ * usage error, --help and --version. */
+static void
+args_parse(int argc, char **argv, struct args *a)
+{
+	const char	*now_arg = NULL;
+	int64_t		 now;
+	int		 ch;
+
+	a->path = JD_DEFAULT_CONFIG;
 	while ((ch = getopt_long(argc, argv, "c:vh", journeyd_options,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'o': once = 1; break;
-		case 'n': dry_run = 1; break;
+		case 'c': a->path = optarg; break;
+		case 'o': a->once = 1; break;
+		case 'n': a->dry_run = 1; break;
 		case 'N': now_arg = optarg; break;
-		case 'C': check = 1; break;
-		case 'v': verbose = 1; break;
+		case 'C': a->check = 1; break;
+		case 'v': a->verbose = 1; break;
 		case 'V':
 			printf("journeyd %s (plugin ABI %d.%d)\n",
 			    PACKAGE_VERSION, JD_PLUGIN_ABI_MAJOR,
 			    JD_PLUGIN_ABI_MINOR);
-			return 0;
+			exit(0);
 		case 'h': usage(0);
 		default: usage(2);
 		}
@@ -644,17 +644,35 @@ main(int argc, char **argv)
 		    "config is given with -c FILE)\n", argv[optind]);
 		usage(2);
 	}
-	log_open("journeyd", verbose);
-	if (now_arg != NULL) {
-		if (time_parse(now_arg, &now) != 0) {
-			fprintf(stderr, "journeyd: --now: bad time \"%s\" (use "
-			    "2026-03-01T09:00:00Z or @1772355600)\n", now_arg);
-			return 2;
-		}
-		time_set_now(now);
-		if (!once && !dry_run && !check)
-			time_set_advancing(1);
+	if (now_arg == NULL)
+		return;
+	if (time_parse(now_arg, &now) != 0) {
+		fprintf(stderr, "journeyd: --now: bad time \"%s\" (use "
+		    "2026-03-01T09:00:00Z or @1772355600)\n", now_arg);
+		exit(2);
 	}
+	time_set_now(now);
+	if (!a->once && !a->dry_run && !a->check)
+		time_set_advancing(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args	 a = { 0 };
+	struct config	*cf;
+	sqlite3		*db;
+	char		 err[512];
+	int		 rc = 0;
+
+	/* SQLite's memory statistics take a global mutex on every malloc:
+	 * the HTTP threads, the ingest writer and the workers all allocate
+	 * through SQLite at once, and contended for it (bench/http: 15% of
+	 * the daemon's time in that lock). Nothing reads the statistics. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	log_open("journeyd", 0);
+	args_parse(argc, argv, &a);
+	log_open("journeyd", a.verbose);
 	/* The TLS library may raise SIGPIPE on a closed connection, and
 	 * CURLOPT_NOSIGNAL leaves it to us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -665,29 +683,29 @@ main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 2);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	if (check) {
-		rc = check_config(path);
+	if (a.check) {
+		rc = check_config(a.path);
 		curl_global_cleanup();
 		return rc;
 	}
 	/* Only the service serves HTTP and needs its keys. */
-	if ((cf = load(path, !dry_run, !dry_run && !once)) == NULL)
+	if ((cf = load(a.path, !a.dry_run, !a.dry_run && !a.once)) == NULL)
 		return 1;
 	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);
 		config_free(cf);
 		return 1;
 	}
-	if (dry_run) {
+	if (a.dry_run) {
 		struct engine *eng = engine_new(db, cf);
 
 		rc = eng != NULL && engine_tick(eng, time_now(), TICK_DRY_RUN,
 		    stdout, NULL) == 0 ? 0 : 1;
 		engine_free(eng);
-	} else if (once)
+	} else if (a.once)
 		rc = run_once(cf, db);
 	else {
-		rc = serve(path, cf, db);
+		rc = serve(a.path, cf, db);
 		cf = NULL;
 		db = NULL;
 	}

@@ -608,6 +608,32 @@ dispatch_settle(struct dispatcher *d, struct conn *c, struct job *job)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* After the commit of batch (dispatch_serve()): its records end their
+ * actions in the lanes and the breaker, and its claims are in flight. */
+static void
+dispatch_served(struct dispatcher *d, struct claim *batch)
+{
+	pthread_mutex_lock(&d->lock);
+	for (struct claim *cl = batch; cl != NULL; cl = cl->next) {
+		struct job *prev = cl->prev, *job = cl->job;
+
+		if (prev != NULL)
+			dispatch_release(d, prev->lane, prev->suspect,
+			    prev->res, prev->now);
+		if (cl->rc != 1)
+			continue;
+		if (job->lane >= 0) {
+			d->lanes[job->lane].inflight++;
+			if (d->lanes[job->lane].state == BREAKER_TRIAL)
+				d->lanes[job->lane].trial_out = 1;
+		}
+		d->inflight++;
+		if (job->suspect)
+			d->suspect = 1;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 /*
  * Serve a batch of claims (see dispatch_claim()) in one transaction: for
  * each in turn, record its prev and claim its next job, as if they had come
@@ -684,25 +710,7 @@ dispatch_serve(struct dispatcher *d, struct claim *batch)
 		}
 		return;
 	}
-	pthread_mutex_lock(&d->lock);
-	for (cl = batch; cl != NULL; cl = cl->next) {
-		struct job *prev = cl->prev, *job = cl->job;
-
-		if (prev != NULL)
-			dispatch_release(d, prev->lane, prev->suspect,
-			    prev->res, prev->now);
-		if (cl->rc != 1)
-			continue;
-		if (job->lane >= 0) {
-			d->lanes[job->lane].inflight++;
-			if (d->lanes[job->lane].state == BREAKER_TRIAL)
-				d->lanes[job->lane].trial_out = 1;
-		}
-		d->inflight++;
-		if (job->suspect)
-			d->suspect = 1;
-	}
-	pthread_mutex_unlock(&d->lock);
+	dispatch_served(d, batch);
 	pthread_mutex_unlock(&d->write_lock);
 }
 

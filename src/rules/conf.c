@@ -644,6 +644,68 @@ conf_rule_on(struct conf_ctx *c, struct rule *r, config_setting_t *g)
 		    "fires once for every entry", r->name);
 }
 
+/* What rule r (group g of journey j) does: its goto, and its action or
+ * variants; one at least. */
+static void
+conf_rule_effect(struct conf_ctx *c, const struct journey *j, struct rule *r,
+    config_setting_t *g)
+{
+	config_setting_t	*s;
+	const char		*v;
+
+	if ((v = conf_string(c, g, "goto")) != NULL) {
+		r->go = journey_stage(j, v);
+		if (r->go == -1)
+			conf_error(c, config_setting_get_member(g, "goto"),
+			    "rule \"%s\": goto: no stage \"%s\" in journey "
+			    "\"%s\"", r->name, v, j->name);
+	}
+	if ((s = config_setting_get_member(g, "action")) != NULL) {
+		if (!config_setting_is_group(s))
+			conf_error(c, s, "rule \"%s\": 'action' must be a "
+			    "group { plugin = ...; }", r->name);
+		else if ((v = conf_string(c, s, "plugin")) == NULL)
+			conf_error(c, s, "rule \"%s\": the action needs "
+			    "'plugin'", r->name);
+		else
+			r->instance = xstrdup(v);
+	}
+	conf_variants(c, r, g);
+	if (config_setting_get_member(g, "goto") == NULL && s == NULL &&
+	    r->variants == NULL)
+		conf_error(c, g, "rule \"%s\": needs 'goto', 'action' or "
+		    "both", r->name);
+}
+
+/* When rule r's action may be sent: quiet_hours, window and delay. */
+static void
+conf_rule_timing(struct conf_ctx *c, struct rule *r, config_setting_t *g)
+{
+	config_setting_t	*s;
+	const char		*v;
+
+	if ((v = conf_string(c, g, "quiet_hours")) != NULL) {
+		if (quiet_hours_parse(v, NULL, NULL) != 0)
+			conf_error(c, config_setting_get_member(g,
+			    "quiet_hours"), "rule \"%s\": bad quiet_hours "
+			    "\"%s\" (use \"21:00-08:00\")", r->name, v);
+		else
+			r->quiet_hours = xstrdup(v);
+	}
+	conf_window(c, r, config_setting_get_member(g, "window"));
+	if ((s = config_setting_get_member(g, "delay")) != NULL &&
+	    (v = conf_string(c, g, "delay")) != NULL &&
+	    (duration_parse(v, &r->delay) != 0 || r->delay <= 0)) {
+		conf_error(c, s, "rule \"%s\": bad delay \"%s\" (a duration "
+		    "longer than 0s: 45s, 15m, 12h, 30d or 2w)", r->name, v);
+		r->delay = 0;
+	}
+	if ((r->window != NULL || r->delay > 0) && r->instance == NULL &&
+	    r->variants == NULL)
+		conf_error(c, g, "rule \"%s\": 'window' and 'delay' apply "
+		    "to an action: the rule has none", r->name);
+}
+
 /* Read one rule (expressions are compiled later, once all journeys are
  * known). */
 static void
@@ -687,55 +749,14 @@ conf_rule(struct conf_ctx *c, struct journey *j, struct rule *r,
 	else if (v != NULL)
 		r->when_src = xstrdup(v);
 
-	if ((v = conf_string(c, g, "goto")) != NULL) {
-		r->go = journey_stage(j, v);
-		if (r->go == -1)
-			conf_error(c, config_setting_get_member(g, "goto"),
-			    "rule \"%s\": goto: no stage \"%s\" in journey "
-			    "\"%s\"", r->name, v, j->name);
-	}
-	if ((s = config_setting_get_member(g, "action")) != NULL) {
-		if (!config_setting_is_group(s))
-			conf_error(c, s, "rule \"%s\": 'action' must be a "
-			    "group { plugin = ...; }", r->name);
-		else if ((v = conf_string(c, s, "plugin")) == NULL)
-			conf_error(c, s, "rule \"%s\": the action needs "
-			    "'plugin'", r->name);
-		else
-			r->instance = xstrdup(v);
-	}
-	conf_variants(c, r, g);
-	if (config_setting_get_member(g, "goto") == NULL && s == NULL &&
-	    r->variants == NULL)
-		conf_error(c, g, "rule \"%s\": needs 'goto', 'action' or "
-		    "both", r->name);
-
+	conf_rule_effect(c, j, r, g);
 	if ((v = conf_string(c, g, "repeat")) != NULL &&
 	    strcmp(v, "once") != 0) {
 		conf_duration(c, g, "repeat", &r->repeat, 0);
 	}
 	conf_int(c, g, "holdout", &r->holdout, 0, 100);
 	conf_bool(c, g, "ignore_limits", &r->ignore_limits);
-	if ((v = conf_string(c, g, "quiet_hours")) != NULL) {
-		if (quiet_hours_parse(v, NULL, NULL) != 0)
-			conf_error(c, config_setting_get_member(g,
-			    "quiet_hours"), "rule \"%s\": bad quiet_hours "
-			    "\"%s\" (use \"21:00-08:00\")", r->name, v);
-		else
-			r->quiet_hours = xstrdup(v);
-	}
-	conf_window(c, r, config_setting_get_member(g, "window"));
-	if ((s = config_setting_get_member(g, "delay")) != NULL &&
-	    (v = conf_string(c, g, "delay")) != NULL &&
-	    (duration_parse(v, &r->delay) != 0 || r->delay <= 0)) {
-		conf_error(c, s, "rule \"%s\": bad delay \"%s\" (a duration "
-		    "longer than 0s: 45s, 15m, 12h, 30d or 2w)", r->name, v);
-		r->delay = 0;
-	}
-	if ((r->window != NULL || r->delay > 0) && r->instance == NULL &&
-	    r->variants == NULL)
-		conf_error(c, g, "rule \"%s\": 'window' and 'delay' apply "
-		    "to an action: the rule has none", r->name);
+	conf_rule_timing(c, r, g);
 }
 
 /* Read one journey. */
@@ -1079,6 +1100,131 @@ conf_read(const char *path, char **text, struct problems *probs)
 	return 0;
 }
 
+/* The top-level settings of root, apart from the plugins, the journeys
+ * and the segments, into cf. */
+static void
+conf_globals(struct conf_ctx *c, struct config *cf, config_setting_t *root)
+{
+	config_setting_t	*s;
+	const char		*v;
+
+	v = conf_string(c, root, "database");
+	cf->database = xstrdup(v != NULL ? v :
+	    LOCALSTATEDIR "/lib/journeyd/journeyd.db");
+	v = conf_string(c, root, "plugin_dir");
+	cf->plugin_dir = xstrdup(v != NULL ? v : PLUGINDIR);
+	conf_plugin_path(c, cf, config_setting_get_member(root,
+	    "plugin_path"));
+	if ((v = conf_string(c, root, "spool_dir")) != NULL)
+		cf->spool_dir = xstrdup(v);
+	if ((v = conf_string(c, root, "default_timezone")) != NULL) {
+		if (!tz_valid(v))
+			conf_error(c, config_setting_get_member(root,
+			    "default_timezone"), "unknown time zone \"%s\" "
+			    "(an IANA name like \"Europe/Berlin\"; is tzdata "
+			    "installed?)", v);
+		cf->default_timezone = xstrdup(v);
+	}
+	if ((v = conf_string(c, root, "metrics_file")) != NULL)
+		cf->metrics_file = xstrdup(v);
+	conf_duration(c, root, "interval", &cf->interval, 0);
+	conf_duration(c, root, "retry_min", &cf->retry_min, 0);
+	conf_duration(c, root, "retry_max", &cf->retry_max, 0);
+	conf_duration(c, root, "retry_for", &cf->retry_for, 1);
+	conf_int(c, root, "workers", &cf->workers, 1, 256);
+	if ((v = conf_string(c, root, "react")) != NULL &&
+	    strcmp(v, "off") == 0)
+		cf->react = REACT_OFF;
+	else if (v != NULL && duration_parse(v, &cf->react) != 0)
+		conf_error(c, config_setting_get_member(root, "react"),
+		    "'react': bad duration \"%s\" (use \"1s\", \"10s\" or "
+		    "\"off\")", v);
+	if ((s = config_setting_get_member(root, "http")) != NULL)
+		cf->http = conf_http(c, s);
+	if ((s = config_setting_get_member(root, "retention")) != NULL)
+		conf_retention(c, cf, s);
+	if (cf->retry_max < cf->retry_min)
+		problems_add(c->probs, c->path, conf_line(
+		    config_setting_get_member(root, "retry_max")),
+		    "retry_max is shorter than retry_min");
+}
+
+/* The plugin instances of the group plugins (NULL for none) into cf. */
+static void
+conf_plugins(struct conf_ctx *c, struct config *cf, config_setting_t *plugins)
+{
+	int	 n;
+
+	if (plugins == NULL)
+		return;
+	if (!config_setting_is_group(plugins)) {
+		conf_error(c, plugins, "'plugins' must be a group "
+		    "{ name = { ... }; ... }");
+		return;
+	}
+	n = config_setting_length(plugins);
+	cf->instances = xcalloc(n, sizeof *cf->instances);
+	for (int i = 0; i < n; i++)
+		cf->instances[cf->ninstances++] = conf_instance(c,
+		    config_setting_get_elem(plugins, i));
+}
+
+/* The journeys of the list journeys (NULL for none) into cf. Returns the
+ * list, or NULL when there is none or it is not a list. */
+static config_setting_t *
+conf_journeys(struct conf_ctx *c, struct config *cf, config_setting_t *journeys)
+{
+	config_setting_t	*s;
+	int			 n;
+
+	if (journeys == NULL)
+		return NULL;
+	if (config_setting_type(journeys) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(journeys) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(journeys) == 0)) {
+		conf_error(c, journeys, "'journeys' must be a list "
+		    "( { ... }, ... )");
+		return NULL;
+	}
+	n = config_setting_length(journeys);
+	cf->journeys = xcalloc(n, sizeof *cf->journeys);
+	for (int i = 0; i < n; i++) {
+		s = config_setting_get_elem(journeys, i);
+		cf->njourneys++;
+		if (!config_setting_is_group(s)) {
+			conf_error(c, s, "a journey must be a group { ... }");
+			cf->journeys[i].name = xstrdup("?");
+			continue;
+		}
+		conf_journey(c, cf, &cf->journeys[i], s);
+	}
+	return journeys;
+}
+
+/* Read path's text into lc (its includes relative to its folder). 0, or
+ * -1 with the problem added to probs. */
+static int
+conf_parse(config_t *lc, const char *path, struct problems *probs)
+{
+	char	*text = NULL;
+	int	 rc = -1;
+
+	if (conf_read(path, &text, probs) != 0)
+		return -1;
+	if (config_read_string(lc, text) == CONFIG_TRUE)
+		rc = 0;
+	else if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+		problems_add(probs, config_error_file(lc) ?
+		    config_error_file(lc) : path, 0, "cannot read the config "
+		    "file");
+	else
+		problems_add(probs, config_error_file(lc) ?
+		    config_error_file(lc) : path, config_error_line(lc), "%s",
+		    config_error_text(lc));
+	free(text);
+	return rc;
+}
+
 /* Load and validate a config file. */
 struct config *
 config_load(const char *path, struct problems *probs)
@@ -1086,9 +1232,8 @@ config_load(const char *path, struct problems *probs)
 	struct conf_ctx		 c = { path, probs, NULL, NULL, 0 };
 	struct config		*cf;
 	config_t		 lc;
-	config_setting_t	*root, *plugins, *journeys, *s;
-	const char		*v;
-	char			*dir, *text = NULL;
+	config_setting_t	*root, *journeys;
+	char			*dir;
 	int			 before = probs->n;
 
 	cf = xcalloc(1, sizeof *cf);
@@ -1103,108 +1248,22 @@ config_load(const char *path, struct problems *probs)
 	config_init(&lc);
 	dir = xstrdup(path);
 	config_set_include_dir(&lc, dirname(dir));
-	if (conf_read(path, &text, probs) != 0)
+	if (conf_parse(&lc, path, probs) != 0)
 		goto out;
-	if (config_read_string(&lc, text) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			problems_add(probs, config_error_file(&lc) ?
-			    config_error_file(&lc) : path, 0, "cannot read "
-			    "the config file");
-		else
-			problems_add(probs, config_error_file(&lc) ?
-			    config_error_file(&lc) : path,
-			    config_error_line(&lc), "%s",
-			    config_error_text(&lc));
-		goto out;
-	}
 	if (sqlite3_open(":memory:", &c.json) != SQLITE_OK)
 		fatalx("sqlite: cannot open an in-memory database");
 	root = config_root_setting(&lc);
 	conf_check_keys(&c, root, conf_top_keys, "the config");
-
-	v = conf_string(&c, root, "database");
-	cf->database = xstrdup(v != NULL ? v :
-	    LOCALSTATEDIR "/lib/journeyd/journeyd.db");
-	v = conf_string(&c, root, "plugin_dir");
-	cf->plugin_dir = xstrdup(v != NULL ? v : PLUGINDIR);
-	conf_plugin_path(&c, cf, config_setting_get_member(root,
-	    "plugin_path"));
-	if ((v = conf_string(&c, root, "spool_dir")) != NULL)
-		cf->spool_dir = xstrdup(v);
-	if ((v = conf_string(&c, root, "default_timezone")) != NULL) {
-		if (!tz_valid(v))
-			conf_error(&c, config_setting_get_member(root,
-			    "default_timezone"), "unknown time zone \"%s\" "
-			    "(an IANA name like \"Europe/Berlin\"; is tzdata "
-			    "installed?)", v);
-		cf->default_timezone = xstrdup(v);
-	}
-	if ((v = conf_string(&c, root, "metrics_file")) != NULL)
-		cf->metrics_file = xstrdup(v);
-	conf_duration(&c, root, "interval", &cf->interval, 0);
-	conf_duration(&c, root, "retry_min", &cf->retry_min, 0);
-	conf_duration(&c, root, "retry_max", &cf->retry_max, 0);
-	conf_duration(&c, root, "retry_for", &cf->retry_for, 1);
-	conf_int(&c, root, "workers", &cf->workers, 1, 256);
-	if ((v = conf_string(&c, root, "react")) != NULL &&
-	    strcmp(v, "off") == 0)
-		cf->react = REACT_OFF;
-	else if (v != NULL && duration_parse(v, &cf->react) != 0)
-		conf_error(&c, config_setting_get_member(root, "react"),
-		    "'react': bad duration \"%s\" (use \"1s\", \"10s\" or "
-		    "\"off\")", v);
-	if ((s = config_setting_get_member(root, "http")) != NULL)
-		cf->http = conf_http(&c, s);
-	if ((s = config_setting_get_member(root, "retention")) != NULL)
-		conf_retention(&c, cf, s);
-	if (cf->retry_max < cf->retry_min)
-		problems_add(probs, path, conf_line(config_setting_get_member(
-		    root, "retry_max")), "retry_max is shorter than retry_min");
-
-	if ((plugins = config_setting_get_member(root, "plugins")) != NULL) {
-		if (!config_setting_is_group(plugins))
-			conf_error(&c, plugins, "'plugins' must be a group "
-			    "{ name = { ... }; ... }");
-		else {
-			int n = config_setting_length(plugins);
-			cf->instances = xcalloc(n, sizeof *cf->instances);
-			for (int i = 0; i < n; i++) {
-				s = config_setting_get_elem(plugins, i);
-				cf->instances[cf->ninstances++] =
-				    conf_instance(&c, s);
-			}
-		}
-	}
-	if ((journeys = config_setting_get_member(root, "journeys")) != NULL) {
-		if (config_setting_type(journeys) != CONFIG_TYPE_LIST &&
-		    !(config_setting_type(journeys) == CONFIG_TYPE_ARRAY &&
-		    config_setting_length(journeys) == 0)) {
-			conf_error(&c, journeys, "'journeys' must be a list "
-			    "( { ... }, ... )");
-			journeys = NULL;
-		} else {
-			int n = config_setting_length(journeys);
-			cf->journeys = xcalloc(n, sizeof *cf->journeys);
-			for (int i = 0; i < n; i++) {
-				s = config_setting_get_elem(journeys, i);
-				cf->njourneys++;
-				if (!config_setting_is_group(s)) {
-					conf_error(&c, s, "a journey must be "
-					    "a group { ... }");
-					cf->journeys[i].name = xstrdup("?");
-					continue;
-				}
-				conf_journey(&c, cf, &cf->journeys[i], s);
-			}
-		}
-	}
+	conf_globals(&c, cf, root);
+	conf_plugins(&c, cf, config_setting_get_member(root, "plugins"));
+	journeys = conf_journeys(&c, cf, config_setting_get_member(root,
+	    "journeys"));
 	conf_segments(&c, cf, config_setting_get_member(root, "segments"));
 	if (probs->n == before)
 		conf_check_segments(&c, cf, config_setting_get_member(root,
 		    "segments"));
 	if (probs->n == before && journeys != NULL)
 		conf_compile(&c, cf, journeys);
-
 	if (probs->n == before && journeys != NULL)
 		conf_actions(&c, cf, journeys);
 	if (probs->n == before)
@@ -1216,7 +1275,6 @@ out:
 	sqlite3_close(c.json);
 	config_destroy(&lc);
 	free(dir);
-	free(text);
 	if (probs->n != before) {
 		config_free(cf);
 		return NULL;
