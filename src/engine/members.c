@@ -338,7 +338,9 @@ journey_queue(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
 
 /* Is subject sid still in journey j, not exited, at the stage rule r's
  * goto took it to (stage), or for a rule without goto at one of its stages
- * (any stage when r names none)? 1, 0, or -1. */
+ * (any stage when r names none)? For an on = "enter" rule, in the journey
+ * at any stage is enough (SPEC §14.5: its delayed action is cancelled only
+ * when the subject leaves the journey). 1, 0, or -1. */
 int
 journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
     int64_t sid, const char *stage)
@@ -353,6 +355,10 @@ journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
 	sqlite3_bind_int64(st, 2, sid);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
+		if (r->on_enter) {
+			rc = 1;
+			break;
+		}
 		if (r->go >= 0) {
 			rc = strcmp(stage, (const char *)sqlite3_column_text(
 			    st, 0)) == 0;

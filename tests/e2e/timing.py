@@ -4,7 +4,9 @@ dropped) across a weekend and a daylight-saving change; window and quiet
 hours both apply. A delay queues the action that much later; when it
 comes due it goes out if the subject is still at the rule's stage, and is
 held, reason 'cancelled', if it left the stage or the journey, also when
-the daemon was killed with SIGKILL while the actions waited."""
+the daemon was killed with SIGKILL while the actions waited. An on-enter
+rule's delayed action is cancelled only when the subject left the journey
+(SPEC §14.5): one that moved on to a later stage still gets it."""
 import calendar
 import time
 from jdtest import Env, track, identify, eq, check, done
@@ -28,6 +30,8 @@ journeys = (
       { name = "pay"; stage = "trial"; when = "count('pay') >= 1"; goto = "paid";
         action = { plugin = "note"; }; delay = "1h"; },
       { name = "remind"; stage = "trial"; when = "true"; delay = "2h";
+        action = { plugin = "note"; }; },
+      { name = "hello"; stage = "trial"; on = "enter"; delay = "2h";
         action = { plugin = "note"; }; }
     ); }
 );
@@ -86,8 +90,8 @@ with Env() as env:
                       for u in ("stay", "payer", "quitter")])
     env.once("2026-04-01T09:00:00Z")
     d = rows(env, "d")
-    eq({k[0]: v for k, v in d.items()},
-       {u: (0, ts("2026-04-01T11:00:00Z"), None) for u in ("stay", "payer", "quitter")},
+    eq(d, {(u, r): (0, ts("2026-04-01T11:00:00Z"), None)
+           for u in ("stay", "payer", "quitter") for r in ("remind", "hello")},
        "delay 2h: queued, due two hours later")
     env.import_lines([track("payer", "pay", "2026-04-01T09:30:00Z"),
                       track("quitter", "quit", "2026-04-01T09:30:00Z")])
@@ -97,20 +101,24 @@ with Env() as env:
                and env.stage("quitter", "d") is not None
                and env.stage("quitter", "d")[1] == "exited",
                "the daemon's tick to move the payer and exit the quitter", proc=p)
-    eq(waiting(env), 4, "at 10:00 the delayed actions still wait (the payer's welcome too)")
+    eq(waiting(env), 7, "at 10:00 the delayed actions still wait (the payer's pay too)")
     p.kill()
     p.wait()
-    eq(waiting(env), 4, "killed with SIGKILL while they wait: still queued")
+    eq(waiting(env), 7, "killed with SIGKILL while they wait: still queued")
     p = service(env, log, now="2026-04-01T11:00:00Z")
     wait_until(lambda: waiting(env) == 0, "the delayed actions to come due", proc=p)
     eq(stop(p), 0, "SIGTERM: exit 0")
     d = rows(env, "d")
     eq({k: (v[0], v[2]) for k, v in d.items()},
        {("stay", "remind"): (2, None), ("payer", "remind"): (5, "cancelled"),
-        ("quitter", "remind"): (5, "cancelled"), ("payer", "pay"): (2, None)},
+        ("quitter", "remind"): (5, "cancelled"), ("payer", "pay"): (2, None),
+        ("stay", "hello"): (2, None), ("payer", "hello"): (2, None),
+        ("quitter", "hello"): (5, "cancelled")},
        "when due: sent to who stayed, cancelled for who left the stage or the journey; "
-       "a goto's delayed action goes out while the subject stays where it led")
+       "a goto's delayed action goes out while the subject stays where it led; "
+       "an on-enter one goes out to who moved on in the journey, even to its last stage")
     eq([(e["rule"], e["status"], e.get("reason")) for e in env.show("payer")["history"]
-        if e["what"] == "action"], [("remind", "held", "cancelled"), ("pay", "done", None)],
+        if e["what"] == "action" and e["rule"] != "hello"],
+       [("remind", "held", "cancelled"), ("pay", "done", None)],
        "show: the cancelled action is held, reason cancelled")
 done()
