@@ -3,7 +3,7 @@
  * API's GET /v1/subjects/ID): its id, kind, traits, account or users, its
  * journeys, and its history with each action's current status, built as one
  * JSON object by one statement. An action of a rule with variants has its
- * "variant".
+ * "variant"; an anonymous subject has "anonymous": true.
  */
 #include "config.h"
 
@@ -11,7 +11,7 @@
 
 /* The SQL of a subject's document as one JSON object. */
 static const char subject_json_sql[] =
-	"SELECT json_object("
+	"SELECT json_patch(json_object("
 	" 'id', s.id,"
 	" 'kind', CASE s.kind WHEN 1 THEN 'account' ELSE 'user' END,"
 	" 'traits', json(s.traits),"
@@ -43,7 +43,10 @@ static const char subject_json_sql[] =
 	 * parts (its index), not a column of the outer query (a scan). */
 	"   FROM (SELECT * FROM history_steps WHERE subject = ?1"
 	"     ORDER BY hid, part) h"
-	"   LEFT JOIN outbox o ON o.aid = h.action))"
+	"   LEFT JOIN outbox o ON o.aid = h.action)),"
+	/* An anonymous subject (anon:ID) says so; a user or an account has
+	 * no such key. */
+	" json_object('anonymous', CASE s.kind WHEN 2 THEN json('true') END))"
 	" FROM subjects s WHERE s.sid = ?1";
 
 /* The document of subject sid (from store_subject), a string the caller

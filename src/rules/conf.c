@@ -638,10 +638,10 @@ conf_rule_on(struct conf_ctx *c, struct rule *r, config_setting_t *g)
 	    config_setting_get_member(g, "variants") == NULL)
 		conf_error(c, s, "rule \"%s\": on = \"enter\" needs an "
 		    "'action' (or 'variants')", r->name);
-	if (config_setting_get_member(g, "repeat") != NULL)
-		conf_error(c, config_setting_get_member(g, "repeat"), "rule "
-		    "\"%s\": 'repeat' does not apply to on = \"enter\": it "
-		    "fires once for every entry", r->name);
+	if ((s = config_setting_get_member(g, "repeat")) != NULL)
+		problems_warn(c->probs, conf_file(c, s), conf_line(s), "rule "
+		    "\"%s\": 'repeat' does not apply to on = \"enter\" (it "
+		    "fires once for every entry): ignored", r->name);
 }
 
 /* What rule r (group g of journey j) does: its goto, and its action or
@@ -754,6 +754,8 @@ conf_rule(struct conf_ctx *c, struct journey *j, struct rule *r,
 	    strcmp(v, "once") != 0) {
 		conf_duration(c, g, "repeat", &r->repeat, 0);
 	}
+	if (r->on_enter)
+		r->repeat = 0;
 	conf_int(c, g, "holdout", &r->holdout, 0, 100);
 	conf_bool(c, g, "ignore_limits", &r->ignore_limits);
 	conf_rule_timing(c, r, g);

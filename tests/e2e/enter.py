@@ -90,11 +90,24 @@ with Env() as env:
     for bad, want in [
         ('on = "leave";', 'the only event is "enter"'),
         ('on = "enter"; goto = "pro";', "cannot also have 'goto'"),
-        ('on = "enter"; repeat = "1d";', "'repeat' does not apply"),
     ]:
         env.write_conf(CONF.replace('on = "enter"; action = { plugin = "log"; }; },',
                                     bad + ' action = { plugin = "log"; }; },', 1))
         r = env.jd("--check", check_rc=1)
         check(want in r.stderr and ":" in r.stderr.split(" ")[0], "--check: " + want, r.stderr)
+
+    # repeat on such a rule does not apply: --check warns, and it is ignored.
+    env.write_conf(CONF.replace('on = "enter"; action = { plugin = "log"; }; },',
+                                'on = "enter"; repeat = "1h"; action = { plugin = "log"; }; },', 1))
+    r = env.jd("--check")
+    line = [i for i, l in enumerate(open(env.conf).read().split("\n"), 1) if "repeat" in l][0]
+    want = ("%s:%d: warning: rule \"welcome\": 'repeat' does not apply to "
+            "on = \"enter\"" % (env.conf, line))
+    check(want in r.stderr,
+          "--check warns that repeat does not apply, at its line, and exits 0", r.stderr)
+    env.import_lines([track("again", "signup", "2026-03-05T00:00:00Z")])
+    for now in ("2026-03-05T10:00:00Z", "2026-03-05T12:00:00Z", "2026-03-06T12:00:00Z"):
+        env.once(now)
+    eq(fired(env, "again"), ["welcome"], "an entry fires once, whatever its repeat")
 
 done()

@@ -133,6 +133,11 @@ with Env() as env:
        "each bad message named as FILE:LINE#INDEX: reason")
     eq(r.stdout, "imported 3, duplicates 0, rejected 2\n",
        "the good messages of the envelope are kept")
+    doc = env.show("anon:anon-2")
+    eq((doc["id"], doc["kind"], doc.get("anonymous"), doc["journeys"]),
+       ("anon-2", "user", True, {}),
+       "show anon:ID: the anonymous subject, said to be anonymous, in no journey")
+    check("anonymous" not in env.show("cy"), "a user's document has no 'anonymous'")
 
     # 3. alias: an earlier user, already in a journey, merges into the new.
     write(env.path("alias.jsonl"), [
