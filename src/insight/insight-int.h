@@ -16,15 +16,17 @@ struct stats_prop {
 };
 void		 stats_prop(long x, long n, struct stats_prop *);
 
-/* A group against its reference: below STATS_MIN_EACH converted or not
- * converted in either group, nothing is computed but the difference. */
+/* A group against its reference. EMPTY: a group has no subjects, nothing
+ * is computed. NOVAR: no variation in either group, no z-test. FEW: all is
+ * computed, but below STATS_MIN_EACH converted or not converted in a group
+ * the normal approximation is rough. */
 #define STATS_MIN_EACH	10
-enum stats_verdict { STATS_EMPTY, STATS_TOO_FEW, STATS_OK };
+enum stats_verdict { STATS_EMPTY, STATS_NOVAR, STATS_FEW, STATS_OK };
 struct stats_lift {
 	enum stats_verdict verdict;
 	double	 diff;		/* p1 - p0 (not when EMPTY) */
-	double	 lo, hi;	/* its 95% Wald interval (OK only) */
-	double	 z, pvalue;	/* pooled z-test (OK only) */
+	double	 lo, hi;	/* its 95% Wald interval (not when EMPTY) */
+	double	 z, pvalue;	/* pooled z-test (FEW and OK only) */
 };
 void		 stats_lift(long x1, long n1, long x0, long n0,
 		    struct stats_lift *);

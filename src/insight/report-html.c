@@ -270,18 +270,19 @@ html_group(FILE *f, const struct report_experiment *ex, int i)
 	if (i == ex->ref)
 		fprintf(f, "<td class=\"g\" colspan=\"3\">reference</td>"
 		    "</tr>\n");
-	else if (g->lift.verdict != STATS_OK)
+	else if (g->lift.verdict == STATS_EMPTY)
 		fprintf(f, "<td>-</td><td>-</td><td>-</td></tr>\n");
 	else
 		fprintf(f, "<td>%s</td><td>%s to %s</td><td>%s</td></tr>\n",
 		    report_pp(g->lift.diff, d, sizeof d),
 		    report_pp(g->lift.lo, lo, sizeof lo),
 		    report_pp(g->lift.hi, hi, sizeof hi),
+		    g->lift.verdict == STATS_NOVAR ? "-" :
 		    report_pvalue(g->lift.pvalue, p, sizeof p));
 }
 
 /* An experiment's table: a row per group, then a sentence for each group
- * too small to compare. */
+ * whose lift is missing or rough. */
 static void
 html_experiment_table(FILE *f, const struct report_experiment *ex)
 {

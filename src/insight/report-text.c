@@ -42,13 +42,14 @@ text_group(FILE *f, const struct report_experiment *ex, int i)
 	    g->reached, report_pct(g->reached, g->subjects, pct, sizeof pct));
 	if (i == ex->ref)
 		fprintf(f, "  %s\n", "reference");
-	else if (g->lift.verdict != STATS_OK)
+	else if (g->lift.verdict == STATS_EMPTY)
 		fprintf(f, "  %9s\n", "-");
 	else {
 		snprintf(ci, sizeof ci, "%s to %s", report_pp(g->lift.lo, lo,
 		    sizeof lo), report_pp(g->lift.hi, hi, sizeof hi));
 		fprintf(f, "  %9s %16s %8s\n", report_pp(g->lift.diff, d,
-		    sizeof d), ci, report_pvalue(g->lift.pvalue, p, sizeof p));
+		    sizeof d), ci, g->lift.verdict == STATS_NOVAR ? "-" :
+		    report_pvalue(g->lift.pvalue, p, sizeof p));
 	}
 }
 
@@ -56,8 +57,8 @@ text_group(FILE *f, const struct report_experiment *ex, int i)
  * An experiment: the summary line (every treated group together against
  * the held-out one), then a row per group: subjects, reached, conversion,
  * and, against the reference, the difference in conversion in percentage
- * points, its 95% interval and the p-value; a sentence for each group too
- * small to compare.
+ * points, its 95% interval and the p-value; a sentence for each group
+ * whose lift is missing or rough.
  */
 static void
 text_experiment(FILE *f, const struct report_experiment *ex)

@@ -513,8 +513,8 @@ report_pvalue(double p, char *out, size_t len)
 	return out;
 }
 
-/* Why group g of ex is not compared with the reference, in a sentence;
- * NULL when it is. */
+/* What to know of group g of ex against the reference, in a sentence: why
+ * its lift is missing or rough; NULL when there is nothing to say. */
 const char *
 report_verdict(const struct report_experiment *ex,
     const struct report_group *g, char *out, size_t len)
@@ -528,10 +528,16 @@ report_verdict(const struct report_experiment *ex,
 		snprintf(out, len, "No lift yet: the %s group has no subjects.",
 		    g->subjects == 0 ? g->name : ref->name);
 		return out;
-	case STATS_TOO_FEW:
-		snprintf(out, len, "Too few subjects to say whether %s differs "
-		    "from %s: each group needs at least %d who reached the "
-		    "next stage and %d who did not.", g->name, ref->name,
+	case STATS_NOVAR:
+		snprintf(out, len, "No p-value for %s against %s: in both "
+		    "groups %s subject reached the next stage.", g->name,
+		    ref->name, g->reached == 0 ? "no" : "every");
+		return out;
+	case STATS_FEW:
+		snprintf(out, len, "Few subjects: the interval and p-value of "
+		    "%s against %s are rough (a normal approximation, which "
+		    "wants at least %d who reached the next stage and %d who "
+		    "did not in each group).", g->name, ref->name,
 		    STATS_MIN_EACH, STATS_MIN_EACH);
 		return out;
 	}

@@ -11,10 +11,13 @@
  * p-value = erfc(|z|/√2).
  *
  * These are normal approximations, good only when each group has enough
- * of both outcomes. The rule: each of the two groups needs at least
- * STATS_MIN_EACH subjects who converted and STATS_MIN_EACH who did not;
- * otherwise nothing is said but why. (It also rules out a zero pooled
- * variance, where z is undefined.)
+ * of both outcomes. The rule of thumb: each of the two groups needs at
+ * least STATS_MIN_EACH subjects who converted and STATS_MIN_EACH who did
+ * not. Below it the numbers are still given (SPEC §15 asks for them
+ * whatever the size) and the report says they are rough. With a zero
+ * pooled variance (no subject of either group converted, or every one
+ * did) z is undefined: the difference and its interval, both 0, are
+ * given, the p-value is not.
  */
 #include "config.h"
 
@@ -51,8 +54,9 @@ stats_too_few(long x, long n)
 }
 
 /* Group x1 of n1 against its reference x0 of n0: the difference in
- * conversion, its interval, z and the p-value; sl->verdict says whether
- * there were enough subjects to compute them. */
+ * conversion, its interval, z and the p-value; sl->verdict says which of
+ * them could be computed, and whether there were enough subjects for the
+ * approximation. */
 void
 stats_lift(long x1, long n1, long x0, long n0, struct stats_lift *sl)
 {
@@ -66,16 +70,17 @@ stats_lift(long x1, long n1, long x0, long n0, struct stats_lift *sl)
 	p1 = (double)x1 / n1;
 	p0 = (double)x0 / n0;
 	sl->diff = p1 - p0;
-	if (stats_too_few(x1, n1) || stats_too_few(x0, n0)) {
-		sl->verdict = STATS_TOO_FEW;
-		return;
-	}
 	se = sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0);
 	sl->lo = sl->diff - STATS_Z95 * se;
 	sl->hi = sl->diff + STATS_Z95 * se;
+	if (x1 + x0 == 0 || x1 + x0 == n1 + n0) {
+		sl->verdict = STATS_NOVAR;
+		return;
+	}
 	pool = (double)(x1 + x0) / (double)(n1 + n0);
 	sep = sqrt(pool * (1 - pool) * (1.0 / n1 + 1.0 / n0));
 	sl->z = sl->diff / sep;
 	sl->pvalue = erfc(fabs(sl->z) / sqrt(2.0));
-	sl->verdict = STATS_OK;
+	sl->verdict = stats_too_few(x1, n1) || stats_too_few(x0, n0) ?
+	    STATS_FEW : STATS_OK;
 }

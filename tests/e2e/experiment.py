@@ -105,16 +105,26 @@ with Env() as env:
     eq(out[at + 3].split(), ["held", "out", str(nh), str(xh), "%.1f%%" % (100 * xh / nh),
                              "reference"], "text: the held-out group is the reference")
 
-    # The small experiment: numbers, and a sentence instead of a lift.
+    # The small experiment: every number still, and a sentence that they
+    # are rough (SPEC §15 gives no minimum size).
     th = {u for u in tiny if holdout_bucket("tiny/hint/" + u) < 50}
     tt = set(tiny) - th
+    check(th and tt and 0 < len(tiny_go) < len(tiny), "both tiny groups have subjects, "
+          "and the pooled variance is not 0", (len(th), len(tt)))
+    sd, slo, shi, sp = lift(len(tt & tiny_go), len(tt), len(th & tiny_go), len(th))
     at = [i for i, l in enumerate(out) if l.startswith("  holdout hint (50%)")][0]
-    eq(out[at + 2].split(), ["treated", str(len(tt)), str(len(tt & tiny_go)),
-                             "%.1f%%" % (100 * len(tt & tiny_go) / len(tt)), "-"],
-       "text: a small group's numbers, no lift")
-    eq(out[at + 4], "    Too few subjects to say whether treated differs from held out: "
-       "each group needs at least 10 who reached the next stage and 10 who did not.",
-       "text: the sentence when the sample is too small")
+    row = out[at + 2].split()
+    eq(row[:4], ["treated", str(len(tt)), str(len(tt & tiny_go)),
+                 "%.1f%%" % (100 * len(tt & tiny_go) / len(tt))],
+       "text: a small group's numbers")
+    near(row[4], 100 * sd, 1, "text: a small group's lift")
+    near(row[5], 100 * slo, 1, "text: a small group's interval, low")
+    near(row[7], 100 * shi, 1, "text: a small group's interval, high")
+    near(row[8], sp, 3, "text: a small group's p-value")
+    eq(out[at + 4], "    Few subjects: the interval and p-value of treated against held "
+       "out are rough (a normal approximation, which wants at least 10 who reached "
+       "the next stage and 10 who did not in each group).",
+       "text: the sentence when the sample is small")
 
     # The page: the same numbers in its table, each group's interval in
     # its chart's description; and --html - writes it to standard output.
@@ -142,8 +152,8 @@ with Env() as env:
     check(m is not None, "html: the chart describes each group's interval", desc)
     for text, value in zip(m.groups(), wald(xt, nt) + wald(xh, nh)):
         near(text, 100 * value, 1, "html: chart interval %s" % text)
-    check("Too few subjects to say whether treated differs from held out" in page,
-          "html: the sentence for the small experiment")
+    check("Few subjects: the interval and p-value of treated against held out are rough"
+          in page, "html: the sentence for the small experiment")
     for bad in ("<script", "http://", "https://", "src=", "url("):
         check(bad not in page, "html: self-contained, no %r" % bad)
 done()

@@ -81,25 +81,36 @@ test_lift_sign(void **state)
 	assert_true(fabs(a.pvalue - b.pvalue) < EPS);
 }
 
-/* Too few to say: fewer than STATS_MIN_EACH of either outcome in either
- * group (a zero pooled variance among them), or an empty group. */
+/* Small groups: everything computed, said to be rough (FEW) below
+ * STATS_MIN_EACH of either outcome in either group; no variation at all:
+ * the difference and its interval but no z-test (NOVAR); an empty group:
+ * nothing (EMPTY). */
 static void
-test_lift_too_few(void **state)
+test_lift_small(void **state)
 {
-	struct stats_lift	 sl;
+	struct stats_lift	 sl, ok;
 
 	(void)state;
 	stats_lift(9, 100, 50, 100, &sl);	/* 9 converted */
-	assert_int_equal(sl.verdict, STATS_TOO_FEW);
+	assert_int_equal(sl.verdict, STATS_FEW);
 	assert_true(fabs(sl.diff - -0.41) < EPS);
+	/* The same formulas as for a large sample. */
+	assert_true(fabs(sl.lo - (-0.41 - 1.96 * sqrt(0.09 * 0.91 / 100 +
+	    0.25 / 100))) < EPS);
+	assert_true(fabs(sl.z - -0.41 / sqrt(0.295 * 0.705 * 0.02)) < EPS);
+	assert_true(sl.pvalue > 0 && sl.pvalue < 1e-9);
 	stats_lift(50, 100, 91, 100, &sl);	/* 9 did not */
-	assert_int_equal(sl.verdict, STATS_TOO_FEW);
+	assert_int_equal(sl.verdict, STATS_FEW);
+	stats_lift(3, 8, 1, 9, &sl);		/* a handful */
+	assert_int_equal(sl.verdict, STATS_FEW);
+	assert_true(fabs(sl.pvalue - 0.200441) < 1e-5);
+	stats_lift(10, 20, 10, 20, &ok);	/* just enough */
+	assert_int_equal(ok.verdict, STATS_OK);
 	stats_lift(0, 500, 0, 500, &sl);	/* pooled variance 0 */
-	assert_int_equal(sl.verdict, STATS_TOO_FEW);
-	stats_lift(500, 500, 500, 500, &sl);
-	assert_int_equal(sl.verdict, STATS_TOO_FEW);
-	stats_lift(10, 20, 10, 20, &sl);	/* just enough */
-	assert_int_equal(sl.verdict, STATS_OK);
+	assert_int_equal(sl.verdict, STATS_NOVAR);
+	assert_true(sl.diff == 0 && sl.lo == 0 && sl.hi == 0);
+	stats_lift(500, 500, 7, 7, &sl);
+	assert_int_equal(sl.verdict, STATS_NOVAR);
 	stats_lift(0, 0, 10, 20, &sl);
 	assert_int_equal(sl.verdict, STATS_EMPTY);
 	stats_lift(10, 20, 0, 0, &sl);
@@ -207,7 +218,7 @@ test_render(const struct report *rp, int (*fn)(const struct report *,
 }
 
 /* The text: the stages, the summary line, a row per group, a sentence for
- * the group too small to compare. */
+ * the group whose numbers are rough. */
 static void
 test_render_text(void **state)
 {
@@ -231,11 +242,12 @@ test_render_text(void **state)
 	    "      95% CI (pp)  p-value\n"
 	    "    short                   200       60       30.0%      +10.0"
 	    "    +1.6 to +18.4    0.021\n"
-	    "    story                    30        5       16.7%          -\n"
+	    "    story                    30        5       16.7%       -3.3"
+	    "   -17.8 to +11.1    0.668\n"
 	    "    held out                200       40       20.0%  reference\n"
-	    "    Too few subjects to say whether story differs from held out: "
-	    "each group needs at least 10 who reached the next stage and 10 "
-	    "who did not.\n");
+	    "    Few subjects: the interval and p-value of story against held "
+	    "out are rough (a normal approximation, which wants at least 10 "
+	    "who reached the next stage and 10 who did not in each group).\n");
 	free(s);
 	report_free(rp);
 }
@@ -269,8 +281,11 @@ test_render_html(void **state)
 	assert_non_null(strstr(s, "<tr><th scope=\"row\">held out</th><td>200"
 	    "</td><td>40</td><td>20.0% (14.5\xe2\x80\x93" "25.5%)</td>"
 	    "<td class=\"g\" colspan=\"3\">reference</td></tr>"));
-	assert_non_null(strstr(s, "<p class=\"note\">Too few subjects to say "
-	    "whether story differs from held out"));
+	assert_non_null(strstr(s, "<tr><th scope=\"row\">story</th><td>30"
+	    "</td><td>5</td><td>16.7% (3.3\xe2\x80\x93" "30.0%)</td><td>-3.3"
+	    "</td><td>-17.8 to +11.1</td><td>0.668</td></tr>"));
+	assert_non_null(strstr(s, "<p class=\"note\">Few subjects: the "
+	    "interval and p-value of story against held out are rough"));
 	assert_non_null(strstr(s, "<title id=\"e0-0-t\">Conversion by group"));
 	/* Three groups, three bars; each interval is a line and two
 	 * whiskers; the scale ends at 50% (the highest top is 36.4%). */
@@ -375,7 +390,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lift_known),
 		cmocka_unit_test(test_lift_sign),
-		cmocka_unit_test(test_lift_too_few),
+		cmocka_unit_test(test_lift_small),
 		cmocka_unit_test(test_prop),
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_render_text),
