@@ -115,17 +115,23 @@ signals_setup(void)
 }
 
 /* Load a config and, with plugins, start its plugin instances; with
- * secrets, read the HTTP API's key and TLS files too. Every problem is
- * logged. */
+ * secrets, read the HTTP API's key and TLS files too, first. Every problem
+ * is logged: when a secret is missing, the plugins are still loaded, not
+ * started, to say what is wrong with them too. */
 static struct config *
 load(const char *path, int plugins, int secrets)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
+	int		 bad = 0;
 
-	if ((cf = config_load(path, &probs)) != NULL && ((plugins &&
-	    plugins_load(cf, PLUGINS_START, &probs) != 0) || (secrets &&
-	    config_load_secrets(cf, &probs) != 0))) {
+	if ((cf = config_load(path, &probs)) != NULL) {
+		bad = secrets && config_load_secrets(cf, &probs) != 0;
+		if (plugins && plugins_load(cf, bad ? 0 : PLUGINS_START,
+		    &probs) != 0)
+			bad = 1;
+	}
+	if (bad) {
 		config_free(cf);
 		cf = NULL;
 	}
@@ -553,9 +559,11 @@ check_config(const char *path)
 	struct problems	 probs = { 0 };
 	struct config	*cf;
 
+	/* Every problem at once: the secrets are read even when a plugin
+	 * is wrong. */
 	if ((cf = config_load(path, &probs)) != NULL &&
-	    (plugins_load(cf, 0, &probs) != 0 ||
-	    config_load_secrets(cf, &probs) != 0)) {
+	    (plugins_load(cf, 0, &probs) != 0) +
+	    (config_load_secrets(cf, &probs) != 0) > 0) {
 		config_free(cf);
 		cf = NULL;
 	}

@@ -85,3 +85,15 @@ assert_no_grep "plain: no contradictory second message" "is required" "$T/out"
 conf "$T/creds"
 check "a folder" 1
 assert_grep "a folder: said" "is a folder, not a file" "$T/out"
+
+# Every problem at once: a plugin's secret and the HTTP API's key both
+# missing are both reported, not the second only once the first is fixed.
+write_conf <<EOF2
+http = { listen = "127.0.0.1:0"; write_key_file = "$T/creds/write-keys"; };
+plugins = { crm = { module = "secret"; token_file = "$T/creds/none.token"; }; };
+journeys = ( { name = "j"; entry = "count('signup') >= 1"; stages = [ "new" ];
+  rules = ( { name = "tell"; when = "true"; action = { plugin = "crm"; }; } ); } );
+EOF2
+check "a plugin's secret and the HTTP key missing" 1
+assert_grep "both: the plugin's" "'token_file' \"$T/creds/none.token\" is missing" "$T/out"
+assert_grep "both: the HTTP API's" "write-keys" "$T/out"
