@@ -587,13 +587,19 @@ report_html_file(const struct report *rp, const char *path)
 	int	 rc = 0;
 
 	if ((f = fopen(tmp, "w")) == NULL) {
-		fprintf(stderr, "journeyctl: %s: %s\n", tmp, strerror(errno));
+		/* Named as given: the temporary file is ours, not the
+		 * user's. */
+		fprintf(stderr, "journeyctl: report --html: cannot write "
+		    "\"%s\": %s%s\n", path, strerror(errno), errno == ENOENT ?
+		    " (its folder does not exist: create it, or name another "
+		    "file)" : "");
 		free(tmp);
 		return -1;
 	}
 	if ((report_render_html(rp, f) != 0) | (fclose(f) != 0) ||
 	    rename(tmp, path) != 0) {
-		fprintf(stderr, "journeyctl: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "journeyctl: report --html: cannot write "
+		    "\"%s\": %s\n", path, strerror(errno));
 		unlink(tmp);
 		rc = -1;
 	}

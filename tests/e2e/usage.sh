@@ -117,3 +117,7 @@ assert_no_grep "report --html -: no text report mixed in" "^report at" "$T/out"
 run "report --html FILE" 0 ctl report --html "$T/r.html"
 assert_grep "report --html FILE: the text on stdout" "^report at" "$T/out"
 assert_grep "report --html FILE: the page" "</html>" "$T/r.html"
+run "report --html into a missing folder" 1 ctl report --html "$T/nowhere/r.html"
+assert_grep "a missing folder: the file named as given, and what to do" \
+    "report --html: cannot write \"$T/nowhere/r.html\": No such file or directory (its folder does not exist" "$T/err"
+assert_no_grep "a missing folder: no temporary file named" "r.html.tmp" "$T/err"
