@@ -1111,6 +1111,16 @@ conf_globals(struct conf_ctx *c, struct config *cf, config_setting_t *root)
 	const char		*v;
 
 	v = conf_string(c, root, "database");
+	/* A PostgreSQL connection string (SPEC §16) is not taken for a
+	 * file's path, which would say that a folder "postgresql:" is
+	 * missing; it is not printed either: it may hold a password. */
+	if (v != NULL && (strncmp(v, "postgresql://", 13) == 0 ||
+	    strncmp(v, "postgres://", 11) == 0 || (strchr(v, '=') != NULL &&
+	    (strstr(v, "dbname=") != NULL || strstr(v, "host=") != NULL))))
+		conf_error(c, config_setting_get_member(root, "database"),
+		    "'database': a PostgreSQL connection string; this build "
+		    "of journeyd keeps its data in SQLite only: give the path "
+		    "of a database file");
 	cf->database = xstrdup(v != NULL ? v :
 	    LOCALSTATEDIR "/lib/journeyd/journeyd.db");
 	v = conf_string(c, root, "plugin_dir");

@@ -51,6 +51,8 @@ expect_problem "wrong type" 7 "'entry' must be a string" "s/entry = \"count('sig
 expect_problem "duplicate rule" 11 'duplicate rule "first-ride"' 's/name = "nudge"/name = "first-ride"/'
 expect_problem "syntax error" 3 "syntax error" 's/interval = "1m";/interval = = "1m";/'
 expect_problem "type error" 10 "string" "s/count('ride') >= 1/count('ride') >= 'x'/"
+expect_problem "a PostgreSQL database" 1 "'database': a PostgreSQL connection string; this build of journeyd keeps its data in SQLite only" 's|^database = .*|database = "postgresql://jd:s3cret@127.0.0.1/journeyd";|'
+assert_no_grep "a PostgreSQL database: its password not printed" "s3cret" "$T/out"
 
 # Experiments and timing (SPEC §15), on the nudge rule's line 12.
 A='action = { plugin = "note"; };'
