@@ -546,7 +546,7 @@ cmd_explain(struct config *cf, sqlite3 *db, struct ctl_args *a)
 {
 	sqlite3_stmt		*st;
 	const char		*id = a->pos[0];
-	int64_t			 sid, now;
+	int64_t			 sid, now, until;
 	int			 kind, as_of = a->opt[0] != NULL;
 	char			 when[32];
 
@@ -561,6 +561,14 @@ cmd_explain(struct config *cf, sqlite3 *db, struct ctl_args *a)
 	printf("%s %s at %s\n", kind == SUBJECT_ACCOUNT ? "account" : "user",
 	    kind == SUBJECT_ACCOUNT ? id + 8 : id, time_format(now, when,
 	    sizeof when));
+	/* Retention deleted events that were there at T: say so, rather
+	 * than explain as if they had never been. */
+	if (as_of && (until = subject_pruned_until(db, sid)) > now)
+		printf("note: retention has pruned this %s's events up to %s: "
+		    "as of an earlier time, reads without a window count all "
+		    "that was pruned, and reads with one see none of it\n",
+		    kind == SUBJECT_ACCOUNT ? "account" : "user", time_format(
+		    until, when, sizeof when));
 	st = store_prepare(db, "SELECT stage, status, entered FROM members "
 	    "WHERE journey = ?1 AND subject = ?2");
 	for (int i = 0; i < cf->njourneys; i++) {

@@ -38,6 +38,7 @@ void		 metrics_print_ingest(FILE *, const struct ingest_metrics *);
 
 /* subject.c: a subject's document, as `show --json` prints it. */
 char		*subject_json(sqlite3 *, int64_t sid);
+int64_t		 subject_pruned_until(sqlite3 *, int64_t sid);
 
 /*
  * report.c: the funnel of every journey and its experiments. report_run

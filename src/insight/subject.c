@@ -70,3 +70,23 @@ subject_json(sqlite3 *db, int64_t sid)
 	sqlite3_finalize(st);
 	return doc;
 }
+
+/* The time of the newest event that retention pruned of subject sid (an
+ * account: of its users), which explain --now before it cannot see as it
+ * was; 0 when none was, -1 on a database error. */
+int64_t
+subject_pruned_until(sqlite3 *db, int64_t sid)
+{
+	sqlite3_stmt	*st;
+	int64_t		 until = -1;
+
+	if ((st = store_try_prepare(db, "SELECT coalesce(max(last_ts), 0) "
+	    "FROM events_pruned WHERE subject = ?1 OR subject IN (SELECT "
+	    "sid FROM subjects WHERE account = ?1)")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, sid);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		until = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return until;
+}

@@ -157,6 +157,17 @@ with Env() as kept, Env() as plain:
     check(sizes[-1][1] > sizes[26][1] * 1.5, "without it, it grows")
     check(sizes[-1][0] * 2 < sizes[-1][1], "with retention it is less than half the size")
 
+    # explain --now before what was pruned says so; after it, or without
+    # --now, there is nothing to say.
+    r = kept.ctl("explain", "u1", "--now", "2025-03-01T00:00:00Z")
+    check(re.search(r"^note: retention has pruned this user's events up to "
+                    r"2025-\d\d-\d\dT[0-9:]{8}Z: as of an earlier time", r.stdout, re.M),
+          "explain --now before the pruned events: a note says so", r.stdout)
+    r = kept.ctl("explain", "u1", "--now", "2026-01-01T00:00:00Z")
+    check("note: retention" not in r.stdout, "explain --now after them: no note", r.stdout)
+    r = plain.ctl("explain", "u1", "--now", "2025-03-01T00:00:00Z")
+    check("note: retention" not in r.stdout, "without retention: no note", r.stdout)
+
     # A replay of the first weeks does not count pruned events twice.
     before = reads(kept)
     r = kept.import_lines(week(0) + week(1))
