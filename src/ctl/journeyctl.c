@@ -468,7 +468,22 @@ struct explain_member {
 	char	 stage[256];
 };
 
-/* Explain the rules of journey j for a member at its stage. */
+/* The head of rule r's lines: its name and what it does. */
+static void
+explain_rule_head(const struct journey *j, const struct rule *r)
+{
+	printf("  rule %s", r->name);
+	if (r->go >= 0)
+		printf(" (goto %s)", j->stages[r->go].name);
+	if (r->nvariants > 0)
+		printf(" (%d variants)", r->nvariants);
+	else if (r->instance != NULL)
+		printf(" (action %s)", r->instance);
+}
+
+/* Explain the rules of journey j for a member at its stage; for one not
+ * in it (m->member 0, or exited), name each and say why it does not
+ * apply. */
 static void
 explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
     int64_t now, const struct explain_member *m)
@@ -483,13 +498,12 @@ explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
 		for (int s = 0; s < r->nstages; s++)
 			if (strcmp(r->stages[s], m->stage) == 0)
 				applies = 1;
-		printf("  rule %s", r->name);
-		if (r->go >= 0)
-			printf(" (goto %s)", j->stages[r->go].name);
-		if (r->nvariants > 0)
-			printf(" (%d variants)", r->nvariants);
-		else if (r->instance != NULL)
-			printf(" (action %s)", r->instance);
+		explain_rule_head(j, r);
+		if (!m->member || m->status == MEMBER_EXITED) {
+			printf(": not evaluated, %s\n", m->member ? "exited "
+			    "the journey" : "not in the journey");
+			continue;
+		}
 		if (!applies) {
 			printf(": not at its stage\n");
 			continue;
@@ -536,8 +550,7 @@ explain_journey(sqlite3 *db, const struct journey *j, int64_t sid,
 			buf_free(&out);
 		}
 	}
-	if (m->member && m->status != MEMBER_EXITED)
-		explain_rules(db, j, sid, now, m);
+	explain_rules(db, j, sid, now, m);
 }
 
 /* journeyctl explain ID [--now TIME] */

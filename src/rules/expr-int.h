@@ -153,10 +153,14 @@ struct parser {
 	int			 in_where;	/* in a selector's condition */
 	const struct seg_chain	*chain;
 	int			 cycle;		/* the error is a cycle */
+	int			 syntax_failed;	/* the error is one of syntax */
+	int			 lenient;	/* types unchecked: syntax first */
 };
 
 void		 parse_error(struct parser *, size_t offset, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+void		 parse_syntax_error(struct parser *, size_t offset,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
 int		 parse_enter(struct parser *);
 int		 lex_next(struct parser *);
 int		 tok_is(const struct parser *, const char *);

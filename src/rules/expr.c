@@ -47,6 +47,23 @@ parse_error(struct parser *p, size_t offset, const char *fmt, ...)
 	snprintf(p->err, p->errlen, "%s at column %zu", msg, offset + 1);
 }
 
+/* Record the first error, one of syntax (of the lexer, or a token out of
+ * place), which expr_compile() reports before any other. */
+void
+parse_syntax_error(struct parser *p, size_t offset, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[256];
+
+	if (p->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	parse_error(p, offset, "%s", msg);
+	p->syntax_failed = 1;
+}
+
 /* Go one level deeper (parenthesis, argument, not, minus), up to a limit. */
 int
 parse_enter(struct parser *p)
@@ -76,15 +93,15 @@ lex_number(struct parser *p, size_t i)
 	if (isalpha((unsigned char)s[i]) || s[i] == '_') {
 		for (j = i; isalnum((unsigned char)s[j]) || s[j] == '_'; j++)
 			;
-		if (t->is_float || j != i + 1 || strchr("smhdw", s[i]) == NULL) {
-			parse_error(p, start, "bad number '%.*s'",
+		if (t->is_float || j != i + 1 || strchr("smhdwy", s[i]) == NULL) {
+			parse_syntax_error(p, start, "bad number '%.*s'",
 			    (int)(j - start), s + start);
 			return -1;
 		}
 		text = xstrndup(s + start, j - start);
 		if (duration_parse(text, &t->i) != 0) {
 			free(text);
-			parse_error(p, start, "duration too large");
+			parse_syntax_error(p, start, "duration too large");
 			return -1;
 		}
 		free(text);
@@ -100,7 +117,7 @@ lex_number(struct parser *p, size_t i)
 		t->i = strtoll(text, NULL, 10);
 	free(text);
 	if (errno == ERANGE) {
-		parse_error(p, start, "number too large");
+		parse_syntax_error(p, start, "number too large");
 		return -1;
 	}
 	t->kind = TOK_NUMBER;
@@ -122,13 +139,13 @@ lex_string(struct parser *p, size_t i)
 	for (i++; s[i] != '\''; i++) {
 		if (s[i] == '\0') {
 			buf_free(&b);
-			parse_error(p, start, "unterminated string");
+			parse_syntax_error(p, start, "unterminated string");
 			return -1;
 		}
 		if (s[i] == '\\') {
 			if (s[i + 1] != '\'' && s[i + 1] != '\\') {
 				buf_free(&b);
-				parse_error(p, i, "bad escape in string "
+				parse_syntax_error(p, i, "bad escape in string "
 				    "(only \\' and \\\\)");
 				return -1;
 			}
@@ -184,7 +201,7 @@ lex_next(struct parser *p)
 	case '%': kind = TOK_PERCENT; break;
 	case '=':
 		if (s[i + 1] != '=') {
-			parse_error(p, i, "unexpected '=' (use ==)");
+			parse_syntax_error(p, i, "unexpected '=' (use ==)");
 			return -1;
 		}
 		kind = TOK_EQ;
@@ -192,7 +209,7 @@ lex_next(struct parser *p)
 		break;
 	case '!':
 		if (s[i + 1] != '=') {
-			parse_error(p, i, "unexpected '!' (use not or !=)");
+			parse_syntax_error(p, i, "unexpected '!' (use not or !=)");
 			return -1;
 		}
 		kind = TOK_NE;
@@ -208,9 +225,9 @@ lex_next(struct parser *p)
 		break;
 	default:
 		if (isprint((unsigned char)s[i]))
-			parse_error(p, i, "unexpected character '%c'", s[i]);
+			parse_syntax_error(p, i, "unexpected character '%c'", s[i]);
 		else
-			parse_error(p, i, "unexpected character \\x%02x",
+			parse_syntax_error(p, i, "unexpected character \\x%02x",
 			    (unsigned char)s[i]);
 		return -1;
 	}
@@ -234,11 +251,11 @@ tok_unexpected(struct parser *p)
 	size_t			 len = t->end - t->start;
 
 	if (t->kind == TOK_END)
-		parse_error(p, t->start, "unexpected end of expression");
+		parse_syntax_error(p, t->start, "unexpected end of expression");
 	else if (t->kind == TOK_STRING)
-		parse_error(p, t->start, "unexpected string");
+		parse_syntax_error(p, t->start, "unexpected string");
 	else
-		parse_error(p, t->start, "unexpected '%.*s'",
+		parse_syntax_error(p, t->start, "unexpected '%.*s'",
 		    (int)(len > 32 ? 32 : len), p->src + t->start);
 }
 
@@ -416,7 +433,7 @@ cmp_code_of(enum token_kind op)
 static int
 check_bool(struct parser *p, const char *word, const struct node *n)
 {
-	if (n->type == EXPR_BOOL)
+	if (n->type == EXPR_BOOL || p->lenient)
 		return 0;
 	parse_error(p, n->start, "'%s' needs a boolean, got %s", word,
 	    type_name(n->type));
@@ -427,7 +444,7 @@ check_bool(struct parser *p, const char *word, const struct node *n)
 static int
 check_number(struct parser *p, const struct node *n)
 {
-	if (n->type == EXPR_NUM || n->type == EXPR_ANY)
+	if (n->type == EXPR_NUM || n->type == EXPR_ANY || p->lenient)
 		return 0;
 	parse_error(p, n->start, "cannot do arithmetic on %s",
 	    type_name(n->type));
@@ -442,7 +459,7 @@ check_stage_name(struct parser *p, const struct node *call,
 	const struct config	*conf = p->scope->conf;
 	const struct journey	*j;
 
-	if (conf == NULL || call->kind != NODE_CALL ||
+	if (p->lenient || conf == NULL || call->kind != NODE_CALL ||
 	    call->func != FUNC_STAGE || lit->kind != NODE_STRING ||
 	    (j = config_journey(conf, call->s)) == NULL ||
 	    journey_stage(j, lit->s) >= 0)
@@ -459,6 +476,8 @@ check_compare(struct parser *p, enum token_kind op, const struct node *l,
 {
 	enum expr_type	 lt = l->type, rt = r->type;
 
+	if (p->lenient)
+		return 0;
 	if (lt == EXPR_BOOL || rt == EXPR_BOOL) {
 		if ((lt != EXPR_BOOL && lt != EXPR_ANY) ||
 		    (rt != EXPR_BOOL && rt != EXPR_ANY)) {
@@ -514,7 +533,7 @@ parse_primary(struct parser *p)
 			return NULL;
 		p->depth--;
 		if (t->kind != TOK_RPAREN) {
-			parse_error(p, t->start, "expected ')'");
+			parse_syntax_error(p, t->start, "expected ')'");
 			node_free(n);
 			return NULL;
 		}
@@ -522,7 +541,7 @@ parse_primary(struct parser *p)
 		n->end = t->end;
 		break;
 	case TOK_END:
-		parse_error(p, t->start, "expected a value");
+		parse_syntax_error(p, t->start, "expected a value");
 		return NULL;
 	default:
 		tok_unexpected(p);
@@ -648,6 +667,8 @@ parse_item(struct parser *p)
 static int
 check_item(struct parser *p, const struct node *x, const struct node *item)
 {
+	if (p->lenient)
+		return 0;
 	if (x->type != EXPR_ANY && item->type != x->type) {
 		parse_error(p, item->start, "cannot compare %s with %s",
 		    type_name(x->type), type_name(item->type));
@@ -668,7 +689,7 @@ parse_in(struct parser *p, struct node *x)
 	if (lex_next(p) != 0)
 		goto fail;
 	if (p->tok.kind != TOK_LPAREN) {
-		parse_error(p, p->tok.start, "expected '(' after 'in'");
+		parse_syntax_error(p, p->tok.start, "expected '(' after 'in'");
 		goto fail;
 	}
 	do {
@@ -680,7 +701,7 @@ parse_in(struct parser *p, struct node *x)
 			goto fail;
 	} while (p->tok.kind == TOK_COMMA);
 	if (p->tok.kind != TOK_RPAREN) {
-		parse_error(p, p->tok.start, "expected ')'");
+		parse_syntax_error(p, p->tok.start, "expected ')'");
 		goto fail;
 	}
 	n->end = p->tok.end;
@@ -784,7 +805,7 @@ parse_root(struct parser *p)
 	if (lex_next(p) != 0)
 		goto fail;
 	if (p->tok.kind == TOK_END) {
-		parse_error(p, p->tok.start, "empty expression");
+		parse_syntax_error(p, p->tok.start, "empty expression");
 		goto fail;
 	}
 	if ((root = parse_or(p)) == NULL)
@@ -793,7 +814,7 @@ parse_root(struct parser *p)
 		tok_unexpected(p);
 		goto fail;
 	}
-	if (root->type != EXPR_BOOL) {
+	if (root->type != EXPR_BOOL && !p->lenient) {
 		parse_error(p, root->start, "expected a boolean expression, "
 		    "got %s", type_name(root->type));
 		goto fail;
@@ -806,6 +827,39 @@ fail:
 	p->tok.s = NULL;
 	node_free(root);
 	return NULL;
+}
+
+/*
+ * After an error in p that is not one of syntax, parse src again without
+ * checking the operands' types, and when that finds a syntax error,
+ * report it instead: a missing ')' after "count('ride' >= 1" is the
+ * mistake, not the comparison of a string with a number it would
+ * otherwise be read as (SPEC §6's example).
+ */
+static void
+expr_syntax_first(const char *src, struct parser *p)
+{
+	struct parser	 q;
+	struct expr	*e;
+	struct node	*root;
+	char		 err[256];
+
+	q = *p;
+	q.expr = e = xcalloc(1, sizeof *e);
+	e->src = xstrdup(src != NULL ? src : "");
+	e->subject = p->expr->subject;
+	q.src = e->src;
+	q.pos = 0;
+	memset(&q.tok, 0, sizeof q.tok);
+	q.err = err;
+	q.errlen = sizeof err;
+	q.failed = q.syntax_failed = q.cycle = q.depth = q.in_where = 0;
+	q.lenient = 1;
+	root = parse_root(&q);
+	node_free(root);
+	expr_free(e);
+	if (q.syntax_failed)
+		snprintf(p->err, p->errlen, "%s", err);
 }
 
 /* Parse and type-check an expression, which must be a boolean. */
@@ -835,6 +889,8 @@ expr_compile(const char *src, const struct expr_scope *scope, char *err,
 	if (p.scope->conf != NULL && p.scope->conf->default_timezone != NULL)
 		e->default_tz = xstrdup(p.scope->conf->default_timezone);
 	if ((e->root = parse_root(&p)) == NULL) {
+		if (!p.syntax_failed && !p.cycle)
+			expr_syntax_first(src, &p);
 		expr_free(e);
 		return NULL;
 	}

@@ -341,7 +341,7 @@ parse_args(struct parser *p, struct node **args, int *nargs, size_t *end)
 		}
 	}
 	if (p->tok.kind != TOK_RPAREN) {
-		parse_error(p, p->tok.start, "expected ')'");
+		parse_syntax_error(p, p->tok.start, "expected ')'");
 		return -1;
 	}
 	*end = p->tok.end;
@@ -438,14 +438,14 @@ parse_func(struct parser *p, int *account, char *fname, size_t len)
 		if (lex_next(p) != 0)
 			return NULL;
 		if (p->tok.kind != TOK_DOT) {
-			parse_error(p, p->tok.start, "expected '.' after "
+			parse_syntax_error(p, p->tok.start, "expected '.' after "
 			    "'account'");
 			return NULL;
 		}
 		if (lex_next(p) != 0)
 			return NULL;
 		if (p->tok.kind != TOK_NAME) {
-			parse_error(p, p->tok.start, "expected a function "
+			parse_syntax_error(p, p->tok.start, "expected a function "
 			    "after 'account.'");
 			return NULL;
 		}
@@ -468,7 +468,7 @@ parse_func(struct parser *p, int *account, char *fname, size_t len)
 	    lex_next(p) != 0)
 		return NULL;
 	if (p->tok.kind != TOK_LPAREN) {
-		parse_error(p, p->tok.start, "expected '(' after '%s'", fname);
+		parse_syntax_error(p, p->tok.start, "expected '(' after '%s'", fname);
 		return NULL;
 	}
 	return def;

@@ -189,6 +189,9 @@ with Env() as env:
           "before it fired, hello holds and may fire", r.stdout)
     r = env.ctl("explain", "hist", "--now", "2026-02-05T09:00:00Z")
     check("journey steps: not in it" in r.stdout, "before the first tick it was in no journey", r.stdout)
+    check("  rule hello (action note): not evaluated, not in the journey\n" in r.stdout,
+          "explain names every rule, also of a journey the subject is not in, and why "
+          "it does not apply", r.stdout)
     r = env.ctl("explain", "hist", "--now", "2026-02-25T09:00:00Z")
     check("attr('plan') = 'pass' (needs == 'pass'): yes" in r.stdout, "the trait as it was set later", r.stdout)
     r = env.ctl("explain", "hist")

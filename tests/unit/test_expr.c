@@ -329,6 +329,14 @@ test_syntax_errors(void **state)
 		{ "count('ride', 30d >= 1", "rider",
 		  "expected ')' at column 23" },
 		{ "count('ride'", "rider", "expected ')' at column 13" },
+		/* SPEC §6's example: the syntax error, not the comparison
+		 * of a string with a number the text would otherwise be;
+		 * with the ')' there, that is the error. */
+		{ "count('ride' >= 1", "rider", "expected ')' at column 18" },
+		{ "count('ride' >= 1)", "rider",
+		  "cannot compare a string with a number at column 14" },
+		{ "count('ride', 1y) >= 1 and 'a' + 1 >= (2", "rider",
+		  "expected ')' at column 41" },
 		{ "attr('plan", "rider", "unterminated string at column 6" },
 		{ "attr('plan') == 'a", "rider",
 		  "unterminated string at column 17" },
@@ -632,7 +640,7 @@ test_arithmetic_logic(void **state)
 	check_ids("10 - 2 - 3 == 5", "rider", "u1,u2,u3,u4");
 	check_ids("0.5 + 0.25 == 0.75", "rider", "u1,u2,u3,u4");
 	check_ids("1d == 86400 and 2w == 14d and 15m == 900 and 12h == 720m "
-	    "and 45s == 45", "rider", "u1,u2,u3,u4");
+	    "and 45s == 45 and 1y == 365d", "rider", "u1,u2,u3,u4");
 	check_ids("true", "rider", "u1,u2,u3,u4");
 	check_ids("false", "rider", "");
 	check_ids("true == false", "rider", "");
