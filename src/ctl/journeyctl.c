@@ -427,23 +427,25 @@ explain_members_at(sqlite3 *db, int64_t sid, int64_t now)
 }
 
 /* Say when an action rule that holds will not fire again: fired once
- * already, or within its repeat period, since the subject entered. */
+ * already (a re-entry does not reset it), or within its repeat period. */
 static void
 explain_fired(sqlite3 *db, const struct journey *j, const struct rule *r,
-    int64_t sid, int64_t entered, int64_t now)
+    int64_t sid, int64_t now)
 {
 	sqlite3_stmt	*st;
 	char		 when[32], next[32], every[32];
 	int64_t		 last;
 
-	st = store_prepare(db, "SELECT max(ts) FROM history WHERE subject = ?1 "
-	    "AND journey = ?2 AND rule = ?3 AND what = 'action' AND ts <= ?4 "
-	    "AND ts >= ?5");
+	/* The history, or the firing's record that retention keeps when it
+	 * prunes the history. */
+	st = store_prepare(db, "SELECT max(ts) FROM (SELECT ts FROM history "
+	    "WHERE subject = ?1 AND journey = ?2 AND rule = ?3 AND what = "
+	    "'action' AND ts <= ?4 UNION ALL SELECT last FROM firings WHERE "
+	    "subject = ?1 AND journey = ?2 AND rule = ?3 AND last <= ?4)");
 	sqlite3_bind_int64(st, 1, sid);
 	sqlite3_bind_text(st, 2, j->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
-	sqlite3_bind_int64(st, 5, entered);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		last = sqlite3_column_int64(st, 0);
@@ -511,8 +513,12 @@ explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
 		buf_init(&out);
 		expr_explain(r->when, db, sid, now, j->name, 4, &out, &holds);
 		printf(": %s", holds ? "holds" : "does not hold");
-		if (holds && r->go < 0 && r->instance != NULL)
-			explain_fired(db, j, r, sid, m->entered, now);
+		if (r->on_enter)
+			printf(" (on = \"enter\": it fires when the subject "
+			    "enters its stage, not later)");
+		else if (holds && r->go < 0 && (r->instance != NULL ||
+		    r->nvariants > 0))
+			explain_fired(db, j, r, sid, now);
 		printf("\n%s", out.s ? out.s : "");
 		buf_free(&out);
 	}

@@ -357,11 +357,9 @@ tick_entry(struct tick *t)
 		return -1;
 	if (n == 0)
 		return 0;
-	/* Only a subject that was in the journey before has firings. */
-	if (j->reenter && eng_fixed(t, "DELETE FROM firings WHERE journey = "
-	    ":journey AND subject IN (SELECT subject FROM temp.tick_new)",
-	    NULL, NULL, 0) < 0)
-		return -1;
+	/* A re-entry keeps the subject's firings: a "once" rule fires at
+	 * most once per subject (SPEC §5), whatever its comings and goings,
+	 * and a repeat counts from its last firing. */
 	t->nnew = t->entrants = n;
 	t->stats->entered += n;
 	if (j->nstages == 1)
@@ -670,6 +668,21 @@ tick_transition(struct tick *t, int ri, int pass)
 	return n;
 }
 
+/* Append " AND" the condition that action rule r may fire for subject sid:
+ * it never fired for it ("once"), or not within its repeat period. */
+static void
+tick_unfired_sql(const struct rule *r, const char *sid, struct sql *q)
+{
+	buf_printf(&q->text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
+	    "f.journey = :journey AND f.subject = %s AND f.rule = ", sid);
+	sql_add_text(q, r->name);
+	if (r->repeat > 0) {
+		buf_puts(&q->text, " AND f.last > :now - ");
+		sql_add_int(q, r->repeat);
+	}
+	buf_puts(&q->text, ")");
+}
+
 /* The statement of tick_action finding the entrants of action rule r
  * apart, by their masks' settled stages: by the rule's bit when it was
  * folded into them, else by its condition over them alone, their
@@ -686,6 +699,9 @@ tick_apart_sql(struct tick *t, const struct rule *r, int bit, struct sql *q)
 		    "n.subject");
 	buf_puts(&q->text, " WHERE m.status IN (0, 1)");
 	tick_stage_filter(q, r, "m.stage");
+	/* Only a journey one may enter again has entrants that fired. */
+	if (t->j->reenter)
+		tick_unfired_sql(r, "n.subject", q);
 	if (bit >= 0)
 		buf_printf(&q->text, " AND (m.mask >> %d) & 1", bit);
 	else {
@@ -709,14 +725,8 @@ tick_action_sql(struct tick *t, const struct rule *r, int apart,
 	if (apart)
 		buf_puts(&q->text, " AND NOT EXISTS (SELECT 1 FROM "
 		    "temp.tick_new n WHERE n.subject = m.subject)");
-	buf_puts(&q->text, " AND NOT EXISTS (SELECT 1 FROM firings f WHERE "
-	    "f.journey = :journey AND f.subject = s.sid AND f.rule = ");
-	sql_add_text(q, r->name);
-	if (r->repeat > 0) {
-		buf_puts(&q->text, " AND f.last > :now - ");
-		sql_add_int(q, r->repeat);
-	}
-	buf_puts(&q->text, ") AND (");
+	tick_unfired_sql(r, "s.sid", q);
+	buf_puts(&q->text, " AND (");
 	expr_sql(r->when, q);
 	buf_puts(&q->text, ")");
 }
@@ -745,7 +755,7 @@ tick_action_run(struct tick *t, int ri, int kind, int apart)
 /*
  * Action rule ri fires for the subjects at its stages for whom it holds and
  * whose last firing is older than repeat (or never, for once). The
- * entrants that climbed (who have no firings: new, or deleted at re-entry)
+ * entrants that climbed (who have no firings, unless they entered again)
  * are found apart, by their masks' settled stages. The members that were
  * there before the entry, if any, are evaluated as usual.
  */

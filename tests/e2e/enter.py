@@ -2,7 +2,8 @@
 every entry into its stage, also for a fast climber that passed through it
 within one tick and settled higher; its `when` is evaluated at the tick's
 time and, when false then, that entry fires nothing, later either; a
-re-entry after an exit is a new entry; a hand-off's entry fires too; and
+re-entry after an exit is a new entry (a "once" rule stays fired); a
+hand-off's entry fires too; and
 --check refuses what makes no sense."""
 from jdtest import Env, track, identify, eq, check, done
 
@@ -15,6 +16,7 @@ journeys = (
     rules = (
       { name = "welcome"; stage = "new"; on = "enter"; action = { plugin = "log"; }; },
       { name = "activate"; stage = "new"; when = "count('use') >= 1"; goto = "active"; },
+      { name = "tip"; stage = "new"; when = "has('tipme')"; action = { plugin = "log"; }; },
       { name = "pro"; stage = "active"; when = "attr('plan') == 'pro'"; goto = "pro"; },
       { name = "coupon"; stage = "active"; on = "enter"; when = "has('coupon')";
         action = { plugin = "log"; }; },
@@ -71,14 +73,26 @@ with Env() as env:
     eq(len(env.sql("SELECT 1 FROM outbox WHERE rule = 'hello'")), 1,
        "the hand-off's entry fired once, not on every tick")
 
-    # Exit and re-enter: a new entry, a new welcome.
+    # A "once" rule fires once per subject (SPEC §5).
+    env.import_lines([identify("slow", {"tipme": True})])
+    env.once("2026-03-02T11:00:00Z")
+    eq(fired(env, "slow"), ["welcome", "tip"], "the once rule tip fired")
+
+    # Exit and re-enter: a new entry, a new welcome; not a second tip.
     env.import_lines([identify("slow", {"gone": True})])
     env.once("2026-03-03T09:00:00Z")
     eq(env.stage("slow", "app"), ("new", "exited"), "slow left")
     env.import_lines([identify("slow", {"gone": False})])
     env.once("2026-03-04T09:00:00Z")
     eq(env.stage("slow", "app"), ("new", "active"), "slow came back")
-    eq(fired(env, "slow"), ["welcome", "welcome"], "a re-entry is a new entry")
+    eq(fired(env, "slow"), ["welcome", "tip", "welcome"],
+       "a re-entry is a new entry; a once rule does not fire again after it")
+    r = env.ctl("explain", "slow")
+    check("rule tip (action log): holds, but will not fire again (once, already fired at "
+          "2026-03-02T11:00:00Z)" in r.stdout, "explain says so, across the re-entry", r.stdout)
+    check("rule welcome (action log): holds (on = \"enter\": it fires when the subject "
+          "enters its stage, not later)" in r.stdout, "explain says when an on-enter rule fires",
+          r.stdout)
 
     # A dry run says what an entry would fire, and changes nothing.
     env.import_lines([track("dry", "signup", "2026-03-04T00:00:00Z")])
