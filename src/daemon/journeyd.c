@@ -137,6 +137,8 @@ load(const char *path, int plugins, int secrets)
 	}
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
+	for (int i = 0; i < probs.nwarnings; i++)
+		log_warn("%s", probs.warnings[i]);
 	problems_free(&probs);
 	return cf;
 }

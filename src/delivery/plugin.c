@@ -47,7 +47,7 @@ plugin_type_name(enum jd_type t)
  * -1 with why. */
 static int
 plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
-    char **text, char *why, size_t whylen)
+    char **text, char *why, size_t whylen, struct problems *probs)
 {
 	int64_t		 d;
 
@@ -64,7 +64,7 @@ plugin_check_value(const struct jd_setting *def, const struct conf_value *v,
 		}
 		if (def->type == JD_T_FILE) {
 			*text = conf_path_readable(v->text, def->description,
-			    why, whylen);
+			    why, whylen, probs, v->file, v->line);
 			return *text != NULL ? 0 : -1;
 		}
 		break;
@@ -304,7 +304,7 @@ plugin_load(struct instance *inst, const struct config *cf,
 		}
 		text = NULL;
 		if (plugin_check_value(&table[k], v, &text, why,
-		    sizeof why) != 0)
+		    sizeof why, probs) != 0)
 			problems_add(probs, v->file, v->line, "plugin instance "
 			    "'%s': '%s' %s", inst->name, v->key, why);
 		host_settings_set(rt->settings, k, text);
@@ -374,7 +374,7 @@ plugin_check_table(struct instance *inst, const struct rule *r,
 		}
 		text = NULL;
 		if (plugin_check_value(&table[k], v, &text, why,
-		    sizeof why) != 0)
+		    sizeof why, probs) != 0)
 			problems_add(probs, v->file, v->line, "action for '%s': "
 			    "'%s' %s", inst->name, v->key, why);
 		free(text);

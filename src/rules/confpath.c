@@ -71,12 +71,12 @@ conf_path(const char *path, char *err, size_t errlen)
 
 /* Resolve path (as conf_path) and check that it is a file journeyd can
  * read; what says what the file holds ("the SMTP AUTH password"), for the
- * message when it is missing. Warns when it is readable by everyone.
- * Returns the resolved path (caller frees), or NULL with the reason in
- * err. */
+ * message when it is missing. Warns in probs, at file:line (the setting's),
+ * when it is readable by everyone. Returns the resolved path (caller
+ * frees), or NULL with the reason in err. */
 char *
 conf_path_readable(const char *path, const char *what, char *err,
-    size_t errlen)
+    size_t errlen, struct problems *probs, const char *file, int line)
 {
 	struct stat	 sb;
 	char		*p, from[256] = "";
@@ -105,8 +105,8 @@ conf_path_readable(const char *path, const char *what, char *err,
 		goto fail;
 	}
 	if (sb.st_mode & S_IROTH)
-		log_warn("%s is readable by everyone; a secret should be mode "
-		    "0600 or 0640", p);
+		problems_warn(probs, file, line, "\"%s\" is readable by "
+		    "everyone; a secret should be mode 0600 or 0640", p);
 	return p;
 fail:
 	free(p);

@@ -246,7 +246,8 @@ void		 retention_check(const struct config *, struct problems *);
  * LoadCredential=). Both return a new string, or NULL with the reason. */
 char		*conf_path(const char *path, char *err, size_t errlen);
 char		*conf_path_readable(const char *path, const char *what,
-		    char *err, size_t errlen);
+		    char *err, size_t errlen, struct problems *,
+		    const char *file, int line);
 
 /* bucket.c: a subject's stable bucket 0..99 for holdouts, as the SQL
  * function jd_bucket(text) that compiled rules call; jd_hash(text, n),

@@ -37,7 +37,9 @@ EOF2
 # A world-readable secret: a warning that names the file, never its content.
 jd --check > "$T/check.out" 2>&1 || { cat "$T/check.out"; fail "--check failed"; }
 cat "$T/check.out" >> "$ALL"
-assert_grep "a world-readable token file is warned about" "$T/api.token is readable by everyone" "$T/check.out"
+line=$(grep -n 'token_file' "$CONF" | head -n 1 | cut -d: -f1)
+assert_grep "a world-readable token file is warned about, at the setting's FILE:LINE" \
+    "^$CONF:$line: warning: \"$T/api.token\" is readable by everyone" "$T/check.out"
 chmod 0600 "$T/api.token"
 jd --check > "$T/check.out" 2>&1 || fail "--check failed"
 cat "$T/check.out" >> "$ALL"
