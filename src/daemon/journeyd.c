@@ -701,7 +701,15 @@ main(int argc, char **argv)
 	/* Only the service serves HTTP and needs its keys. */
 	if ((cf = load(a.path, !a.dry_run, !a.dry_run && !a.once)) == NULL)
 		return 1;
-	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
+	/* A dry run changes nothing: not even a database created. */
+	if (a.dry_run && access(cf->database, F_OK) != 0 && errno == ENOENT) {
+		fprintf(stderr, "journeyd: --dry-run: no database at \"%s\" "
+		    "yet: nothing to evaluate\n", cf->database);
+		config_free(cf);
+		curl_global_cleanup();
+		return 0;
+	}
+		if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);
 		config_free(cf);
 		return 1;

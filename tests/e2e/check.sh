@@ -86,3 +86,12 @@ set +e; "$JOURNEYD" --bogus > /dev/null 2>&1; rc=$?; set -e
 assert_eq "unknown option: exit 2" 2 "$rc"
 "$JOURNEYD" --version | grep -q '^journeyd ' || fail "--version"
 ok "--version"
+
+# A dry run changes nothing: without a database it creates none.
+good
+[ ! -e "$DB" ] || fail "the test began with a database"
+set +e; jd --dry-run --now 2026-03-01T09:00:00Z > "$T/out" 2>&1; rc=$?; set -e
+assert_eq "a dry run without a database: exit 0" 0 "$rc"
+assert_grep "a dry run without a database: said" "no database at \"$DB\" yet: nothing to evaluate" "$T/out"
+[ ! -e "$DB" ] || fail "a dry run created the database"
+ok "a dry run creates no database"
