@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <libconfig.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1213,6 +1214,63 @@ conf_journeys(struct conf_ctx *c, struct config *cf, config_setting_t *journeys)
 	return journeys;
 }
 
+/* libconfig's limit of nested includes. */
+#define CONF_MAX_INCLUDES	10
+
+/*
+ * Check that every file text (read from file) includes, and they in turn,
+ * is a regular file: libconfig opens whatever is named, and reading a
+ * folder (@include "" names the include folder itself) makes its scanner
+ * exit the process, a device may never end. libconfig reads the name
+ * after @include at the start of a line, relative to the include folder
+ * dir, whatever its first character. 0, or -1 with problems in probs.
+ */
+static int
+conf_includes_ok(const char *text, const char *file, const char *dir,
+    int depth, struct problems *probs)
+{
+	const char	*p = text;
+	struct stat	 sb;
+	struct buf	 name;
+	char		*full, *inner;
+	int		 line = 1, rc = 0;
+
+	for (; *p != '\0'; line++) {
+		p += strspn(p, " \t");
+		if (strncmp(p, "@include", 8) == 0 && (p[8] == ' ' ||
+		    p[8] == '\t') && p[8 + strspn(p + 8, " \t")] == '"') {
+			p += 8 + strspn(p + 8, " \t") + 1;
+			buf_init(&name);
+			for (; *p != '"' && *p != '\n' && *p != '\0'; p++) {
+				if (*p == '\\' && p[1] != '\n' && p[1] != '\0')
+					p++;
+				buf_printf(&name, "%c", *p);
+			}
+			full = xprintf("%s/%s", dir, name.s != NULL ? name.s :
+			    "");
+			if (stat(full, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+				problems_add(probs, file, line, "@include "
+				    "\"%s\": %s is not a file (a folder?)",
+				    name.s != NULL ? name.s : "", full);
+				rc = -1;
+			} else if (stat(full, &sb) == 0 &&
+			    depth + 1 < CONF_MAX_INCLUDES &&
+			    conf_read(full, &inner, probs) == 0) {
+				if (conf_includes_ok(inner, full, dir,
+				    depth + 1, probs) != 0)
+					rc = -1;
+				free(inner);
+			}
+			free(full);
+			buf_free(&name);
+		}
+		if ((p = strchr(p, '\n')) == NULL)
+			break;
+		p++;
+	}
+	return rc;
+}
+
 /* Read path's text into lc (its includes relative to its folder). 0, or
  * -1 with the problem added to probs. */
 static int
@@ -1223,7 +1281,10 @@ conf_parse(config_t *lc, const char *path, struct problems *probs)
 
 	if (conf_read(path, &text, probs) != 0)
 		return -1;
-	if (config_read_string(lc, text) == CONFIG_TRUE)
+	if (conf_includes_ok(text, path, config_get_include_dir(lc), 0,
+	    probs) != 0)
+		rc = -1;
+	else if (config_read_string(lc, text) == CONFIG_TRUE)
 		rc = 0;
 	else if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
 		problems_add(probs, config_error_file(lc) ?

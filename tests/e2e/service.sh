@@ -60,6 +60,18 @@ assert_grep "error names the place" "journeyd.conf:[0-9]*: .*nowhere" "$T/log"
 kill -0 $JPID || fail "daemon died on a bad reload"
 ok "daemon still running with the old config"
 
+# A config that includes a folder: libconfig would read it and exit the
+# process; it is refused like any bad config, and the daemon lives on.
+cp "$T/good.conf" "$CONF"
+printf '@include "."\n' >> "$CONF"
+set +e; jd --check > "$T/check.out" 2>&1; rc=$?; set -e
+assert_eq "an @include of a folder: --check exits 1" 1 "$rc"
+assert_grep "an @include of a folder: at its line" "journeyd.conf:[0-9]*: @include \".\": .* is not a file" "$T/check.out"
+kill -HUP $JPID
+wait_for "second refusal logged" test "$(grep -c 'reload refused' "$T/log")" -ge 2
+kill -0 $JPID || fail "daemon died reloading a config that includes a folder"
+ok "daemon still running after a reload with an @include of a folder"
+
 # SIGTERM: STOPPING=1 and exit 0.
 kill -TERM $JPID
 set +e; wait $JPID; rc=$?; set -e
