@@ -82,6 +82,9 @@ with Env() as env:
     env.import_lines([identify("slow", {"gone": True})])
     env.once("2026-03-03T09:00:00Z")
     eq(env.stage("slow", "app"), ("new", "exited"), "slow left")
+    r = env.ctl("explain", "slow")
+    check("  rule tip (action log): not evaluated, exited the journey\n" in r.stdout,
+          "explain names each rule of a journey the subject left, and why", r.stdout)
     env.import_lines([identify("slow", {"gone": False})])
     env.once("2026-03-04T09:00:00Z")
     eq(env.stage("slow", "app"), ("new", "active"), "slow came back")
