@@ -560,12 +560,16 @@ check_config(const char *path)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
+	int		 bad = 0;
 
 	/* Every problem at once: the secrets are read even when a plugin
 	 * is wrong. */
-	if ((cf = config_load(path, &probs)) != NULL &&
-	    (plugins_load(cf, 0, &probs) != 0) +
-	    (config_load_secrets(cf, &probs) != 0) > 0) {
+	if ((cf = config_load(path, &probs)) != NULL) {
+		bad = plugins_load(cf, 0, &probs) != 0;
+		if (config_load_secrets(cf, &probs) != 0)
+			bad = 1;
+	}
+	if (bad) {
 		config_free(cf);
 		cf = NULL;
 	}
@@ -709,7 +713,7 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 		return 0;
 	}
-		if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
+	if ((db = store_open(cf->database, err, sizeof err)) == NULL) {
 		log_err("%s", err);
 		config_free(cf);
 		return 1;

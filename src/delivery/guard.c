@@ -236,7 +236,8 @@ guard_timing(sqlite3 *db, const struct config *cf, struct act *act,
 
 	if (r != NULL && r->delay > 0) {
 		if ((in = journey_still_at(db, config_journey(cf,
-		    act->a.journey), r, act->sid, act->a.stage)) < 0)
+		    act->a.journey), r, act->sid, act->a.stage,
+		    act->a.time)) < 0)
 			return -1;
 		if (!in) {
 			snprintf(reason, len, "cancelled");

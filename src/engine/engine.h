@@ -68,7 +68,8 @@ int64_t		 journey_queue(sqlite3 *, int64_t sid, const char *journey,
  * of the rule's stages (any, when it names none)? 1, 0, or -1 on a
  * database error. */
 int		 journey_still_at(sqlite3 *, const struct journey *,
-		    const struct rule *, int64_t sid, const char *stage);
+		    const struct rule *, int64_t sid, const char *stage,
+		    int64_t queued);
 
 /* prune.c: retention (SPEC §18), a pass in short transactions. */
 struct prune_stats {

@@ -339,24 +339,26 @@ journey_queue(sqlite3 *db, int64_t sid, const char *journey, const char *rule,
 /* Is subject sid still in journey j, not exited, at the stage rule r's
  * goto took it to (stage), or for a rule without goto at one of its stages
  * (any stage when r names none)? For an on = "enter" rule, in the journey
- * at any stage is enough (SPEC §14.5: its delayed action is cancelled only
- * when the subject leaves the journey). 1, 0, or -1. */
+ * at any stage since before the action was queued (queued) is enough
+ * (SPEC §14.5: its delayed action is cancelled only when the subject leaves
+ * the journey; one who left and came back left it). 1, 0, or -1. */
 int
 journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
-    int64_t sid, const char *stage)
+    int64_t sid, const char *stage, int64_t queued)
 {
 	sqlite3_stmt	*st;
 	int		 rc = 0;
 
-	if ((st = store_try_prepare(db, "SELECT stage FROM members WHERE "
-	    "journey = ?1 AND subject = ?2 AND status IN (0, 1)")) == NULL)
+	if ((st = store_try_prepare(db, "SELECT stage, entered FROM members "
+	    "WHERE journey = ?1 AND subject = ?2 AND status IN (0, 1)")) ==
+	    NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, sid);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		if (r->on_enter) {
-			rc = 1;
+			rc = sqlite3_column_int64(st, 1) <= queued;
 			break;
 		}
 		if (r->go >= 0) {

@@ -751,12 +751,12 @@ conf_rule(struct conf_ctx *c, struct journey *j, struct rule *r,
 		r->when_src = xstrdup(v);
 
 	conf_rule_effect(c, j, r, g);
-	if ((v = conf_string(c, g, "repeat")) != NULL &&
+	/* On an on = "enter" rule repeat is ignored (conf_rule_on warns),
+	 * whatever it says. */
+	if (!r->on_enter && (v = conf_string(c, g, "repeat")) != NULL &&
 	    strcmp(v, "once") != 0) {
 		conf_duration(c, g, "repeat", &r->repeat, 0);
 	}
-	if (r->on_enter)
-		r->repeat = 0;
 	conf_int(c, g, "holdout", &r->holdout, 0, 100);
 	conf_bool(c, g, "ignore_limits", &r->ignore_limits);
 	conf_rule_timing(c, r, g);
@@ -1103,6 +1103,17 @@ conf_read(const char *path, char **text, struct problems *probs)
 	return 0;
 }
 
+/* Is s a libpq key=value connection string ("host=db dbname=jd"): a
+ * keyword, then '=', at its start? A file's path is not one. */
+static int
+conf_conninfo(const char *s)
+{
+	size_t	 n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+
+	n += strspn(s + n, " ");
+	return n > 0 && s[n] == '=';
+}
+
 /* The top-level settings of root, apart from the plugins, the journeys
  * and the segments, into cf. */
 static void
@@ -1116,8 +1127,7 @@ conf_globals(struct conf_ctx *c, struct config *cf, config_setting_t *root)
 	 * file's path, which would say that a folder "postgresql:" is
 	 * missing; it is not printed either: it may hold a password. */
 	if (v != NULL && (strncmp(v, "postgresql://", 13) == 0 ||
-	    strncmp(v, "postgres://", 11) == 0 || (strchr(v, '=') != NULL &&
-	    (strstr(v, "dbname=") != NULL || strstr(v, "host=") != NULL))))
+	    strncmp(v, "postgres://", 11) == 0 || conf_conninfo(v)))
 		conf_error(c, config_setting_get_member(root, "database"),
 		    "'database': a PostgreSQL connection string; this build "
 		    "of journeyd keeps its data in SQLite only: give the path "
@@ -1214,57 +1224,136 @@ conf_journeys(struct conf_ctx *c, struct config *cf, config_setting_t *journeys)
 	return journeys;
 }
 
-/* libconfig's limit of nested includes. */
-#define CONF_MAX_INCLUDES	10
+/* The files an include check has walked, each once: a file included from
+ * several places, or from itself, is read a single time. */
+#define CONF_MAX_WALKED	256
+struct conf_walk {
+	dev_t	 dev[CONF_MAX_WALKED];
+	ino_t	 ino[CONF_MAX_WALKED];
+	int	 n;
+};
+
+/* Read a whole included file, up to CONF_MAX_SIZE; NULL when it cannot
+ * be (libconfig says so in its own words). */
+static char *
+conf_slurp(const char *path)
+{
+	FILE	*f;
+	char	*s;
+	size_t	 len;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	s = xmalloc(CONF_MAX_SIZE + 1);
+	len = fread(s, 1, CONF_MAX_SIZE, f);
+	fclose(f);
+	s[len] = '\0';
+	return s;
+}
+
+/* The name after an @include at p (at a line's start, blanks skipped), as
+ * libconfig reads it, in name; the end of the line's include, or NULL when
+ * the line is none. */
+static const char *
+conf_include_name(const char *p, struct buf *name)
+{
+	if (strncmp(p, "@include", 8) != 0 || (p[8] != ' ' && p[8] != '\t'))
+		return NULL;
+	p += 8 + strspn(p + 8, " \t");
+	if (*p++ != '"')
+		return NULL;
+	for (; *p != '"' && *p != '\n' && *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\n' && p[1] != '\0')
+			p++;
+		buf_printf(name, "%c", *p);
+	}
+	return *p == '"' ? p + 1 : p;
+}
+
+/* Skip p past a block comment's end, or to the end of the line (*in then
+ * stays set). */
+static const char *
+conf_comment_end(const char *p, int *in)
+{
+	const char	*end = strstr(p, "*/"), *nl = strchr(p, '\n');
+
+	if (end != NULL && (nl == NULL || end < nl)) {
+		*in = 0;
+		return end + 2;
+	}
+	return nl != NULL ? nl : p + strlen(p);
+}
 
 /*
  * Check that every file text (read from file) includes, and they in turn,
  * is a regular file: libconfig opens whatever is named, and reading a
  * folder (@include "" names the include folder itself) makes its scanner
- * exit the process, a device may never end. libconfig reads the name
- * after @include at the start of a line, relative to the include folder
- * dir, whatever its first character. 0, or -1 with problems in probs.
+ * exit the process; a device may never end. libconfig reads the name
+ * after @include at the start of a line (outside a block comment),
+ * relative to the include folder dir, whatever its first character. Each
+ * file is walked once (w). 0, or -1 with problems in probs.
  */
 static int
 conf_includes_ok(const char *text, const char *file, const char *dir,
-    int depth, struct problems *probs)
+    struct conf_walk *w, struct problems *probs)
 {
-	const char	*p = text;
+	const char	*p = text, *q;
 	struct stat	 sb;
 	struct buf	 name;
 	char		*full, *inner;
-	int		 line = 1, rc = 0;
+	int		 line = 1, rc = 0, comment = 0, seen;
 
 	for (; *p != '\0'; line++) {
 		p += strspn(p, " \t");
-		if (strncmp(p, "@include", 8) == 0 && (p[8] == ' ' ||
-		    p[8] == '\t') && p[8 + strspn(p + 8, " \t")] == '"') {
-			p += 8 + strspn(p + 8, " \t") + 1;
-			buf_init(&name);
-			for (; *p != '"' && *p != '\n' && *p != '\0'; p++) {
-				if (*p == '\\' && p[1] != '\n' && p[1] != '\0')
-					p++;
-				buf_printf(&name, "%c", *p);
-			}
+		buf_init(&name);
+		if (!comment && (q = conf_include_name(p, &name)) != NULL) {
+			p = q;
 			full = xprintf("%s/%s", dir, name.s != NULL ? name.s :
 			    "");
-			if (stat(full, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			if (stat(full, &sb) != 0)
+				;	/* libconfig: "cannot open include file" */
+			else if (!S_ISREG(sb.st_mode)) {
 				problems_add(probs, file, line, "@include "
 				    "\"%s\": %s is not a file (a folder?)",
 				    name.s != NULL ? name.s : "", full);
 				rc = -1;
-			} else if (stat(full, &sb) == 0 &&
-			    depth + 1 < CONF_MAX_INCLUDES &&
-			    conf_read(full, &inner, probs) == 0) {
-				if (conf_includes_ok(inner, full, dir,
-				    depth + 1, probs) != 0)
-					rc = -1;
-				free(inner);
+			} else {
+				seen = 0;
+				for (int k = 0; k < w->n; k++)
+					seen |= w->dev[k] == sb.st_dev &&
+					    w->ino[k] == sb.st_ino;
+				if (!seen && w->n < CONF_MAX_WALKED &&
+				    (inner = conf_slurp(full)) != NULL) {
+					w->dev[w->n] = sb.st_dev;
+					w->ino[w->n++] = sb.st_ino;
+					if (conf_includes_ok(inner, full, dir, w,
+					    probs) != 0)
+						rc = -1;
+					free(inner);
+				}
 			}
 			free(full);
-			buf_free(&name);
 		}
-		if ((p = strchr(p, '\n')) == NULL)
+		buf_free(&name);
+		/* The rest of the line: a block comment may open (outside a
+		 * string) and run on. */
+		for (int quoted = 0; *p != '\n' && *p != '\0'; ) {
+			if (comment)
+				p = conf_comment_end(p, &comment);
+			else if (*p == '"')
+				quoted = !quoted, p++;
+			else if (quoted && *p == '\\' && p[1] != '\0' &&
+			    p[1] != '\n')
+				p += 2;
+			else if (!quoted && p[0] == '/' && p[1] == '*')
+				comment = 1, p += 2;
+			else if (!quoted && (*p == '#' || (p[0] == '/' &&
+			    p[1] == '/')))
+				p += strcspn(p, "\n");
+			else
+				p++;
+		}
+		if (*p == '\0')
 			break;
 		p++;
 	}
@@ -1276,12 +1365,13 @@ conf_includes_ok(const char *text, const char *file, const char *dir,
 static int
 conf_parse(config_t *lc, const char *path, struct problems *probs)
 {
-	char	*text = NULL;
-	int	 rc = -1;
+	struct conf_walk	 walk = { .n = 0 };
+	char			*text = NULL;
+	int			 rc = -1;
 
 	if (conf_read(path, &text, probs) != 0)
 		return -1;
-	if (conf_includes_ok(text, path, config_get_include_dir(lc), 0,
+	if (conf_includes_ok(text, path, config_get_include_dir(lc), &walk,
 	    probs) != 0)
 		rc = -1;
 	else if (config_read_string(lc, text) == CONFIG_TRUE)

@@ -651,8 +651,8 @@ parse_item(struct parser *p)
 	    (tok_is(p, "true") || tok_is(p, "false")))
 		n = parse_word(p, &failed);	/* exprcall.c */
 	else {
-		parse_error(p, p->tok.start, "the list after 'in' holds "
-		    "numbers, strings, true and false");
+		parse_syntax_error(p, p->tok.start, "the list after 'in' "
+		    "holds numbers, strings, true and false");
 		return NULL;
 	}
 	if (n != NULL && neg) {

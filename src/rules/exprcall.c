@@ -326,7 +326,7 @@ parse_args(struct parser *p, struct node **args, int *nargs, size_t *end)
 				p->in_where--;
 				a->where = cond;
 				a->end = cond->end;
-				if (cond->type != EXPR_BOOL) {
+				if (cond->type != EXPR_BOOL && !p->lenient) {
 					parse_error(p, cond->start, "the "
 					    "condition after 'where' must be a "
 					    "boolean, got %s",

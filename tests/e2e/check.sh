@@ -53,6 +53,11 @@ expect_problem "syntax error" 3 "syntax error" 's/interval = "1m";/interval = = 
 expect_problem "type error" 10 "string" "s/count('ride') >= 1/count('ride') >= 'x'/"
 expect_problem "a PostgreSQL database" 1 "'database': a PostgreSQL connection string; this build of journeyd keeps its data in SQLite only" 's|^database = .*|database = "postgresql://jd:s3cret@127.0.0.1/journeyd";|'
 assert_no_grep "a PostgreSQL database: its password not printed" "s3cret" "$T/out"
+expect_problem "a PostgreSQL key=value string" 1 "'database': a PostgreSQL connection string" 's|^database = .*|database = "host=/run/postgresql dbname=journeyd";|'
+good
+sed -i "s|^database = .*|database = \"$T/host=a/dbname=b.db\";|" "$CONF"
+jd --check > "$T/out" 2>&1 || { cat "$T/out"; fail "a file's path with '=' in it refused"; }
+ok "a file's path with host= in it is a file's path"
 
 # Experiments and timing (SPEC §15), on the nudge rule's line 12.
 A='action = { plugin = "note"; };'
@@ -95,3 +100,17 @@ assert_eq "a dry run without a database: exit 0" 0 "$rc"
 assert_grep "a dry run without a database: said" "no database at \"$DB\" yet: nothing to evaluate" "$T/out"
 [ ! -e "$DB" ] || fail "a dry run created the database"
 ok "a dry run creates no database"
+
+# @include: a file included from many places, or from itself, is walked
+# once (libconfig then says the nesting is too deep); an @include inside a
+# block comment is no include.
+good
+printf '@include "fan.cfg"\n@include "fan.cfg"\n@include "fan.cfg"\n@include "fan.cfg"\n@include "fan.cfg"\n@include "fan.cfg"\n@include "fan.cfg"\n@include "fan.cfg"\n' > "$T/fan.cfg"
+printf '@include "fan.cfg"\n' >> "$CONF"
+set +e; jd --check > "$T/out" 2>&1; rc=$?; set -e
+assert_eq "an include loop: exit 1" 1 "$rc"
+assert_grep "an include loop: libconfig's message" "include file nesting too deep" "$T/out"
+good
+printf '/*\n@include "."\n*/\n' >> "$CONF"
+jd --check > "$T/out" 2>&1 || { cat "$T/out"; fail "an @include in a comment was read"; }
+ok "an @include of a folder inside a block comment is no include"

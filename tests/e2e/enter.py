@@ -113,9 +113,10 @@ with Env() as env:
         r = env.jd("--check", check_rc=1)
         check(want in r.stderr and ":" in r.stderr.split(" ")[0], "--check: " + want, r.stderr)
 
-    # repeat on such a rule does not apply: --check warns, and it is ignored.
+    # repeat on such a rule does not apply: --check warns, and it is
+    # ignored, even its value.
     env.write_conf(CONF.replace('on = "enter"; action = { plugin = "log"; }; },',
-                                'on = "enter"; repeat = "1h"; action = { plugin = "log"; }; },', 1))
+                                'on = "enter"; repeat = "soon"; action = { plugin = "log"; }; },', 1))
     r = env.jd("--check")
     line = [i for i, l in enumerate(open(env.conf).read().split("\n"), 1) if "repeat" in l][0]
     want = ("%s:%d: warning: rule \"welcome\": 'repeat' does not apply to "

@@ -33,7 +33,10 @@ journeys = (
         action = { plugin = "note"; }; },
       { name = "hello"; stage = "trial"; on = "enter"; delay = "2h";
         action = { plugin = "note"; }; }
-    ); }
+    ); },
+  { name = "e"; entry = "count('go') >= 1"; exit = "attr('out') == true"; reenter = true;
+    stages = [ "in", "more" ];
+    rules = ( { name = "hi"; on = "enter"; delay = "2h"; action = { plugin = "note"; }; } ); }
 );
 """
 
@@ -121,4 +124,21 @@ with Env() as env:
         if e["what"] == "action" and e["rule"] != "hello"],
        [("remind", "held", "cancelled"), ("pay", "done", None)],
        "show: the cancelled action is held, reason cancelled")
+
+    # An on-enter action waiting on its delay when the subject leaves and
+    # comes back: the first entry's is cancelled (it left the journey), the
+    # re-entry's goes out.
+    env.import_lines([track("back", "go", "2026-04-02T08:00:00Z")])
+    env.once("2026-04-02T09:00:00Z")
+    env.import_lines([identify("back", {"out": True}, "2026-04-02T09:10:00Z")])
+    env.once("2026-04-02T09:30:00Z")
+    eq(env.stage("back", "e"), ("in", "exited"), "back left the journey")
+    env.import_lines([identify("back", {"out": False}, "2026-04-02T09:40:00Z")])
+    env.once("2026-04-02T10:00:00Z")
+    eq(env.stage("back", "e"), ("in", "active"), "and came back")
+    for now in ("2026-04-02T11:00:00Z", "2026-04-02T12:00:00Z"):
+        env.once(now)
+    eq(env.sql("SELECT due, status, reason FROM outbox WHERE journey = 'e' ORDER BY due"),
+       [(ts("2026-04-02T11:00:00Z"), 5, "cancelled"), (ts("2026-04-02T12:00:00Z"), 2, None)],
+       "the first entry's welcome is cancelled (it left the journey), the re-entry's sent")
 done()

@@ -335,6 +335,8 @@ test_syntax_errors(void **state)
 		{ "count('ride' >= 1", "rider", "expected ')' at column 18" },
 		{ "count('ride' >= 1)", "rider",
 		  "cannot compare a string with a number at column 14" },
+		{ "count('ride' where 5", "rider",
+		  "expected ')' at column 21" },
 		{ "count('ride', 1y) >= 1 and 'a' + 1 >= (2", "rider",
 		  "expected ')' at column 41" },
 		{ "attr('plan", "rider", "unterminated string at column 6" },
