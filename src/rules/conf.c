@@ -1233,19 +1233,19 @@ struct conf_walk {
 	int	 n;
 };
 
-/* Read a whole included file, up to CONF_MAX_SIZE; NULL when it cannot
- * be (libconfig says so in its own words). */
+/* Read an included file of size bytes, up to CONF_MAX_SIZE; NULL when it
+ * cannot be (libconfig says so in its own words). */
 static char *
-conf_slurp(const char *path)
+conf_slurp(const char *path, off_t size)
 {
 	FILE	*f;
 	char	*s;
-	size_t	 len;
+	size_t	 len, max = size < CONF_MAX_SIZE ? (size_t)size : CONF_MAX_SIZE;
 
 	if ((f = fopen(path, "rb")) == NULL)
 		return NULL;
-	s = xmalloc(CONF_MAX_SIZE + 1);
-	len = fread(s, 1, CONF_MAX_SIZE, f);
+	s = xmalloc(max + 1);
+	len = fread(s, 1, max, f);
 	fclose(f);
 	s[len] = '\0';
 	return s;
@@ -1323,7 +1323,7 @@ conf_includes_ok(const char *text, const char *file, const char *dir,
 					seen |= w->dev[k] == sb.st_dev &&
 					    w->ino[k] == sb.st_ino;
 				if (!seen && w->n < CONF_MAX_WALKED &&
-				    (inner = conf_slurp(full)) != NULL) {
+				    (inner = conf_slurp(full, sb.st_size)) != NULL) {
 					w->dev[w->n] = sb.st_dev;
 					w->ino[w->n++] = sb.st_ino;
 					if (conf_includes_ok(inner, full, dir, w,
