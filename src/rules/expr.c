@@ -31,20 +31,31 @@
 #define EXPR_MAX_SIZE	500
 
 
-/* Record the first error, at the 1-based column of offset. */
-void
-parse_error(struct parser *p, size_t offset, const char *fmt, ...)
+/* Record the first error, at the 1-based column of offset; syntax says
+ * whether it is one of syntax. */
+static void
+parse_verror(struct parser *p, int syntax, size_t offset, const char *fmt,
+    va_list ap)
 {
-	va_list	 ap;
 	char	 msg[256];
 
 	if (p->failed)
 		return;
 	p->failed = 1;
-	va_start(ap, fmt);
+	p->syntax_failed = syntax;
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	snprintf(p->err, p->errlen, "%s at column %zu", msg, offset + 1);
+}
+
+/* Record the first error, at the 1-based column of offset. */
+void
+parse_error(struct parser *p, size_t offset, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	parse_verror(p, 0, offset, fmt, ap);
+	va_end(ap);
 }
 
 /* Record the first error, one of syntax (of the lexer, or a token out of
@@ -53,15 +64,10 @@ void
 parse_syntax_error(struct parser *p, size_t offset, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[256];
 
-	if (p->failed)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	parse_verror(p, 1, offset, fmt, ap);
 	va_end(ap);
-	parse_error(p, offset, "%s", msg);
-	p->syntax_failed = 1;
 }
 
 /* Go one level deeper (parenthesis, argument, not, minus), up to a limit. */
@@ -93,7 +99,8 @@ lex_number(struct parser *p, size_t i)
 	if (isalpha((unsigned char)s[i]) || s[i] == '_') {
 		for (j = i; isalnum((unsigned char)s[j]) || s[j] == '_'; j++)
 			;
-		if (t->is_float || j != i + 1 || strchr("smhdwy", s[i]) == NULL) {
+		if (t->is_float || j != i + 1 ||
+		    strchr("smhdwy", s[i]) == NULL) {
 			parse_syntax_error(p, start, "bad number '%.*s'",
 			    (int)(j - start), s + start);
 			return -1;
@@ -209,7 +216,8 @@ lex_next(struct parser *p)
 		break;
 	case '!':
 		if (s[i + 1] != '=') {
-			parse_syntax_error(p, i, "unexpected '!' (use not or !=)");
+			parse_syntax_error(p, i, "unexpected '!' (use not or "
+			    "!=)");
 			return -1;
 		}
 		kind = TOK_NE;
@@ -225,7 +233,8 @@ lex_next(struct parser *p)
 		break;
 	default:
 		if (isprint((unsigned char)s[i]))
-			parse_syntax_error(p, i, "unexpected character '%c'", s[i]);
+			parse_syntax_error(p, i, "unexpected character '%c'",
+			    s[i]);
 		else
 			parse_syntax_error(p, i, "unexpected character \\x%02x",
 			    (unsigned char)s[i]);
@@ -837,27 +846,16 @@ fail:
  * otherwise be read as (SPEC §6's example).
  */
 static void
-expr_syntax_first(const char *src, struct parser *p)
+expr_syntax_first(struct parser *p)
 {
-	struct parser	 q;
-	struct expr	*e;
-	struct node	*root;
 	char		 err[256];
+	struct parser	 q = { .src = p->src, .scope = p->scope,
+			    .expr = p->expr, .err = err, .errlen = sizeof err,
+			    .chain = p->chain, .lenient = 1 };
 
-	q = *p;
-	q.expr = e = xcalloc(1, sizeof *e);
-	e->src = xstrdup(src != NULL ? src : "");
-	e->subject = p->expr->subject;
-	q.src = e->src;
-	q.pos = 0;
-	memset(&q.tok, 0, sizeof q.tok);
-	q.err = err;
-	q.errlen = sizeof err;
-	q.failed = q.syntax_failed = q.cycle = q.depth = q.in_where = 0;
-	q.lenient = 1;
-	root = parse_root(&q);
-	node_free(root);
-	expr_free(e);
+	/* What this parse adds to the failed expression (its stalls) goes
+	 * with it. */
+	node_free(parse_root(&q));
 	if (q.syntax_failed)
 		snprintf(p->err, p->errlen, "%s", err);
 }
@@ -890,7 +888,7 @@ expr_compile(const char *src, const struct expr_scope *scope, char *err,
 		e->default_tz = xstrdup(p.scope->conf->default_timezone);
 	if ((e->root = parse_root(&p)) == NULL) {
 		if (!p.syntax_failed && !p.cycle)
-			expr_syntax_first(src, &p);
+			expr_syntax_first(&p);
 		expr_free(e);
 		return NULL;
 	}

@@ -438,15 +438,15 @@ parse_func(struct parser *p, int *account, char *fname, size_t len)
 		if (lex_next(p) != 0)
 			return NULL;
 		if (p->tok.kind != TOK_DOT) {
-			parse_syntax_error(p, p->tok.start, "expected '.' after "
-			    "'account'");
+			parse_syntax_error(p, p->tok.start, "expected '.' "
+			    "after 'account'");
 			return NULL;
 		}
 		if (lex_next(p) != 0)
 			return NULL;
 		if (p->tok.kind != TOK_NAME) {
-			parse_syntax_error(p, p->tok.start, "expected a function "
-			    "after 'account.'");
+			parse_syntax_error(p, p->tok.start, "expected a "
+			    "function after 'account.'");
 			return NULL;
 		}
 	}
@@ -468,7 +468,8 @@ parse_func(struct parser *p, int *account, char *fname, size_t len)
 	    lex_next(p) != 0)
 		return NULL;
 	if (p->tok.kind != TOK_LPAREN) {
-		parse_syntax_error(p, p->tok.start, "expected '(' after '%s'", fname);
+		parse_syntax_error(p, p->tok.start, "expected '(' after '%s'",
+		    fname);
 		return NULL;
 	}
 	return def;
