@@ -1233,24 +1233,6 @@ struct conf_walk {
 	int	 n;
 };
 
-/* Read an included file of size bytes, up to CONF_MAX_SIZE; NULL when it
- * cannot be (libconfig says so in its own words). */
-static char *
-conf_slurp(const char *path, off_t size)
-{
-	FILE	*f;
-	char	*s;
-	size_t	 len, max = size < CONF_MAX_SIZE ? (size_t)size : CONF_MAX_SIZE;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	s = xmalloc(max + 1);
-	len = fread(s, 1, max, f);
-	fclose(f);
-	s[len] = '\0';
-	return s;
-}
-
 /* The name after an @include at p (at a line's start, blanks skipped), as
  * libconfig reads it, in name; the end of the line's include, or NULL when
  * the line is none. */
@@ -1300,6 +1282,7 @@ conf_includes_ok(const char *text, const char *file, const char *dir,
 	const char	*p = text, *q;
 	struct stat	 sb;
 	struct buf	 name;
+	struct problems	 ignored = { 0 };
 	char		*full, *inner;
 	int		 line = 1, rc = 0, comment = 0, seen;
 
@@ -1322,8 +1305,10 @@ conf_includes_ok(const char *text, const char *file, const char *dir,
 				for (int k = 0; k < w->n; k++)
 					seen |= w->dev[k] == sb.st_dev &&
 					    w->ino[k] == sb.st_ino;
+				/* A file conf_read() refuses is libconfig's
+				 * to report, in its own words. */
 				if (!seen && w->n < CONF_MAX_WALKED &&
-				    (inner = conf_slurp(full, sb.st_size)) != NULL) {
+				    conf_read(full, &inner, &ignored) == 0) {
 					w->dev[w->n] = sb.st_dev;
 					w->ino[w->n++] = sb.st_ino;
 					if (conf_includes_ok(inner, full, dir, w,
@@ -1357,6 +1342,7 @@ conf_includes_ok(const char *text, const char *file, const char *dir,
 			break;
 		p++;
 	}
+	problems_free(&ignored);
 	return rc;
 }
 
