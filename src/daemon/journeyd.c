@@ -114,27 +114,40 @@ signals_setup(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* Load a config; with secrets, read the HTTP API's key and TLS files;
+ * with plugins, load its plugin instances, and with start start them.
+ * Every problem at once, in probs: when a secret is missing the plugins
+ * are still loaded, not started, to say what is wrong with them too. */
+static struct config *
+load_all(const char *path, int secrets, int plugins, int start,
+    struct problems *probs)
+{
+	struct config	*cf;
+	int		 bad;
+
+	if ((cf = config_load(path, probs)) == NULL)
+		return NULL;
+	bad = secrets && config_load_secrets(cf, probs) != 0;
+	if (plugins && plugins_load(cf, start && !bad ? PLUGINS_START : 0,
+	    probs) != 0)
+		bad = 1;
+	if (bad) {
+		config_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
 /* Load a config and, with plugins, start its plugin instances; with
- * secrets, read the HTTP API's key and TLS files too, first. Every problem
- * is logged: when a secret is missing, the plugins are still loaded, not
- * started, to say what is wrong with them too. */
+ * secrets, read the HTTP API's key and TLS files too (load_all()). Every
+ * problem is logged. */
 static struct config *
 load(const char *path, int plugins, int secrets)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
-	int		 bad = 0;
 
-	if ((cf = config_load(path, &probs)) != NULL) {
-		bad = secrets && config_load_secrets(cf, &probs) != 0;
-		if (plugins && plugins_load(cf, bad ? 0 : PLUGINS_START,
-		    &probs) != 0)
-			bad = 1;
-	}
-	if (bad) {
-		config_free(cf);
-		cf = NULL;
-	}
+	cf = load_all(path, secrets, plugins, 1, &probs);
 	for (int i = 0; i < probs.n; i++)
 		log_err("%s", probs.msgs[i]);
 	for (int i = 0; i < probs.nwarnings; i++)
@@ -560,19 +573,8 @@ check_config(const char *path)
 {
 	struct problems	 probs = { 0 };
 	struct config	*cf;
-	int		 bad = 0;
 
-	/* Every problem at once: the secrets are read even when a plugin
-	 * is wrong. */
-	if ((cf = config_load(path, &probs)) != NULL) {
-		bad = plugins_load(cf, 0, &probs) != 0;
-		if (config_load_secrets(cf, &probs) != 0)
-			bad = 1;
-	}
-	if (bad) {
-		config_free(cf);
-		cf = NULL;
-	}
+	cf = load_all(path, 1, 1, 0, &probs);
 	problems_print(&probs, stderr);
 	problems_free(&probs);
 	config_free(cf);
