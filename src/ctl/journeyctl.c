@@ -495,18 +495,13 @@ explain_rules(sqlite3 *db, const struct journey *j, int64_t sid,
 
 	for (int k = 0; k < j->nrules; k++) {
 		const struct rule *r = &j->rules[k];
-		int applies = r->nstages == 0;
-
-		for (int s = 0; s < r->nstages; s++)
-			if (strcmp(r->stages[s], m->stage) == 0)
-				applies = 1;
 		explain_rule_head(j, r);
 		if (!m->member || m->status == MEMBER_EXITED) {
 			printf(": not evaluated, %s\n", m->member ? "exited "
 			    "the journey" : "not in the journey");
 			continue;
 		}
-		if (!applies) {
+		if (!rule_at_stage(r, m->stage)) {
 			printf(": not at its stage\n");
 			continue;
 		}

@@ -366,10 +366,8 @@ journey_still_at(sqlite3 *db, const struct journey *j, const struct rule *r,
 			    st, 0)) == 0;
 			break;
 		}
-		rc = r->nstages == 0;
-		for (int i = 0; i < r->nstages; i++)
-			rc |= strcmp(r->stages[i], (const char *)
-			    sqlite3_column_text(st, 0)) == 0;
+		rc = rule_at_stage(r, (const char *)sqlite3_column_text(st,
+		    0));
 		break;
 	case SQLITE_DONE:
 		break;

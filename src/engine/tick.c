@@ -776,18 +776,6 @@ tick_action(struct tick *t, int ri)
 	return n > 0 ? tick_queue(t, &t->j->rules[ri], NULL, 1) : 0;
 }
 
-/* Does rule r apply at stage si? */
-static int
-tick_rule_at(const struct journey *j, const struct rule *r, int si)
-{
-	if (r->nstages == 0)
-		return 1;
-	for (int k = 0; k < r->nstages; k++)
-		if (strcmp(r->stages[k], j->stages[si].name) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * An on = "enter" rule ri fires for every entry into each of its stages
  * that this chunk wrote (history rows after t->hid0: entries, and moves in
@@ -807,7 +795,7 @@ tick_enter(struct tick *t, int ri)
 	for (int si = 0; si < j->nstages; si++) {
 		uint64_t key = eng_key(t, K_ENTER, ri, si);
 
-		if (!tick_rule_at(j, r, si))
+		if (!rule_at_stage(r, j->stages[si].name))
 			continue;
 		if (eng_fixed(t, "DELETE FROM temp.tick_batch", NULL, NULL,
 		    0) < 0)

@@ -1520,6 +1520,19 @@ journey_stage(const struct journey *j, const char *name)
 	return -1;
 }
 
+/* Does rule r apply at the stage named stage: one of its stages, or any
+ * when it names none? */
+int
+rule_at_stage(const struct rule *r, const char *stage)
+{
+	if (r->nstages == 0)
+		return 1;
+	for (int i = 0; i < r->nstages; i++)
+		if (strcmp(r->stages[i], stage) == 0)
+			return 1;
+	return 0;
+}
+
 /* Find a segment by name. */
 struct segment *
 config_segment(const struct config *cf, const char *name)

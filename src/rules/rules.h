@@ -212,6 +212,7 @@ void		 config_free(struct config *);
 int		 config_load_secrets(struct config *, struct problems *);
 struct journey	*config_journey(const struct config *, const char *);
 int		 journey_stage(const struct journey *, const char *);
+int		 rule_at_stage(const struct rule *, const char *stage);
 struct instance	*config_instance(const struct config *, const char *);
 struct segment	*config_segment(const struct config *, const char *);
 int		 quiet_hours_parse(const char *, int *from, int *to);
